@@ -1,0 +1,98 @@
+"""Avro codecs for newsflow's topics and files.
+
+Kafka values use Avro single-object encoding (``C3 01``, the writer schema's 8-byte little-endian
+CRC-64-AVRO fingerprint, then Avro binary) so a consumer holding the ``.avsc`` files can check which
+schema wrote a message and decode it without a registry. ``decode`` resolves the writer schema found
+by fingerprint against the caller's reader schema, which is what lets old and new schema versions
+read each other's data.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import fastavro
+from fastavro.schema import fingerprint, to_parsing_canonical_form
+from fastavro.schema import load_schema as _load_avsc
+
+from transforms.text.models import NewsflowError
+
+SCHEMA_DIR = Path(__file__).resolve().parent
+MAGIC = b"\xc3\x01"
+HEADER_LEN = len(MAGIC) + 8
+
+ENRICHED = "enriched_article"
+DEAD_LETTER = "dead_letter"
+ARTICLE_EVENT = "article_event"
+
+
+class CodecError(NewsflowError):
+    """Bytes that are not a single-object Avro message of a known schema, or a record that does not
+    fit its schema."""
+
+    code = "codec_error"
+
+
+@cache
+def load_schema(name: str) -> dict:
+    """Parse ``schemas/<name>.avsc`` once per process (parsing is slow and schemas never change)."""
+    path = SCHEMA_DIR / f"{name}.avsc"
+    if not path.exists():
+        raise CodecError(f"no schema {name!r} in {SCHEMA_DIR}", code="schema_missing")
+    return _load_avsc(str(path))
+
+
+def schema_fingerprint(schema: Mapping) -> bytes:
+    """CRC-64-AVRO of the parsing canonical form, in the byte order single-object encoding uses."""
+    return bytes.fromhex(fingerprint(to_parsing_canonical_form(schema), "CRC-64-AVRO"))
+
+
+def encode(record: Mapping[str, Any], schema: Mapping | str) -> bytes:
+    """One record as a single-object Avro message."""
+    parsed = load_schema(schema) if isinstance(schema, str) else schema
+    out = io.BytesIO()
+    out.write(MAGIC)
+    out.write(schema_fingerprint(parsed))
+    try:
+        fastavro.schemaless_writer(out, parsed, dict(record), strict_allow_default=True)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CodecError(f"record does not fit {parsed.get('name')}: {exc}") from exc
+    return out.getvalue()
+
+
+def decode(data: bytes, reader: Mapping | str, writers: Iterable[Mapping] = ()) -> dict[str, Any]:
+    """Decode a single-object message written with ``reader`` or any of ``writers`` (older or newer
+    versions of it), resolving the writer's data into the reader schema."""
+    parsed_reader = load_schema(reader) if isinstance(reader, str) else reader
+    if len(data) < HEADER_LEN or data[:2] != MAGIC:
+        raise CodecError("not an Avro single-object message (missing C3 01 header)")
+    known = {schema_fingerprint(s): s for s in (parsed_reader, *writers)}
+    writer = known.get(data[2:HEADER_LEN])
+    if writer is None:
+        raise CodecError(f"unknown writer schema fingerprint {data[2:HEADER_LEN].hex()}")
+    try:
+        return fastavro.schemaless_reader(io.BytesIO(data[HEADER_LEN:]), writer, parsed_reader)
+    except (EOFError, ValueError, TypeError, IndexError) as exc:
+        raise CodecError(f"corrupt {writer.get('name')} message: {exc}") from exc
+
+
+def write_container(fo: BinaryIO, records: Iterable[Mapping[str, Any]], schema: str) -> None:
+    """Avro object container file (schema in the header), readable by any Avro reader."""
+    fastavro.writer(fo, load_schema(schema), records, codec="deflate")
+
+
+def read_container(fo: BinaryIO) -> list[dict[str, Any]]:
+    """All records of a container file, with the writer schema taken from the file header."""
+    return list(fastavro.reader(fo))
+
+
+def decode_any(data: bytes) -> tuple[str, dict[str, Any]]:
+    """Decode a message of any newsflow schema, telling which one by its fingerprint."""
+    for name in (ENRICHED, DEAD_LETTER, ARTICLE_EVENT):
+        if data[2:HEADER_LEN] == schema_fingerprint(load_schema(name)):
+            return name, decode(data, name)
+    raise CodecError(f"no newsflow schema has fingerprint {data[2:HEADER_LEN].hex()}")

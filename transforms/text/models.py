@@ -1,0 +1,132 @@
+"""Plain data passed between newsflow steps.
+
+Every type here is a frozen dataclass of builtins so it pickles the same on every runner and can
+be built by hand in a unit test. Times are epoch milliseconds (UTC) throughout; only the codecs turn
+them into Avro ``timestamp-millis`` or ISO-8601 strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """Where an input came from: Kafka coordinates, or a file and 1-based line number."""
+
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        if self.topic is not None:
+            return f"{self.topic}/{self.partition}@{self.offset}"
+        if self.file is not None:
+            return f"{self.file}:{self.line}"
+        return "<unknown>"
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """Input order used to break ties between copies fetched at the same millisecond."""
+        return (self.partition or 0, self.offset if self.offset is not None else self.line or 0)
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    """One undecoded input: the message value and what the transport knows about it."""
+
+    payload: bytes
+    ref: SourceRef
+    timestamp_ms: int | None = None
+    key: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Span:
+    """A piece of the raw body that was removed, and why (``raw[start:end] == text``)."""
+
+    kind: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A named entity; ``start``/``end`` are character offsets into the clean body."""
+
+    text: str
+    label: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Article:
+    """An event as it moves through the pipeline; later steps fill the extracted fields."""
+
+    id: str
+    raw_body: str
+    fetched_at: int
+    ref: SourceRef
+    url: str | None = None
+    source: str | None = None
+    content_type: str = "text/plain"
+    title_hint: str | None = None
+    published_hint: int | None = None
+    author_hint: str | None = None
+    language_hint: str | None = None
+    title: str | None = None
+    byline: str | None = None
+    published_at: int | None = None
+    language: str | None = None
+    body: str = ""
+    boilerplate: tuple[Span, ...] = ()
+    entities: tuple[Entity, ...] = ()
+    content_hash: str = ""
+    duplicate_of: str | None = None
+    payload: bytes = field(default=b"", repr=False)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An input that could not become an article, with enough context to replay or debug it."""
+
+    payload: bytes
+    ref: SourceRef
+    step: str
+    code: str
+    message: str
+    exception_class: str | None
+    failed_at: int
+
+
+class NewsflowError(Exception):
+    """Base of every error newsflow raises on purpose; ``code`` is the dead-letter reason code."""
+
+    code = "error"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class InvalidEventError(NewsflowError):
+    """The event is not a usable article event (bad JSON, missing body, bad date, too large)."""
+
+    code = "invalid_event"
+
+
+class RejectedArticleError(NewsflowError):
+    """The event decoded, but nothing of an article is left (e.g. the body is all filler)."""
+
+    code = "rejected"
+
+
+class ExtractionError(NewsflowError):
+    """An extractor failed on one input; the input is dead-lettered, the pipeline goes on."""
+
+    code = "extraction_failed"
