@@ -1,0 +1,235 @@
+"""strip_boilerplate / is_filler: filler found by what it is, chrome by kind, prose untouched."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from transforms.text.boilerplate import Cleaned, chrome_kind, is_filler, strip_boilerplate
+
+SEED = Path("/work/shared/samples/seed_article.txt")
+LAST_REAL_SENTENCE = (
+    "Rudd also confirmed that police believed Masood was as a lone attacker. But she would not say"
+    " what exactly MI5 knew about him before the attack, and refused to confirm that he was shot by"
+    " a personal protection officer for the defence secretary, Michael Fallon, not a regular armed"
+    " officer guarding the Commons."
+)
+# Placeholder Latin without the words "lorem ipsum", in varied vocabulary.
+FILLER_A = (
+    "Curabitur pretium tincidunt lacus, nulla gravida orci a odio. Morbi fringilla convallis"
+    " sapien, id pulvinar odio volutpat nec."
+)
+FILLER_B = "Maecenas tempus, tellus eget condimentum rhoncus, sem quam semper libero."
+FILLER_C = "Nemo enim ipsam voluptatem quia voluptas sit aspernatur aut odit aut fugit."
+PROSE_1 = (
+    "The council approved the new budget on Tuesday after a long debate about library funding."
+)
+PROSE_2 = (
+    "Opposition members said the cuts would fall hardest on families in the north of the city."
+)
+PROSE_3 = "The mayor promised to review the plan in the spring if tax receipts improve."
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"\w+", text)
+
+
+def kept_text(cleaned: Cleaned) -> str:
+    return "\n\n".join(block.text for block in cleaned.blocks)
+
+
+def assert_spans_match(raw: str, cleaned: Cleaned) -> None:
+    for span in cleaned.removed:
+        assert raw[span.start : span.end] == span.text
+
+
+@pytest.fixture(scope="module")
+def seed() -> str:
+    return SEED.read_text(encoding="utf-8")
+
+
+def test_seed_filler_removed_with_raw_offsets(seed: str) -> None:
+    cleaned = strip_boilerplate(seed)
+    assert [span.kind for span in cleaned.removed] == ["lorem_ipsum"]
+    span = cleaned.removed[0]
+    assert seed[span.start : span.end] == span.text
+    assert span.text.startswith("Etiam at libero") and span.text.endswith("condimentum sem.")
+    assert span.end == len(seed.rstrip())
+
+
+def test_seed_keeps_every_real_word(seed: str) -> None:
+    cleaned = strip_boilerplate(seed)
+    assert cleaned.blocks[-1].text == LAST_REAL_SENTENCE
+    assert words(kept_text(cleaned)) == words(seed[: cleaned.removed[0].start])
+    for block in cleaned.blocks:
+        assert seed[block.start : block.end] == block.text
+
+
+def test_crlf_body_offsets_point_into_raw(seed: str) -> None:
+    raw = seed.replace("\n", "\r\n")
+    cleaned = strip_boilerplate(raw)
+    assert_spans_match(raw, cleaned)
+    assert [span.kind for span in cleaned.removed] == ["lorem_ipsum"]
+    assert "\r" not in kept_text(cleaned)
+    assert cleaned.blocks[-1].text == LAST_REAL_SENTENCE
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept", "removed"),
+    [
+        pytest.param(
+            f"{FILLER_A}\n\n{PROSE_1}\n\n{PROSE_2}", [PROSE_1, PROSE_2], [FILLER_A], id="start"
+        ),
+        pytest.param(
+            f"{PROSE_1}\n\n{FILLER_B}\n\n{PROSE_2}", [PROSE_1, PROSE_2], [FILLER_B], id="middle"
+        ),
+        pytest.param(
+            f"{PROSE_1}\n\n{PROSE_2}\n\n{FILLER_C}", [PROSE_1, PROSE_2], [FILLER_C], id="end"
+        ),
+        pytest.param(
+            f"{PROSE_1} {FILLER_B}\n\n{PROSE_2}", [PROSE_1, PROSE_2], [FILLER_B], id="glued-end"
+        ),
+        pytest.param(
+            f"{PROSE_1}\n\n{FILLER_C} {PROSE_2} {PROSE_3}",
+            [PROSE_1, f"{PROSE_2} {PROSE_3}"],
+            [FILLER_C],
+            id="glued-start",
+        ),
+        pytest.param(
+            f"{PROSE_1}\n{FILLER_A}\n\n{PROSE_2}",
+            [PROSE_1, PROSE_2],
+            [FILLER_A],
+            id="glued-next-line",
+        ),
+        pytest.param(
+            f"{PROSE_1} {FILLER_A} {FILLER_B} {PROSE_2}",
+            [f"{PROSE_1} {PROSE_2}"],
+            [f"{FILLER_A} {FILLER_B}"],
+            id="glued-interior-run",
+        ),
+    ],
+)
+def test_filler_removed_wherever_it_sits(raw: str, kept: list[str], removed: list[str]) -> None:
+    cleaned = strip_boilerplate(raw)
+    assert [block.text for block in cleaned.blocks] == kept
+    assert [span.text for span in cleaned.removed] == removed
+    assert {span.kind for span in cleaned.removed} == {"lorem_ipsum"}
+    assert_spans_match(raw, cleaned)
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        "The judge said the ad hoc committee had no power to hear a habeas corpus application.",
+        "Earlier work by Smith et al. found the same effect in a much larger sample of patients.",
+        "Veni, vidi, vici.",
+        "He left the stage. Veni, vidi, vici.",
+        "The school's motto, “Dominus illuminatio mea”, is carved above the gate.",
+        "The regiment marched past. “Semper fidelis, semper paratus, fortis et liber.”",
+        "Caesar wrote that Gallia est omnis divisa in partes tres, and so, it seems, is Britain.",
+        "The arrangement was legal de facto but not de jure, the court found in its ruling.",
+        "Le gouvernement a annoncé mardi une nouvelle loi sur la sécurité intérieure du pays.",
+        "Il governo ha approvato la legge sulla sicurezza nazionale con un voto unanime.",
+        "Ministers, MPs, peers, police chiefs, unions, businesses: everyone agrees.",
+    ],
+)
+def test_latin_in_prose_and_other_languages_kept(paragraph: str) -> None:
+    raw = f"{PROSE_1}\n\n{paragraph}\n\n{PROSE_2}"
+    cleaned = strip_boilerplate(raw)
+    assert cleaned.removed == ()
+    assert [block.text for block in cleaned.blocks] == [PROSE_1, paragraph, PROSE_2]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (FILLER_A, True),
+        (FILLER_B, True),
+        (FILLER_C, True),
+        ("Phasellus viverra nulla ut metus varius laoreet.", True),
+        ("Quisque rutrum aenean imperdiet etiam ultricies nisi vel augue.", True),
+        (PROSE_1, False),
+        ("Habeas corpus.", False),
+        ("Et al.", False),
+        ("", False),
+        ("Nullam dictum.", False),
+    ],
+)
+def test_is_filler(text: str, expected: bool) -> None:
+    assert is_filler(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("Share this article", "share_prompt"),
+        ("Share on Facebook", "share_prompt"),
+        ("Follow us on Twitter", "share_prompt"),
+        ("Sign up to our daily newsletter", "newsletter"),
+        ("Subscribe to our newsletter for the latest updates", "newsletter"),
+        ("Get the best stories delivered to your inbox", "newsletter"),
+        ("Read more", "navigation"),
+        ("Read more: Rudd defends WhatsApp plan", "navigation"),
+        ("Advertisement", "navigation"),
+        ("Skip to main content", "navigation"),
+        ("Related: Home secretary to meet tech firms", "navigation"),
+        ("Home › UK › Politics", "navigation"),
+        ("Photograph: Dan Kitwood/Getty Images", "credit"),
+        ("Dan Kitwood/Getty Images", "credit"),
+        ("(Reuters)", "credit"),
+        ("Reporting by Kylie MacLellan; Editing by Alison Williams", "credit"),
+        ("We use cookies to improve your experience on our site.", "cookie_notice"),
+        ("Accept all cookies", "cookie_notice"),
+        ("Reporting by the BBC found that ministers misled parliament.", None),
+        ("Related to this, the ministry said it would act.", None),
+        ("Get ready for a cold winter, forecasters warned on Sunday.", None),
+        ("Share prices fell sharply on Monday after the announcement.", None),
+        ("Subscribers to the service rose 10% after it cut prices.", None),
+        ("Amber Rudd", None),
+    ],
+)
+def test_chrome_kind(line: str, kind: str | None) -> None:
+    assert chrome_kind(line) == kind
+
+
+def test_chrome_lines_removed_with_kinds() -> None:
+    raw = (
+        "Skip to main content\n\nLONDON (Reuters) - "
+        + PROSE_1
+        + "\r\n\r\nAdvertisement\r\n"
+        + PROSE_2
+        + "\r\nShare this article\r\n\r\nSign up to our daily newsletter\n\n"
+        + PROSE_3
+        + "\nPhotograph: Dan Kitwood/Getty Images\n\nAccept all cookies"
+    )
+    cleaned = strip_boilerplate(raw)
+    assert [span.kind for span in cleaned.removed] == [
+        "navigation",
+        "credit",
+        "navigation",
+        "share_prompt",
+        "newsletter",
+        "credit",
+        "cookie_notice",
+    ]
+    assert [block.text for block in cleaned.blocks] == [PROSE_1, PROSE_2, PROSE_3]
+    assert_spans_match(raw, cleaned)
+
+
+def test_clean_article_loses_nothing() -> None:
+    raw = f"{PROSE_1}\n{PROSE_2}\n\n  {PROSE_3}  \n\n\n"
+    cleaned = strip_boilerplate(raw)
+    assert cleaned.removed == ()
+    assert [block.text for block in cleaned.blocks] == [f"{PROSE_1}\n{PROSE_2}", PROSE_3]
+    assert [(block.start, block.end) for block in cleaned.blocks] == [
+        (0, len(PROSE_1) + 1 + len(PROSE_2)),
+        (raw.index(PROSE_3), raw.index(PROSE_3) + len(PROSE_3)),
+    ]
+
+
+def test_all_filler_leaves_no_blocks() -> None:
+    cleaned = strip_boilerplate(f"{FILLER_A}\n\n{FILLER_B}")
+    assert cleaned.blocks == ()
+    assert [span.kind for span in cleaned.removed] == ["lorem_ipsum", "lorem_ipsum"]

@@ -1,0 +1,87 @@
+"""Event decoding: what becomes an article, and the reason code of everything that does not."""
+
+import json
+
+import pytest
+
+from transforms.text.event import decode_event, derive_id
+from transforms.text.models import InvalidEventError, RawEvent, SourceRef
+
+REF = SourceRef(topic="articles.raw", partition=1, offset=7)
+NOW = 1_700_000_000_000
+
+
+def raw(payload, timestamp_ms=1_600_000_000_000) -> RawEvent:
+    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return RawEvent(payload=data, ref=REF, timestamp_ms=timestamp_ms)
+
+
+@pytest.mark.parametrize(
+    "payload, code",
+    [
+        (b"this is not json {", "not_json"),
+        (b"\xff\xfe{}", "not_utf8"),
+        ([{"body": "x"}], "not_object"),
+        ("just a string", "not_object"),
+        ({"title": "no body"}, "missing_body"),
+        ({"body": None}, "missing_body"),
+        ({"body": "   \n "}, "empty_body"),
+        ({"body": 42}, "bad_body_type"),
+        ({"body": "text", "fetched_at": "yesterday-ish"}, "bad_date"),
+        ({"body": "text", "fetched_at": True}, "bad_date"),
+        ({"body": "text", "published_at": "not a date at all"}, "bad_date"),
+        ({"body": "text", "url": 5}, "bad_field_type"),
+        ({"body": "text", "content_type": "application/pdf"}, "bad_content_type"),
+        ({"body": "x" * 101}, "body_too_large"),
+    ],
+)
+def test_bad_events_raise_with_reason_code(payload, code):
+    with pytest.raises(InvalidEventError) as info:
+        decode_event(raw(payload), NOW, max_body_bytes=100)
+    assert info.value.code == code
+
+
+def test_valid_event_keeps_fields_and_payload():
+    event = {
+        "id": "e1",
+        "url": "https://example.org/e1",
+        "source": "feed",
+        "fetched_at": "2017-03-26T10:00:00Z",
+        "content_type": "text/html; charset=utf-8",
+        "body": "<p>Hello</p>",
+        "title": "Hello",
+        "published_at": "2017-03-26",
+        "author": "Jane Smith",
+        "language": "en",
+    }
+    article = decode_event(raw(event), NOW)
+    assert article.id == "e1"
+    assert article.fetched_at == 1490522400000
+    assert article.published_hint == 1490486400000
+    assert article.content_type == "text/html"
+    assert (article.title_hint, article.author_hint) == ("Hello", "Jane Smith")
+    assert article.ref == REF
+    assert article.payload == raw(event).payload
+
+
+@pytest.mark.parametrize(
+    "event, expected",
+    [
+        ({"body": "b", "fetched_at": 1490522400000}, 1490522400000),
+        ({"body": "b"}, 1_600_000_000_000),
+    ],
+)
+def test_fetched_at_from_epoch_millis_or_kafka_timestamp(event, expected):
+    assert decode_event(raw(event), NOW).fetched_at == expected
+
+
+def test_fetched_at_falls_back_to_now_without_a_broker_timestamp():
+    assert decode_event(raw({"body": "b"}, timestamp_ms=None), NOW).fetched_at == NOW
+
+
+def test_ids_are_derived_deterministically_from_url_then_body():
+    with_url = decode_event(raw({"body": "b", "url": "https://x.org/1"}), NOW)
+    assert with_url.id == derive_id("https://x.org/1", "ignored")
+    body_only = decode_event(raw({"body": "same body"}), NOW)
+    assert body_only.id == decode_event(raw({"body": "same body"}), NOW + 5).id
+    assert body_only.id != with_url.id

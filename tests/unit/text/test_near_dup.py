@@ -1,0 +1,112 @@
+"""MinHashConfig validation and judge(): copies are duplicates, other articles are not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from transforms.text.boilerplate import strip_boilerplate
+from transforms.text.fingerprint import minhash, shingles
+from transforms.text.near_dup import MinHashConfig, Verdict, candidate_probability, judge
+
+CFG = MinHashConfig()
+SEED = Path("/work/shared/samples/seed_article.txt")
+# Line breaks inside paragraphs do not matter to shingles.
+OTHER_STORY = """
+The home secretary has said it is "completely unacceptable" that the security services cannot
+read messages sent on encrypted apps such as WhatsApp.
+
+Amber Rudd told the BBC that there should be "no place for terrorists to hide" after it emerged
+that the Westminster attacker, Khalid Masood, sent a WhatsApp message minutes before his
+attack.
+
+Ms Rudd will meet technology firms later this week. She said she would prefer a voluntary
+agreement but did not rule out new laws, and civil liberties groups warned that weakening
+encryption would put millions of users at risk.
+"""
+
+
+@pytest.fixture(scope="module")
+def body() -> str:
+    blocks = strip_boilerplate(SEED.read_text(encoding="utf-8")).blocks
+    return "\n\n".join(block.text for block in blocks[3:])
+
+
+def signature(text: str) -> tuple[int, ...]:
+    return minhash(shingles(text, CFG.shingle_size), CFG)
+
+
+def edit_every(text: str, step: int) -> str:
+    words = text.split(" ")
+    return " ".join("edited" if index % step == 0 else word for index, word in enumerate(words))
+
+
+@pytest.mark.parametrize(
+    ("perturb", "duplicate"),
+    [
+        pytest.param(lambda text: text, True, id="exact"),
+        pytest.param(
+            lambda text: "  " + text.replace(", ", " ,  ").upper(), True, id="whitespace-punct"
+        ),
+        pytest.param(
+            lambda text: f"LONDON (Reuters) - {text}\n\nPhotograph: Dan Kitwood/Getty Images",
+            True,
+            id="dateline-credit",
+        ),
+        pytest.param(lambda text: edit_every(text, 25), True, id="4pct-edited"),
+        pytest.param(
+            lambda text: text + "\n\n" + " ".join(OTHER_STORY.split()[: len(text.split()) // 10]),
+            True,
+            id="appended-update",
+        ),
+        pytest.param(
+            lambda text: text + "\n\nCurabitur pretium tincidunt lacus, nulla gravida orci a odio.",
+            True,
+            id="trailing-filler",
+        ),
+        pytest.param(lambda text: OTHER_STORY, False, id="same-story-other-article"),
+    ],
+)
+def test_judge_calibrated_defaults(body: str, perturb, duplicate: bool) -> None:
+    verdict = judge(signature(perturb(body)), signature(body), CFG)
+    assert verdict.duplicate is duplicate
+    assert 0.0 <= verdict.similarity <= 1.0
+
+
+def test_judge_counts_equal_slots() -> None:
+    cfg = MinHashConfig(num_perm=4, bands=2, rows=2, threshold=0.75)
+    assert judge((1, 2, 3, 4), (1, 2, 3, 9), cfg) == Verdict(duplicate=True, similarity=0.75)
+    assert judge((1, 2, 3, 4), (1, 2, 8, 9), cfg) == Verdict(duplicate=False, similarity=0.5)
+
+
+def test_judge_rejects_wrong_length() -> None:
+    with pytest.raises(ValueError):
+        judge((1, 2), (1, 2), CFG)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"bands": 33, "rows": 4},
+        {"num_perm": 0},
+        {"rows": 0},
+        {"shingle_size": 0},
+        {"threshold": 0.0},
+        {"threshold": 1.5},
+    ],
+)
+def test_config_validation(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        MinHashConfig(**kwargs)
+
+
+def test_default_config_fits() -> None:
+    assert CFG.bands * CFG.rows <= CFG.num_perm
+
+
+@pytest.mark.parametrize(
+    ("similarity", "low", "high"), [(0.2, 0.0, 0.06), (0.5, 0.85, 0.9), (0.8, 0.999, 1.0)]
+)
+def test_candidate_probability(similarity: float, low: float, high: float) -> None:
+    assert low <= candidate_probability(similarity, CFG) <= high

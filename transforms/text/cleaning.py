@@ -1,0 +1,57 @@
+"""From a decoded event to a clean, structured article: the decisions of the clean step.
+
+HTML bodies go through the main-text extractor first; their boilerplate offsets then point into the
+extracted text, since markup offsets would mean nothing to a reader of ``body``. Plain-text offsets
+point into the raw body exactly as received.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from transforms.text.boilerplate import strip_boilerplate
+from transforms.text.extract import extract_html, parse_structure
+from transforms.text.fingerprint import exact_key
+from transforms.text.models import Article, RejectedArticleError
+
+FILLER_KIND = "lorem_ipsum"
+
+
+def clean_article(article: Article) -> Article:
+    """Strip boilerplate and parse title/date/byline/body; raise RejectedArticleError when no
+    article text is left (a body that is all filler or chrome)."""
+    text, meta_title, meta_author, meta_date = article.raw_body, None, None, None
+    if article.content_type == "text/html":
+        page = extract_html(article.raw_body, article.url)
+        text, meta_title, meta_author, meta_date = (
+            page.text,
+            page.title,
+            page.author,
+            page.published_at,
+        )
+    cleaned = strip_boilerplate(text)
+    structure = parse_structure([block.text for block in cleaned.blocks])
+    paragraphs = list(structure.paragraphs)
+    if paragraphs and article.title_hint and paragraphs[0].strip() == article.title_hint.strip():
+        paragraphs.pop(0)
+    if not paragraphs:
+        kinds = {span.kind for span in cleaned.removed}
+        code = "all_filler" if FILLER_KIND in kinds else "no_text"
+        raise RejectedArticleError(
+            f"no article text left after removing {sorted(kinds) or 'nothing'}", code=code
+        )
+    body = "\n\n".join(paragraphs)
+    return replace(
+        article,
+        title=structure.title or meta_title or article.title_hint,
+        byline=structure.byline or meta_author or article.author_hint,
+        published_at=structure.published_at or meta_date or article.published_hint,
+        body=body,
+        boilerplate=cleaned.removed,
+        content_hash=exact_key(body),
+    )
+
+
+def word_count(body: str) -> int:
+    """Whitespace-separated tokens: the count readers and editors mean by 'words'."""
+    return len(body.split())

@@ -1,0 +1,278 @@
+"""Article structure and metadata: header lines, dates, HTML main text, entities, language.
+
+Everything here is conservative: a header line is taken as title, date or byline only when it looks
+like nothing else, so a body that starts with a normal paragraph loses nothing; a date is read only
+from a line that is essentially a date, never from a sentence that happens to hold a number.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import trafilatura
+from dateutil import parser as date_parser
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+from transforms.text.models import Entity, ExtractionError
+
+
+@dataclass(frozen=True)
+class Structure:
+    """Header fields found at the top of a plain-text body, and the body paragraphs after them."""
+
+    title: str | None
+    byline: str | None
+    published_at: int | None
+    paragraphs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HtmlPage:
+    """Main text of an HTML page (paragraphs blank-line separated) and its metadata."""
+
+    text: str
+    title: str | None
+    author: str | None
+    published_at: int | None
+
+
+MAX_HEADER_BLOCKS = 4
+MIN_LANGUAGE_CHARS = 20
+MIN_LANGUAGE_CONFIDENCE = 0.5
+MAX_LANGUAGE_CHARS = 20_000
+
+_MONTHS = (
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec"
+)
+_WEEKDAYS = (
+    "monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur fri sat sun"
+)
+_DATE_FILLERS = "am pm a.m. p.m. at on of the updated published posted last modified"
+_ZONES = {"utc": 0, "gmt": 0, "z": 0, "bst": 1, "cet": 1, "cest": 2, "eet": 2, "eest": 3}
+_ZONES |= {"est": -5, "edt": -4, "cst": -6, "cdt": -5, "mst": -7, "mdt": -6, "pst": -8, "pdt": -7}
+_MONTH_WORDS = frozenset(_MONTHS.split())
+_DATE_WORDS = _MONTH_WORDS | frozenset(_WEEKDAYS.split()) | frozenset(_ZONES)
+_DATE_WORDS |= frozenset(_DATE_FILLERS.split())
+_DATE_TOKEN = re.compile(r"[^\W\d_]+\.?(?:[^\W\d_]\.)*|\d+")
+_DATE_CHARS = re.compile(r"[\w\s.,:/+\-–|()]+")
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+_ISO_START = re.compile(r"\d{4}-\d\d")
+_EPOCH_MILLIS = re.compile(r"\d{11,13}")
+_TZINFOS = {name.upper(): hours * 3600 for name, hours in _ZONES.items()}
+
+_TERMINAL = (".", ",", ";", ":")
+_NAME_WORD = r"(?:[A-Z][\w'’.-]*|de|van|von|der|da|bin|al|el|la|le)"
+_NAME = re.compile(
+    rf"{_NAME_WORD}(?: {_NAME_WORD}){{1,4}}(?: and {_NAME_WORD}(?: {_NAME_WORD}){{1,4}})?"
+)
+_BY_PREFIX = re.compile(r"by\s+", re.IGNORECASE)
+_ABBREVIATION_END = re.compile(r"(?:\b[A-Za-z]\.){2,}$|\b(?:Inc|Ltd|Corp|Co|Jr|Sr|St|Bros)\.$")
+_EDGE_JUNK = " \t\r\n\"'“”‘’«»,;:!?.-–—…*•·/\\|"
+_WORD = re.compile(r"\w+")
+_CLITIC = re.compile(r"(?:n['’]t|['’](?:s|re|ve|ll|d|m))", re.IGNORECASE)
+
+
+def parse_structure(blocks: Sequence[str]) -> Structure:
+    """Take an optional date, a title and an optional byline from the first lines; the rest is body.
+
+    A title must be short, unpunctuated at the end and followed by body text; otherwise the
+    whole input is body and only a leading date line (if any) is taken out.
+    """
+    fields: dict[str, Any] = {"date": None, "title": None, "byline": None}
+    for index, block in enumerate(blocks[:MAX_HEADER_BLOCKS]):
+        lines = [line.strip() for line in block.splitlines() if line.strip()]
+        used = 0
+        for used, line in enumerate(lines):
+            more_follows = used + 1 < len(lines) or index + 1 < len(blocks)
+            role = _header_role(line, fields, more_follows)
+            if role is None:
+                break
+            fields[role] = line if role != "date" else parse_date(line)
+        else:
+            used = len(lines)
+        if used < len(lines):
+            rest = ("\n".join(lines[used:]),) if used else (block,)
+            return _structure(fields, rest + tuple(blocks[index + 1 :]))
+    return _structure(fields, tuple(blocks[MAX_HEADER_BLOCKS:]))
+
+
+def _header_role(line: str, fields: dict[str, Any], more_follows: bool) -> str | None:
+    """Which header field ``line`` fills given those already found, or None if it is body."""
+    if fields["date"] is None and parse_date(line) is not None:
+        return "date"
+    if fields["title"] is None and more_follows and _looks_like_title(line):
+        return "title"
+    if fields["title"] is not None and fields["byline"] is None and _looks_like_byline(line):
+        return "byline"
+    return None
+
+
+def _structure(fields: dict[str, Any], body: tuple[str, ...]) -> Structure:
+    """Build the result; with no body after the header, title and byline lines become body."""
+    if body or fields["title"] is None:
+        byline = fields["byline"] and _BY_PREFIX.sub("", fields["byline"], count=1)
+        return Structure(fields["title"], byline, fields["date"], body)
+    header = tuple(fields[name] for name in ("title", "byline") if fields[name])
+    return Structure(None, None, fields["date"], header)
+
+
+def _looks_like_title(line: str) -> bool:
+    """Short, ends without sentence punctuation, and either very short or mostly Title Case."""
+    words = line.split()
+    if not 2 <= len(words) <= 25 or len(line) > 200 or line.endswith(_TERMINAL):
+        return False
+    long_words = [word for word in words if len(word) > 3 and word[0].isalpha()]
+    capitalized = sum(word[0].isupper() for word in long_words)
+    return len(words) <= 14 or capitalized >= 0.6 * len(long_words)
+
+
+def _looks_like_byline(line: str) -> bool:
+    """An author line: "By Jane Smith", "Jane Smith, Political Editor", or just a name."""
+    if len(line.split()) > 10 or len(line) > 80 or line.endswith((*_TERMINAL, "?", "!")):
+        return False
+    name = _BY_PREFIX.sub("", line, count=1).split(",", 1)[0].strip()
+    return _NAME.fullmatch(name) is not None
+
+
+def parse_date(text: str) -> int | None:
+    """Epoch millis (UTC) of a line that is essentially a date, else None.
+
+    Accepts ISO-8601 (naive means UTC), epoch millis as 11-13 digits, and news formats such as
+    "Sunday 26 March 2017" or "March 26, 2017 10:15 GMT". A numeric d/m/y date is read month
+    first unless the first number cannot be a month (python-dateutil's rule).
+    """
+    text = text.strip()
+    if not text or len(text) > 60:
+        return None
+    if _EPOCH_MILLIS.fullmatch(text):
+        return int(text)
+    if _ISO_START.match(text):
+        iso = _parse_iso(text)
+        if iso is not None:
+            return iso
+    if not _is_date_words(text):
+        return None
+    try:
+        parsed = date_parser.parse(text, fuzzy=True, tzinfos=_TZINFOS)
+    except (ValueError, OverflowError):
+        return None
+    return _epoch_millis(parsed)
+
+
+def _parse_iso(text: str) -> int | None:
+    """ISO-8601 date or datetime (``Z`` allowed), or None."""
+    try:
+        return _epoch_millis(datetime.fromisoformat(text))
+    except ValueError:
+        return None
+
+
+def _is_date_words(text: str) -> bool:
+    """Only date vocabulary and numbers, with a year and a day: a month name or a d/m/y triple."""
+    if not _DATE_CHARS.fullmatch(text) or not _YEAR.search(text):
+        return False
+    tokens = _DATE_TOKEN.findall(text.casefold())
+    words = [token for token in tokens if not token.isdigit()]
+    if any(word.rstrip(".") not in _DATE_WORDS and word not in _DATE_WORDS for word in words):
+        return False
+    has_month = any(word.rstrip(".") in _MONTH_WORDS for word in words)
+    numbers = sum(token.isdigit() for token in tokens)
+    return numbers >= 3 or (has_month and numbers >= 2)
+
+
+def _epoch_millis(moment: datetime) -> int | None:
+    """UTC epoch millis; naive times are UTC; implausible years are rejected."""
+    if not 1900 <= moment.year <= 2100:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return round(moment.timestamp() * 1000)
+
+
+def extract_html(html: str, url: str | None = None) -> HtmlPage:
+    """Main text and metadata of an HTML page, favouring precision (no comments, no tables).
+
+    Raises ExtractionError (code ``no_main_text``) when trafilatura finds no main text.
+    """
+    document = trafilatura.bare_extraction(
+        html,
+        url=url,
+        with_metadata=True,
+        favor_precision=True,
+        include_comments=False,
+        include_tables=False,
+        include_images=False,
+        include_links=False,
+        date_extraction_params={"original_date": True, "extensive_search": False},
+    )
+    lines = [line.strip() for line in (getattr(document, "text", None) or "").splitlines()]
+    text = "\n\n".join(line for line in lines if line)
+    if not text:
+        raise ExtractionError("trafilatura found no main text", code="no_main_text")
+    date = getattr(document, "date", None)
+    return HtmlPage(
+        text=text,
+        title=getattr(document, "title", None) or None,
+        author=getattr(document, "author", None) or None,
+        published_at=parse_date(date) if date else None,
+    )
+
+
+def entities_from_doc(doc: Any) -> tuple[Entity, ...]:
+    """Entities of a spaCy Doc with edge punctuation, quotes and spaces trimmed off.
+
+    spaCy sometimes includes a trailing comma or a quote ('The Andrew Marr Show,'); offsets are
+    moved with the trim. A final period is kept on abbreviations ("U.S.", "Acme Inc.").
+    Entities left without a letter or digit, or that are a bare clitic (the small model tags
+    "n’t" of a curly-quoted "don’t" as GPE), are dropped.
+    """
+    entities = []
+    for ent in doc.ents:
+        start, end = _trim(doc.text, ent.start_char, ent.end_char)
+        text = doc.text[start:end]
+        if _WORD.search(text) and not _CLITIC.fullmatch(text):
+            entities.append(Entity(text, ent.label_, start, end))
+    return tuple(entities)
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """Narrow [start, end) past edge junk, keeping abbreviation periods and a balanced ')'."""
+    while start < end and text[start] in _EDGE_JUNK:
+        start += 1
+    while end > start:
+        last = text[end - 1]
+        if last == "." and _ABBREVIATION_END.search(text[start:end]):
+            break
+        if last == ")" and text.count("(", start, end) >= text.count(")", start, end):
+            break
+        if last not in _EDGE_JUNK and last != ")":
+            break
+        end -= 1
+    return start, end
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of ``text``, or None when it is too short or the identifier is unsure."""
+    if len(text.strip()) < MIN_LANGUAGE_CHARS or len(_WORD.findall(text)) < 3:
+        return None
+    language, confidence = _identifier().classify(text[:MAX_LANGUAGE_CHARS])
+    if len(language) != 2 or confidence < MIN_LANGUAGE_CONFIDENCE:
+        return None
+    return language
+
+
+def rank_languages(text: str) -> list[tuple[str, float]]:
+    """Every language the identifier knows with its probability for ``text``, best first."""
+    return _identifier().rank(text[:MAX_LANGUAGE_CHARS])
+
+
+@functools.cache
+def _identifier() -> LanguageIdentifier:
+    """The py3langid model (shipped in its wheel), loaded on first use and shared after."""
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
