@@ -1,0 +1,328 @@
+#!/usr/bin/env bash
+# Local single-node Kafka (KRaft) for development and the integration tests, run from Maven jars:
+# no Kafka tarball, no Docker.
+#
+#   deploy/local/kafka.sh up                    resolve jars, format storage once, start, wait, create topics
+#   deploy/local/kafka.sh down                  stop the broker started by `up` (SIGTERM, then SIGKILL)
+#   deploy/local/kafka.sh status                exit 0 if the broker answers, 3 if not
+#   deploy/local/kafka.sh create-topics [NAME[:PARTITIONS]...]
+#                                               create topics if absent (default: the DESIGN.md topics)
+#
+# Every subcommand is idempotent. Environment:
+#   KAFKA_PORT            client port (default 9092); the controller listens on KAFKA_CONTROLLER_PORT
+#                         (default KAFKA_PORT + 1)
+#   NEWSFLOW_KAFKA_HOME   broker state: data, rendered config, pid file, kafka.log
+#                         (default deploy/local/.cache; use one per port)
+#   NEWSFLOW_KAFKA_LIBS   resolved jars (default deploy/local/.cache/libs, shared by all homes)
+#   PYTHON                interpreter with kafka-python for the readiness check and topic creation
+#                         (default .venv/bin/python, relative to the repository root)
+#   KAFKA_START_TIMEOUT   seconds to wait for the broker to answer (default 90)
+#   KAFKA_STOP_TIMEOUT    seconds to wait after SIGTERM before SIGKILL (default 30)
+#   KAFKA_HEAP_OPTS, KAFKA_JVM_OPTS   JVM flags for the broker
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$HERE/../.." && pwd)"
+
+KAFKA_PORT="${KAFKA_PORT:-9092}"
+CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
+KAFKA_HOME_DIR="${NEWSFLOW_KAFKA_HOME:-$HERE/.cache}"
+LIBS_DIR="${NEWSFLOW_KAFKA_LIBS:-$HERE/.cache/libs}"
+START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
+STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
+HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+JVM_OPTS="${KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true}"
+
+# Relative paths in the environment are taken from the caller's working directory.
+mkdir -p "$KAFKA_HOME_DIR" "$LIBS_DIR"
+KAFKA_HOME_DIR="$(cd "$KAFKA_HOME_DIR" && pwd)"
+LIBS_DIR="$(cd "$LIBS_DIR" && pwd)"
+
+DATA_DIR="$KAFKA_HOME_DIR/data"
+CONFIG="$KAFKA_HOME_DIR/server.properties"
+PID_FILE="$KAFKA_HOME_DIR/kafka.pid"
+LOG_FILE="$KAFKA_HOME_DIR/kafka.log"
+PORTS_STAMP="$DATA_DIR/newsflow-ports"
+LIBS_STAMP="$LIBS_DIR/.resolved"
+BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+LOG4J_OPTS="-Dlog4j2.configurationFile=$HERE/log4j2.properties"
+
+# Topics of DESIGN.md, created by `up` and by `create-topics` without arguments.
+DEFAULT_TOPICS=(articles.raw:3 articles.enriched:3 articles.duplicates:1 articles.dlq:1)
+LOG_MARK=0
+
+log() { printf 'kafka.sh: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+python_bin() {
+    local py="${PYTHON:-.venv/bin/python}"
+    if [[ "$py" != /* && -x "$REPO_ROOT/$py" ]]; then
+        py="$REPO_ROOT/$py"
+    fi
+    command -v "$py" >/dev/null 2>&1 || die "no Python at '$py'; set PYTHON to one with kafka-python"
+    printf '%s' "$py"
+}
+
+# Runs the admin helper below: `ping SECONDS [PID]` waits until the broker answers (giving up early
+# when PID exits), `create NAME:PARTITIONS...` creates the topics that are absent.
+admin() {
+    "$(python_bin)" - "$BOOTSTRAP" "$@" <<'PY'
+import sys
+import time
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+bootstrap, command, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+
+
+def connect():
+    return KafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        client_id="newsflow-kafka-sh",
+        request_timeout_ms=5000,
+        bootstrap_timeout_ms=3000,
+    )
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+    except IndexError:
+        return True
+
+
+if command == "ping":
+    deadline = time.monotonic() + float(args[0])
+    pid = args[1] if len(args) > 1 else None
+    while True:
+        try:
+            client = connect()
+            client.list_topics()
+            client.close()
+            sys.exit(0)
+        except (KafkaError, OSError):
+            pass
+        if pid is not None and not alive(pid):
+            sys.exit(2)
+        if time.monotonic() >= deadline:
+            sys.exit(1)
+        time.sleep(1)
+
+if command == "create":
+    client = connect()
+    existing = set(client.list_topics())
+    for spec in args:
+        name, _, partitions = spec.partition(":")
+        if name in existing:
+            print(f"topic {name} exists")
+            continue
+        try:
+            client.create_topics(
+                [NewTopic(name, int(partitions or 1), 1)], timeout_ms=30000
+            )
+            print(f"topic {name} created with {partitions or 1} partition(s)")
+        except TopicAlreadyExistsError:
+            print(f"topic {name} exists")
+    client.close()
+    sys.exit(0)
+
+sys.exit(f"unknown admin command {command}")
+PY
+}
+
+# The pid in the pid file, if that process is still our broker (a recycled pid is not ours).
+broker_pid() {
+    [[ -f "$PID_FILE" ]] || return 1
+    local pid
+    pid="$(<"$PID_FILE")"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka' || return 1
+    printf '%s' "$pid"
+}
+
+answering() { admin ping "${1:-3}" >/dev/null 2>&1; }
+
+resolve_jars() {
+    local pom_sum
+    pom_sum="$(sha256sum "$HERE/pom.xml" | cut -d' ' -f1)"
+    if [[ -f "$LIBS_STAMP" && "$(<"$LIBS_STAMP")" == "$pom_sum" ]]; then
+        return 0
+    fi
+    command -v mvn >/dev/null 2>&1 || die "mvn not found; install Maven 3 (and Java 17+)"
+    log "resolving Kafka jars into $LIBS_DIR (first run downloads from Maven Central)"
+    find "$LIBS_DIR" -maxdepth 1 -name '*.jar' -delete
+    # Maven 3.8 writes stray colour codes even with -q, so its output is shown only on failure.
+    local mvn_log="$KAFKA_HOME_DIR/mvn.log"
+    mvn -q -B -f "$HERE/pom.xml" dependency:copy-dependencies \
+        -DoutputDirectory="$LIBS_DIR" -DincludeScope=runtime </dev/null >"$mvn_log" 2>&1 \
+        || { cat "$mvn_log" >&2; die "mvn could not resolve the Kafka jars"; }
+    printf '%s' "$pom_sum" >"$LIBS_STAMP"
+}
+
+render_config() {
+    sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
+        -e "s|@CONTROLLER_PORT@|$CONTROLLER_PORT|g" \
+        -e "s|@LOG_DIR@|$DATA_DIR|g" \
+        "$HERE/server.properties" >"$CONFIG"
+}
+
+# The storage is formatted once; the controller endpoint is written into it, so a later `up` on
+# other ports must use another NEWSFLOW_KAFKA_HOME.
+check_ports() {
+    local formatted
+    formatted="$(cat "$PORTS_STAMP" 2>/dev/null || true)"
+    [[ -z "$formatted" || "$formatted" == "$KAFKA_PORT $CONTROLLER_PORT" ]] \
+        || die "$KAFKA_HOME_DIR holds a broker for ports $formatted; use another NEWSFLOW_KAFKA_HOME"
+}
+
+format_storage() {
+    if [[ -f "$DATA_DIR/meta.properties" ]]; then
+        return 0
+    fi
+    local cluster_id
+    cluster_id="$("$(python_bin)" -c \
+        'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
+    log "formatting $DATA_DIR (cluster id $cluster_id)"
+    # shellcheck disable=SC2086
+    java $LOG4J_OPTS -cp "$LIBS_DIR/*" kafka.tools.StorageTool format \
+        -t "$cluster_id" -c "$CONFIG" --standalone </dev/null >>"$LOG_FILE" 2>&1 \
+        || { show_log_failure; die "formatting the storage failed"; }
+    printf '%s %s' "$KAFKA_PORT" "$CONTROLLER_PORT" >"$PORTS_STAMP"
+}
+
+start_broker() {
+    log "starting broker on $BOOTSTRAP (log: $LOG_FILE)"
+    # A session of its own, so Ctrl-C in the calling terminal or test run does not reach the
+    # broker; `exec` keeps the written pid the java pid; fd 9 (the lock) is not inherited.
+    # shellcheck disable=SC2016
+    setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE" \
+        java $HEAP_OPTS $JVM_OPTS $LOG4J_OPTS -cp "$LIBS_DIR/*" kafka.Kafka "$CONFIG" \
+        </dev/null >>"$LOG_FILE" 2>&1 9>&- &
+    local waited=0
+    until [[ -s "$PID_FILE" ]] || ((waited >= 50)); do
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+}
+
+# The errors of the broker log, then its last lines: a failed start ends in shutdown noise.
+# Only lines written since LOG_MARK (the log length before this run's java started) are shown.
+show_log_failure() {
+    log "errors in $LOG_FILE:"
+    tail -n "+$((LOG_MARK + 1))" "$LOG_FILE" | grep -E '\] (ERROR|FATAL) ' | tail -n 10 >&2 || true
+    log "last lines of $LOG_FILE:"
+    tail -n "+$((LOG_MARK + 1))" "$LOG_FILE" | tail -n 15 >&2 || true
+}
+
+# Waits for the broker with the given pid to answer; on failure shows the log and, if asked to,
+# stops the broker (one this call started, never one found running).
+wait_ready() {
+    local pid="$1" stop_on_failure="$2" status=0
+    admin ping "$START_TIMEOUT" "$pid" || status=$?
+    ((status == 0)) && return 0
+    show_log_failure
+    if ((status == 2)); then
+        rm -f "$PID_FILE"
+        die "broker (pid $pid) exited before answering on $BOOTSTRAP"
+    fi
+    [[ "$stop_on_failure" == stop ]] && stop_broker
+    die "broker (pid $pid) did not answer on $BOOTSTRAP within ${START_TIMEOUT}s"
+}
+
+stop_broker() {
+    local pid
+    if ! pid="$(broker_pid)"; then
+        rm -f "$PID_FILE"
+        log "not running"
+        return 0
+    fi
+    log "stopping broker (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + STOP_TIMEOUT))
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
+        sleep 0.5
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "still running after ${STOP_TIMEOUT}s; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+    fi
+    rm -f "$PID_FILE"
+    log "stopped"
+}
+
+cmd_up() {
+    local pid
+    check_ports
+    if pid="$(broker_pid)"; then
+        wait_ready "$pid" keep
+        log "already up (pid $pid) on $BOOTSTRAP"
+    elif answering; then
+        log "a broker not started by this script already answers on $BOOTSTRAP; using it"
+    else
+        rm -f "$PID_FILE"
+        command -v java >/dev/null 2>&1 || die "java not found; install Java 17+"
+        resolve_jars
+        render_config
+        LOG_MARK="$(wc -l <"$LOG_FILE" 2>/dev/null || echo 0)"
+        format_storage
+        start_broker
+        pid="$(broker_pid)" || { show_log_failure; die "broker exited at once"; }
+        wait_ready "$pid" stop
+        log "up (pid $pid) on $BOOTSTRAP"
+    fi
+    cmd_create_topics
+}
+
+cmd_status() {
+    local pid=""
+    pid="$(broker_pid)" || pid=""
+    if answering; then
+        echo "up on $BOOTSTRAP${pid:+ (pid $pid)}"
+        return 0
+    fi
+    echo "down on $BOOTSTRAP${pid:+ (pid $pid is running but not answering)}"
+    return 3
+}
+
+cmd_create_topics() {
+    if (($# == 0)); then
+        set -- "${DEFAULT_TOPICS[@]}"
+    fi
+    admin create "$@"
+}
+
+# One `up` or `down` at a time per broker home, e.g. for parallel test sessions.
+with_lock() {
+    if command -v flock >/dev/null 2>&1; then
+        exec 9>"$KAFKA_HOME_DIR/.lock"
+        flock 9
+    fi
+    "$@"
+}
+
+usage() {
+    sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+
+main() {
+    (($# >= 1)) || usage
+    local command="$1"
+    shift
+    case "$command" in
+        up) with_lock cmd_up ;;
+        down) with_lock stop_broker ;;
+        status) cmd_status ;;
+        create-topics) cmd_create_topics "$@" ;;
+        *) usage ;;
+    esac
+}
+
+main "$@"

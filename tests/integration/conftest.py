@@ -1,0 +1,81 @@
+"""A real local broker for the integration tests, and uniquely named topics on it.
+
+``kafka_bootstrap`` starts the broker with the project's own ``deploy/local/kafka.sh up`` (a no-op
+when one already answers, e.g. under ``make test``) and stops it at the end of the session only if
+this session started it. ``KAFKA_PORT`` and ``NEWSFLOW_KAFKA_HOME`` are passed through to the
+script, so a test run can use its own broker.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.admin import NewTopic
+
+KAFKA_SH = Path(__file__).resolve().parents[2] / "deploy" / "local" / "kafka.sh"
+TOPIC_READY_TIMEOUT_SECONDS = 30
+
+
+def _kafka_sh(command: str, check: bool) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHON": os.environ.get("PYTHON", sys.executable)}
+    return subprocess.run(
+        [str(KAFKA_SH), command], env=env, stdin=subprocess.DEVNULL, check=check, timeout=600
+    )
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """``host:port`` of a running local broker with the DESIGN.md topics."""
+    started = _kafka_sh("status", check=False).returncode != 0
+    _kafka_sh("up", check=True)
+    yield f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
+    if started:
+        _kafka_sh("down", check=True)
+
+
+@pytest.fixture
+def unique_topic(
+    kafka_bootstrap: str, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., str]]:
+    """Factory: ``unique_topic(partitions=1, suffix="")`` creates a fresh topic, returns its name.
+
+    Names carry the test name and a random part, so reruns and parallel sessions never share data;
+    the topics are deleted after the test.
+    """
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="newsflow-tests")
+    created: list[str] = []
+    test_name = re.sub(r"[^A-Za-z0-9._-]+", "-", request.node.name)[:80]
+
+    def create(partitions: int = 1, suffix: str = "") -> str:
+        name = f"test.{test_name}{'.' + suffix if suffix else ''}.{uuid.uuid4().hex[:8]}"
+        admin.create_topics([NewTopic(name, partitions, 1)], timeout_ms=30000)
+        created.append(name)
+        _wait_for_partitions(kafka_bootstrap, name, partitions)
+        return name
+
+    yield create
+    if created:
+        admin.delete_topics(created, timeout_ms=30000)
+    admin.close()
+
+
+def _wait_for_partitions(bootstrap: str, topic: str, partitions: int) -> None:
+    """Waits until clients see every partition: creation returns before metadata propagates."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        deadline = time.monotonic() + TOPIC_READY_TIMEOUT_SECONDS
+        while len(consumer.partitions_for_topic(topic)) < partitions:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topic {topic} has no metadata after creation")
+            time.sleep(0.2)
+    finally:
+        consumer.close()

@@ -1,0 +1,223 @@
+"""Write records to a Kafka topic, then commit the consumed offsets whose outputs are written.
+
+``WriteToKafka`` sends each ``(key, value, ref)`` with ``acks=all`` and, once the bundle is flushed
+and every send acknowledged, emits the ``SourceRef`` of each written record; ``CommitOffsets``
+commits, per partition, the offset after the highest of those refs. Wiring the refs of every sink
+(enriched, duplicates, dead letters) into ``CommitOffsets`` gives DESIGN.md's at-least-once
+delivery: an offset is committed only after the output of its input is durably written.
+
+A failed send is an infrastructure failure: it raises ``KafkaIOError`` with the input's
+coordinates, the bundle is retried, and records of it may be written twice (the output topic is
+deduplicated by article id downstream). Bodies are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import BoundedWindow
+from apache_beam.utils.timestamp import Timestamp
+from apache_beam.utils.windowed_value import WindowedValue
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.producer.future import FutureRecordMetadata
+from kafka.structs import OffsetAndMetadata
+
+from transforms.io.kafka_config import KafkaIOError, client_config, for_client
+from transforms.text.models import SourceRef
+
+_LOG = logging.getLogger(__name__)
+
+WRITE_METRICS_NAMESPACE = "newsflow.write_kafka"
+COMMIT_METRICS_NAMESPACE = "newsflow.commit_offsets"
+COUNTER_IN = "in"
+COUNTER_OUT = "out"
+COUNTER_NOT_KAFKA = "not_from_kafka"
+COUNTER_COMMITS = "commits"
+
+# Batch records for up to this long before sending; overridable with linger.ms.
+DEFAULT_LINGER_MS = 20
+# Upper bound on waiting for a bundle's acknowledgements before failing it.
+FLUSH_TIMEOUT_SECONDS = 180.0
+COMMIT_TIMEOUT_MS = 30000
+
+_TIMESTAMP = beam.DoFn.TimestampParam
+_WINDOW = beam.DoFn.WindowParam
+
+
+class WriteToKafkaFn(beam.DoFn):
+    """Sends ``(key, value, ref)`` to the topic; after the flush, emits each written ``ref``.
+
+    Refs are emitted from ``finish_bundle`` in the window and at the timestamp of their input, so a
+    downstream step sees a ref only once the record is acknowledged.
+    """
+
+    def __init__(self, config: dict[str, Any], topic: str) -> None:
+        self._config = config
+        self._topic = topic
+        self._producer: KafkaProducer | None = None
+        self._pending: list[tuple[FutureRecordMetadata, SourceRef, Timestamp, BoundedWindow]] = []
+        self._in = Metrics.counter(WRITE_METRICS_NAMESPACE, COUNTER_IN)
+        self._out = Metrics.counter(WRITE_METRICS_NAMESPACE, COUNTER_OUT)
+
+    def setup(self) -> None:
+        self._producer = KafkaProducer(
+            **{"linger_ms": DEFAULT_LINGER_MS, **for_client(self._config, KafkaProducer)},
+            acks="all",
+        )
+
+    def start_bundle(self) -> None:
+        self._pending = []
+
+    def process(
+        self,
+        element: tuple[bytes | None, bytes, SourceRef],
+        timestamp: Timestamp = _TIMESTAMP,
+        window: BoundedWindow = _WINDOW,
+    ) -> None:
+        key, value, ref = element
+        self._in.inc()
+        try:
+            future = self._producer.send(self._topic, key=key, value=value)
+        except KafkaError as exc:
+            raise KafkaIOError(
+                f"cannot send the output of {ref} to {self._topic}: {exc!r}"
+            ) from exc
+        self._pending.append((future, ref, timestamp, window))
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        try:
+            self._producer.flush(timeout=FLUSH_TIMEOUT_SECONDS)
+        except KafkaError as exc:
+            raise KafkaIOError(
+                f"flushing {len(self._pending)} records to {self._topic} failed"
+            ) from exc
+        for future, ref, _, _ in self._pending:
+            if not future.succeeded():
+                raise KafkaIOError(
+                    f"writing the output of {ref} to {self._topic} failed: {future.exception!r}"
+                ) from future.exception
+        self._out.inc(len(self._pending))
+        written, self._pending = self._pending, []
+        for _, ref, timestamp, window in written:
+            yield WindowedValue(ref, timestamp, (window,))
+
+    def teardown(self) -> None:
+        if self._producer is not None:
+            self._producer.close()
+            self._producer = None
+
+
+class WriteToKafka(beam.PTransform):
+    """``PCollection[(key, value, SourceRef)]`` to ``PCollection[SourceRef]`` of written inputs.
+
+    Keys and values are bytes (the key may be ``None``). ``client_overrides`` are Java-style
+    settings (see ``kafka_config.client_config``); ``acks`` is always ``all``.
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        client_overrides: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        self._config = client_config(bootstrap_servers, client_overrides or {})
+        self._topic = topic
+
+    def default_label(self) -> str:
+        return f"WriteToKafka({self._topic})"
+
+    def expand(self, records: beam.PCollection) -> beam.PCollection[SourceRef]:
+        return records | "Send" >> beam.ParDo(
+            WriteToKafkaFn(self._config, self._topic)
+        ).with_output_types(SourceRef)
+
+
+class KeyByPartitionFn(beam.DoFn):
+    """``SourceRef`` to ``((topic, partition), offset)``; file refs are counted, not keyed."""
+
+    def __init__(self) -> None:
+        self._not_kafka = Metrics.counter(COMMIT_METRICS_NAMESPACE, COUNTER_NOT_KAFKA)
+
+    def process(self, ref: SourceRef) -> Iterator[tuple[tuple[str, int], int]]:
+        if ref.topic is None or ref.partition is None or ref.offset is None:
+            self._not_kafka.inc()
+            return
+        yield (ref.topic, ref.partition), ref.offset
+
+
+class CommitOffsetsFn(beam.DoFn):
+    """Commits ``offset + 1`` of a partition for the group, with a consumer in assign mode."""
+
+    def __init__(self, config: dict[str, Any], consumer_group: str) -> None:
+        self._config = config
+        self._consumer_group = consumer_group
+        self._consumer: KafkaConsumer | None = None
+        self._commits = Metrics.counter(COMMIT_METRICS_NAMESPACE, COUNTER_COMMITS)
+
+    def setup(self) -> None:
+        self._consumer = KafkaConsumer(
+            **for_client(self._config, KafkaConsumer),
+            group_id=self._consumer_group,
+            enable_auto_commit=False,
+        )
+
+    def process(self, element: tuple[tuple[str, int], int]) -> Iterator[tuple[str, int, int]]:
+        (topic, partition), last_written = element
+        next_offset = last_written + 1
+        tp = TopicPartition(topic, partition)
+        try:
+            self._consumer.commit(
+                {tp: OffsetAndMetadata(next_offset, "", -1)}, timeout_ms=COMMIT_TIMEOUT_MS
+            )
+        except KafkaError as exc:
+            raise KafkaIOError(
+                f"cannot commit {topic}/{partition}@{next_offset} for {self._consumer_group}: "
+                f"{exc!r}"
+            ) from exc
+        self._commits.inc()
+        _LOG.info("committed %s/%s@%s for %s", topic, partition, next_offset, self._consumer_group)
+        yield topic, partition, next_offset
+
+    def teardown(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close(autocommit=False)
+            self._consumer = None
+
+
+class CommitOffsets(beam.PTransform):
+    """``PCollection[SourceRef]`` of inputs whose outputs are written, to the committed offsets.
+
+    Per ``(topic, partition)`` the highest written offset is combined and ``offset + 1`` committed
+    for ``consumer_group``; the output holds a ``(topic, partition, committed_offset)`` per commit.
+    Refs without Kafka coordinates (file mode) are counted as ``not_from_kafka`` and skipped.
+
+    This is the batch (``--stop-at-end``) form: the combine fires once, after every write, and
+    every offset below the highest has been read and written by then. In streaming the combine
+    needs a trigger, and a partition's offset may only advance past contiguous written offsets;
+    that variant is deepened later.
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        consumer_group: str,
+        client_overrides: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        self._config = client_config(bootstrap_servers, client_overrides or {})
+        self._consumer_group = consumer_group
+
+    def expand(self, refs: beam.PCollection[SourceRef]) -> beam.PCollection[tuple[str, int, int]]:
+        return (
+            refs
+            | "KeyByPartition"
+            >> beam.ParDo(KeyByPartitionFn()).with_output_types(tuple[tuple[str, int], int])
+            | "MaxOffset" >> beam.CombinePerKey(max)
+            | "Commit" >> beam.ParDo(CommitOffsetsFn(self._config, self._consumer_group))
+        )
