@@ -1,0 +1,145 @@
+"""Wire newsflow's composites into a pipeline; no decisions are made here.
+
+Read the flow top to bottom: decode, clean, deduplicate, enrich, then write every outcome. Both
+the Kafka job (``newsflow run``) and file mode (``newsflow process``) share ``enrich_events``, so
+the two modes cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from importlib import metadata
+
+import apache_beam as beam
+
+from pipelines.options import NewsflowOptions, dedup_config, kafka_overrides
+from schemas.codec import DEAD_LETTER as DEAD_LETTER_SCHEMA
+from schemas.codec import ENRICHED, encode
+from schemas.records import (
+    DEAD_LETTER_TIME_FIELDS,
+    ENRICHED_TIME_FIELDS,
+    article_record,
+    dead_letter_record,
+    json_twin,
+)
+from transforms.io.avro_files import WriteAvroFiles, WriteJsonFiles
+from transforms.io.event_files import ReadEventFiles
+from transforms.io.kafka_sink import CommitOffsets, WriteToKafka
+from transforms.io.kafka_source import ReadFromKafka
+from transforms.steps.clean import CleanArticles
+from transforms.steps.dead_letters import DEAD_LETTER
+from transforms.steps.decode import DecodeEvents
+from transforms.steps.dedup import ARTICLES, DUPLICATES, DeduplicateArticles
+from transforms.steps.enrich import ExtractMetadata
+from transforms.text.models import Article, DeadLetter
+
+
+def pipeline_version() -> str:
+    try:
+        return metadata.version("newsflow")
+    except metadata.PackageNotFoundError:
+        return "0.0.0+unknown"
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """The three PCollections every input ends in exactly one of."""
+
+    enriched: beam.PCollection
+    duplicates: beam.PCollection
+    dead_letters: beam.PCollection
+
+
+def enrich_events(events: beam.PCollection, opts: NewsflowOptions) -> Outcomes:
+    """RawEvents -> enriched articles, duplicates and dead letters."""
+    decoded = events | "DecodeEvents" >> DecodeEvents(opts.max_body_bytes)
+    cleaned = decoded[ARTICLES] | "CleanArticles" >> CleanArticles()
+    deduped = cleaned[ARTICLES] | "DeduplicateArticles" >> DeduplicateArticles(dedup_config(opts))
+    enriched = deduped[ARTICLES] | "ExtractMetadata" >> ExtractMetadata(
+        opts.spacy_model, opts.ner_batch_size
+    )
+    dead_letters = (
+        decoded[DEAD_LETTER],
+        cleaned[DEAD_LETTER],
+        enriched[DEAD_LETTER],
+    ) | "AllDeadLetters" >> beam.Flatten()
+    return Outcomes(enriched[ARTICLES], deduped[DUPLICATES], dead_letters)
+
+
+def article_message(article: Article, version: str) -> tuple[bytes, bytes, object]:
+    """Kafka message of an article: key = id, value = single-object Avro, plus its source ref."""
+    return article.id.encode("utf-8"), encode(_record(article, version), ENRICHED), article.ref
+
+
+def dead_letter_message(letter: DeadLetter, version: str) -> tuple[bytes, bytes, object]:
+    """Kafka message of a dead letter, keyed by its source coordinates for traceability."""
+    record = dead_letter_record(letter, version)
+    return str(letter.ref).encode("utf-8"), encode(record, DEAD_LETTER_SCHEMA), letter.ref
+
+
+def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | None = None):
+    """The Kafka job: read, enrich, write all three topics (and Avro files), then commit offsets.
+
+    ``events`` replaces the Kafka source in tests (a TestStream of RawEvents)."""
+    version = pipeline_version()
+    overrides = kafka_overrides(opts)
+    if events is None:
+        events = p | "ReadFromKafka" >> ReadFromKafka(
+            opts.bootstrap_servers,
+            opts.input_topic,
+            opts.consumer_group,
+            stop_at_end=opts.stop_at_end,
+            client_overrides=overrides,
+        )
+    outcomes = enrich_events(events, opts)
+    servers = opts.bootstrap_servers
+    written = (
+        outcomes.enriched
+        | "EncodeEnriched" >> beam.Map(article_message, version)
+        | "WriteEnriched" >> WriteToKafka(servers, opts.output_topic, overrides),
+        outcomes.duplicates
+        | "EncodeDuplicates" >> beam.Map(article_message, version)
+        | "WriteDuplicates" >> WriteToKafka(servers, opts.duplicates_topic, overrides),
+        outcomes.dead_letters
+        | "EncodeDeadLetters" >> beam.Map(dead_letter_message, version)
+        | "WriteDeadLetters" >> WriteToKafka(servers, opts.dead_letter_topic, overrides),
+    )
+    if opts.output_dir:
+        _ = (
+            outcomes.enriched
+            | "EnrichedRecords" >> beam.Map(_record, version)
+            | "WriteAvroFiles" >> WriteAvroFiles(opts.output_dir, "enriched", ENRICHED)
+        )
+    _ = (
+        written
+        | "AllWritten" >> beam.Flatten()
+        | "CommitOffsets" >> CommitOffsets(servers, opts.consumer_group, overrides)
+    )
+    return outcomes
+
+
+def build_file_mode(p: beam.Pipeline, opts: NewsflowOptions, input_pattern: str, output: str):
+    """``newsflow process``: the same transforms on event files, JSON twins plus Avro out."""
+    version = pipeline_version()
+    events = p | "ReadEventFiles" >> ReadEventFiles(input_pattern)
+    outcomes = enrich_events(events, opts)
+    enriched = outcomes.enriched | "EnrichedRecords" >> beam.Map(_record, version)
+    duplicates = outcomes.duplicates | "DuplicateRecords" >> beam.Map(_record, version)
+    dead = outcomes.dead_letters | "DeadLetterRecords" >> beam.Map(dead_letter_record, version)
+    _ = enriched | "WriteAvroFiles" >> WriteAvroFiles(output, "enriched", ENRICHED)
+    for name, records, times in (
+        ("enriched", enriched, ENRICHED_TIME_FIELDS),
+        ("duplicates", duplicates, ENRICHED_TIME_FIELDS),
+        ("dead_letter", dead, DEAD_LETTER_TIME_FIELDS),
+    ):
+        _ = (
+            records
+            | f"JsonTwin_{name}" >> beam.Map(json_twin, times)
+            | f"WriteJson_{name}" >> WriteJsonFiles(output, name)
+        )
+    return outcomes
+
+
+def _record(article: Article, version: str) -> dict:
+    return article_record(article, int(time.time() * 1000), version)

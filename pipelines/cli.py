@@ -1,0 +1,142 @@
+"""The ``newsflow`` command: run / process / produce / tail.
+
+Flags of ``run`` and ``process`` are NewsflowOptions; anything else on the line is handed to Beam
+unchanged (``--runner``, ``--flink_master``, ``--direct_num_workers`` ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from kafka.errors import KafkaError
+
+from pipelines import assembly
+from pipelines.kafka_tools import produce, tail
+from pipelines.options import DEFAULT_BOOTSTRAP, NewsflowOptions, validate
+from pipelines.runners import PrismNotFoundError, use_local_runner
+from transforms.io.kafka_config import parse_kafka_option
+
+LOG = logging.getLogger("newsflow")
+BEAM_HINT = (
+    "Any other flag is passed to Beam (e.g. --runner FlinkRunner, --flink_master HOST:PORT)."
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsflow", description="News article ingestion on Beam.")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="the streaming pipeline on Kafka", epilog=BEAM_HINT)
+    NewsflowOptions._add_argparse_args(run)
+    run.add_argument("--runner", default="DirectRunner", help="Beam runner (default DirectRunner)")
+
+    process = sub.add_parser(
+        "process", help="the same transforms on a JSONL file", epilog=BEAM_HINT
+    )
+    process.add_argument("input", help="JSON-lines events (a path or glob, any Beam filesystem)")
+    process.add_argument("--output", required=True, help="directory for *.jsonl and *.avro")
+    NewsflowOptions._add_argparse_args(process)
+    process.add_argument("--runner", default="DirectRunner", help="Beam runner")
+
+    for name, help_text in (("produce", "send a JSONL file's lines"), ("tail", "print a topic")):
+        tool = sub.add_parser(name, help=help_text)
+        tool.add_argument("--topic", required=True)
+        tool.add_argument("--bootstrap-servers", "--bootstrap_servers", default=DEFAULT_BOOTSTRAP)
+        tool.add_argument("--kafka-config", "--kafka_config", action="append", default=[])
+        if name == "produce":
+            tool.add_argument("file", help="JSON-lines events, one message per non-blank line")
+        else:
+            tool.add_argument("--json", action="store_true", help="JSON lines instead of summaries")
+            tool.add_argument("--max-messages", "--max_messages", type=int, default=None)
+            tool.add_argument(
+                "--idle-timeout-seconds", "--idle_timeout_seconds", type=float, default=5.0
+            )
+    return parser
+
+
+def _pipeline_options(argv: list[str], runner: str) -> PipelineOptions:
+    options = PipelineOptions(argv)
+    validate(options.view_as(NewsflowOptions))
+    use_local_runner(options, runner)
+    return options
+
+
+def _run(beam_argv: list[str], runner: str, streaming: bool) -> None:
+    options = _pipeline_options(beam_argv, runner)
+    opts = options.view_as(NewsflowOptions)
+    options.view_as(StandardOptions).streaming = streaming and not opts.stop_at_end
+    with beam.Pipeline(options=options) as p:
+        assembly.build(p, opts)
+
+
+def _process(beam_argv: list[str], runner: str, input_pattern: str, output: str) -> None:
+    options = _pipeline_options(beam_argv, runner)
+    with beam.Pipeline(options=options) as p:
+        assembly.build_file_mode(p, options.view_as(NewsflowOptions), input_pattern, output)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, _unknown = _parser().parse_known_args(argv)
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True
+    )
+    beam_argv = [a for a in argv if a not in ("-v", "-vv", "--verbose")][1:]
+    try:
+        if args.command == "run":
+            _run(_without(beam_argv, "--runner"), args.runner, streaming=True)
+        elif args.command == "process":
+            _process(
+                _without(beam_argv, "--runner", "--output", positional=args.input),
+                args.runner,
+                args.input,
+                args.output,
+            )
+        else:
+            overrides = dict(parse_kafka_option(item) for item in args.kafka_config)
+            if args.command == "produce":
+                sent = produce(args.file, args.topic, args.bootstrap_servers, overrides)
+                print(f"produced {sent} events to {args.topic}", file=sys.stderr)
+            else:
+                timeout_ms = int(args.idle_timeout_seconds * 1000)
+                shown = tail(
+                    args.topic,
+                    args.bootstrap_servers,
+                    overrides,
+                    args.json,
+                    timeout_ms,
+                    args.max_messages,
+                )
+                print(f"{shown} records from {args.topic}", file=sys.stderr)
+    except (ValueError, KafkaError, OSError, PrismNotFoundError) as exc:
+        print(f"newsflow {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _without(argv: list[str], *flags: str, positional: str | None = None) -> list[str]:
+    """Drop the CLI-only flags (and their values) that Beam must not see or would misread."""
+    out: list[str] = []
+    skip = False
+    for item in argv:
+        if skip:
+            skip = False
+            continue
+        name = item.split("=", 1)[0]
+        if name in flags:
+            skip = "=" not in item
+            continue
+        if item == positional:
+            continue
+        out.append(item)
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""``newsflow produce`` and ``newsflow tail``: getting events in and records out by hand."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from typing import TextIO
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+
+from schemas.codec import CodecError, decode_any
+from schemas.records import (
+    DEAD_LETTER_TIME_FIELDS,
+    ENRICHED_TIME_FIELDS,
+    json_twin,
+)
+from transforms.io.kafka_config import client_config
+
+
+def event_key(payload: bytes) -> bytes | None:
+    """The event's ``id`` as message key when the line is a JSON object with one, else no key."""
+    try:
+        event = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if isinstance(event, dict) and isinstance(event.get("id"), str):
+        return event["id"].encode("utf-8")
+    return None
+
+
+def produce(path: str, topic: str, servers: str, overrides: dict[str, str]) -> int:
+    """Send every non-blank line of ``path`` as one message, byte for byte (malformed lines too:
+    they are what the dead-letter path is for). Returns the number sent."""
+    producer = KafkaProducer(**client_config(servers, overrides), acks="all", linger_ms=5)
+    sent = 0
+    try:
+        with open(path, "rb") as fh:
+            for line in fh:
+                payload = line.rstrip(b"\r\n")
+                if payload.strip():
+                    producer.send(topic, key=event_key(payload), value=payload)
+                    sent += 1
+        producer.flush()
+    finally:
+        producer.close()
+    return sent
+
+
+def read_topic(
+    topic: str,
+    servers: str,
+    overrides: dict[str, str],
+    idle_timeout_ms: int = 5000,
+    max_messages: int | None = None,
+) -> Iterator:
+    """Every message of every partition from the beginning, until ``idle_timeout_ms`` passes with
+    none (no consumer group: tailing never moves the pipeline's offsets)."""
+    consumer = KafkaConsumer(
+        **client_config(servers, overrides),
+        enable_auto_commit=False,
+        consumer_timeout_ms=idle_timeout_ms,
+    )
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            raise KafkaError(f"topic {topic!r} does not exist on {servers}")
+        consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+        consumer.seek_to_beginning()
+        for count, message in enumerate(consumer, start=1):
+            yield message
+            if max_messages is not None and count >= max_messages:
+                return
+    finally:
+        consumer.close()
+
+
+def describe(message) -> dict:
+    """A message as a JSON-friendly dict: decoded Avro if it is one of ours, else the raw text."""
+    where = f"{message.topic}/{message.partition}@{message.offset}"
+    try:
+        schema, record = decode_any(message.value)
+    except CodecError:
+        return {"at": where, "raw": message.value.decode("utf-8", errors="replace")}
+    times = DEAD_LETTER_TIME_FIELDS if schema == "dead_letter" else ENRICHED_TIME_FIELDS
+    return {"at": where, "schema": schema, **json_twin(record, times)}
+
+
+def summary_line(item: dict) -> str:
+    """One human line per record: what it is, where it came from, the gist."""
+    if "raw" in item:
+        return f"{item['at']}  raw  {item['raw'][:100]}"
+    if item["schema"] == "dead_letter":
+        return f"{item['at']}  DEAD  {item['error_code']}: {item['message'][:100]}"
+    entities = ", ".join(f"{e['text']}/{e['label']}" for e in item["entities"][:5])
+    dup = f"  duplicate_of={item['duplicate_of']}" if item.get("duplicate_of") else ""
+    return (
+        f"{item['at']}  {item['id']}  {item.get('title') or '(no title)'!s:.70}"
+        f"  words={item['word_count']}  stripped={len(item['boilerplate'])}{dup}"
+        f"  [{entities}]"
+    )
+
+
+def tail(
+    topic: str,
+    servers: str,
+    overrides: dict[str, str],
+    as_json: bool,
+    idle_timeout_ms: int,
+    max_messages: int | None,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Print the topic's records for humans (or as JSON lines); returns how many were printed."""
+    count = 0
+    for message in read_topic(topic, servers, overrides, idle_timeout_ms, max_messages):
+        item = describe(message)
+        print(json.dumps(item, ensure_ascii=False) if as_json else summary_line(item), file=out)
+        count += 1
+    return count

@@ -1,0 +1,54 @@
+"""Decode raw events into articles; bad events become dead letters."""
+
+from __future__ import annotations
+
+import time
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from schemas.codec import ARTICLE_EVENT, decode
+from transforms.steps.dead_letters import DEAD_LETTER, dead_letter_output
+from transforms.text.event import DEFAULT_MAX_BODY_BYTES, decode_event
+from transforms.text.models import NewsflowError, RawEvent
+
+STEP = "decode"
+ARTICLES = "articles"
+
+
+def _decode_avro_event(payload: bytes) -> dict:
+    return decode(payload, ARTICLE_EVENT)
+
+
+class DecodeEventFn(beam.DoFn):
+    """RawEvent -> Article; anything that is not a valid event -> dead letter with its reason."""
+
+    def __init__(self, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+        self._max_body_bytes = max_body_bytes
+        self._in = Metrics.counter(f"newsflow.{STEP}", "in")
+        self._out = Metrics.counter(f"newsflow.{STEP}", "out")
+
+    def process(self, raw: RawEvent):
+        self._in.inc()
+        try:
+            article = decode_event(
+                raw, int(time.time() * 1000), self._max_body_bytes, _decode_avro_event
+            )
+        except NewsflowError as exc:
+            yield dead_letter_output(STEP, raw.payload, raw.ref, exc)
+            return
+        self._out.inc()
+        yield article
+
+
+class DecodeEvents(beam.PTransform):
+    """Outputs ``articles`` (main) and ``dead_letter``."""
+
+    def __init__(self, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+        super().__init__()
+        self._max_body_bytes = max_body_bytes
+
+    def expand(self, events):
+        return events | "Decode" >> beam.ParDo(DecodeEventFn(self._max_body_bytes)).with_outputs(
+            DEAD_LETTER, main=ARTICLES
+        )

@@ -1,0 +1,231 @@
+"""Exact and near-duplicate detection, with all memory in keyed Beam state that expires.
+
+Each keyed step buffers what arrives until the event-time watermark passes it, then decides in
+``(fetched_at, input position)`` order, so the first-seen copy is the one kept whatever order a
+runner delivers elements in (in batch the watermark only moves at the end, which sorts the whole
+input). What a key remembers (the first copy's id, or its MinHash signature) is cleared by an
+event-time timer ``ttl`` after it was stored: memory is bounded by arrival rate x TTL.
+
+Near-dup runs in three keyed steps: articles are fanned out to their LSH band buckets, each bucket
+judges new members against the first signature it saw, and a step keyed per input gathers every
+band's verdict before the article moves on as kept or duplicate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import apache_beam as beam
+from apache_beam.coders import PickleCoder, VarIntCoder
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import (
+    BagStateSpec,
+    ReadModifyWriteStateSpec,
+    TimerSpec,
+    on_timer,
+)
+from apache_beam.utils.timestamp import Duration
+
+from transforms.text.fingerprint import lsh_bands, minhash, shingles
+from transforms.text.models import Article
+from transforms.text.near_dup import MinHashConfig, judge
+
+STEP = "dedup"
+ARTICLES = "articles"
+DUPLICATES = "duplicates"
+DEFAULT_TTL_HOURS = 24 * 7
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """How long a first copy is remembered, and how near-duplicates are judged."""
+
+    ttl_hours: float = DEFAULT_TTL_HOURS
+    minhash: MinHashConfig = field(default_factory=MinHashConfig)
+
+    @property
+    def ttl(self) -> Duration:
+        return Duration(seconds=self.ttl_hours * 3600)
+
+
+def arrival_order(article: Article) -> tuple[int, tuple[int, int], str]:
+    """Earliest fetched first, then input position: DESIGN.md's rule for which copy is kept."""
+    return (article.fetched_at, article.ref.position, article.id)
+
+
+def input_key(article: Article) -> str:
+    """Unique per input (ids can repeat across inputs; coordinates cannot)."""
+    return f"{article.id}|{article.ref}"
+
+
+class ExactDedupFn(beam.DoFn):
+    """Keyed by content hash: the first copy goes on, later ones go to ``duplicates``."""
+
+    PENDING = BagStateSpec("pending", PickleCoder())
+    FIRST = ReadModifyWriteStateSpec("first", PickleCoder())
+    FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
+    EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
+
+    def __init__(self, config: DedupConfig) -> None:
+        self._config = config
+        self._dups = Metrics.counter(f"newsflow.{STEP}", "duplicates_exact")
+
+    def process(
+        self,
+        element: tuple[str, Article],
+        timestamp=beam.DoFn.TimestampParam,
+        pending=beam.DoFn.StateParam(PENDING),
+        flush=beam.DoFn.TimerParam(FLUSH),
+    ):
+        pending.add(element[1])
+        flush.set(timestamp)
+
+    @on_timer(FLUSH)
+    def decide(
+        self,
+        fired_at=beam.DoFn.TimestampParam,
+        pending=beam.DoFn.StateParam(PENDING),
+        first=beam.DoFn.StateParam(FIRST),
+        expire=beam.DoFn.TimerParam(EXPIRE),
+    ):
+        kept = first.read()
+        for article in sorted(pending.read(), key=arrival_order):
+            if kept is None:
+                kept = article.id
+                first.write(kept)
+                expire.set(fired_at + self._config.ttl)
+                yield article
+            else:
+                self._dups.inc()
+                yield beam.pvalue.TaggedOutput(DUPLICATES, replace(article, duplicate_of=kept))
+        pending.clear()
+
+    @on_timer(EXPIRE)
+    def forget(self, first=beam.DoFn.StateParam(FIRST)):
+        first.clear()
+
+
+class BandBucketFn(beam.DoFn):
+    """Keyed by LSH band bucket: judge each member against the first signature the bucket saw and
+    emit ``(input_key, duplicate_of or None, similarity)``."""
+
+    PENDING = BagStateSpec("pending", PickleCoder())
+    FIRST = ReadModifyWriteStateSpec("first", PickleCoder())
+    FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
+    EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
+
+    def __init__(self, config: DedupConfig) -> None:
+        self._config = config
+
+    def process(
+        self,
+        element: tuple[str, tuple],
+        timestamp=beam.DoFn.TimestampParam,
+        pending=beam.DoFn.StateParam(PENDING),
+        flush=beam.DoFn.TimerParam(FLUSH),
+    ):
+        pending.add(element[1])
+        flush.set(timestamp)
+
+    @on_timer(FLUSH)
+    def decide(
+        self,
+        fired_at=beam.DoFn.TimestampParam,
+        pending=beam.DoFn.StateParam(PENDING),
+        first=beam.DoFn.StateParam(FIRST),
+        expire=beam.DoFn.TimerParam(EXPIRE),
+    ):
+        stored = first.read()
+        for _, key, article_id, signature in sorted(pending.read(), key=lambda m: m[0]):
+            if stored is None:
+                stored = (article_id, signature)
+                first.write(stored)
+                expire.set(fired_at + self._config.ttl)
+                yield key, (None, 0.0)
+                continue
+            verdict = judge(signature, stored[1], self._config.minhash)
+            yield key, (stored[0] if verdict.duplicate else None, verdict.similarity)
+        pending.clear()
+
+    @on_timer(EXPIRE)
+    def forget(self, first=beam.DoFn.StateParam(FIRST)):
+        first.clear()
+
+
+class GatherVerdictsFn(beam.DoFn):
+    """Keyed per input: hold the article until every band has judged it, then route it."""
+
+    ARTICLE = ReadModifyWriteStateSpec("article", PickleCoder())
+    VERDICTS = BagStateSpec("verdicts", PickleCoder())
+    SEEN = ReadModifyWriteStateSpec("seen", VarIntCoder())
+
+    def __init__(self, config: DedupConfig) -> None:
+        self._bands = config.minhash.bands
+        self._dups = Metrics.counter(f"newsflow.{STEP}", "duplicates_near")
+
+    def process(
+        self,
+        element: tuple[str, tuple[str, object]],
+        article_state=beam.DoFn.StateParam(ARTICLE),
+        verdicts=beam.DoFn.StateParam(VERDICTS),
+        seen=beam.DoFn.StateParam(SEEN),
+    ):
+        kind, value = element[1]
+        if kind == "article":
+            article_state.write(value)
+        else:
+            verdicts.add(value)
+            seen.write((seen.read() or 0) + 1)
+        article = article_state.read()
+        if article is None or (seen.read() or 0) < self._bands:
+            return
+        matches = [v for v in verdicts.read() if v[0] is not None]
+        article_state.clear()
+        verdicts.clear()
+        seen.clear()
+        if not matches:
+            yield article
+            return
+        self._dups.inc()
+        best = max(matches, key=lambda v: v[1])
+        yield beam.pvalue.TaggedOutput(DUPLICATES, replace(article, duplicate_of=best[0]))
+
+
+def band_members(article: Article, cfg: MinHashConfig):
+    """One ``(bucket, member)`` pair per LSH band of the article's MinHash signature."""
+    signature = minhash(shingles(article.body, cfg.shingle_size), cfg)
+    member = (arrival_order(article), input_key(article), article.id, signature)
+    for band, digest in lsh_bands(signature, cfg):
+        yield f"{band}:{digest}", member
+
+
+class DeduplicateArticles(beam.PTransform):
+    """Outputs ``articles`` (first copies) and ``duplicates`` (``duplicate_of`` set)."""
+
+    def __init__(self, config: DedupConfig) -> None:
+        super().__init__()
+        self._config = config
+
+    def expand(self, articles):
+        cfg = self._config
+        exact = (
+            articles
+            | "KeyByContentHash" >> beam.Map(lambda a: (a.content_hash, a))
+            | "ExactDedup" >> beam.ParDo(ExactDedupFn(cfg)).with_outputs(DUPLICATES, main=ARTICLES)
+        )
+        verdicts = (
+            exact[ARTICLES]
+            | "FanOutToBands" >> beam.FlatMap(band_members, cfg.minhash)
+            | "JudgeInBands" >> beam.ParDo(BandBucketFn(cfg))
+            | "TagVerdicts" >> beam.Map(lambda kv: (kv[0], ("verdict", kv[1])))
+        )
+        keyed = exact[ARTICLES] | "KeyByInput" >> beam.Map(lambda a: (input_key(a), ("article", a)))
+        near = (
+            (keyed, verdicts)
+            | "JoinVerdicts" >> beam.Flatten()
+            | "NearDedup"
+            >> beam.ParDo(GatherVerdictsFn(cfg)).with_outputs(DUPLICATES, main=ARTICLES)
+        )
+        duplicates = (exact[DUPLICATES], near[DUPLICATES]) | "AllDuplicates" >> beam.Flatten()
+        return {ARTICLES: near[ARTICLES], DUPLICATES: duplicates}
