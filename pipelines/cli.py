@@ -52,9 +52,14 @@ def _parser() -> argparse.ArgumentParser:
             tool.add_argument("file", help="JSON-lines events, one message per non-blank line")
         else:
             tool.add_argument("--json", action="store_true", help="JSON lines instead of summaries")
+            tool.add_argument("--follow", action="store_true", help="keep waiting for new records")
             tool.add_argument("--max-messages", "--max_messages", type=int, default=None)
             tool.add_argument(
-                "--idle-timeout-seconds", "--idle_timeout_seconds", type=float, default=5.0
+                "--idle-timeout-seconds",
+                "--idle_timeout_seconds",
+                type=float,
+                default=5.0,
+                help="with --follow: stop after this long without a record",
             )
     return parser
 
@@ -83,10 +88,7 @@ def _process(beam_argv: list[str], runner: str, input_pattern: str, output: str)
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args, _unknown = _parser().parse_known_args(argv)
-    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True
-    )
+    _set_verbosity(args.verbose)
     beam_argv = [a for a in argv if a not in ("-v", "-vv", "--verbose")][1:]
     try:
         if args.command == "run":
@@ -110,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.bootstrap_servers,
                     overrides,
                     args.json,
+                    args.follow,
                     timeout_ms,
                     args.max_messages,
                 )
@@ -118,6 +121,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"newsflow {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _set_verbosity(verbose: int) -> None:
+    """Quiet by default: newsflow warnings only, Beam's only from -v (its startup chatter and
+    runner notices are not the user's problem); -vv shows everything at debug."""
+    logging.getLogger().setLevel([logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)])
+    for noisy in ("apache_beam", "PrismRunner"):
+        logging.getLogger(noisy).setLevel(logging.ERROR if verbose == 0 else logging.NOTSET)
+
+
+def console() -> int:
+    """Entry point of the ``newsflow`` script: structured one-line logs on stderr, then main()."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True)
+    return main()
 
 
 def _without(argv: list[str], *flags: str, positional: str | None = None) -> list[str]:
@@ -139,4 +156,4 @@ def _without(argv: list[str], *flags: str, positional: str | None = None) -> lis
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from typing import TextIO
 
@@ -16,7 +17,7 @@ from schemas.records import (
     ENRICHED_TIME_FIELDS,
     json_twin,
 )
-from transforms.io.kafka_config import client_config
+from transforms.io.kafka_config import client_config, for_client
 
 
 def event_key(payload: bytes) -> bytes | None:
@@ -33,7 +34,8 @@ def event_key(payload: bytes) -> bytes | None:
 def produce(path: str, topic: str, servers: str, overrides: dict[str, str]) -> int:
     """Send every non-blank line of ``path`` as one message, byte for byte (malformed lines too:
     they are what the dead-letter path is for). Returns the number sent."""
-    producer = KafkaProducer(**client_config(servers, overrides), acks="all", linger_ms=5)
+    config = for_client(client_config(servers, overrides), KafkaProducer)
+    producer = KafkaProducer(**config, acks="all", linger_ms=5)
     sent = 0
     try:
         with open(path, "rb") as fh:
@@ -52,28 +54,51 @@ def read_topic(
     topic: str,
     servers: str,
     overrides: dict[str, str],
+    start: dict[int, int] | None = None,
+    follow: bool = False,
     idle_timeout_ms: int = 5000,
     max_messages: int | None = None,
 ) -> Iterator:
-    """Every message of every partition from the beginning, until ``idle_timeout_ms`` passes with
-    none (no consumer group: tailing never moves the pipeline's offsets)."""
-    consumer = KafkaConsumer(
-        **client_config(servers, overrides),
-        enable_auto_commit=False,
-        consumer_timeout_ms=idle_timeout_ms,
-    )
+    """Messages of every partition from ``start`` (partition -> offset; default the beginning).
+
+    Without ``follow`` it stops at the end offsets seen when it starts, so a reader sees exactly
+    what was written before it was called; with ``follow`` it waits for more until
+    ``idle_timeout_ms`` passes with none. No consumer group: reading never moves the pipeline's
+    offsets."""
+    consumer = KafkaConsumer(**for_client(client_config(servers, overrides), KafkaConsumer),
+                             enable_auto_commit=False)  # fmt: skip
     try:
         partitions = consumer.partitions_for_topic(topic)
         if not partitions:
             raise KafkaError(f"topic {topic!r} does not exist on {servers}")
-        consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
-        consumer.seek_to_beginning()
-        for count, message in enumerate(consumer, start=1):
-            yield message
-            if max_messages is not None and count >= max_messages:
-                return
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(assigned)
+        for tp in assigned:
+            consumer.seek(tp, (start or {}).get(tp.partition, 0))
+        ends = consumer.end_offsets(assigned)
+        yield from _drain(consumer, ends, follow, idle_timeout_ms, max_messages)
     finally:
         consumer.close()
+
+
+def _drain(consumer, ends, follow: bool, idle_timeout_ms: int, max_messages: int | None):
+    count, idle_since = 0, time.monotonic()
+    while follow or any(consumer.position(tp) < end for tp, end in ends.items()):
+        batches = consumer.poll(timeout_ms=500)
+        if not batches and follow and time.monotonic() - idle_since > idle_timeout_ms / 1000:
+            return
+        for batch in batches.values():
+            idle_since = time.monotonic()
+            for message in batch:
+                if (
+                    not follow
+                    and message.offset >= ends[TopicPartition(message.topic, message.partition)]
+                ):
+                    continue
+                yield message
+                count += 1
+                if max_messages is not None and count >= max_messages:
+                    return
 
 
 def describe(message) -> dict:
@@ -107,13 +132,15 @@ def tail(
     servers: str,
     overrides: dict[str, str],
     as_json: bool,
+    follow: bool,
     idle_timeout_ms: int,
     max_messages: int | None,
     out: TextIO = sys.stdout,
 ) -> int:
     """Print the topic's records for humans (or as JSON lines); returns how many were printed."""
     count = 0
-    for message in read_topic(topic, servers, overrides, idle_timeout_ms, max_messages):
+    messages = read_topic(topic, servers, overrides, None, follow, idle_timeout_ms, max_messages)
+    for message in messages:
         item = describe(message)
         print(json.dumps(item, ensure_ascii=False) if as_json else summary_line(item), file=out)
         count += 1

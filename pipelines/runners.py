@@ -9,6 +9,7 @@ DirectRunner job is submitted to that binary as a PrismRunner job. Any other run
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -46,7 +47,8 @@ def prism_binary() -> Path:
 
 
 def use_local_runner(options: PipelineOptions, runner: str) -> None:
-    """Set ``runner`` on ``options``; a local run is pointed at the Prism binary."""
+    """Set ``runner`` on ``options``; a local run is pointed at the Prism binary, whose job log
+    follows newsflow's verbosity (quiet unless -v)."""
     standard = options.view_as(StandardOptions)
     if runner not in LOCAL_RUNNERS:
         standard.runner = runner
@@ -54,4 +56,6 @@ def use_local_runner(options: PipelineOptions, runner: str) -> None:
     prism = options.view_as(PrismRunnerOptions)
     if not prism.prism_location:
         prism.prism_location = str(prism_binary())
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:
+        prism.prism_log_level = "warn"
     standard.runner = "PrismRunner"

@@ -13,6 +13,7 @@ band's verdict before the article moves on as kept or duplicate.
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field, replace
 
 import apache_beam as beam
@@ -35,6 +36,9 @@ STEP = "dedup"
 ARTICLES = "articles"
 DUPLICATES = "duplicates"
 DEFAULT_TTL_HOURS = 24 * 7
+# String keys get Beam's deterministic UTF-8 coder, as keyed state requires.
+Keyed = tuple[str, typing.Any]
+KeyedArticle = tuple[str, Article]
 
 
 @dataclass(frozen=True)
@@ -211,14 +215,16 @@ class DeduplicateArticles(beam.PTransform):
         cfg = self._config
         exact = (
             articles
-            | "KeyByContentHash" >> beam.Map(lambda a: (a.content_hash, a))
+            | "KeyByContentHash"
+            >> beam.Map(lambda a: (a.content_hash, a)).with_output_types(KeyedArticle)
             | "ExactDedup" >> beam.ParDo(ExactDedupFn(cfg)).with_outputs(DUPLICATES, main=ARTICLES)
         )
         verdicts = (
             exact[ARTICLES]
-            | "FanOutToBands" >> beam.FlatMap(band_members, cfg.minhash)
+            | "FanOutToBands" >> beam.FlatMap(band_members, cfg.minhash).with_output_types(Keyed)
             | "JudgeInBands" >> beam.ParDo(BandBucketFn(cfg))
-            | "TagVerdicts" >> beam.Map(lambda kv: (kv[0], ("verdict", kv[1])))
+            | "TagVerdicts"
+            >> beam.Map(lambda kv: (kv[0], ("verdict", kv[1]))).with_output_types(Keyed)
         )
         keyed = exact[ARTICLES] | "KeyByInput" >> beam.Map(lambda a: (input_key(a), ("article", a)))
         near = (

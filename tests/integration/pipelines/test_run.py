@@ -1,0 +1,109 @@
+"""`newsflow run --stop-at-end` against the real broker: every input accounted for exactly once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import fastavro
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from pipelines import cli
+from pipelines.kafka_tools import describe, produce, read_topic
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLES = ROOT / "examples" / "articles.jsonl"
+EXPECTED = json.loads((ROOT / "tests" / "data" / "expected_examples.json").read_text())
+
+
+def outputs(bootstrap: str, topic: str) -> list[dict]:
+    return [describe(m) for m in read_topic(topic, bootstrap, {})]
+
+
+def input_coordinates(bootstrap: str, topic: str) -> dict[tuple[int, int], bytes]:
+    return {(m.partition, m.offset): m.value for m in read_topic(topic, bootstrap, {})}
+
+
+def committed(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    try:
+        return {p: consumer.committed(TopicPartition(topic, p)) for p in range(partitions)}
+    finally:
+        consumer.close()
+
+
+def run(bootstrap: str, topics: dict[str, str], group: str, output_dir: Path) -> int:
+    return cli.main(
+        [
+            "run",
+            "--bootstrap-servers", bootstrap,
+            "--input-topic", topics["raw"],
+            "--output-topic", topics["enriched"],
+            "--duplicates-topic", topics["duplicates"],
+            "--dead-letter-topic", topics["dlq"],
+            "--consumer-group", group,
+            "--output-dir", str(output_dir),
+            "--stop-at-end",
+        ]
+    )  # fmt: skip
+
+
+@pytest.fixture
+def topics(unique_topic) -> dict[str, str]:
+    return {name: unique_topic(3 if name == "raw" else 1, name) for name in
+            ("raw", "enriched", "duplicates", "dlq")}  # fmt: skip
+
+
+def test_examples_end_to_end_each_input_in_exactly_one_output(kafka_bootstrap, topics, tmp_path):
+    sent = produce(str(EXAMPLES), topics["raw"], kafka_bootstrap, {})
+    inputs = input_coordinates(kafka_bootstrap, topics["raw"])
+    assert sent == len(inputs) == 27
+    group = f"{topics['raw']}.group"
+
+    assert run(kafka_bootstrap, topics, group, tmp_path / "out") == 0
+
+    enriched = outputs(kafka_bootstrap, topics["enriched"])
+    duplicates = outputs(kafka_bootstrap, topics["duplicates"])
+    dead = outputs(kafka_bootstrap, topics["dlq"])
+    seen = [(r["kafka"]["partition"], r["kafka"]["offset"]) for r in enriched + duplicates + dead]
+    assert sorted(seen) == sorted(inputs), "every input in exactly one output"
+
+    assert len(enriched) == EXPECTED["enriched_count"]
+    assert {r["id"]: r["duplicate_of"] for r in duplicates} == EXPECTED["duplicates"]
+    dead_codes = sorted(r["error_code"] for r in dead)
+    assert dead_codes == sorted(EXPECTED["dead_letters"].values())
+    for record in dead:
+        assert (
+            record["payload"]
+            == inputs[(record["kafka"]["partition"], record["kafka"]["offset"])].decode()
+        )
+
+    seed = next(r for r in enriched if r["id"] == "seed-rudd-2017")
+    assert seed["title"] == "Amber Rudd: Whatsapp Must Be Accessible By Intelligence Services"
+    assert seed["published_at"].startswith("2017-03-26")
+    assert seed["body"].endswith("guarding the Commons.")
+    assert "Etiam" not in seed["body"]
+    assert {"kind": "lorem_ipsum"}.items() <= seed["boilerplate"][-1].items()
+    assert ("Khalid Masood", "PERSON") in {(e["text"], e["label"]) for e in seed["entities"]}
+
+    avro_ids = set()
+    for path in (tmp_path / "out").glob("enriched*.avro"):
+        with path.open("rb") as fh:
+            avro_ids.update(record["id"] for record in fastavro.reader(fh))
+    assert avro_ids == {r["id"] for r in enriched}
+
+    ends = committed(kafka_bootstrap, group, topics["raw"], 3)
+    per_partition = {p: 1 + max(o for (q, o) in inputs if q == p) for p in range(3)}
+    assert ends == per_partition, "offsets committed up to the end after outputs were written"
+
+
+def test_rerun_with_the_same_group_reads_nothing_again(kafka_bootstrap, topics, tmp_path):
+    produce(str(EXAMPLES), topics["raw"], kafka_bootstrap, {})
+    group = f"{topics['raw']}.group"
+    assert run(kafka_bootstrap, topics, group, tmp_path / "first") == 0
+    counts = {name: len(outputs(kafka_bootstrap, topics[name])) for name in ("enriched", "dlq")}
+    assert run(kafka_bootstrap, topics, group, tmp_path / "second") == 0
+    assert {name: len(outputs(kafka_bootstrap, topics[name])) for name in counts} == counts
