@@ -17,6 +17,7 @@ quoted Latin sentence ("Veni, vidi, vici.", a quoted motto) is never removed.
 
 from __future__ import annotations
 
+import enum
 import functools
 import re
 from collections.abc import Iterator
@@ -57,6 +58,19 @@ class FillerRules:
 
 DEFAULT_RULES = FillerRules()
 
+
+class Label(enum.Enum):
+    """What one sentence reads as, for grouping sentences into filler runs."""
+
+    PROSE = "prose"
+    FILLER = "filler"
+    LATIN_LEAN = "latin_lean"
+    UNSURE = "unsure"
+
+
+# English stop words that are everyday Latin words too, so they are no evidence of English.
+_LATIN_HOMOGRAPHS = frozenset({"a", "at", "de", "do", "in", "me", "per"})
+
 _PARAGRAPH_BREAK = re.compile(r"[ \t]*\r?\n(?:[ \t]*\r?\n)+[ \t\r\n]*")
 _LINE = re.compile(r"[^\r\n]+")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
@@ -76,7 +90,7 @@ _CHROME: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "share_prompt",
-            r"(share|tweet|email|pin)( (this|the) (article|story|page|post))?"
+            r"(share|tweet|email|pin)( this| (this|the) (article|story|page|post))?"
             r"( (on|via|with) [\w ,&+]+)?[:!.]?"
             r"|(share|follow us|follow @\w+|like us|find us) on [\w ,&+@]+[:!.]?"
             r"|follow us[:!.]?|click (here )?to share\b.*",
@@ -107,6 +121,12 @@ _CHROME: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
     )
 )
+_BAR_SEPARATOR = re.compile(r"\s*[|•·]\s*")
+_SHARE_TARGET = re.compile(
+    r"(facebook|twitter|x|whatsapp|linkedin|e-?mail|print|reddit|pinterest|telegram|messenger"
+    r"|flipboard|bluesky|threads|copy( the)? link|comments?)",
+    re.IGNORECASE,
+)
 _WIRE_DATELINE = re.compile(r"[A-Z][A-Z .,'-]{1,40}\((?:Reuters|AP|AFP|PA|Bloomberg)\)\s*[-–—]+\s*")
 
 
@@ -131,7 +151,9 @@ def is_filler(text: str, rules: FillerRules = DEFAULT_RULES) -> bool:
     """True when ``text`` (a sentence or a paragraph) is placeholder Latin through and through."""
     labels = [_sentence_label(text[s:e], rules) for s, e in _sentences(text, 0, len(text))]
     return (
-        False not in labels and True in labels and len(_WORD.findall(text)) >= rules.min_run_words
+        Label.PROSE not in labels
+        and Label.FILLER in labels
+        and len(_WORD.findall(text)) >= rules.min_run_words
     )
 
 
@@ -174,13 +196,36 @@ def _block_cuts(raw: str, start: int, end: int, rules: FillerRules) -> list[tupl
 
 
 def chrome_kind(line: str) -> str | None:
-    """The boilerplate kind of a whole line of page chrome, or None for content."""
+    """The boilerplate kind of a whole line of page chrome, or None for content.
+
+    A bar of items ("Share on Facebook | Share on X | Email this article") is chrome when every
+    item is; it takes the kind of its first item. Bare network names count only inside a bar.
+    """
     if len(line) > 300:
         return None
+    kind = _item_kind(line)
+    if kind is not None or not _BAR_SEPARATOR.search(line):
+        return kind
+    kinds = [_item_kind(item) or _share_target(item) for item in _bar_items(line)]
+    return kinds[0] if len(kinds) > 1 and None not in kinds else None
+
+
+def _item_kind(text: str) -> str | None:
+    """The kind of the first chrome pattern matching all of ``text``, or None."""
     for kind, pattern in _CHROME:
-        if pattern.fullmatch(line):
+        if pattern.fullmatch(text):
             return kind
     return None
+
+
+def _share_target(item: str) -> str | None:
+    """``share_prompt`` for a bare share target in a bar ("Facebook", "X", "Copy link")."""
+    return "share_prompt" if _SHARE_TARGET.fullmatch(item) else None
+
+
+def _bar_items(line: str) -> list[str]:
+    """The non-empty items of a separator bar, trimmed."""
+    return [item.strip() for item in _BAR_SEPARATOR.split(line) if item.strip()]
 
 
 def _filler_cuts(raw: str, start: int, end: int, rules: FillerRules) -> list[tuple[str, int, int]]:
@@ -195,26 +240,26 @@ def _filler_cuts(raw: str, start: int, end: int, rules: FillerRules) -> list[tup
     return cuts
 
 
-def _runs(labels: list[bool | None]) -> Iterator[tuple[int, int]]:
+def _runs(labels: list[Label]) -> Iterator[tuple[int, int]]:
     """Yield (first, last) of each filler run: non-prose sentences with at least one filler.
 
-    Undecided (too short) sentences join a run only where they do not border prose, so a short
-    real sentence next to filler is kept.
+    Where a run borders prose, undecided sentences at its edge stay with the prose (a short real
+    sentence next to filler is kept); those leaning Latin ("Sed nisi.") go with the filler.
     """
     index = 0
     while index < len(labels):
-        if labels[index] is False:
+        if labels[index] is Label.PROSE:
             index += 1
             continue
         end = index
-        while end + 1 < len(labels) and labels[end + 1] is not False:
+        while end + 1 < len(labels) and labels[end + 1] is not Label.PROSE:
             end += 1
         first, last = index, end
-        while first > 0 and first <= last and labels[first] is None:
+        while first > 0 and first <= last and labels[first] is Label.UNSURE:
             first += 1
-        while last < len(labels) - 1 and last >= first and labels[last] is None:
+        while last < len(labels) - 1 and last >= first and labels[last] is Label.UNSURE:
             last -= 1
-        if True in labels[first : last + 1]:
+        if Label.FILLER in labels[first : last + 1]:
             yield first, last
         index = end + 1
 
@@ -228,17 +273,24 @@ def _sentences(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
     yield from _trimmed(text, position, end)
 
 
-def _sentence_label(sentence: str, rules: FillerRules) -> bool | None:
-    """True for filler, False for prose, None when too short to tell."""
+def _sentence_label(sentence: str, rules: FillerRules) -> Label:
+    """How a sentence reads: prose, filler, or (short or ambiguous) unsure or leaning Latin.
+
+    English stop words that are also Latin words ("in", "at", "a") do not count as English:
+    "In scelerisque sem at dolor." has none of the little words English cannot do without.
+    """
     if _QUOTES.intersection(sentence):
-        return False
+        return Label.PROSE
     words = [word.casefold().replace("’", "'") for word in _WORD.findall(sentence)]
-    if len(words) < rules.min_sentence_words:
-        return None if words else False
-    stop_density = sum(word in _english_stopwords() for word in words) / len(words)
-    if stop_density >= rules.max_stop_density:
-        return False
-    return dict(rank_languages(sentence)).get("la", 0.0) >= rules.min_latin_probability
+    if not words:
+        return Label.PROSE
+    english = sum(word in _english_stopwords() and word not in _LATIN_HOMOGRAPHS for word in words)
+    if len(words) >= rules.min_sentence_words and english / len(words) >= rules.max_stop_density:
+        return Label.PROSE
+    ranked = rank_languages(sentence)
+    if len(words) >= rules.min_sentence_words and dict(ranked)["la"] >= rules.min_latin_probability:
+        return Label.FILLER
+    return Label.LATIN_LEAN if ranked[0][0] == "la" and not english else Label.UNSURE
 
 
 @functools.cache

@@ -23,6 +23,12 @@ FILLER_A = (
 )
 FILLER_B = "Maecenas tempus, tellus eget condimentum rhoncus, sem quam semper libero."
 FILLER_C = "Nemo enim ipsam voluptatem quia voluptas sit aspernatur aut odit aut fugit."
+# Short sentences and Latin words that are English stop words ("in", "at", "a").
+FILLER_SHORT = "Nullam dictum felis eu pede mollis pretium. Integer tincidunt. Sed nisi."
+FILLER_HOMOGRAPHS = (
+    "Curabitur sodales ligula in libero. In scelerisque sem at dolor. Sed convallis tristique"
+    " sem. Mauris massa."
+)
 PROSE_1 = (
     "The council approved the new budget on Tuesday after a long debate about library funding."
 )
@@ -104,6 +110,24 @@ def test_crlf_body_offsets_point_into_raw(seed: str) -> None:
             id="glued-next-line",
         ),
         pytest.param(
+            f"{PROSE_1} {FILLER_SHORT}\n\n{PROSE_2}",
+            [PROSE_1, PROSE_2],
+            [FILLER_SHORT],
+            id="glued-end-short-latin-sentences",
+        ),
+        pytest.param(
+            f"{PROSE_1}\n\n{FILLER_HOMOGRAPHS}\n\n{PROSE_2}",
+            [PROSE_1, PROSE_2],
+            [FILLER_HOMOGRAPHS],
+            id="latin-words-that-are-english-stop-words",
+        ),
+        pytest.param(
+            f"{PROSE_1} Police arrived. {FILLER_B}\n\n{PROSE_2}",
+            [f"{PROSE_1} Police arrived.", PROSE_2],
+            [FILLER_B],
+            id="short-english-sentence-next-to-filler-kept",
+        ),
+        pytest.param(
             f"{PROSE_1} {FILLER_A} {FILLER_B} {PROSE_2}",
             [f"{PROSE_1} {PROSE_2}"],
             [f"{FILLER_A} {FILLER_B}"],
@@ -155,6 +179,8 @@ def test_latin_in_prose_and_other_languages_kept(paragraph: str) -> None:
         ("Et al.", False),
         ("", False),
         ("Nullam dictum.", False),
+        (FILLER_HOMOGRAPHS, True),
+        ("In scelerisque sem at dolor.", True),
     ],
 )
 def test_is_filler(text: str, expected: bool) -> None:
@@ -166,6 +192,7 @@ def test_is_filler(text: str, expected: bool) -> None:
     [
         ("Share this article", "share_prompt"),
         ("Share on Facebook", "share_prompt"),
+        ("Tweet this", "share_prompt"),
         ("Follow us on Twitter", "share_prompt"),
         ("Sign up to our daily newsletter", "newsletter"),
         ("Subscribe to our newsletter for the latest updates", "newsletter"),
@@ -176,6 +203,12 @@ def test_is_filler(text: str, expected: bool) -> None:
         ("Skip to main content", "navigation"),
         ("Related: Home secretary to meet tech firms", "navigation"),
         ("Home › UK › Politics", "navigation"),
+        ("Share on Facebook | Share on X | Email this article", "share_prompt"),
+        ("Facebook | Twitter | WhatsApp | Copy link", "share_prompt"),
+        ("Share · Tweet · Email", "share_prompt"),
+        ("Space | Ruth Okonkwo, science editor", None),
+        ("Facebook", None),
+        ("Labour | Conservatives | Liberal Democrats", None),
         ("Photograph: Dan Kitwood/Getty Images", "credit"),
         ("Dan Kitwood/Getty Images", "credit"),
         ("(Reuters)", "credit"),

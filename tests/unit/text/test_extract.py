@@ -84,6 +84,14 @@ def test_seed_structure(seed_blocks: list[str]) -> None:
             (BODY_1, BODY_2),
             id="date-only",
         ),
+        pytest.param(
+            ["Probe finds water on small planet", "Space | Ruth Okonkwo, science editor", BODY_1],
+            "Probe finds water on small planet",
+            "Ruth Okonkwo, science editor",
+            None,
+            (BODY_1,),
+            id="kicker-before-byline",
+        ),
         pytest.param([BODY_1, BODY_2], None, None, None, (BODY_1, BODY_2), id="body-first"),
         pytest.param(
             ["A short line without a period"],
@@ -123,6 +131,8 @@ def test_parse_structure(
         ("March 26, 2017 10:15 GMT", millis(2017, 3, 26, 10, 15)),
         ("Updated: 11:15 BST, Sunday 26 March 2017", millis(2017, 3, 26, 10, 15)),
         ("26 Mar 2017", millis(2017, 3, 26)),
+        ("Sun 26 Mar 2017 10.15 GMT", millis(2017, 3, 26, 10, 15)),
+        ("26.03.2017", millis(2017, 3, 26)),
         ("1490486400000", 1490486400000),
         ("He said 26 March 2017 was the worst day of his life", None),
         ("Amber Rudd", None),
@@ -201,6 +211,13 @@ def test_entity_edges_trimmed(text: str, trimmed: str) -> None:
     doc.ents = [span]
     (entity,) = entities_from_doc(doc)
     assert (entity.text, entity.start, entity.end) == (trimmed, start, start + len(trimmed))
+
+
+def test_entity_across_a_line_break_dropped() -> None:
+    text = "They played at Sandy Park\n\nExeter Chiefs won."
+    doc = spacy.blank("en")(text)
+    doc.ents = [doc.char_span(text.index("Sandy"), text.index(" won"), label="FAC")]
+    assert entities_from_doc(doc) == ()
 
 
 def test_punctuation_entities_dropped() -> None:
