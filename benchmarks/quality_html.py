@@ -1,0 +1,152 @@
+"""HTML articles through newsflow's clean step: snippets, body shingle F1 and publication dates.
+
+Every page goes through ``clean_article`` exactly as a ``text/html`` event would (trafilatura
+main text, then the project's chrome and filler pass, then the structure parser); what is scored is
+the record's title and body, so chrome the pass removes on purpose counts as removed.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from datetime import UTC, datetime
+
+from corpora import htmldate_cases, newspaper_pages, trafilatura_cases
+
+from transforms.text.cleaning import clean_article
+from transforms.text.extract import extract_html
+from transforms.text.fingerprint import normalize
+from transforms.text.models import Article, NewsflowError, SourceRef
+
+Row = tuple[str, str, str, str]
+# Scripts written without spaces between words: shingles are character 4-grams there.
+UNSPACED = ("zh", "ja", "th")
+
+
+def cleaned_page(html: str, url: str | None) -> Article | None:
+    """The clean-step result for an HTML event, or None when it would be dead-lettered."""
+    event = Article(
+        id="page", raw_body=html, fetched_at=0, ref=SourceRef(), url=url, content_type="text/html"
+    )
+    try:
+        return clean_article(event)
+    except NewsflowError:
+        return None
+
+
+def snippet_rows() -> list[Row]:
+    """Must-contain / must-not-contain rates on trafilatura 1.0.0's real-world pages."""
+    found = total = absent = negatives = comment_misses = 0
+    for case in trafilatura_cases():
+        article = cleaned_page(case.html, case.url)
+        text = f"{article.title or ''}\n{article.body}" if article else ""
+        comments = _comments(case.html, case.url)
+        for snippet in case.present:
+            total += 1
+            found += snippet in text
+            comment_misses += snippet not in text and snippet in comments
+        negatives += len(case.absent)
+        absent += sum(snippet not in text for snippet in case.absent)
+    article_total = total - comment_misses
+    return [
+        ("html", "must-contain found (all snippets)", f"{found / total:.3f}", f"{found}/{total}"),
+        (
+            "html",
+            "must-contain found (excl. reader comments)",
+            f"{found / article_total:.3f}",
+            f"{found}/{article_total}; {comment_misses} snippets are in comments",
+        ),
+        ("html", "must-not-contain absent", f"{absent / negatives:.3f}", f"{absent}/{negatives}"),
+    ]
+
+
+def _comments(html: str, url: str) -> str:
+    """Reader comments as trafilatura sees them (its tests count them as main text)."""
+    import trafilatura
+
+    document = trafilatura.bare_extraction(html, url=url, include_comments=True)
+    return getattr(document, "comments", None) or ""
+
+
+def shingle_f1(text: str, expected: str, language: str | None) -> float:
+    """F1 of 4-gram shingle sets (words, or characters for unspaced scripts)."""
+    got, gold = _grams(text, language), _grams(expected, language)
+    if not got or not gold:
+        return 0.0
+    overlap = len(got & gold)
+    precision, recall = overlap / len(got), overlap / len(gold)
+    return 2 * precision * recall / (precision + recall) if overlap else 0.0
+
+
+def _grams(text: str, language: str | None) -> set[tuple[str, ...]]:
+    folded = normalize(text)
+    if language in UNSPACED:
+        tokens = [char for char in folded if not char.isspace()]
+    else:
+        tokens = re.findall(r"\w+", folded)
+    return {tuple(tokens[i : i + 4]) for i in range(max(1, len(tokens) - 3))} if tokens else set()
+
+
+def newspaper_rows() -> list[Row]:
+    """Body shingle F1, title and day accuracy against newspaper4k 0.9.6's expected output."""
+    scores, english, titles, days, dated = [], [], 0, 0, 0
+    pages = newspaper_pages()
+    for page in pages:
+        article = cleaned_page(page.html, page.url)
+        score = shingle_f1(article.body, page.text, page.language) if article else 0.0
+        scores.append(score)
+        if page.language == "en":
+            english.append(score)
+        titles += bool(article) and _same_title(article.title, page.title)
+        if page.published:
+            dated += 1
+            days += bool(article) and _day(article.published_at) == page.published[:10]
+    detail = f"median {statistics.median(scores):.3f}, min {min(scores):.3f}"
+    return [
+        (
+            "html",
+            f"body shingle-F1, mean of {len(pages)} pages",
+            f"{statistics.mean(scores):.3f}",
+            detail,
+        ),
+        (
+            "html",
+            f"body shingle-F1, mean of {len(english)} English",
+            f"{statistics.mean(english):.3f}",
+            "",
+        ),
+        (
+            "html",
+            "title exact (newspaper4k)",
+            f"{titles / len(pages):.3f}",
+            f"{titles}/{len(pages)}",
+        ),
+        ("html", "date exact day (newspaper4k)", f"{days / dated:.3f}", f"{days}/{dated}"),
+    ]
+
+
+def _same_title(found: str | None, expected: str | None) -> bool:
+    return bool(found and expected) and normalize(found) == normalize(expected)
+
+
+def _day(millis: int | None) -> str | None:
+    return datetime.fromtimestamp(millis / 1000, UTC).date().isoformat() if millis else None
+
+
+def date_rows() -> list[Row]:
+    """Exact-day accuracy of the extracted publication date on htmldate 1.3.2's gold."""
+    cases = htmldate_cases()
+    hits = 0
+    for url, html, gold in cases:
+        try:
+            hits += _day(extract_html(html, url).published_at) == gold
+        except NewsflowError:
+            continue
+    return [
+        (
+            "html",
+            "date exact day (htmldate gold)",
+            f"{hits / len(cases):.3f}",
+            f"{hits}/{len(cases)}",
+        )
+    ]
