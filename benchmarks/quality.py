@@ -2,7 +2,8 @@
 
 Downloads its data through PyPI at run time (see ``corpora.py``), runs the project's transforms and
 prints one table: metric, value, detail. Sections: plain-text filler and chrome, Latin kept,
-header structure, HTML main text / title / date, near-duplicate calibration. Run from the repo root:
+header structure, per-source templates, HTML main text / title / date, near-duplicate
+calibration. Run from the repo root:
 ``.venv/bin/python benchmarks/quality.py [--only SECTION ...]`` (about two minutes on one core).
 """
 
@@ -21,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from corpora import lee_articles, lee_rated
 from near_dup_calibration import PERTURBATIONS, clean_body
 from quality_html import date_rows, newspaper_rows, snippet_rows
+from quality_templates import template_rows
 from quality_text import chrome_rows, filler_rows, paragraphs, structure_rows
 
 from transforms.text.fingerprint import minhash, shingles
@@ -119,6 +121,7 @@ SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "filler": filler_rows,
     "chrome": chrome_rows,
     "structure": structure_rows,
+    "template": template_rows,
     "snippets": snippet_rows,
     "newspaper": newspaper_rows,
     "dates": date_rows,

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from transforms.text.cleaning import word_count
+from transforms.text.entities import entity_summary
 from transforms.text.models import Article, DeadLetter, SourceRef
 
 ENRICHED_TIME_FIELDS = ("published_at", "fetched_at", "processed_at")
@@ -37,7 +38,13 @@ def article_record(article: Article, processed_at: int, version: str) -> dict[st
         "body": article.body,
         "word_count": word_count(article.body),
         "entities": [
-            {"text": e.text, "label": e.label, "start": e.start, "end": e.end}
+            {
+                "text": e.text,
+                "label": e.label,
+                "start": e.start,
+                "end": e.end,
+                "canonical": e.canonical,
+            }
             for e in article.entities
         ],
         "boilerplate": [
@@ -49,6 +56,10 @@ def article_record(article: Article, processed_at: int, version: str) -> dict[st
         "kafka": kafka_coordinates(article.ref),
         "processed_at": processed_at,
         "pipeline_version": version,
+        "entity_summary": [
+            {"text": e.text, "label": e.label, "count": e.count}
+            for e in entity_summary(article.entities)
+        ],
     }
 
 

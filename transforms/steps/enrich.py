@@ -9,6 +9,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.steps.dead_letters import DEAD_LETTER, dead_letter_output
+from transforms.text.entities import resolve_entities
 from transforms.text.extract import detect_language
 from transforms.text.models import Article, ExtractionError
 from transforms.text.ner import DEFAULT_MODEL, annotate, load_ner_model
@@ -33,7 +34,7 @@ def replay_payload(article: Article) -> bytes:
 
 
 class ExtractEntitiesFn(beam.DoFn):
-    """Batches of articles -> articles with ``language`` and ``entities``.
+    """Batches of articles -> articles with ``language`` and resolved ``entities``.
 
     The spaCy model is loaded once per worker in ``setup``; a batch that fails is retried one
     article at a time so a single bad input becomes a dead letter instead of failing its neighbours.
@@ -74,10 +75,12 @@ class ExtractEntitiesFn(beam.DoFn):
             yield self._enriched(article, entities)
 
     def _enriched(self, article: Article, entities) -> Article:
+        """Mentions resolved within the article: "Rudd" gets canonical "Amber Rudd" and the
+        label its cluster's mentions mostly carry."""
         self._out.inc()
         self._per_article.update(len(entities))
         language = detect_language(article.body) or article.language_hint
-        return replace(article, entities=entities, language=language)
+        return replace(article, entities=resolve_entities(entities), language=language)
 
 
 class ExtractMetadata(beam.PTransform):

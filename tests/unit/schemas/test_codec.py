@@ -32,13 +32,16 @@ ENRICHED_RECORD = {
     "language": "en",
     "body": "Amber Rudd spoke.\n\nSecond paragraph.",
     "word_count": 5,
-    "entities": [{"text": "Amber Rudd", "label": "PERSON", "start": 0, "end": 10}],
+    "entities": [
+        {"text": "Amber Rudd", "label": "PERSON", "start": 0, "end": 10, "canonical": "Amber Rudd"}
+    ],
     "boilerplate": [{"kind": "lorem_ipsum", "start": 40, "end": 60, "text": "Etiam at libero"}],
     "content_hash": "ab" * 32,
     "duplicate_of": None,
     "kafka": {"topic": "articles.raw", "partition": 2, "offset": 41},
     "processed_at": 1490522401000,
     "pipeline_version": "0.1.0",
+    "entity_summary": [{"text": "Amber Rudd", "label": "PERSON", "count": 1}],
 }
 
 
@@ -67,6 +70,7 @@ def test_single_object_header_is_magic_plus_little_endian_spec_fingerprint():
 def test_round_trip_keeps_every_field():
     decoded = decode(encode(ENRICHED_RECORD, ENRICHED), ENRICHED)
     assert decoded["entities"] == ENRICHED_RECORD["entities"]
+    assert decoded["entity_summary"] == ENRICHED_RECORD["entity_summary"]
     assert decoded["kafka"] == ENRICHED_RECORD["kafka"]
     assert int(decoded["fetched_at"].timestamp() * 1000) == ENRICHED_RECORD["fetched_at"]
 
@@ -147,3 +151,30 @@ def test_container_file_is_readable_by_plain_fastavro():
     assert [r["id"] for r in fastavro.reader(buffer)] == ["a1", "a2"]
     buffer.seek(0)
     assert read_container(buffer)[1]["id"] == "a2"
+
+
+def before_entity_resolution() -> dict:
+    """The schema as first published: no ``Entity.canonical``, no ``entity_summary``."""
+    schema = copy.deepcopy(load_schema(ENRICHED))
+    schema["fields"] = [f for f in schema["fields"] if f["name"] != "entity_summary"]
+    entity = next(f for f in schema["fields"] if f["name"] == "entities")["type"]["items"]
+    entity["fields"] = [f for f in entity["fields"] if f["name"] != "canonical"]
+    return fastavro.parse_schema(schema)
+
+
+def test_records_of_the_first_schema_read_with_defaults():
+    old = before_entity_resolution()
+    record = {k: v for k, v in ENRICHED_RECORD.items() if k != "entity_summary"}
+    record["entities"] = [
+        {k: v for k, v in e.items() if k != "canonical"} for e in record["entities"]
+    ]
+    decoded = decode(encode(record, old), ENRICHED, writers=[old])
+    assert decoded["entity_summary"] is None
+    assert decoded["entities"][0]["canonical"] is None
+
+
+def test_first_schema_readers_skip_the_entity_fields():
+    old = before_entity_resolution()
+    decoded = decode(encode(ENRICHED_RECORD, ENRICHED), old, writers=[load_schema(ENRICHED)])
+    assert "entity_summary" not in decoded
+    assert decoded["entities"] == [{"text": "Amber Rudd", "label": "PERSON", "start": 0, "end": 10}]
