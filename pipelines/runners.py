@@ -4,7 +4,11 @@ Beam 2.77's DirectRunner first tries Prism, downloading its binary from GitHub r
 fails it falls back to the FnApiRunner, which drops elements that one timer-driven stateful step
 emits into another (newsflow's dedup chain) and fires event-time timers early in streaming. So
 newsflow never lets it fall back: ``make install`` builds Prism from the Go module proxy, and a
-DirectRunner job is submitted to that binary as a PrismRunner job. Any other runner is left alone.
+DirectRunner job is submitted to that binary as a PrismRunner job.
+
+The FlinkRunner likewise downloads its job server jar from a URL that may not serve it (Beam 2.77's
+is not on the Maven mirror this project reaches), so it is pointed at the one ``make flink-jar``
+assembled, when there is one and no jar was named. Any other runner is left alone.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import shutil
 from pathlib import Path
 
 from apache_beam.options.pipeline_options import (
+    FlinkRunnerOptions,
     PipelineOptions,
     PrismRunnerOptions,
     StandardOptions,
@@ -24,10 +29,18 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PRISM_ENV = "NEWSFLOW_PRISM"
 PRISM_CANDIDATES = (REPO_ROOT / ".cache" / "prism" / "prism",)
 LOCAL_RUNNERS = ("DirectRunner", "PrismRunner")
+FLINK_JOB_SERVER_ENV = "NEWSFLOW_FLINK_JOB_SERVER_JAR"
+FLINK_JOB_SERVER_JAR = (
+    REPO_ROOT / "deploy" / "flink" / ".cache" / "job-server" / "beam-flink-job-server.jar"
+)
 
 
 class PrismNotFoundError(RuntimeError):
     """No Prism binary: the local runner cannot start (an install problem, not a data problem)."""
+
+
+class FlinkJobServerNotFoundError(FileNotFoundError):
+    """``$NEWSFLOW_FLINK_JOB_SERVER_JAR`` names no file: a FlinkRunner job cannot start."""
 
 
 def prism_binary() -> Path:
@@ -50,6 +63,8 @@ def use_local_runner(options: PipelineOptions, runner: str) -> None:
     """Set ``runner`` on ``options``; a local run is pointed at the Prism binary, whose job log
     follows newsflow's verbosity (quiet unless -v)."""
     standard = options.view_as(StandardOptions)
+    if runner == "FlinkRunner":
+        use_flink_job_server(options)
     if runner not in LOCAL_RUNNERS:
         standard.runner = runner
         return
@@ -59,3 +74,20 @@ def use_local_runner(options: PipelineOptions, runner: str) -> None:
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
         prism.prism_log_level = "warn"
     standard.runner = "PrismRunner"
+
+
+def use_flink_job_server(options: PipelineOptions) -> None:
+    """Point the FlinkRunner at ``$NEWSFLOW_FLINK_JOB_SERVER_JAR``, else at the job server
+    ``make flink-jar`` assembled if it exists. A jar named with ``--flink_job_server_jar`` wins, and
+    ``--flink_submit_uber_jar`` is left to Beam (it needs Beam's own self-contained jar)."""
+    flink = options.view_as(FlinkRunnerOptions)
+    if flink.flink_job_server_jar or flink.flink_submit_uber_jar:
+        return
+    override = os.environ.get(FLINK_JOB_SERVER_ENV)
+    if override and not Path(override).is_file():
+        raise FlinkJobServerNotFoundError(
+            f"{FLINK_JOB_SERVER_ENV}={override} is not a file; run `make flink-jar` or unset it"
+        )
+    jar = Path(override) if override else FLINK_JOB_SERVER_JAR
+    if jar.is_file():
+        flink.flink_job_server_jar = str(jar)

@@ -1,0 +1,138 @@
+"""`newsflow run --stop-at-end` on the FlinkRunner gives the DirectRunner's outputs, input by input.
+
+Both runners read the same input topic (each with its own consumer group) into their own output
+topics; the records are then compared on what the pipeline decides: ids, clean bodies, titles,
+dates, entities, removed spans, content hashes, duplicate decisions and dead-letter codes, keyed by
+the Kafka coordinates of the input. Provenance (``processed_at``) and the output offsets may differ.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import fastavro
+import pytest
+
+from pipelines import cli
+from pipelines.kafka_tools import describe, produce, read_topic
+
+pytestmark = [pytest.mark.integration, pytest.mark.flink]
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLES = ROOT / "examples" / "articles.jsonl"
+EXPECTED = json.loads((ROOT / "tests" / "data" / "expected_examples.json").read_text())
+OUTPUTS = ("enriched", "duplicates", "dlq")
+# What the pipeline decides about an article; the rest is provenance.
+DECIDED_FIELDS = (
+    "id", "url", "source", "title", "byline", "published_at", "fetched_at", "language", "body",
+    "word_count", "entities", "boilerplate", "content_hash", "duplicate_of",
+)  # fmt: skip
+
+
+def flink_flags(jar: str, master: str = "[local]") -> list[str]:
+    return [
+        "--runner", "FlinkRunner",
+        f"--flink_master={master}",
+        "--environment_type=LOOPBACK",
+        "--parallelism=2",
+        f"--flink_job_server_jar={jar}",
+    ]  # fmt: skip
+
+
+def run(bootstrap: str, raw: str, topics: dict[str, str], group: str, out: Path, *extra: str):
+    return cli.main(
+        [
+            "run",
+            "--bootstrap-servers", bootstrap,
+            "--input-topic", raw,
+            "--output-topic", topics["enriched"],
+            "--duplicates-topic", topics["duplicates"],
+            "--dead-letter-topic", topics["dlq"],
+            "--consumer-group", group,
+            "--output-dir", str(out),
+            "--stop-at-end",
+            *extra,
+        ]
+    )  # fmt: skip
+
+
+def decisions(bootstrap: str, topics: dict[str, str]) -> dict[str, dict]:
+    """Each output as {input coordinates: what was decided about that input}."""
+    result: dict[str, dict] = {}
+    for name in OUTPUTS:
+        records = [describe(m) for m in read_topic(topics[name], bootstrap, {})]
+        keyed = {}
+        for record in records:
+            where = (record["kafka"]["partition"], record["kafka"]["offset"])
+            if name == "dlq":
+                keyed[where] = (record["error_code"], record["payload"])
+            else:
+                keyed[where] = {field: record[field] for field in DECIDED_FIELDS}
+        assert len(keyed) == len(records), f"an input appears twice in {name}"
+        result[name] = keyed
+    return result
+
+
+def assert_known_answer(outputs: dict[str, dict], runner: str) -> None:
+    """The examples' documented outcome (tests/data/expected_examples.json)."""
+    assert len(outputs["enriched"]) == EXPECTED["enriched_count"], runner
+    duplicates = {r["id"]: r["duplicate_of"] for r in outputs["duplicates"].values()}
+    assert duplicates == EXPECTED["duplicates"], runner
+    codes = sorted(code for code, _payload in outputs["dlq"].values())
+    assert codes == sorted(EXPECTED["dead_letters"].values()), runner
+
+
+def avro_ids(out: Path) -> set[str]:
+    ids = set()
+    for path in out.glob("enriched*.avro"):
+        with path.open("rb") as fh:
+            ids.update(record["id"] for record in fastavro.reader(fh))
+    return ids
+
+
+@pytest.fixture
+def raw_topic(kafka_bootstrap, unique_topic) -> str:
+    topic = unique_topic(3, "raw")
+    assert produce(str(EXAMPLES), topic, kafka_bootstrap, {}) == 27
+    return topic
+
+
+def output_topics(unique_topic, runner: str) -> dict[str, str]:
+    return {name: unique_topic(1, f"{runner}.{name}") for name in OUTPUTS}
+
+
+def test_flink_runner_matches_direct_runner(
+    kafka_bootstrap, unique_topic, raw_topic, flink_job_server_jar, tmp_path
+):
+    direct = output_topics(unique_topic, "direct")
+    flink = output_topics(unique_topic, "flink")
+
+    assert run(kafka_bootstrap, raw_topic, direct, f"{raw_topic}.direct", tmp_path / "d") == 0
+    flags = flink_flags(flink_job_server_jar)
+    assert run(kafka_bootstrap, raw_topic, flink, f"{raw_topic}.flink", tmp_path / "f", *flags) == 0
+
+    expected = decisions(kafka_bootstrap, direct)
+    got = decisions(kafka_bootstrap, flink)
+    # Each runner against the known answer first, so a failure says which runner is wrong.
+    assert_known_answer(expected, "DirectRunner")
+    assert_known_answer(got, "FlinkRunner")
+    for name in OUTPUTS:
+        assert got[name] == expected[name], f"{name} differs between FlinkRunner and DirectRunner"
+    assert avro_ids(tmp_path / "f") == {r["id"] for r in got["enriched"].values()}
+
+
+def test_standalone_flink_cluster_matches_expected(
+    kafka_bootstrap, unique_topic, raw_topic, flink_job_server_jar, flink_cluster, tmp_path
+):
+    topics = output_topics(unique_topic, "cluster")
+    flags = flink_flags(flink_job_server_jar, flink_cluster)
+    assert run(kafka_bootstrap, raw_topic, topics, f"{raw_topic}.cluster", tmp_path, *flags) == 0
+
+    got = decisions(kafka_bootstrap, topics)
+    assert len(got["enriched"]) == EXPECTED["enriched_count"]
+    assert {r["id"]: r["duplicate_of"] for r in got["duplicates"].values()} == EXPECTED[
+        "duplicates"
+    ]
+    codes = sorted(code for code, _payload in got["dlq"].values())
+    assert codes == sorted(EXPECTED["dead_letters"].values())
