@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib import metadata
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
 
 from pipelines.options import NewsflowOptions, dedup_config, kafka_overrides
 from schemas.codec import DEAD_LETTER as DEAD_LETTER_SCHEMA
@@ -23,15 +24,19 @@ from schemas.records import (
     dead_letter_record,
     json_twin,
 )
-from transforms.io.avro_files import WriteAvroFiles, WriteJsonFiles
+from transforms.io.avro_files import WriteAvroFiles, WriteAvroWindows, WriteJsonFiles
 from transforms.io.event_files import ReadEventFiles
-from transforms.io.kafka_sink import CommitOffsets, WriteToKafka
+from transforms.io.kafka_commit import CommitOffsets, JoinAcks
+from transforms.io.kafka_config import client_config
+from transforms.io.kafka_sink import WriteToKafka
 from transforms.io.kafka_source import ReadFromKafka
+from transforms.io.recovery import REFILE, WRITTEN, SkipWritten
 from transforms.steps.clean import CleanArticles
 from transforms.steps.dead_letters import DEAD_LETTER
 from transforms.steps.decode import DecodeEvents
 from transforms.steps.dedup import ARTICLES, DUPLICATES, DeduplicateArticles
 from transforms.steps.enrich import ExtractMetadata
+from transforms.steps.templates import StripTemplates
 from transforms.text.models import Article, DeadLetter
 
 
@@ -55,7 +60,8 @@ def enrich_events(events: beam.PCollection, opts: NewsflowOptions) -> Outcomes:
     """RawEvents -> enriched articles, duplicates and dead letters."""
     decoded = events | "DecodeEvents" >> DecodeEvents(opts.max_body_bytes)
     cleaned = decoded[ARTICLES] | "CleanArticles" >> CleanArticles()
-    deduped = cleaned[ARTICLES] | "DeduplicateArticles" >> DeduplicateArticles(dedup_config(opts))
+    templated = cleaned[ARTICLES] | "StripTemplates" >> StripTemplates()
+    deduped = templated | "DeduplicateArticles" >> DeduplicateArticles(dedup_config(opts))
     enriched = deduped[ARTICLES] | "ExtractMetadata" >> ExtractMetadata(
         opts.spacy_model, opts.ner_batch_size
     )
@@ -79,38 +85,68 @@ def dead_letter_message(letter: DeadLetter, version: str) -> tuple[bytes, bytes,
 
 
 def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | None = None):
-    """The Kafka job: read, enrich, write all three topics (and Avro files), then commit offsets.
+    """The Kafka job: read, enrich, write all three topics (and Avro files), then commit offsets
+    over the inputs whose outputs are all written.
 
     ``events`` replaces the Kafka source in tests (a TestStream of RawEvents)."""
     version = pipeline_version()
     overrides = kafka_overrides(opts)
+    servers = opts.bootstrap_servers
+    outputs = (opts.output_topic, opts.duplicates_topic, opts.dead_letter_topic)
+    already_written, refiled = [], []
     if events is None:
-        events = p | "ReadFromKafka" >> ReadFromKafka(
-            opts.bootstrap_servers,
-            opts.input_topic,
+        read = p | "ReadFromKafka" >> ReadFromKafka(
+            servers, opts.input_topic, opts.consumer_group, opts.stop_at_end, overrides
+        )
+        recovered = read | "SkipWritten" >> SkipWritten(
+            client_config(servers, overrides),
             opts.consumer_group,
-            stop_at_end=opts.stop_at_end,
-            client_overrides=overrides,
+            opts.input_topic,
+            outputs,
+            refile=bool(opts.output_dir),
+        )
+        events, already_written, refiled = (
+            recovered.events,
+            [recovered[WRITTEN]],
+            [recovered[REFILE]],
         )
     outcomes = enrich_events(events, opts)
-    servers = opts.bootstrap_servers
-    written = (
+    enriched_acks = [
         outcomes.enriched
         | "EncodeEnriched" >> beam.Map(article_message, version)
-        | "WriteEnriched" >> WriteToKafka(servers, opts.output_topic, overrides),
+        | "WriteEnriched" >> WriteToKafka(servers, opts.output_topic, overrides)
+    ]
+    if opts.output_dir:
+        records = outcomes.enriched | "EnrichedRecords" >> beam.Map(
+            lambda a: (a.ref, _record(a, version))
+        )
+        enriched_acks.append(
+            [records, *refiled]
+            | "WithRefiled" >> beam.Flatten()
+            | "WriteAvroFiles"
+            >> WriteAvroWindows(
+                opts.output_dir,
+                "enriched",
+                ENRICHED,
+                None if opts.stop_at_end else opts.window_seconds,
+            )
+        )
+        enriched_acks.extend(
+            r | "AlreadyInKafka" >> beam.Map(lambda pair: pair[0]) for r in refiled
+        )
+    written = [
+        enriched_acks
+        | "EnrichedAcks" >> beam.Flatten()
+        | "AcksInOneWindow" >> beam.WindowInto(GlobalWindows())
+        | "EnrichedEverywhere" >> JoinAcks(2 if opts.output_dir else 1),
         outcomes.duplicates
         | "EncodeDuplicates" >> beam.Map(article_message, version)
         | "WriteDuplicates" >> WriteToKafka(servers, opts.duplicates_topic, overrides),
         outcomes.dead_letters
         | "EncodeDeadLetters" >> beam.Map(dead_letter_message, version)
         | "WriteDeadLetters" >> WriteToKafka(servers, opts.dead_letter_topic, overrides),
-    )
-    if opts.output_dir:
-        _ = (
-            outcomes.enriched
-            | "EnrichedRecords" >> beam.Map(_record, version)
-            | "WriteAvroFiles" >> WriteAvroFiles(opts.output_dir, "enriched", ENRICHED)
-        )
+        *already_written,
+    ]
     _ = (
         written
         | "AllWritten" >> beam.Flatten()

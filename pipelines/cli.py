@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions, StandardOptions
+from apache_beam.runners.runner import PipelineState
 from kafka.errors import KafkaError
 
 from pipelines import assembly
@@ -21,6 +24,7 @@ from pipelines.runners import PrismNotFoundError, use_local_runner
 from transforms.io.kafka_config import parse_kafka_option
 
 LOG = logging.getLogger("newsflow")
+STREAMING_JOB_TIMEOUT_SECONDS = 10 * 365 * 24 * 3600
 BEAM_HINT = (
     "Any other flag is passed to Beam (e.g. --runner FlinkRunner, --flink_master HOST:PORT)."
 )
@@ -75,8 +79,43 @@ def _run(beam_argv: list[str], runner: str, streaming: bool) -> None:
     options = _pipeline_options(beam_argv, runner)
     opts = options.view_as(NewsflowOptions)
     options.view_as(StandardOptions).streaming = streaming and not opts.stop_at_end
-    with beam.Pipeline(options=options) as p:
-        assembly.build(p, opts)
+    if not opts.stop_at_end and "job_server_timeout" not in _given(beam_argv):
+        # Beam reads the job's state stream with this as its gRPC deadline (300 s by default):
+        # a streaming job would end with DEADLINE_EXCEEDED after five minutes.
+        options.view_as(PortableOptions).job_server_timeout = STREAMING_JOB_TIMEOUT_SECONDS
+    pipeline = beam.Pipeline(options=options)
+    assembly.build(pipeline, opts)
+    result = pipeline.run()
+    stopping = threading.Event()
+    if not opts.stop_at_end:
+        _cancel_on_signals(result, stopping)
+    try:
+        state = result.wait_until_finish()
+    except Exception as exc:  # the runner's status stream ends in several ways on cancel
+        if not stopping.is_set():
+            raise
+        LOG.info("job status stream ended after cancel: %r", exc)
+        state = PipelineState.CANCELLED
+    LOG.info("pipeline finished: %s", state)
+
+
+def _given(argv: list[str]) -> set[str]:
+    """Option names present on the command line, underscore spelling."""
+    return {a.lstrip("-").split("=", 1)[0].replace("-", "_") for a in argv if a.startswith("--")}
+
+
+def _cancel_on_signals(result, stopping: threading.Event) -> None:
+    """SIGTERM or Ctrl-C cancels the job, and that counts as a clean stop. Nothing is lost:
+    offsets are committed only for inputs whose outputs are all written, so what was in flight
+    is read again on the next start."""
+
+    def cancel(signum, _frame) -> None:
+        LOG.warning("%s: cancelling the pipeline", signal.Signals(signum).name)
+        stopping.set()
+        result.cancel()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, cancel)
 
 
 def _process(beam_argv: list[str], runner: str, input_pattern: str, output: str) -> None:

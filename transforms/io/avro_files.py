@@ -1,19 +1,36 @@
 """File sinks: Avro container files and JSON-lines twins under an output directory.
 
-Both go through ``fileio.WriteToFiles`` so the same transform writes once per run in batch and
-rolls a file per window and pane in streaming, on any Beam filesystem (local path, gs://, ...).
+File mode (``newsflow process``) writes through ``fileio.WriteToFiles``. The Kafka job writes with
+``WriteAvroWindows``, which rolls a file per window in streaming and reports the inputs whose
+records are in a finished file, so offsets are committed only after the files exist. Both work on
+any Beam filesystem (local path, gs://, s3://, ...).
 """
 
 from __future__ import annotations
 
 import json
+import time
+import uuid
+from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
 import apache_beam as beam
 from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import (
+    BoundedWindow,
+    FixedWindows,
+    GlobalWindow,
+    TimestampedValue,
+)
+from apache_beam.utils.timestamp import Duration
 from fastavro.write import Writer
 
-from schemas.codec import load_schema
+from schemas.codec import load_schema, write_container
+from transforms.text.models import SourceRef
+
+STEP = "write_files"
 
 
 class AvroRecordSink(fileio.FileSink):
@@ -71,4 +88,83 @@ class WriteJsonFiles(beam.PTransform):
             path=self._output_dir,
             file_naming=fileio.default_file_naming(self._prefix, ".jsonl"),
             sink=lambda _dest: JsonLinesSink(),
+        )
+
+
+class WriteWindowFileFn(beam.DoFn):
+    """All records of one window pane -> one Avro container file, written under a temporary name
+    and renamed, so a reader never sees a partial file; then the refs of its records, which is
+    what lets offsets be committed only after the file exists."""
+
+    def __init__(self, output_dir: str, prefix: str, schema_name: str) -> None:
+        self._output_dir = output_dir
+        self._prefix = prefix
+        self._schema_name = schema_name
+        self._files = Metrics.counter(f"newsflow.{STEP}", "files")
+
+    def process(
+        self,
+        element: tuple[int, Iterable[tuple[SourceRef, dict[str, Any]]]],
+        window=beam.DoFn.WindowParam,
+        pane=beam.DoFn.PaneInfoParam,
+    ) -> Iterator[SourceRef]:
+        items = list(element[1])
+        name = f"{self._prefix}-{window_label(window)}-{pane.index}-{uuid.uuid4().hex[:8]}.avro"
+        final = FileSystems.join(self._output_dir, name)
+        temporary = FileSystems.join(self._output_dir, f".{name}.tmp")
+        with FileSystems.create(temporary) as fh:
+            write_container(fh, (record for _, record in items), self._schema_name)
+        FileSystems.rename([temporary], [final])
+        self._files.inc()
+        for ref, _ in items:
+            yield ref
+
+
+def window_label(window: BoundedWindow) -> str:
+    """``all`` for the global window, else the window's UTC start and end."""
+    if isinstance(window, GlobalWindow):
+        return "all"
+    start = window.start.to_utc_datetime().strftime("%Y%m%dT%H%M%S")
+    end = window.end.to_utc_datetime().strftime("%Y%m%dT%H%M%S")
+    return f"{start}-{end}"
+
+
+class WriteAvroWindows(beam.PTransform):
+    """``(ref, record)`` pairs -> ``<output_dir>/<prefix>-<window>-<pane>-<id>.avro``, one file per
+    window of ``window_seconds`` (arrival time at the sink), or one per run when ``None``; outputs
+    the refs of the records written.
+
+    Records are windowed by when they reach the sink, not by event time: a record is never late
+    for its file, whatever holds the stateful steps before it keep, and a file covers a minute of
+    output as an operator expects.
+    """
+
+    def __init__(
+        self, output_dir: str, prefix: str, schema_name: str, window_seconds: int | None
+    ) -> None:
+        super().__init__()
+        self._output_dir = output_dir
+        self._prefix = prefix
+        self._schema_name = schema_name
+        self._window_seconds = window_seconds
+
+    def expand(self, pairs):
+        if self._window_seconds is not None:
+            pairs = (
+                pairs
+                | "StampArrival" >> beam.Map(lambda pair: TimestampedValue(pair, time.time()))
+                | "FixedWindows"
+                >> beam.WindowInto(
+                    FixedWindows(self._window_seconds),
+                    allowed_lateness=Duration(seconds=10 * self._window_seconds),
+                )
+            )
+        return (
+            pairs
+            | "OneShard" >> beam.Map(lambda pair: (0, pair)).with_output_types(tuple[int, Any])
+            | "GroupWindow" >> beam.GroupByKey()
+            | "WriteFile"
+            >> beam.ParDo(
+                WriteWindowFileFn(self._output_dir, self._prefix, self._schema_name)
+            ).with_output_types(SourceRef)
         )

@@ -1,10 +1,9 @@
-"""Write records to a Kafka topic, then commit the consumed offsets whose outputs are written.
+"""Write records to a Kafka topic and report which inputs' outputs are durably written.
 
 ``WriteToKafka`` sends each ``(key, value, ref)`` with ``acks=all`` and, once the bundle is flushed
-and every send acknowledged, emits the ``SourceRef`` of each written record; ``CommitOffsets``
-commits, per partition, the offset after the highest of those refs. Wiring the refs of every sink
-(enriched, duplicates, dead letters) into ``CommitOffsets`` gives DESIGN.md's at-least-once
-delivery: an offset is committed only after the output of its input is durably written.
+and every send acknowledged, emits the ``SourceRef`` of each written record; wiring the refs of
+every sink into ``kafka_commit.CommitOffsets`` gives DESIGN.md's at-least-once delivery: an offset
+is committed only after the output of its input is durably written.
 
 A failed send is an infrastructure failure: it raises ``KafkaIOError`` with the input's
 coordinates, the bundle is retried, and records of it may be written twice (the output topic is
@@ -22,10 +21,9 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import BoundedWindow
 from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
-from kafka.structs import OffsetAndMetadata
 
 from transforms.io.kafka_config import KafkaIOError, client_config, for_client
 from transforms.text.models import SourceRef
@@ -136,88 +134,3 @@ class WriteToKafka(beam.PTransform):
         return records | "Send" >> beam.ParDo(
             WriteToKafkaFn(self._config, self._topic)
         ).with_output_types(SourceRef)
-
-
-class KeyByPartitionFn(beam.DoFn):
-    """``SourceRef`` to ``((topic, partition), offset)``; file refs are counted, not keyed."""
-
-    def __init__(self) -> None:
-        self._not_kafka = Metrics.counter(COMMIT_METRICS_NAMESPACE, COUNTER_NOT_KAFKA)
-
-    def process(self, ref: SourceRef) -> Iterator[tuple[tuple[str, int], int]]:
-        if ref.topic is None or ref.partition is None or ref.offset is None:
-            self._not_kafka.inc()
-            return
-        yield (ref.topic, ref.partition), ref.offset
-
-
-class CommitOffsetsFn(beam.DoFn):
-    """Commits ``offset + 1`` of a partition for the group, with a consumer in assign mode."""
-
-    def __init__(self, config: dict[str, Any], consumer_group: str) -> None:
-        self._config = config
-        self._consumer_group = consumer_group
-        self._consumer: KafkaConsumer | None = None
-        self._commits = Metrics.counter(COMMIT_METRICS_NAMESPACE, COUNTER_COMMITS)
-
-    def setup(self) -> None:
-        self._consumer = KafkaConsumer(
-            **for_client(self._config, KafkaConsumer),
-            group_id=self._consumer_group,
-            enable_auto_commit=False,
-        )
-
-    def process(self, element: tuple[tuple[str, int], int]) -> Iterator[tuple[str, int, int]]:
-        (topic, partition), last_written = element
-        next_offset = last_written + 1
-        tp = TopicPartition(topic, partition)
-        try:
-            self._consumer.commit(
-                {tp: OffsetAndMetadata(next_offset, "", -1)}, timeout_ms=COMMIT_TIMEOUT_MS
-            )
-        except KafkaError as exc:
-            raise KafkaIOError(
-                f"cannot commit {topic}/{partition}@{next_offset} for {self._consumer_group}: "
-                f"{exc!r}"
-            ) from exc
-        self._commits.inc()
-        _LOG.info("committed %s/%s@%s for %s", topic, partition, next_offset, self._consumer_group)
-        yield topic, partition, next_offset
-
-    def teardown(self) -> None:
-        if self._consumer is not None:
-            self._consumer.close(autocommit=False)
-            self._consumer = None
-
-
-class CommitOffsets(beam.PTransform):
-    """``PCollection[SourceRef]`` of inputs whose outputs are written, to the committed offsets.
-
-    Per ``(topic, partition)`` the highest written offset is combined and ``offset + 1`` committed
-    for ``consumer_group``; the output holds a ``(topic, partition, committed_offset)`` per commit.
-    Refs without Kafka coordinates (file mode) are counted as ``not_from_kafka`` and skipped.
-
-    This is the batch (``--stop-at-end``) form: the combine fires once, after every write, and
-    every offset below the highest has been read and written by then. In streaming the combine
-    needs a trigger, and a partition's offset may only advance past contiguous written offsets;
-    that variant is deepened later.
-    """
-
-    def __init__(
-        self,
-        bootstrap_servers: str,
-        consumer_group: str,
-        client_overrides: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__()
-        self._config = client_config(bootstrap_servers, client_overrides or {})
-        self._consumer_group = consumer_group
-
-    def expand(self, refs: beam.PCollection[SourceRef]) -> beam.PCollection[tuple[str, int, int]]:
-        return (
-            refs
-            | "KeyByPartition"
-            >> beam.ParDo(KeyByPartitionFn()).with_output_types(tuple[tuple[str, int], int])
-            | "MaxOffset" >> beam.CombinePerKey(max)
-            | "Commit" >> beam.ParDo(CommitOffsetsFn(self._config, self._consumer_group))
-        )

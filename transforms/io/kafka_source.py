@@ -16,14 +16,19 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.coders import VarIntCoder
 from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
 from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from apache_beam.metrics import Metrics
+from apache_beam.transforms import trigger, window
 from apache_beam.transforms.core import RestrictionProvider
+from apache_beam.transforms.periodicsequence import PeriodicImpulse
+from apache_beam.transforms.userstate import BagStateSpec
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Duration, Timestamp
 from kafka import KafkaConsumer, TopicPartition
@@ -48,6 +53,7 @@ RESUME_DELAY_SECONDS = 1.0
 # do not hold back windows of the busy ones.
 IDLE_WATERMARK_LAG_SECONDS = 2.0
 METADATA_TIMEOUT_MS = 30000
+PARTITION_DISCOVERY_SECONDS = 30.0
 
 # DoFn parameter markers: the DoFn is its own restriction provider; the watermark is set by hand
 # from Kafka timestamps.
@@ -96,6 +102,72 @@ class ListPartitionsFn(beam.DoFn):
             self._consumer = None
 
 
+class PartitionOffsetTracker(OffsetRestrictionTracker):
+    """An offset tracker that, on an open-ended range, splits only to checkpoint (fraction 0).
+
+    A runner splitting ``[n, 2**63)`` in the middle (Prism does, to balance work) would hand a
+    reader a range of offsets that will not exist for centuries; Kafka would then reset it to the
+    log start. The records of one partition are read by one reader, in order."""
+
+    def try_split(self, fraction_of_remainder: float):
+        if self.current_restriction().stop == UNBOUNDED_END and fraction_of_remainder > 0:
+            return None
+        return super().try_split(fraction_of_remainder)
+
+    def is_bounded(self) -> bool:
+        return self.current_restriction().stop != UNBOUNDED_END
+
+
+class EndOffsets:
+    """End offsets of partitions, looked up at most every ``max_age_seconds`` per partition.
+
+    Runners ask for restriction sizes often (to report backlog and to decide splits); one shared
+    consumer per worker, created on first use and never pickled, keeps that cheap."""
+
+    def __init__(self, config: dict[str, Any], max_age_seconds: float = 5.0) -> None:
+        self._config = config
+        self._max_age = max_age_seconds
+        self._consumer: KafkaConsumer | None = None
+        self._cache: dict[tuple[str, int], tuple[float, int]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_config": self._config, "_max_age": self._max_age}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["_config"], state["_max_age"])
+
+    def latest(self, element: tuple[str, int]) -> int:
+        now = time.monotonic()
+        cached = self._cache.get(element)
+        if cached is not None and now - cached[0] < self._max_age:
+            return cached[1]
+        if self._consumer is None:
+            self._consumer = _consumer(self._config)
+        tp = TopicPartition(*element)
+        try:
+            end = self._consumer.end_offsets([tp], METADATA_TIMEOUT_MS)[tp]
+        except KafkaError as exc:
+            raise KafkaIOError(f"cannot read end offset of {tp.topic}/{tp.partition}") from exc
+        self._cache[element] = (now, end)
+        return end
+
+
+class NewPartitionsFn(beam.DoFn):
+    """Keyed by topic: passes on each partition the first time it is listed, so a periodic listing
+    starts one reader per partition, including partitions added while the job runs."""
+
+    SEEN = BagStateSpec("seen", VarIntCoder())
+
+    def process(
+        self, element: tuple[str, int], seen=beam.DoFn.StateParam(SEEN)
+    ) -> Iterator[tuple[str, int]]:
+        if element[1] in set(seen.read()):
+            return
+        seen.add(element[1])
+        _LOG.info("new partition %s/%s", *element)
+        yield element
+
+
 class PartitionRestrictionProvider(RestrictionProvider):
     """Offset ranges of one partition: from the group's committed offset to the end (or forever).
 
@@ -107,6 +179,7 @@ class PartitionRestrictionProvider(RestrictionProvider):
         self._config = config
         self._consumer_group = consumer_group
         self._stop_at_end = stop_at_end
+        self._end_offsets = EndOffsets(config)
 
     def initial_restriction(self, element: tuple[str, int]) -> OffsetRange:
         topic, partition = element
@@ -135,10 +208,13 @@ class PartitionRestrictionProvider(RestrictionProvider):
         return OffsetRange(start, stop)
 
     def create_tracker(self, restriction: OffsetRange) -> OffsetRestrictionTracker:
-        return OffsetRestrictionTracker(restriction)
+        return PartitionOffsetTracker(restriction)
 
     def restriction_size(self, element: tuple[str, int], restriction: OffsetRange) -> int:
-        return restriction.size()
+        """Backlog in records: up to the partition's current end offset for an open-ended read."""
+        if restriction.stop != UNBOUNDED_END:
+            return restriction.size()
+        return max(0, self._end_offsets.latest(element) - restriction.start)
 
     def truncate(self, element: tuple[str, int], restriction: OffsetRange) -> None:
         """Nothing is left to read once a pipeline drains: unread offsets stay uncommitted."""
@@ -189,6 +265,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
             return
         self._consumer.assign([tp])
         self._consumer.seek(tp, next_offset)
+        span_start = next_offset
         while True:
             records = self._poll(tp, next_offset)
             if not records:
@@ -199,7 +276,9 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
             for record in records:
                 if not tracker.try_claim(record.offset):
                     return
-                event, timestamp = _raw_event(record)
+                event, timestamp = _raw_event(record, span_start)
+                timestamp = _not_late(timestamp, watermark)
+                span_start = record.offset + 1
                 self._out.inc()
                 yield TimestampedValue(event, timestamp)
                 _set_watermark(watermark, timestamp)
@@ -283,32 +362,87 @@ class ReadFromKafka(beam.PTransform):
         )
         read_fn = ReadPartitionFn if self._stop_at_end else ReadUnboundedPartitionFn
         return (
-            pbegin
-            | "Impulse" >> beam.Impulse()
-            | "ListPartitions"
-            >> beam.ParDo(ListPartitionsFn(self._config, self._topic)).with_output_types(
-                tuple[str, int]
-            )
-            # Spread the partitions over workers; without it they stay fused to the one impulse.
-            | "SpreadPartitions" >> beam.Reshuffle()
+            _list_once_or_periodically(pbegin, self._config, self._topic, self._stop_at_end)
+            | "SpreadPartitions" >> SeparateStage()
             | "ReadPartitions"
             >> beam.ParDo(read_fn(self._config, restrictions)).with_output_types(RawEvent)
         )
 
 
-def _raw_event(record: Any) -> tuple[RawEvent, Timestamp]:
+class SeparateStage(beam.PTransform):
+    """A stage boundary the runner cannot fuse away, in batch and streaming.
+
+    Partition readers run for the life of the job; fused to the step that discovers partitions,
+    they would keep that step's bundle (and its state) open forever and pin every partition to one
+    worker. Prism elides ``Reshuffle``, so this groups for real, firing per element, then puts
+    the default global windowing back so no trigger leaks into the steps downstream."""
+
+    def expand(self, pcoll):
+        return (
+            pcoll
+            | "PerElement"
+            >> beam.WindowInto(
+                window.GlobalWindows(),
+                trigger=trigger.Repeatedly(trigger.AfterCount(1)),
+                accumulation_mode=trigger.AccumulationMode.DISCARDING,
+            )
+            | "KeyByPartition"
+            >> beam.Map(lambda tp: (tp[1], tp)).with_output_types(tuple[int, tuple[str, int]])
+            | "Group" >> beam.GroupByKey()
+            | "Ungroup" >> beam.FlatMap(lambda kv: kv[1]).with_output_types(tuple[str, int])
+            | "DefaultWindowing" >> beam.WindowInto(window.GlobalWindows())
+        )
+
+
+def _list_once_or_periodically(pbegin, config, topic, stop_at_end: bool):
+    """A bounded read lists partitions once; a streaming read re-lists them every
+    ``PARTITION_DISCOVERY_SECONDS`` and starts readers for new ones only."""
+    listing = ListPartitionsFn(config, topic)
+    if stop_at_end:
+        return (
+            pbegin
+            | "Impulse" >> beam.Impulse()
+            | "ListPartitions" >> beam.ParDo(listing).with_output_types(tuple[str, int])
+        )
+    return (
+        pbegin
+        | "ListEveryInterval"
+        >> PeriodicImpulse(fire_interval=PARTITION_DISCOVERY_SECONDS, apply_windowing=False)
+        | "ListPartitions" >> beam.ParDo(listing).with_output_types(tuple[str, int])
+        | "OnlyNew" >> beam.ParDo(NewPartitionsFn()).with_output_types(tuple[str, int])
+    )
+
+
+def _raw_event(record: Any, span_start: int) -> tuple[RawEvent, Timestamp]:
     """The record as a ``RawEvent`` and its event time: the Kafka timestamp, else the wall clock."""
     timestamp_ms = (
         record.timestamp if record.timestamp is not None and record.timestamp >= 0 else None
     )
     event = RawEvent(
         payload=record.value if record.value is not None else b"",
-        ref=SourceRef(topic=record.topic, partition=record.partition, offset=record.offset),
+        ref=SourceRef(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            span_start=span_start,
+        ),
         timestamp_ms=timestamp_ms,
         key=record.key,
     )
     timestamp = Timestamp.of(timestamp_ms / 1000) if timestamp_ms is not None else Timestamp.now()
     return event, timestamp
+
+
+def _not_late(timestamp: Timestamp, watermark: ManualWatermarkEstimator) -> Timestamp:
+    """Event time of a record: its Kafka timestamp, but never behind the partition's watermark.
+
+    Producer-stamped (CreateTime) timestamps are not ordered, and a busy producer can append a
+    record stamped before the wall-clock watermark of an idle partition. Emitting it late would
+    put it behind timers downstream (dedup decides when the watermark passes an element); lifting
+    it to the watermark keeps every element on time. Dedup orders copies by ``fetched_at``, not by
+    this timestamp, so nothing about which copy is kept changes."""
+    current = watermark.current_watermark()
+    return timestamp if current is None or timestamp >= current else current
 
 
 def _set_watermark(watermark: ManualWatermarkEstimator, timestamp: Timestamp) -> None:

@@ -17,7 +17,7 @@ import typing
 from dataclasses import dataclass, field, replace
 
 import apache_beam as beam
-from apache_beam.coders import PickleCoder, VarIntCoder
+from apache_beam.coders import PickleCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import (
@@ -26,7 +26,7 @@ from apache_beam.transforms.userstate import (
     TimerSpec,
     on_timer,
 )
-from apache_beam.utils.timestamp import Duration
+from apache_beam.utils.timestamp import Duration, Timestamp
 
 from transforms.text.fingerprint import lsh_bands, minhash, shingles
 from transforms.text.models import Article
@@ -36,6 +36,7 @@ STEP = "dedup"
 ARTICLES = "articles"
 DUPLICATES = "duplicates"
 DEFAULT_TTL_HOURS = 24 * 7
+FLUSH_DELAY = Duration(micros=1000)
 # String keys get Beam's deterministic UTF-8 coder, as keyed state requires.
 Keyed = tuple[str, typing.Any]
 KeyedArticle = tuple[str, Article]
@@ -51,6 +52,16 @@ class DedupConfig:
     @property
     def ttl(self) -> Duration:
         return Duration(seconds=self.ttl_hours * 3600)
+
+
+def flush_time(timestamp: Timestamp) -> Timestamp:
+    """When a buffered element is decided: just after its own timestamp, never at it.
+
+    An element may carry exactly the current watermark (the source lifts early Kafka timestamps to
+    it, and a timer's outputs carry the timer's time); a timer set at the watermark counts as
+    already passed on some runners and never fires, stranding what it buffered. One millisecond
+    later is always in the future."""
+    return timestamp + FLUSH_DELAY
 
 
 def arrival_order(article: Article) -> tuple[int, tuple[int, int], str]:
@@ -83,7 +94,7 @@ class ExactDedupFn(beam.DoFn):
         flush=beam.DoFn.TimerParam(FLUSH),
     ):
         pending.add(element[1])
-        flush.set(timestamp)
+        flush.set(flush_time(timestamp))
 
     @on_timer(FLUSH)
     def decide(
@@ -130,7 +141,7 @@ class BandBucketFn(beam.DoFn):
         flush=beam.DoFn.TimerParam(FLUSH),
     ):
         pending.add(element[1])
-        flush.set(timestamp)
+        flush.set(flush_time(timestamp))
 
     @on_timer(FLUSH)
     def decide(
@@ -158,11 +169,14 @@ class BandBucketFn(beam.DoFn):
 
 
 class GatherVerdictsFn(beam.DoFn):
-    """Keyed per input: hold the article until every band has judged it, then route it."""
+    """Keyed per input: hold the article until every band has judged it, then route it.
 
-    ARTICLE = ReadModifyWriteStateSpec("article", PickleCoder())
-    VERDICTS = BagStateSpec("verdicts", PickleCoder())
-    SEEN = ReadModifyWriteStateSpec("seen", VarIntCoder())
+    One small cell (article arrived?, verdicts counted, best match so far) is read and written per
+    element; the article itself is stored once and read once. State reads cross the runner
+    boundary, and an article gets a verdict from each of its bands."""
+
+    ARTICLE = BagStateSpec("article", PickleCoder())
+    TALLY = ReadModifyWriteStateSpec("tally", PickleCoder())
 
     def __init__(self, config: DedupConfig) -> None:
         self._bands = config.minhash.bands
@@ -172,27 +186,27 @@ class GatherVerdictsFn(beam.DoFn):
         self,
         element: tuple[str, tuple[str, object]],
         article_state=beam.DoFn.StateParam(ARTICLE),
-        verdicts=beam.DoFn.StateParam(VERDICTS),
-        seen=beam.DoFn.StateParam(SEEN),
+        tally_state=beam.DoFn.StateParam(TALLY),
     ):
         kind, value = element[1]
+        arrived, counted, best = tally_state.read() or (False, 0, None)
         if kind == "article":
-            article_state.write(value)
+            article_state.add(value)
+            arrived = True
         else:
-            verdicts.add(value)
-            seen.write((seen.read() or 0) + 1)
-        article = article_state.read()
-        if article is None or (seen.read() or 0) < self._bands:
+            counted += 1
+            if value[0] is not None and (best is None or value[1] > best[1]):
+                best = value
+        if not arrived or counted < self._bands:
+            tally_state.write((arrived, counted, best))
             return
-        matches = [v for v in verdicts.read() if v[0] is not None]
+        (article,) = article_state.read()
         article_state.clear()
-        verdicts.clear()
-        seen.clear()
-        if not matches:
+        tally_state.clear()
+        if best is None:
             yield article
             return
         self._dups.inc()
-        best = max(matches, key=lambda v: v[1])
         yield beam.pvalue.TaggedOutput(DUPLICATES, replace(article, duplicate_of=best[0]))
 
 

@@ -22,7 +22,7 @@ from apache_beam.transforms.userstate import (
 )
 from apache_beam.utils.timestamp import Duration
 
-from transforms.steps.dedup import KeyedArticle, arrival_order
+from transforms.steps.dedup import KeyedArticle, arrival_order, flush_time
 from transforms.text.models import Article
 from transforms.text.templates import TemplateConfig, TemplateMemory, learn_and_strip
 
@@ -50,7 +50,7 @@ class LearnTemplatesFn(beam.DoFn):
         flush=beam.DoFn.TimerParam(FLUSH),
     ):
         pending.add(element[1])
-        flush.set(timestamp)
+        flush.set(flush_time(timestamp))
 
     @on_timer(FLUSH)
     def decide(

@@ -12,13 +12,18 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class SourceRef:
-    """Where an input came from: Kafka coordinates, or a file and 1-based line number."""
+    """Where an input came from: Kafka coordinates, or a file and 1-based line number.
+
+    ``span_start`` is the first offset of the stretch this record accounts for: the reader's
+    position before it, so offsets a partition skips (compaction, transaction markers) belong to
+    the next record, and committing "every span written" never leaves a hole."""
 
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None
     file: str | None = None
     line: int | None = None
+    span_start: int | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         if self.topic is not None:
@@ -55,12 +60,16 @@ class Span:
 
 @dataclass(frozen=True)
 class Entity:
-    """A named entity; ``start``/``end`` are character offsets into the clean body."""
+    """A named entity; ``start``/``end`` are character offsets into the clean body.
+
+    ``canonical`` is the full name the mention stands for within its article ("Amber Rudd" for a
+    later "Rudd"), set once mentions are resolved (``transforms.text.entities``)."""
 
     text: str
     label: str
     start: int
     end: int
+    canonical: str | None = None
 
 
 @dataclass(frozen=True)

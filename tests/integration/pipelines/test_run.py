@@ -69,7 +69,8 @@ def test_examples_end_to_end_each_input_in_exactly_one_output(kafka_bootstrap, t
     duplicates = outputs(kafka_bootstrap, topics["duplicates"])
     dead = outputs(kafka_bootstrap, topics["dlq"])
     seen = [(r["kafka"]["partition"], r["kafka"]["offset"]) for r in enriched + duplicates + dead]
-    assert sorted(seen) == sorted(inputs), "every input in exactly one output"
+    missing = {k: inputs[k][:60] for k in set(inputs) - set(seen)}
+    assert sorted(seen) == sorted(inputs), f"every input in exactly one output; missing {missing}"
 
     assert len(enriched) == EXPECTED["enriched_count"]
     assert {r["id"]: r["duplicate_of"] for r in duplicates} == EXPECTED["duplicates"]

@@ -1,0 +1,78 @@
+"""The streaming job on the real broker: completeness, latency, clean stop, and no loss or
+duplicate output after a SIGKILL and restart."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import fastavro
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_steady_stream_is_complete_with_bounded_latency(
+    kafka_bootstrap, stream_topics, job_factory, kit, tmp_path
+):
+    count, rate = 240, 3.0  # below the ~5 articles/s this 2-core machine sustains
+    job = job_factory(kit.run_argv(kafka_bootstrap, stream_topics, "latency", tmp_path / "files"))
+    time.sleep(15)
+    producer = kit.produce_steadily(
+        kafka_bootstrap, stream_topics["raw"], kit.events(count, 1), rate
+    )
+    producer.join()
+    found = kit.wait_for_outputs(kafka_bootstrap, stream_topics, count, timeout=240)
+    time.sleep(12)  # one more file window
+    assert job.stop() == 0, "SIGTERM stops the job cleanly"
+
+    per_input = kit.accounted(found)
+    assert len(per_input) == count and set(per_input.values()) == {1}
+    sent = kit.input_timestamps(kafka_bootstrap, stream_topics["raw"])
+    latencies = sorted(ts - sent[(p, o)] for rows in found.values() for (p, o, _, ts) in rows)
+    p50 = statistics.median(latencies)
+    p99 = latencies[int(0.99 * (len(latencies) - 1))]
+    print(f"\nstreaming latency over {count} events at {rate}/s: p50={p50} ms p99={p99} ms")
+    assert len(found["dlq"]) == count // 50
+
+    in_files = set()
+    for path in (tmp_path / "files").glob("enriched-*.avro"):
+        with path.open("rb") as fh:
+            in_files.update(r["id"] for r in fastavro.reader(fh))
+    assert in_files == {row[2] for row in found["enriched"]}
+
+
+def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
+    kafka_bootstrap, stream_topics, job_factory, kit, tmp_path
+):
+    count = 400
+    argv = kit.run_argv(kafka_bootstrap, stream_topics, "killed", tmp_path / "files")
+    first = job_factory(argv)
+    time.sleep(15)
+    producer = kit.produce_steadily(
+        kafka_bootstrap, stream_topics["raw"], kit.events(count, 2), 20.0
+    )
+    partial = kit.wait_for_outputs(kafka_bootstrap, stream_topics, count // 3, timeout=180)
+    assert 0 < len(kit.accounted(partial)) < count, "killed mid-stream"
+    first.kill()
+    producer.join()
+
+    second = job_factory(argv)
+    found = kit.wait_for_outputs(kafka_bootstrap, stream_topics, count, timeout=300)
+    time.sleep(12)
+    assert second.stop() == 0
+
+    found = kit.output_records(kafka_bootstrap, stream_topics)
+    per_input = kit.accounted(found)
+    assert len(per_input) == count, "every input has an output"
+    assert set(per_input.values()) == {1}, "no input has two outputs"
+    ids = [row[2] for row in found["enriched"]]
+    assert len(ids) == len(set(ids)), "no duplicate enriched record for one id"
+
+    committed, ends = kit.committed_vs_end(kafka_bootstrap, stream_topics["raw"], "killed")
+    assert committed == ends, "after the restart every input is committed"
+    in_files = set()
+    for path in (tmp_path / "files").glob("enriched-*.avro"):
+        with path.open("rb") as fh:
+            in_files.update(r["id"] for r in fastavro.reader(fh))
+    assert in_files == set(ids), "the files hold every enriched record (at-least-once)"
