@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from importlib import metadata
 
 import apache_beam as beam
-from apache_beam.transforms.window import GlobalWindows
 
 from pipelines.options import NewsflowOptions, dedup_config, kafka_overrides
 from schemas.codec import DEAD_LETTER as DEAD_LETTER_SCHEMA
@@ -137,7 +136,6 @@ def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | No
     written = [
         enriched_acks
         | "EnrichedAcks" >> beam.Flatten()
-        | "AcksInOneWindow" >> beam.WindowInto(GlobalWindows())
         | "EnrichedEverywhere" >> JoinAcks(2 if opts.output_dir else 1),
         outcomes.duplicates
         | "EncodeDuplicates" >> beam.Map(article_message, version)

@@ -270,7 +270,8 @@ cmd_up() {
         command -v java >/dev/null 2>&1 || die "java not found; install Java 17+"
         resolve_jars
         render_config
-        LOG_MARK="$(wc -l <"$LOG_FILE" 2>/dev/null || echo 0)"
+        LOG_MARK=0
+        [[ -f "$LOG_FILE" ]] && LOG_MARK="$(wc -l <"$LOG_FILE")"
         format_storage
         start_broker
         pid="$(broker_pid)" || { show_log_failure; die "broker exited at once"; }

@@ -22,6 +22,7 @@ from apache_beam.transforms.window import (
     BoundedWindow,
     FixedWindows,
     GlobalWindow,
+    GlobalWindows,
     TimestampedValue,
 )
 from apache_beam.utils.timestamp import Duration
@@ -167,4 +168,6 @@ class WriteAvroWindows(beam.PTransform):
             >> beam.ParDo(
                 WriteWindowFileFn(self._output_dir, self._prefix, self._schema_name)
             ).with_output_types(SourceRef)
+            # Acknowledgements join those of other sinks, which are in the global window.
+            | "RefsInGlobalWindow" >> beam.WindowInto(GlobalWindows())
         )

@@ -58,9 +58,9 @@ def flush_time(timestamp: Timestamp) -> Timestamp:
     """When a buffered element is decided: just after its own timestamp, never at it.
 
     An element may carry exactly the current watermark (the source lifts early Kafka timestamps to
-    it, and a timer's outputs carry the timer's time); a timer set at the watermark counts as
-    already passed on some runners and never fires, stranding what it buffered. One millisecond
-    later is always in the future."""
+    it, and a timer's outputs carry the timer's time); a timer set at the watermark may count as
+    already passed and never fire, stranding what it buffered. One millisecond later is in the
+    future."""
     return timestamp + FLUSH_DELAY
 
 

@@ -11,12 +11,13 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewPartitions
 
 from pipelines.kafka_tools import read_topic
 from schemas.codec import decode_any
@@ -52,8 +53,15 @@ def events(count: int, seed: int) -> list[bytes]:
     return out
 
 
-def produce_steadily(bootstrap: str, topic: str, payloads: list[bytes], per_second: float):
-    """Send at a steady rate from a thread; returns it (join to wait for the last send)."""
+def produce_steadily(
+    bootstrap: str,
+    topic: str,
+    payloads: list[bytes],
+    per_second: float,
+    partition_of: Callable[[int], int | None] = lambda _n: None,
+):
+    """Send at a steady rate from a thread (``partition_of(n)`` pins the n-th event to a
+    partition); returns the thread (join to wait for the last send)."""
 
     def run() -> None:
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
@@ -62,7 +70,7 @@ def produce_steadily(bootstrap: str, topic: str, payloads: list[bytes], per_seco
             delay = start + n / per_second - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            producer.send(topic, value=payload)
+            producer.send(topic, value=payload, partition=partition_of(n))
         producer.flush()
         producer.close()
 
@@ -140,6 +148,15 @@ def committed_vs_end(bootstrap: str, topic: str, group: str) -> tuple[dict, dict
         consumer.close()
 
 
+def add_partition(bootstrap: str, topic: str, total: int) -> None:
+    """Grow ``topic`` to ``total`` partitions, as an operator scaling a live topic would."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_partitions({topic: NewPartitions(total_count=total)})
+    finally:
+        admin.close()
+
+
 def accounted(found: dict[str, list[tuple]]) -> Counter:
     """How many output records each input has across all outputs (must be exactly 1)."""
     return Counter((p, o) for rows in found.values() for (p, o, _, _) in rows)
@@ -193,4 +210,5 @@ def kit() -> SimpleNamespace:
         run_argv=run_argv,
         input_timestamps=input_timestamps,
         committed_vs_end=committed_vs_end,
+        add_partition=add_partition,
     )
