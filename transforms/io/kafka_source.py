@@ -75,31 +75,29 @@ def _consumer(config: dict[str, Any], group_id: str | None = None) -> KafkaConsu
 
 
 class ListPartitionsFn(beam.DoFn):
-    """Turns the impulse into one ``(topic, partition)`` per partition of the topic."""
+    """Turns each impulse into one ``(topic, partition)`` per partition of the topic.
+
+    Each listing asks the broker with a new consumer: a long-lived one answers from metadata it
+    refreshes only every ``metadata.max.age.ms`` (5 minutes), so a partition added to a live topic
+    would be found minutes late."""
 
     def __init__(self, config: dict[str, Any], topic: str) -> None:
         self._config = config
         self._topic = topic
-        self._consumer: KafkaConsumer | None = None
-
-    def setup(self) -> None:
-        self._consumer = _consumer(self._config)
 
     def process(self, _impulse: bytes) -> Iterator[tuple[str, int]]:
+        consumer = _consumer(self._config)
         try:
-            partitions = self._consumer.partitions_for_topic(self._topic)
+            partitions = consumer.partitions_for_topic(self._topic)
         except KafkaError as exc:
             raise KafkaIOError(f"cannot list partitions of {self._topic}: {exc!r}") from exc
+        finally:
+            consumer.close(autocommit=False)
         if not partitions:
             raise KafkaIOError(f"topic {self._topic} does not exist or has no partitions")
         _LOG.info("reading %s partitions %s", self._topic, sorted(partitions))
         for partition in sorted(partitions):
             yield self._topic, partition
-
-    def teardown(self) -> None:
-        if self._consumer is not None:
-            self._consumer.close(autocommit=False)
-            self._consumer = None
 
 
 class PartitionOffsetTracker(OffsetRestrictionTracker):
