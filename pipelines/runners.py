@@ -6,6 +6,14 @@ emits into another (newsflow's dedup chain) and fires event-time timers early in
 newsflow never lets it fall back: ``make install`` builds Prism from the Go module proxy, and a
 DirectRunner job is submitted to that binary as a PrismRunner job.
 
+Prism's runner-initiated bundle splits are turned off (``prism_disable_sdf_split``). When a bundle
+of a stateful step makes no progress for two of Prism's 100 ms progress ticks (a spaCy batch, a
+cold worker), Prism splits it and frees the keys of the split-off rest while the first part may
+still be processing elements of those keys; two bundles of one key then run at once and state
+updates are lost (it lost articles in newsflow's dedup steps; the split path is apache/beam#35771's,
+and tests/stream/runners reproduces it). The Kafka reader checkpoints itself, so nothing waits on
+a runner split; on one machine, with one SDK worker, splits bought no parallelism either.
+
 The FlinkRunner likewise downloads its job server jar from a URL that may not serve it (Beam 2.77's
 is not on the Maven mirror this project reaches), so it is pointed at the one ``make flink-jar``
 assembled, when there is one and no jar was named. Any other runner is left alone.
@@ -19,6 +27,7 @@ import shutil
 from pathlib import Path
 
 from apache_beam.options.pipeline_options import (
+    DebugOptions,
     FlinkRunnerOptions,
     PipelineOptions,
     PrismRunnerOptions,
@@ -29,6 +38,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PRISM_ENV = "NEWSFLOW_PRISM"
 PRISM_CANDIDATES = (REPO_ROOT / ".cache" / "prism" / "prism",)
 LOCAL_RUNNERS = ("DirectRunner", "PrismRunner")
+PRISM_NO_SPLITS = "prism_disable_sdf_split"
 FLINK_JOB_SERVER_ENV = "NEWSFLOW_FLINK_JOB_SERVER_JAR"
 FLINK_JOB_SERVER_JAR = (
     REPO_ROOT / "deploy" / "flink" / ".cache" / "job-server" / "beam-flink-job-server.jar"
@@ -73,6 +83,7 @@ def use_local_runner(options: PipelineOptions, runner: str) -> None:
         prism.prism_location = str(prism_binary())
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
         prism.prism_log_level = "warn"
+    options.view_as(DebugOptions).add_experiment(PRISM_NO_SPLITS)
     standard.runner = "PrismRunner"
 
 

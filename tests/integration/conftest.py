@@ -79,18 +79,3 @@ def _wait_for_partitions(bootstrap: str, topic: str, partitions: int) -> None:
             time.sleep(0.2)
     finally:
         consumer.close()
-
-
-KNOWN_PRISM_LOSS = (
-    "issue 3 (open): in Kafka-mode runs on Prism, about one run in four loses one article between "
-    "CleanArticles and ExtractMetadata (file mode never does); the test still runs and reports "
-    "XPASS when every input is accounted for"
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``known_prism_loss`` run, but a failure of theirs is reported as XFAIL with
-    the reason above instead of failing the suite, until the loss is fixed."""
-    for item in items:
-        if item.get_closest_marker("known_prism_loss"):
-            item.add_marker(pytest.mark.xfail(strict=False, reason=KNOWN_PRISM_LOSS))

@@ -49,6 +49,9 @@ POLL_TIMEOUT_MS = 1000
 MAX_POLL_RECORDS = 500
 # An empty poll hands the rest of the partition back to the runner, to be resumed after this delay.
 RESUME_DELAY_SECONDS = 1.0
+# A busy partition hands the rest back after this long: a runner emits a bundle's outputs when the
+# bundle ends, and a partition that never runs dry would otherwise never end its bundle.
+MAX_READ_SECONDS = 1.0
 # A caught-up partition advances its watermark to wall clock minus this lag, so idle partitions
 # do not hold back windows of the busy ones.
 IDLE_WATERMARK_LAG_SECONDS = 2.0
@@ -265,10 +268,10 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         self._consumer.seek(tp, next_offset)
         span_start = next_offset
         # A bounded read (--stop-at-end) holds its watermark until it ends, so keyed steps decide
-        # once over the whole input as in file mode; progressive decisions during a bounded read
-        # on Prism lost an article in some runs (cause not yet found; streaming keeps the live
-        # watermark, where deciding early is the point).
+        # once over the whole input, in the same order as file mode; a streaming read moves it on,
+        # since deciding as data arrives is the point.
         live = tracker.current_restriction().stop == UNBOUNDED_END
+        deadline = time.monotonic() + MAX_READ_SECONDS
         while True:
             records = self._poll(tp, next_offset)
             if not records:
@@ -292,6 +295,9 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
                 # Offsets up to the end may be missing (compaction, transaction markers): claiming
                 # the position past the range tells the tracker the range is done.
                 tracker.try_claim(next_offset)
+                return
+            if time.monotonic() >= deadline:
+                tracker.defer_remainder()
                 return
 
     def teardown(self) -> None:

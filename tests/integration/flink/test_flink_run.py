@@ -102,7 +102,6 @@ def output_topics(unique_topic, runner: str) -> dict[str, str]:
     return {name: unique_topic(1, f"{runner}.{name}") for name in OUTPUTS}
 
 
-@pytest.mark.known_prism_loss
 def test_flink_runner_matches_direct_runner(
     kafka_bootstrap, unique_topic, raw_topic, flink_job_server_jar, tmp_path
 ):

@@ -57,7 +57,6 @@ def topics(unique_topic) -> dict[str, str]:
             ("raw", "enriched", "duplicates", "dlq")}  # fmt: skip
 
 
-@pytest.mark.known_prism_loss
 def test_examples_end_to_end_each_input_in_exactly_one_output(kafka_bootstrap, topics, tmp_path):
     sent = produce(str(EXAMPLES), topics["raw"], kafka_bootstrap, {})
     inputs = input_coordinates(kafka_bootstrap, topics["raw"])

@@ -12,7 +12,6 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.known_prism_loss
 def test_steady_stream_is_complete_with_bounded_latency(
     kafka_bootstrap, stream_topics, job_factory, kit, tmp_path
 ):
@@ -49,7 +48,6 @@ def test_steady_stream_is_complete_with_bounded_latency(
     assert in_files == {row[2] for row in found["enriched"]}
 
 
-@pytest.mark.known_prism_loss
 def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
     kafka_bootstrap, stream_topics, job_factory, kit, tmp_path
 ):
