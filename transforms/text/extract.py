@@ -70,7 +70,9 @@ _ISO_START = re.compile(r"\d{4}-\d\d")
 _EPOCH_MILLIS = re.compile(r"\d{11,13}")
 _TZINFOS = {name.upper(): hours * 3600 for name, hours in _ZONES.items()}
 
-_TERMINAL = (".", ",", ";", ":")
+# Sentence and clause ends, also in CJK (full stop, full-width and ideographic comma), Arabic
+# and Devanagari scripts: a line ending so is a sentence, never a title.
+_TERMINAL = (".", ",", ";", ":", "。", "．", "，", "、", "；", "：", "،", "؛", "।")
 _NAME_WORD = r"(?:[A-Z][\w'’.-]*|de|van|von|der|da|bin|al|el|la|le)"
 _NAME = re.compile(
     rf"{_NAME_WORD}(?: {_NAME_WORD}){{1,4}}(?: and {_NAME_WORD}(?: {_NAME_WORD}){{1,4}})?"

@@ -25,6 +25,13 @@ NOT_FOR_NER = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"]
 BODY_1 = "The council approved the new budget on Tuesday after a long debate about library funding."
 BODY_2 = "Opposition members said the cuts would fall hardest on families in the north of the city."
 
+# A wire lead (one sentence, a single space) and a headline from a Chinese news page.
+ZH_LEAD = (
+    "新华社北京11月17日电 记者17日从国家卫生健康委获悉，相关部门全力保障人民群众临床用药需求。"
+)
+ZH_BODY = "据了解，短缺药品信息监测共享正在多维度推进。"
+ZH_TITLE = "多部门 保障短缺药品供应"
+
 
 def millis(*parts: int, tz: timezone = UTC) -> int:
     return int(datetime(*parts, tzinfo=tz).timestamp() * 1000)
@@ -102,6 +109,12 @@ def test_seed_structure(seed_blocks: list[str]) -> None:
             id="title-needs-body",
         ),
         pytest.param([], None, None, None, (), id="empty"),
+        pytest.param(
+            [ZH_LEAD, ZH_BODY], None, None, None, (ZH_LEAD, ZH_BODY), id="cjk-sentence-is-body"
+        ),
+        pytest.param(
+            [ZH_TITLE, ZH_LEAD], ZH_TITLE, None, None, (ZH_LEAD,), id="cjk-title-then-body"
+        ),
     ],
 )
 def test_parse_structure(
