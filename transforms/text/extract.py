@@ -20,6 +20,7 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 from trafilatura.utils import load_html
 
 from transforms.text.html_comments import comment_containers
+from transforms.text.html_links import drop_link_runs, link_texts
 from transforms.text.models import Entity, ExtractionError
 
 
@@ -222,6 +223,8 @@ def extract_html(html: str, url: str | None = None) -> HtmlPage:
     without). Reader comments are not the article: trafilatura sets apart the ones it
     recognizes (returned in ``comments``, never in ``text``), and comment containers it does
     not recognize are removed from the page first (``html_comments.comment_containers``).
+    Runs of link-only paragraphs (related stories, navigation) are dropped from the text
+    (``html_links.drop_link_runs``).
     Raises ExtractionError (code ``no_main_text``) when trafilatura finds no main text.
     """
     tree = load_html(html)
@@ -229,6 +232,7 @@ def extract_html(html: str, url: str | None = None) -> HtmlPage:
         raise ExtractionError("page is not parsable HTML", code="no_main_text")
     for container in comment_containers(tree):
         container.drop_tree()
+    links = link_texts(tree)
     document = trafilatura.bare_extraction(
         tree,
         url=url,
@@ -239,7 +243,7 @@ def extract_html(html: str, url: str | None = None) -> HtmlPage:
         include_links=False,
         date_extraction_params={"original_date": True, "extensive_search": True},
     )
-    text = _paragraphs(getattr(document, "text", None))
+    text = "\n\n".join(drop_link_runs(_lines(getattr(document, "text", None)), links))
     if not text:
         raise ExtractionError("trafilatura found no main text", code="no_main_text")
     date = getattr(document, "date", None)
@@ -248,14 +252,13 @@ def extract_html(html: str, url: str | None = None) -> HtmlPage:
         title=getattr(document, "title", None) or None,
         author=getattr(document, "author", None) or None,
         published_at=parse_date(date) if date else None,
-        comments=_paragraphs(getattr(document, "comments", None)) or None,
+        comments="\n\n".join(_lines(getattr(document, "comments", None))) or None,
     )
 
 
-def _paragraphs(text: str | None) -> str:
-    """trafilatura's one-block-per-line text as blank-line separated paragraphs."""
-    lines = [line.strip() for line in (text or "").splitlines()]
-    return "\n\n".join(line for line in lines if line)
+def _lines(text: str | None) -> list[str]:
+    """The non-blank lines of trafilatura's text output: one block (paragraph) per line."""
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
 def entities_from_doc(doc: Any) -> tuple[Entity, ...]:
