@@ -139,12 +139,19 @@ def print_table(rows: list[Row]) -> None:
         )
 
 
+# Names that stand for several sections.
+GROUPS = {"html": ("snippets", "newspaper", "dates")}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="+", choices=sorted(SECTIONS), help="run these sections")
+    parser.add_argument(
+        "--only", nargs="+", choices=sorted([*SECTIONS, *GROUPS]), help="run these sections"
+    )
     args = parser.parse_args(argv)
+    names = [part for name in args.only or SECTIONS for part in GROUPS.get(name, (name,))]
     rows: list[Row] = []
-    for name in args.only or SECTIONS:
+    for name in dict.fromkeys(names):
         rows.extend(SECTIONS[name]())
     print_table(rows)
     return 0

@@ -35,37 +35,45 @@ def cleaned_page(html: str, url: str | None) -> Article | None:
 
 
 def snippet_rows() -> list[Row]:
-    """Must-contain / must-not-contain rates on trafilatura 1.0.0's real-world pages."""
-    found = total = absent = negatives = comment_misses = 0
+    """Must-contain / must-not-contain rates on trafilatura 1.0.0's real-world pages.
+
+    trafilatura's tests count reader comments as text; newsflow keeps them out of ``body`` and
+    publishes them in ``comments``. A snippet is found in the record when it is in the title,
+    the body or the comments; the body-only rate is reported too. Must-not-contain snippets
+    are checked in title + body, and in comments as well in the detail column.
+    """
+    in_record = in_body = total = absent = absent_record = negatives = 0
     for case in trafilatura_cases():
         article = cleaned_page(case.html, case.url)
         text = f"{article.title or ''}\n{article.body}" if article else ""
-        comments = _comments(case.html, case.url)
+        record = f"{text}\n{article.comments or ''}" if article else ""
         for snippet in case.present:
             total += 1
-            found += snippet in text
-            comment_misses += snippet not in text and snippet in comments
+            in_body += snippet in text
+            in_record += snippet in record
         negatives += len(case.absent)
         absent += sum(snippet not in text for snippet in case.absent)
-    article_total = total - comment_misses
+        absent_record += sum(snippet not in record for snippet in case.absent)
     return [
-        ("html", "must-contain found (all snippets)", f"{found / total:.3f}", f"{found}/{total}"),
         (
             "html",
-            "must-contain found (excl. reader comments)",
-            f"{found / article_total:.3f}",
-            f"{found}/{article_total}; {comment_misses} snippets are in comments",
+            "must-contain found in record (body or comments)",
+            f"{in_record / total:.3f}",
+            f"{in_record}/{total}",
         ),
-        ("html", "must-not-contain absent", f"{absent / negatives:.3f}", f"{absent}/{negatives}"),
+        (
+            "html",
+            "must-contain found in body",
+            f"{in_body / total:.3f}",
+            f"{in_body}/{total}; {in_record - in_body} more are reader comments",
+        ),
+        (
+            "html",
+            "must-not-contain absent from body",
+            f"{absent / negatives:.3f}",
+            f"{absent}/{negatives}; from body and comments {absent_record}/{negatives}",
+        ),
     ]
-
-
-def _comments(html: str, url: str) -> str:
-    """Reader comments as trafilatura sees them (its tests count them as main text)."""
-    import trafilatura
-
-    document = trafilatura.bare_extraction(html, url=url, include_comments=True)
-    return getattr(document, "comments", None) or ""
 
 
 def shingle_f1(text: str, expected: str, language: str | None) -> float:

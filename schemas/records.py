@@ -56,6 +56,7 @@ def article_record(article: Article, processed_at: int, version: str) -> dict[st
         "kafka": kafka_coordinates(article.ref),
         "processed_at": processed_at,
         "pipeline_version": version,
+        "comments": article.comments,
         "entity_summary": [
             {"text": e.text, "label": e.label, "count": e.count}
             for e in entity_summary(article.entities)

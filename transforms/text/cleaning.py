@@ -19,8 +19,10 @@ FILLER_KIND = "lorem_ipsum"
 
 def clean_article(article: Article) -> Article:
     """Strip boilerplate and parse title/date/byline/body; raise RejectedArticleError when no
-    article text is left (a body that is all filler or chrome)."""
+    article text is left (a body that is all filler or chrome). Reader comments of an HTML page
+    go to ``comments`` as extracted, never into ``body``."""
     text, meta_title, meta_author, meta_date = article.raw_body, None, None, None
+    comments = None
     if article.content_type == "text/html":
         page = extract_html(article.raw_body, article.url)
         text, meta_title, meta_author, meta_date = (
@@ -29,6 +31,7 @@ def clean_article(article: Article) -> Article:
             page.author,
             page.published_at,
         )
+        comments = page.comments
     cleaned = strip_boilerplate(text)
     structure = parse_structure([block.text for block in cleaned.blocks])
     paragraphs = list(structure.paragraphs)
@@ -47,6 +50,7 @@ def clean_article(article: Article) -> Article:
         byline=structure.byline or meta_author or article.author_hint,
         published_at=structure.published_at or meta_date or article.published_hint,
         body=body,
+        comments=comments,
         boilerplate=cleaned.removed,
         content_hash=exact_key(body),
     )

@@ -92,6 +92,7 @@ class Article:
     published_at: int | None = None
     language: str | None = None
     body: str = ""
+    comments: str | None = None
     boilerplate: tuple[Span, ...] = ()
     entities: tuple[Entity, ...] = ()
     content_hash: str = ""

@@ -178,3 +178,24 @@ def test_first_schema_readers_skip_the_entity_fields():
     decoded = decode(encode(ENRICHED_RECORD, ENRICHED), old, writers=[load_schema(ENRICHED)])
     assert "entity_summary" not in decoded
     assert decoded["entities"] == [{"text": "Amber Rudd", "label": "PERSON", "start": 0, "end": 10}]
+
+
+def before_comments() -> dict:
+    """The schema before reader comments were published: no ``comments`` field."""
+    schema = copy.deepcopy(load_schema(ENRICHED))
+    schema["fields"] = [f for f in schema["fields"] if f["name"] != "comments"]
+    return fastavro.parse_schema(schema)
+
+
+def test_records_written_before_comments_read_with_null_comments():
+    old = before_comments()
+    decoded = decode(encode(ENRICHED_RECORD, old), ENRICHED, writers=[old])
+    assert decoded["comments"] is None
+    assert decoded["body"] == ENRICHED_RECORD["body"]
+
+
+def test_readers_from_before_comments_skip_them():
+    record = {**ENRICHED_RECORD, "comments": "Reader One: well said."}
+    decoded = decode(encode(record, ENRICHED), before_comments(), writers=[load_schema(ENRICHED)])
+    assert "comments" not in decoded
+    assert decoded["body"] == ENRICHED_RECORD["body"]

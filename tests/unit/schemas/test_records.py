@@ -39,3 +39,14 @@ def test_article_record_carries_the_entity_summary(entities, summary) -> None:
     decoded = decode(encode(record, ENRICHED), ENRICHED)
     assert decoded["entity_summary"] == summary
     assert [e["canonical"] for e in decoded["entities"]] == [e.canonical for e in entities]
+
+
+@pytest.mark.parametrize("comments", ["Reader One: well said.\n\nReader Two: no.", None])
+def test_article_record_carries_reader_comments_apart_from_the_body(comments) -> None:
+    article = Article(
+        id="a1", raw_body=BODY, body=BODY, fetched_at=1, ref=SourceRef(), comments=comments
+    )
+    record = article_record(article, processed_at=2, version="test")
+    assert record["body"] == BODY
+    assert record["comments"] == comments
+    assert decode(encode(record, ENRICHED), ENRICHED)["comments"] == comments

@@ -25,6 +25,13 @@ NOT_FOR_NER = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"]
 BODY_1 = "The council approved the new budget on Tuesday after a long debate about library funding."
 BODY_2 = "Opposition members said the cuts would fall hardest on families in the north of the city."
 
+# A wire lead (one sentence, a single space) and a headline from a Chinese news page.
+ZH_LEAD = (
+    "新华社北京11月17日电 记者17日从国家卫生健康委获悉，相关部门全力保障人民群众临床用药需求。"
+)
+ZH_BODY = "据了解，短缺药品信息监测共享正在多维度推进。"
+ZH_TITLE = "多部门 保障短缺药品供应"
+
 
 def millis(*parts: int, tz: timezone = UTC) -> int:
     return int(datetime(*parts, tzinfo=tz).timestamp() * 1000)
@@ -102,6 +109,12 @@ def test_seed_structure(seed_blocks: list[str]) -> None:
             id="title-needs-body",
         ),
         pytest.param([], None, None, None, (), id="empty"),
+        pytest.param(
+            [ZH_LEAD, ZH_BODY], None, None, None, (ZH_LEAD, ZH_BODY), id="cjk-sentence-is-body"
+        ),
+        pytest.param(
+            [ZH_TITLE, ZH_LEAD], ZH_TITLE, None, None, (ZH_LEAD,), id="cjk-title-then-body"
+        ),
     ],
 )
 def test_parse_structure(
@@ -171,6 +184,47 @@ def test_extract_html() -> None:
     assert page.title == "Council backs library budget"
     assert page.author == "Jane Smith"
     assert page.published_at == millis(2017, 3, 26)
+
+
+ARTICLE_PARAGRAPHS = """<p>The council approved the new budget on Tuesday after a long debate about
+library funding, which had been cut in each of the previous five years.</p>
+<p>Opposition members said the cuts would fall hardest on families in the north of the city,
+where two branches closed last year and a third is under review.</p>
+<p>The mayor promised to review the plan in the spring if tax receipts improve, and said the
+council would publish the figures in full before the next meeting.</p>"""
+# Comments trafilatura recognizes (id "comments") and a thread it does not ("sf_comment_list",
+# a sibling of the article paragraphs, which it would otherwise take as main text).
+COMMENTED_HTML = f"""<html><head><title>Council backs library budget</title></head><body>
+<div class="main"><h1>Council backs library budget</h1>{ARTICLE_PARAGRAPHS}
+<div id="sf_comment_list">
+<div class="sf_comment"><p>Alcalino, 28 minutes ago</p></div>
+<div class="sf_comment_text">
+<p>What a waste of public money this debate was, and they know it.</p></div>
+<div class="sf_comment"><p>Casper, 37 minutes ago</p></div>
+<div class="sf_comment_text">
+<p>The libraries were the last thing here that worked for everybody.</p></div>
+</div></div>
+<div id="comments"><ol class="comment-list">
+<li class="comment">
+<p>Reader One: the north always loses out in these budgets, year after year.</p></li>
+<li class="comment">
+<p>Reader Two: at least the libraries stay open this year, which is something.</p></li>
+</ol></div></body></html>"""
+
+
+def test_extract_html_keeps_reader_comments_apart() -> None:
+    page = extract_html(COMMENTED_HTML, url="https://example.com/news/budget")
+    assert page.text.endswith("before the next meeting.")
+    assert "Casper" not in page.text
+    assert "waste of public money" not in page.text
+    assert "Reader One" not in page.text
+    assert page.comments is not None
+    assert "Reader One: the north always loses out" in page.comments
+    assert "Casper" not in page.comments
+
+
+def test_extract_html_without_comments() -> None:
+    assert extract_html(HTML, url="https://example.com/news/budget").comments is None
 
 
 def test_extract_html_without_text_raises() -> None:
