@@ -1,6 +1,6 @@
 # newsflow developer commands. Everything installs what it needs on first use.
 #   make demo   install, start the local broker, run the pipeline on the examples, show the records
-#   make test   install, lint, start the broker, run every test, stop the broker
+#   make test   install, lint, start the broker and a Flink cluster, run every test, stop them
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -14,6 +14,13 @@ BOOTSTRAP ?= 127.0.0.1:9092
 DEMO_OUT ?= out/demo
 BEAM_VERSION := 2.77.0
 PRISM := .cache/prism/prism
+FLINK := deploy/flink/flink.sh
+FLINK_MASTER ?= [local]
+# The FlinkRunner runs from its own virtualenv: the project with Beam at the job server's version
+# (deploy/flink/pom.xml), since the SDK and the job server must be the same Beam release.
+FLINK_VENV := .venv-flink
+FLINK_PY := $(FLINK_VENV)/bin/python
+FLINK_STAMP := $(FLINK_VENV)/.installed
 
 .PHONY: help install lint format unit test test-integration kafka-up kafka-down kafka-status \
         demo process-examples bench eval clean
@@ -58,12 +65,8 @@ kafka-down: ## stop the local broker
 kafka-status:
 	PYTHON=$(PY) $(KAFKA) status
 
-test: $(STAMP) lint ## everything: lint, unit, stream and integration tests against a real broker
-	@started=0; \
-	if ! PYTHON=$(PY) $(KAFKA) status >/dev/null 2>&1; then PYTHON=$(PY) $(KAFKA) up; started=1; fi; \
-	status=0; $(PY) -m pytest -q tests || status=$$?; \
-	if [ $$started = 1 ]; then $(KAFKA) down; fi; \
-	exit $$status
+test: $(STAMP) $(FLINK_STAMP) flink-jar lint ## everything: lint, unit, stream, integration (Kafka, Flink)
+	PYTHON=$(PY) deploy/with-services.sh $(PY) -m pytest -q tests
 
 demo: $(STAMP) kafka-up ## run the pipeline on examples/articles.jsonl through Kafka and show the outputs
 	$(PY) examples/demo.py --bootstrap-servers $(BOOTSTRAP) --output-dir $(DEMO_OUT)
@@ -81,16 +84,24 @@ clean:
 	rm -rf out .pytest_cache .ruff_cache
 
 # --- Beam on Flink (issue 5; see deploy/README.md) -------------------------------------------
-FLINK := deploy/flink/flink.sh
-FLINK_MASTER ?= [local]
 
-.PHONY: flink-jar flink-demo test-flink flink-cluster-up flink-cluster-down
+$(FLINK_STAMP): pyproject.toml deploy/flink/pom.xml deploy/flink/sdk_requirements.py
+	@test -x $(FLINK_PY) || $(PYTHON_BOOT) -m venv $(FLINK_VENV)
+	$(FLINK_PY) -m pip install -q --upgrade pip
+	$(FLINK_PY) deploy/flink/sdk_requirements.py > $(FLINK_VENV)/requirements.txt
+	$(FLINK_PY) -m pip install -q -r $(FLINK_VENV)/requirements.txt
+	$(FLINK_PY) -m pip install -q --no-deps -e .
+	@touch $@
+
+flink-venv: $(FLINK_STAMP) ## .venv-flink: the project with Beam at the Flink job server's version
+
+.PHONY: flink-venv flink-jar flink-demo test-flink flink-cluster-up flink-cluster-down
 
 flink-jar: ## resolve Beam's Flink job server from Maven Central into deploy/flink/.cache/
 	$(FLINK) jar
 
-flink-demo: $(STAMP) flink-jar kafka-up ## the examples through Kafka on the FlinkRunner (parallelism 2)
-	$(PY) deploy/flink/demo.py --bootstrap-servers $(BOOTSTRAP) --flink-master '$(FLINK_MASTER)'
+flink-demo: $(FLINK_STAMP) flink-jar kafka-up ## the examples through Kafka on the FlinkRunner (parallelism 2)
+	$(FLINK_PY) deploy/flink/demo.py --bootstrap-servers $(BOOTSTRAP) --flink-master '$(FLINK_MASTER)'
 
 flink-cluster-up: flink-jar ## start a standalone Flink 1.19 cluster (JobManager + TaskManager) on :8081
 	$(FLINK) up
@@ -98,11 +109,5 @@ flink-cluster-up: flink-jar ## start a standalone Flink 1.19 cluster (JobManager
 flink-cluster-down: ## stop the standalone Flink cluster
 	$(FLINK) down
 
-test-flink: $(STAMP) flink-jar ## Flink tests, also on a standalone cluster (started and stopped here)
-	@kafka_started=0; flink_started=0; \
-	if ! PYTHON=$(PY) $(KAFKA) status >/dev/null 2>&1; then PYTHON=$(PY) $(KAFKA) up; kafka_started=1; fi; \
-	if ! $(FLINK) status >/dev/null 2>&1; then $(FLINK) up; flink_started=1; fi; \
-	status=0; $(PY) -m pytest -q -m flink tests/integration/flink || status=$$?; \
-	if [ $$flink_started = 1 ]; then $(FLINK) down; fi; \
-	if [ $$kafka_started = 1 ]; then $(KAFKA) down; fi; \
-	exit $$status
+test-flink: $(STAMP) $(FLINK_STAMP) flink-jar ## only the Flink tests (broker and standalone cluster started here)
+	PYTHON=$(PY) deploy/with-services.sh $(PY) -m pytest -q -m flink tests/integration/flink

@@ -6,9 +6,10 @@ same JSON-lines file of the 350 Lee corpus articles (``corpora.lee_articles()``,
 waits for: Prism's or the Flink job server's start-up, job submission and teardown. A file rather
 than Kafka keeps the broker out of the comparison; the transforms are the same (assembly.py).
 
-Flink runs with ``--flink_master=[local]``: the job server starts an embedded Flink 1.19 cluster,
-and with LOOPBACK the Python SDK workers run inside the submitting process. Prints seconds,
-articles/s, words/s and peak RSS of the child, and checks both runs enriched the same articles.
+Flink runs from ``.venv-flink`` (Beam at the job server's version) with
+``--flink_master=[local]``: the job server starts an embedded Flink 1.19 cluster, and with LOOPBACK
+the Python SDK workers run inside the submitting process. Prints seconds, articles/s, words/s and
+peak RSS of the child, and checks both runs enriched the same articles.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from throughput import timed_child, write_events
 
 ROOT = Path(__file__).resolve().parents[1]
 FLINK_SH = ROOT / "deploy" / "flink" / "flink.sh"
+# The FlinkRunner runs from .venv-flink (`make flink-venv`): Beam at the job server's version.
+FLINK_NEWSFLOW = ROOT / ".venv-flink" / "bin" / "newsflow"
 
 
 def flink_flags(parallelism: int) -> list[str]:
@@ -58,13 +61,16 @@ def main() -> int:
     n = len(texts) * args.copies
     newsflow = shutil.which("newsflow") or str(Path(sys.executable).with_name("newsflow"))
     runs = {
-        "DirectRunner (Prism)": [],
-        f"FlinkRunner [local] p={args.parallelism}": flink_flags(args.parallelism),
+        "DirectRunner (Prism)": (newsflow, []),
+        f"FlinkRunner [local] p={args.parallelism}": (
+            str(FLINK_NEWSFLOW),
+            flink_flags(args.parallelism),
+        ),
     }
     results = []
-    for number, (name, flags) in enumerate(runs.items()):
+    for number, (name, (command, flags)) in enumerate(runs.items()):
         out = work / f"out{number}"
-        secs, rss = timed_child([newsflow, "process", str(events), "--output", str(out), *flags])
+        secs, rss = timed_child([command, "process", str(events), "--output", str(out), *flags])
         results.append((name, secs, rss, enriched_ids(out)))
     print(f"corpus: {n} Lee articles ({words} words), file mode, machine: {os.cpu_count()} cores")
     print(f"{'run':<30}{'seconds':>9}{'articles/s':>12}{'words/s':>11}{'peak MiB':>10}")

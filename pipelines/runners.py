@@ -16,7 +16,8 @@ a runner split; on one machine, with one SDK worker, splits bought no parallelis
 
 The FlinkRunner likewise downloads its job server jar from a URL that may not serve it (Beam 2.77's
 is not on the Maven mirror this project reaches), so it is pointed at the one ``make flink-jar``
-assembled, when there is one and no jar was named. Any other runner is left alone.
+assembled, when there is one and no jar was named; a jar of another Beam version than the SDK is
+refused (that jar is Beam 2.62.0's, run from ``.venv-flink``). Any other runner is left alone.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
+from apache_beam import version as beam_version
 from apache_beam.options.pipeline_options import (
     DebugOptions,
     FlinkRunnerOptions,
@@ -51,6 +54,11 @@ class PrismNotFoundError(RuntimeError):
 
 class FlinkJobServerNotFoundError(FileNotFoundError):
     """``$NEWSFLOW_FLINK_JOB_SERVER_JAR`` names no file: a FlinkRunner job cannot start."""
+
+
+class FlinkVersionMismatchError(RuntimeError):
+    """The job server jar is another Beam version than this Python SDK: Beam supports only the
+    same version on both sides of the job API, so the job is not submitted."""
 
 
 def prism_binary() -> Path:
@@ -92,7 +100,11 @@ def use_flink_job_server(options: PipelineOptions) -> None:
     ``make flink-jar`` assembled if it exists. A jar named with ``--flink_job_server_jar`` wins, and
     ``--flink_submit_uber_jar`` is left to Beam (it needs Beam's own self-contained jar)."""
     flink = options.view_as(FlinkRunnerOptions)
-    if flink.flink_job_server_jar or flink.flink_submit_uber_jar:
+    if flink.flink_submit_uber_jar:
+        return
+    if flink.flink_job_server_jar:
+        if Path(flink.flink_job_server_jar).is_file():
+            require_same_beam_version(Path(flink.flink_job_server_jar))
         return
     override = os.environ.get(FLINK_JOB_SERVER_ENV)
     if override and not Path(override).is_file():
@@ -101,4 +113,31 @@ def use_flink_job_server(options: PipelineOptions) -> None:
         )
     jar = Path(override) if override else FLINK_JOB_SERVER_JAR
     if jar.is_file():
+        require_same_beam_version(jar)
         flink.flink_job_server_jar = str(jar)
+
+
+def job_server_beam_version(jar: Path) -> str | None:
+    """The ``Beam-Version`` that ``deploy/flink/pom.xml`` writes into the assembled jar's manifest
+    (None for a jar without it, e.g. one Beam published)."""
+    with zipfile.ZipFile(jar) as archive:
+        manifest = archive.read("META-INF/MANIFEST.MF").decode("utf-8")
+    for line in manifest.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "Beam-Version":
+            return value.strip()
+    return None
+
+
+def require_same_beam_version(jar: Path) -> None:
+    """Refuse a job server of another Beam version than the running SDK.
+
+    The job server Maven Central serves here is older than the project's Beam pin, so the
+    FlinkRunner runs from ``.venv-flink`` (``make flink-venv``), whose SDK matches the jar."""
+    served = job_server_beam_version(jar)
+    if served is not None and served != beam_version.__version__:
+        raise FlinkVersionMismatchError(
+            f"{jar} is Beam {served}'s Flink job server but this Python SDK is Beam "
+            f"{beam_version.__version__}; run the FlinkRunner from .venv-flink (`make flink-venv`,"
+            " then .venv-flink/bin/newsflow run --runner FlinkRunner ...), see deploy/README.md"
+        )

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-FLINK_SH = Path(__file__).resolve().parents[3] / "deploy" / "flink" / "flink.sh"
+ROOT = Path(__file__).resolve().parents[3]
+FLINK_SH = ROOT / "deploy" / "flink" / "flink.sh"
+FLINK_NEWSFLOW = ROOT / ".venv-flink" / "bin" / "newsflow"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -33,6 +35,14 @@ def flink_job_server_jar() -> str:
     if done.returncode != 0:
         pytest.fail(f"deploy/flink/flink.sh jar failed:\n{done.stderr[-3000:]}")
     return done.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def flink_newsflow() -> str:
+    """``newsflow`` of ``.venv-flink`` (``make flink-venv``): Beam at the job server's version."""
+    if not FLINK_NEWSFLOW.is_file():
+        pytest.fail(f"{FLINK_NEWSFLOW} is missing: run `make flink-venv`")
+    return str(FLINK_NEWSFLOW)
 
 
 @pytest.fixture(scope="session")

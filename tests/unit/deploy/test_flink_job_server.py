@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import zipfile
+from pathlib import Path
+
 import pytest
+from apache_beam import version as beam_version
 from apache_beam.options.pipeline_options import FlinkRunnerOptions, PipelineOptions
 
 from pipelines import runners
@@ -14,10 +18,19 @@ def jar_for(argv: list[str]) -> str | None:
     return options.view_as(FlinkRunnerOptions).flink_job_server_jar
 
 
+def write_jar(path: Path, beam: str | None = beam_version.__version__) -> Path:
+    """A jar whose manifest is like the one deploy/flink/pom.xml writes."""
+    manifest = "Manifest-Version: 1.0\nMain-Class: x.Driver\n"
+    if beam is not None:
+        manifest += f"Beam-Version: {beam}\n"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("META-INF/MANIFEST.MF", manifest)
+    return path
+
+
 @pytest.fixture
 def assembled(tmp_path, monkeypatch):
-    jar = tmp_path / "beam-flink-job-server.jar"
-    jar.write_bytes(b"PK")
+    jar = write_jar(tmp_path / "beam-flink-job-server.jar")
     monkeypatch.setattr(runners, "FLINK_JOB_SERVER_JAR", jar)
     monkeypatch.delenv(runners.FLINK_JOB_SERVER_ENV, raising=False)
     return jar
@@ -45,8 +58,21 @@ def test_the_environment_overrides_and_must_name_a_file(assembled, tmp_path, mon
     monkeypatch.setenv(runners.FLINK_JOB_SERVER_ENV, str(other))
     with pytest.raises(runners.FlinkJobServerNotFoundError, match="make flink-jar"):
         jar_for([])
-    other.write_bytes(b"PK")
+    write_jar(other)
     assert jar_for([]) == str(other)
+
+
+def test_a_job_server_of_another_beam_version_is_refused(assembled):
+    write_jar(assembled, "2.62.0" if beam_version.__version__ != "2.62.0" else "2.77.0")
+    with pytest.raises(runners.FlinkVersionMismatchError, match=r"\.venv-flink"):
+        jar_for([])
+    with pytest.raises(runners.FlinkVersionMismatchError):
+        jar_for([f"--flink_job_server_jar={assembled}"])
+
+
+def test_a_jar_without_a_beam_version_is_trusted(assembled):
+    write_jar(assembled, None)
+    assert jar_for([]) == str(assembled)
 
 
 def test_other_runners_are_left_alone(assembled):
