@@ -6,6 +6,9 @@ runner delivers elements in (in batch the watermark only moves at the end, which
 input). What a key remembers (the first copy's id, or its MinHash signature) is cleared by an
 event-time timer ``ttl`` after it was stored: memory is bounded by arrival rate x TTL.
 
+Each buffering step declares its own ``PENDING``/``FLUSH`` specs rather than inheriting them: Beam
+binds one ``on_timer`` callback per ``TimerSpec`` object, so a shared base class cannot hold them.
+
 Near-dup runs in three keyed steps: articles are fanned out to their LSH band buckets, each bucket
 judges new members against the first signature it saw, and a step keyed per input gathers every
 band's verdict before the article moves on as kept or duplicate.
