@@ -100,7 +100,7 @@ flink-venv: $(FLINK_STAMP) ## .venv-flink: the project with Beam at the Flink jo
 flink-jar: ## resolve Beam's Flink job server from Maven Central into deploy/flink/.cache/
 	$(FLINK) jar
 
-flink-demo: $(FLINK_STAMP) flink-jar kafka-up ## the examples through Kafka on the FlinkRunner (parallelism 2)
+flink-demo: $(FLINK_STAMP) flink-jar kafka-up ## the examples through the streaming job on the FlinkRunner (parallelism 2)
 	$(FLINK_PY) deploy/flink/demo.py --bootstrap-servers $(BOOTSTRAP) --flink-master '$(FLINK_MASTER)'
 
 flink-cluster-up: flink-jar ## start a standalone Flink 1.19 cluster (JobManager + TaskManager) on :8081

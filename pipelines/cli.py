@@ -13,6 +13,7 @@ import sys
 import threading
 
 import apache_beam as beam
+import grpc
 from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions, StandardOptions
 from apache_beam.runners.runner import PipelineState
 from kafka.errors import KafkaError
@@ -112,10 +113,25 @@ def _cancel_on_signals(result, stopping: threading.Event) -> None:
     def cancel(signum, _frame) -> None:
         LOG.warning("%s: cancelling the pipeline", signal.Signals(signum).name)
         stopping.set()
+        _quiet_worker_shutdown()
         result.cancel()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, cancel)
+
+
+def _quiet_worker_shutdown() -> None:
+    """After a cancel, the runner closes its gRPC channels under the Python workers that LOOPBACK
+    runs in this process; their threads then die on ``UNAVAILABLE``. That is the expected end of
+    a cancelled job, not an error, so it is not printed as tracebacks."""
+    logging.getLogger("apache_beam.runners.worker").setLevel(logging.CRITICAL)
+    default_hook = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if not isinstance(args.exc_value, grpc.RpcError):
+            default_hook(args)
+
+    threading.excepthook = hook
 
 
 def _process(beam_argv: list[str], runner: str, input_pattern: str, output: str) -> None:
