@@ -49,6 +49,8 @@ JAVA17_OPTS=(
 )
 
 log() { printf 'flink.sh: %s\n' "$*" >&2; }
+# shellcheck source=../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 die() { log "error: $*"; exit 1; }
 
 resolve_jar() {
@@ -149,20 +151,8 @@ show_failure() {
 
 stop_process() {
     local name="$1" main_class="$2" pid
-    if ! pid="$(process_pid "$name" "$main_class")"; then
-        rm -f "$FLINK_HOME_DIR/$name.pid"
-        return 0
-    fi
-    log "stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + STOP_TIMEOUT))
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
-        sleep 0.5
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "$name still running after ${STOP_TIMEOUT}s; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+    if pid="$(process_pid "$name" "$main_class")"; then
+        terminate "$pid" "$name" "$STOP_TIMEOUT"
     fi
     rm -f "$FLINK_HOME_DIR/$name.pid"
 }
@@ -203,27 +193,16 @@ cmd_status() {
 }
 
 # One `up` or `down` at a time per cluster home.
-with_lock() {
-    if command -v flock >/dev/null 2>&1; then
-        exec 9>"$FLINK_HOME_DIR/.lock"
-        flock 9
-    fi
-    "$@"
-}
-
-usage() {
-    sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-}
+usage() { usage_from_header 9; }
 
 main() {
     (($# == 1)) || usage
     mkdir -p "$FLINK_HOME_DIR"
     FLINK_HOME_DIR="$(cd "$FLINK_HOME_DIR" && pwd)"
     case "$1" in
-        jar) with_lock resolve_jar && printf '%s\n' "$JAR" ;;
-        up) with_lock cmd_up ;;
-        down) with_lock cmd_down ;;
+        jar) with_lock "$FLINK_HOME_DIR/.lock" resolve_jar && printf '%s\n' "$JAR" ;;
+        up) with_lock "$FLINK_HOME_DIR/.lock" cmd_up ;;
+        down) with_lock "$FLINK_HOME_DIR/.lock" cmd_down ;;
         status) cmd_status ;;
         *) usage ;;
     esac

@@ -52,6 +52,8 @@ DEFAULT_TOPICS=(articles.raw:3 articles.enriched:3 articles.duplicates:1 article
 LOG_MARK=0
 
 log() { printf 'kafka.sh: %s\n' "$*" >&2; }
+# shellcheck source=../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 die() { log "error: $*"; exit 1; }
 
 python_bin() {
@@ -242,17 +244,7 @@ stop_broker() {
         log "not running"
         return 0
     fi
-    log "stopping broker (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + STOP_TIMEOUT))
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
-        sleep 0.5
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "still running after ${STOP_TIMEOUT}s; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-    fi
+    terminate "$pid" broker "$STOP_TIMEOUT"
     rm -f "$PID_FILE"
     log "stopped"
 }
@@ -300,26 +292,15 @@ cmd_create_topics() {
 }
 
 # One `up` or `down` at a time per broker home, e.g. for parallel test sessions.
-with_lock() {
-    if command -v flock >/dev/null 2>&1; then
-        exec 9>"$KAFKA_HOME_DIR/.lock"
-        flock 9
-    fi
-    "$@"
-}
-
-usage() {
-    sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-}
+usage() { usage_from_header 10; }
 
 main() {
     (($# >= 1)) || usage
     local command="$1"
     shift
     case "$command" in
-        up) with_lock cmd_up ;;
-        down) with_lock stop_broker ;;
+        up) with_lock "$KAFKA_HOME_DIR/.lock" cmd_up ;;
+        down) with_lock "$KAFKA_HOME_DIR/.lock" stop_broker ;;
         status) cmd_status ;;
         create-topics) cmd_create_topics "$@" ;;
         *) usage ;;
