@@ -79,3 +79,26 @@ def _wait_for_partitions(bootstrap: str, topic: str, partitions: int) -> None:
             time.sleep(0.2)
     finally:
         consumer.close()
+
+
+def _run_args(
+    bootstrap: str, topics: dict[str, str], group: str, output_dir: Path, *extra: str
+) -> list[str]:
+    """``newsflow run`` arguments for one test's topics (keys raw, enriched, duplicates, dlq)."""
+    return [
+        "run",
+        "--bootstrap-servers", bootstrap,
+        "--input-topic", topics["raw"],
+        "--output-topic", topics["enriched"],
+        "--duplicates-topic", topics["duplicates"],
+        "--dead-letter-topic", topics["dlq"],
+        "--consumer-group", group,
+        "--output-dir", str(output_dir),
+        *extra,
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def run_args():
+    """Builds ``newsflow run`` arguments; every integration test runs the job the same way."""
+    return _run_args

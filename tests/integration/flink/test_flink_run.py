@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples" / "articles.jsonl"
 EXPECTED = json.loads((ROOT / "tests" / "data" / "expected_examples.json").read_text())
 OUTPUTS = ("enriched", "duplicates", "dlq")
+BOUNDED = "--stop-at-end"
 # What the pipeline decides about an article; the rest is provenance.
 DECIDED_FIELDS = (
     "id", "url", "source", "title", "byline", "published_at", "fetched_at", "language", "body",
@@ -38,20 +39,6 @@ def flink_flags(jar: str, master: str = "[local]") -> list[str]:
         "--environment_type=LOOPBACK",
         "--parallelism=2",
         f"--flink_job_server_jar={jar}",
-    ]  # fmt: skip
-
-
-def run_args(bootstrap: str, raw: str, topics: dict[str, str], group: str, out: Path) -> list[str]:
-    return [
-        "run",
-        "--bootstrap-servers", bootstrap,
-        "--input-topic", raw,
-        "--output-topic", topics["enriched"],
-        "--duplicates-topic", topics["duplicates"],
-        "--dead-letter-topic", topics["dlq"],
-        "--consumer-group", group,
-        "--output-dir", str(out),
-        "--stop-at-end",
     ]  # fmt: skip
 
 
@@ -114,14 +101,16 @@ def output_topics(unique_topic, runner: str) -> dict[str, str]:
 
 
 def test_flink_runner_matches_direct_runner(
-    kafka_bootstrap, unique_topic, raw_topic, flink_job_server_jar, flink_newsflow, tmp_path
-):
+    kafka_bootstrap, unique_topic, raw_topic, flink_job_server_jar, flink_newsflow, run_args,
+    tmp_path,
+):  # fmt: skip
     direct = output_topics(unique_topic, "direct")
     flink = output_topics(unique_topic, "flink")
 
-    direct_run = run_args(kafka_bootstrap, raw_topic, direct, f"{raw_topic}.direct", tmp_path / "d")
+    direct, flink = {**direct, "raw": raw_topic}, {**flink, "raw": raw_topic}
+    direct_run = run_args(kafka_bootstrap, direct, f"{raw_topic}.d", tmp_path / "d", BOUNDED)
     assert cli.main(direct_run) == 0
-    flink_run = run_args(kafka_bootstrap, raw_topic, flink, f"{raw_topic}.flink", tmp_path / "f")
+    flink_run = run_args(kafka_bootstrap, flink, f"{raw_topic}.f", tmp_path / "f", BOUNDED)
     run_on_flink(flink_newsflow, flink_run, flink_job_server_jar)
 
     expected = decisions(kafka_bootstrap, direct)
@@ -136,10 +125,12 @@ def test_flink_runner_matches_direct_runner(
 
 def test_standalone_flink_cluster_matches_expected(
     kafka_bootstrap, unique_topic, raw_topic, flink_job_server_jar, flink_newsflow, flink_cluster,
-    tmp_path,
+    run_args, tmp_path,
 ):  # fmt: skip
     topics = output_topics(unique_topic, "cluster")
-    args = run_args(kafka_bootstrap, raw_topic, topics, f"{raw_topic}.cluster", tmp_path)
+    args = run_args(
+        kafka_bootstrap, {**topics, "raw": raw_topic}, f"{raw_topic}.cluster", tmp_path, BOUNDED
+    )
     run_on_flink(flink_newsflow, args, flink_job_server_jar, flink_cluster)
 
     got = decisions(kafka_bootstrap, topics)

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples" / "articles.jsonl"
+BOUNDED = "--stop-at-end"
 EXPECTED = json.loads((ROOT / "tests" / "data" / "expected_examples.json").read_text())
 
 
@@ -35,35 +36,21 @@ def committed(bootstrap: str, group: str, topic: str, partitions: int) -> dict[i
         consumer.close()
 
 
-def run(bootstrap: str, topics: dict[str, str], group: str, output_dir: Path) -> int:
-    return cli.main(
-        [
-            "run",
-            "--bootstrap-servers", bootstrap,
-            "--input-topic", topics["raw"],
-            "--output-topic", topics["enriched"],
-            "--duplicates-topic", topics["duplicates"],
-            "--dead-letter-topic", topics["dlq"],
-            "--consumer-group", group,
-            "--output-dir", str(output_dir),
-            "--stop-at-end",
-        ]
-    )  # fmt: skip
-
-
 @pytest.fixture
 def topics(unique_topic) -> dict[str, str]:
     return {name: unique_topic(3 if name == "raw" else 1, name) for name in
             ("raw", "enriched", "duplicates", "dlq")}  # fmt: skip
 
 
-def test_examples_end_to_end_each_input_in_exactly_one_output(kafka_bootstrap, topics, tmp_path):
+def test_examples_end_to_end_each_input_in_exactly_one_output(
+    kafka_bootstrap, topics, run_args, tmp_path
+):
     sent = produce(str(EXAMPLES), topics["raw"], kafka_bootstrap, {})
     inputs = input_coordinates(kafka_bootstrap, topics["raw"])
     assert sent == len(inputs) == 27
     group = f"{topics['raw']}.group"
 
-    assert run(kafka_bootstrap, topics, group, tmp_path / "out") == 0
+    assert cli.main(run_args(kafka_bootstrap, topics, group, tmp_path / "out", BOUNDED)) == 0
 
     enriched = outputs(kafka_bootstrap, topics["enriched"])
     duplicates = outputs(kafka_bootstrap, topics["duplicates"])
@@ -101,10 +88,10 @@ def test_examples_end_to_end_each_input_in_exactly_one_output(kafka_bootstrap, t
     assert ends == per_partition, "offsets committed up to the end after outputs were written"
 
 
-def test_rerun_with_the_same_group_reads_nothing_again(kafka_bootstrap, topics, tmp_path):
+def test_rerun_with_the_same_group_reads_nothing_again(kafka_bootstrap, topics, run_args, tmp_path):
     produce(str(EXAMPLES), topics["raw"], kafka_bootstrap, {})
     group = f"{topics['raw']}.group"
-    assert run(kafka_bootstrap, topics, group, tmp_path / "first") == 0
+    assert cli.main(run_args(kafka_bootstrap, topics, group, tmp_path / "first", BOUNDED)) == 0
     counts = {name: len(outputs(kafka_bootstrap, topics[name])) for name in ("enriched", "dlq")}
-    assert run(kafka_bootstrap, topics, group, tmp_path / "second") == 0
+    assert cli.main(run_args(kafka_bootstrap, topics, group, tmp_path / "second", BOUNDED)) == 0
     assert {name: len(outputs(kafka_bootstrap, topics[name])) for name in counts} == counts

@@ -168,21 +168,6 @@ def stream_topics(unique_topic) -> dict[str, str]:
             for name in ("raw", "enriched", "duplicates", "dlq")}  # fmt: skip
 
 
-def run_argv(bootstrap: str, topics: dict[str, str], group: str, output_dir: Path) -> list[str]:
-    return [
-        "-v",
-        "run",
-        "--bootstrap-servers", bootstrap,
-        "--input-topic", topics["raw"],
-        "--output-topic", topics["enriched"],
-        "--duplicates-topic", topics["duplicates"],
-        "--dead-letter-topic", topics["dlq"],
-        "--consumer-group", group,
-        "--output-dir", str(output_dir),
-        "--window-seconds", "5",
-    ]  # fmt: skip
-
-
 @pytest.fixture
 def job_factory(tmp_path) -> Iterator:
     jobs: list[Job] = []
@@ -199,8 +184,13 @@ def job_factory(tmp_path) -> Iterator:
 
 
 @pytest.fixture
-def kit() -> SimpleNamespace:
+def kit(run_args) -> SimpleNamespace:
     """The helpers above, for the tests of this folder."""
+
+    def run_argv(bootstrap: str, topics: dict[str, str], group: str, output: Path) -> list[str]:
+        """The streaming job (no --stop-at-end), logging at info, 5 s file windows."""
+        return ["-v", *run_args(bootstrap, topics, group, output, "--window-seconds", "5")]
+
     return SimpleNamespace(
         events=events,
         produce_steadily=produce_steadily,
