@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 
 from corpora import htmldate_cases, newspaper_pages, trafilatura_cases
 
+from schemas.errors import NewsflowError
 from transforms.text.cleaning import clean_article
 from transforms.text.extract import extract_html
 from transforms.text.fingerprint import normalize
-from transforms.text.models import Article, NewsflowError, SourceRef
+from transforms.text.models import Article, SourceRef
 
 Row = tuple[str, str, str, str]
 # Scripts written without spaces between words: shingles are character 4-grams there.

@@ -16,13 +16,6 @@ import apache_beam as beam
 from pipelines.options import NewsflowOptions, dedup_config, kafka_overrides
 from schemas.codec import DEAD_LETTER as DEAD_LETTER_SCHEMA
 from schemas.codec import ENRICHED, encode
-from schemas.records import (
-    DEAD_LETTER_TIME_FIELDS,
-    ENRICHED_TIME_FIELDS,
-    article_record,
-    dead_letter_record,
-    json_twin,
-)
 from transforms.io.avro_files import WriteAvroFiles, WriteAvroWindows, WriteJsonFiles
 from transforms.io.event_files import ReadEventFiles
 from transforms.io.kafka_commit import CommitOffsets, JoinAcks
@@ -37,6 +30,13 @@ from transforms.steps.dedup import ARTICLES, DUPLICATES, DeduplicateArticles
 from transforms.steps.enrich import ExtractMetadata
 from transforms.steps.templates import StripTemplates
 from transforms.text.models import Article, DeadLetter
+from transforms.text.records import (
+    DEAD_LETTER_TIME_FIELDS,
+    ENRICHED_TIME_FIELDS,
+    article_record,
+    dead_letter_record,
+    json_twin,
+)
 
 
 def pipeline_version() -> str:

@@ -11,13 +11,14 @@ from typing import TextIO
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
-from schemas.codec import CodecError, decode_any
-from schemas.records import (
+from schemas.codec import decode_any
+from schemas.errors import CodecError
+from transforms.io.kafka_config import client_config, for_client
+from transforms.text.records import (
     DEAD_LETTER_TIME_FIELDS,
     ENRICHED_TIME_FIELDS,
     json_twin,
 )
-from transforms.io.kafka_config import client_config, for_client
 
 
 def event_key(payload: bytes) -> bytes | None:

@@ -19,7 +19,7 @@ import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 from fastavro.schema import load_schema as _load_avsc
 
-from transforms.text.models import NewsflowError
+from schemas.errors import CodecError, ConfigurationError
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 MAGIC = b"\xc3\x01"
@@ -30,19 +30,12 @@ DEAD_LETTER = "dead_letter"
 ARTICLE_EVENT = "article_event"
 
 
-class CodecError(NewsflowError):
-    """Bytes that are not a single-object Avro message of a known schema, or a record that does not
-    fit its schema."""
-
-    code = "codec_error"
-
-
 @cache
 def load_schema(name: str) -> dict:
     """Parse ``schemas/<name>.avsc`` once per process (parsing is slow and schemas never change)."""
     path = SCHEMA_DIR / f"{name}.avsc"
     if not path.exists():
-        raise CodecError(f"no schema {name!r} in {SCHEMA_DIR}", code="schema_missing")
+        raise ConfigurationError(f"no schema {name!r} in {SCHEMA_DIR}", code="schema_missing")
     return _load_avsc(str(path))
 
 

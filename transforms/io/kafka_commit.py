@@ -29,7 +29,8 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from transforms.io.kafka_config import KafkaIOError, client_config, for_client
+from schemas.errors import KafkaIOError
+from transforms.io.kafka_config import client_config, for_client
 from transforms.text.models import SourceRef
 
 _LOG = logging.getLogger(__name__)

@@ -16,8 +16,6 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
-from transforms.text.models import NewsflowError
-
 KAFKA_CLIENTS: tuple[type, ...] = (KafkaConsumer, KafkaProducer, KafkaAdminClient)
 
 # Java or librdkafka names whose kafka-python spelling is not the dots-to-underscores form.
@@ -90,12 +88,6 @@ _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _VERSION = re.compile(r"\d+(\.\d+){1,2}")
 _TRUE = frozenset({"true", "yes", "on"})
 _FALSE = frozenset({"false", "no", "off"})
-
-
-class KafkaIOError(NewsflowError):
-    """Kafka is unreachable or refused a request: an infrastructure failure the runner retries."""
-
-    code = "kafka_io"
 
 
 def parse_kafka_option(s: str) -> tuple[str, str]:

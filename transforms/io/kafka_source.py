@@ -34,7 +34,8 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from transforms.io.kafka_config import KafkaIOError, client_config, for_client
+from schemas.errors import KafkaIOError
+from transforms.io.kafka_config import client_config, for_client
 from transforms.text.models import RawEvent, SourceRef
 
 _LOG = logging.getLogger(__name__)

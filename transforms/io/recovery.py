@@ -27,8 +27,9 @@ from apache_beam.metrics import Metrics
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from schemas.codec import ENRICHED, CodecError, decode_any
-from transforms.io.kafka_config import KafkaIOError, for_client
+from schemas.codec import ENRICHED, decode_any
+from schemas.errors import CodecError, KafkaIOError
+from transforms.io.kafka_config import for_client
 from transforms.text.models import RawEvent
 
 _LOG = logging.getLogger(__name__)

@@ -7,9 +7,10 @@ from dataclasses import replace
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from schemas.errors import DataError
 from transforms.steps.dead_letters import DEAD_LETTER, dead_letter_output
 from transforms.text.cleaning import clean_article
-from transforms.text.models import Article, NewsflowError
+from transforms.text.models import Article
 
 STEP = "clean"
 ARTICLES = "articles"
@@ -32,7 +33,7 @@ class StripBoilerplateFn(beam.DoFn):
         self._in.inc()
         try:
             cleaned = clean_article(article)
-        except NewsflowError as exc:
+        except DataError as exc:
             yield dead_letter_output(STEP, article.payload, article.ref, exc)
             return
         self._out.inc()

@@ -8,9 +8,10 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from schemas.codec import ARTICLE_EVENT, decode
+from schemas.errors import DataError
 from transforms.steps.dead_letters import DEAD_LETTER, dead_letter_output
 from transforms.text.event import DEFAULT_MAX_BODY_BYTES, decode_event
-from transforms.text.models import NewsflowError, RawEvent
+from transforms.text.models import RawEvent
 
 STEP = "decode"
 ARTICLES = "articles"
@@ -34,7 +35,7 @@ class DecodeEventFn(beam.DoFn):
             article = decode_event(
                 raw, int(time.time() * 1000), self._max_body_bytes, _decode_avro_event
             )
-        except NewsflowError as exc:
+        except DataError as exc:
             yield dead_letter_output(STEP, raw.payload, raw.ref, exc)
             return
         self._out.inc()

@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.steps.dead_letters import DEAD_LETTER, dead_letter_output
+from schemas.errors import ExtractionError
+from transforms.steps.dead_letters import DEAD_LETTER, article_payload, dead_letter_output
 from transforms.text.entities import resolve_entities
 from transforms.text.extract import detect_language
-from transforms.text.models import Article, ExtractionError
+from transforms.text.models import Article
 from transforms.text.ner import DEFAULT_MODEL, annotate, load_ner_model
 
 STEP = "enrich"
 ARTICLES = "articles"
 DEFAULT_BATCH_SIZE = 32
-
-
-def replay_payload(article: Article) -> bytes:
-    """A JSON event equivalent to the input, for dead letters raised after the original bytes were
-    released by the clean step."""
-    event = {
-        "id": article.id,
-        "url": article.url,
-        "source": article.source,
-        "fetched_at": article.fetched_at,
-        "content_type": article.content_type,
-        "body": article.raw_body,
-    }
-    return json.dumps(event, ensure_ascii=False).encode("utf-8")
 
 
 class ExtractEntitiesFn(beam.DoFn):
@@ -70,7 +56,7 @@ class ExtractEntitiesFn(beam.DoFn):
                 (entities,) = annotate(self._nlp, [article.body], 1)
             except (ValueError, RuntimeError, IndexError) as exc:
                 error = ExtractionError(f"NER failed: {exc}", code="ner_failed")
-                yield dead_letter_output(STEP, replay_payload(article), article.ref, error)
+                yield dead_letter_output(STEP, article_payload(article), article.ref, error)
                 continue
             yield self._enriched(article, entities)
 

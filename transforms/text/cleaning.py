@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from schemas.errors import RejectedArticleError
 from transforms.text.boilerplate import strip_boilerplate
 from transforms.text.extract import extract_html, parse_structure
 from transforms.text.fingerprint import exact_key
-from transforms.text.models import Article, RejectedArticleError
+from transforms.text.models import Article
 
 FILLER_KIND = "lorem_ipsum"
 

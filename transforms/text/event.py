@@ -10,8 +10,9 @@ import hashlib
 import json
 from typing import Any
 
+from schemas.errors import InvalidEventError
 from transforms.text.extract import parse_date
-from transforms.text.models import Article, InvalidEventError, RawEvent
+from transforms.text.models import Article, RawEvent
 
 CONTENT_TYPES = ("text/plain", "text/html")
 DEFAULT_MAX_BODY_BYTES = 2_000_000

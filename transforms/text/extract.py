@@ -19,9 +19,10 @@ from dateutil import parser as date_parser
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 from trafilatura.utils import load_html
 
+from schemas.errors import ExtractionError
 from transforms.text.html_comments import comment_containers
 from transforms.text.html_links import drop_link_runs, link_texts
-from transforms.text.models import Entity, ExtractionError
+from transforms.text.models import Entity
 
 
 @dataclass(frozen=True)

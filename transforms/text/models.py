@@ -111,32 +111,3 @@ class DeadLetter:
     message: str
     exception_class: str | None
     failed_at: int
-
-
-class NewsflowError(Exception):
-    """Base of every error newsflow raises on purpose; ``code`` is the dead-letter reason code."""
-
-    code = "error"
-
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
-
-
-class InvalidEventError(NewsflowError):
-    """The event is not a usable article event (bad JSON, missing body, bad date, too large)."""
-
-    code = "invalid_event"
-
-
-class RejectedArticleError(NewsflowError):
-    """The event decoded, but nothing of an article is left (e.g. the body is all filler)."""
-
-    code = "rejected"
-
-
-class ExtractionError(NewsflowError):
-    """An extractor failed on one input; the input is dead-lettered, the pipeline goes on."""
-
-    code = "extraction_failed"

@@ -28,10 +28,11 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from schemas.errors import RejectedArticleError
 from transforms.text.cleaning import clean_article
 from transforms.text.extract import extract_html
 from transforms.text.fingerprint import exact_key, normalize
-from transforms.text.models import Article, RejectedArticleError, Span
+from transforms.text.models import Article, Span
 
 TEMPLATE_KIND = "template"
 

@@ -20,8 +20,9 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.utils.timestamp import Timestamp
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from schemas.errors import KafkaIOError
 from transforms.io.kafka_commit import CommitOffsets
-from transforms.io.kafka_config import KafkaIOError, client_config
+from transforms.io.kafka_config import client_config
 from transforms.io.kafka_sink import WriteToKafka
 from transforms.io.kafka_source import (
     UNBOUNDED_END,

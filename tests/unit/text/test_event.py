@@ -4,8 +4,9 @@ import json
 
 import pytest
 
+from schemas.errors import InvalidEventError
 from transforms.text.event import decode_event, derive_id
-from transforms.text.models import InvalidEventError, RawEvent, SourceRef
+from transforms.text.models import RawEvent, SourceRef
 
 REF = SourceRef(topic="articles.raw", partition=1, offset=7)
 NOW = 1_700_000_000_000

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import spacy
 
+from schemas.errors import ExtractionError
 from transforms.text.boilerplate import strip_boilerplate
 from transforms.text.extract import (
     detect_language,
@@ -16,7 +17,6 @@ from transforms.text.extract import (
     parse_date,
     parse_structure,
 )
-from transforms.text.models import ExtractionError
 
 SEED = Path("/work/shared/samples/seed_article.txt")
 SEED_TITLE = "Amber Rudd: Whatsapp Must Be Accessible By Intelligence Services"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from schemas.codec import ENRICHED, decode, encode
-from schemas.records import article_record
 from transforms.text.entities import resolve_entities
 from transforms.text.models import Article, Entity, SourceRef
+from transforms.text.records import article_record
 
 BODY = "Amber Rudd spoke. Rudd said WhatsApp must help."
 FOUND = (

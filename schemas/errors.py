@@ -1,0 +1,71 @@
+"""newsflow's error types, in the lowest layer so every package can raise and catch them.
+
+Two kinds, handled differently everywhere (STYLE.md section 5, DESIGN.md "Delivery and faults"):
+
+* ``DataError``: something about one input. It carries a reason code and becomes a dead letter;
+  the job goes on.
+* ``InfrastructureError``: the broker, a file system, a schema file or a setting. Never a dead
+  letter: retried while it may heal (a broker outage), else the command ends with one clear line.
+"""
+
+from __future__ import annotations
+
+
+class NewsflowError(Exception):
+    """Base of every error newsflow raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class DataError(NewsflowError):
+    """One input cannot become an article; ``code`` is its dead-letter reason code."""
+
+    code = "data_error"
+
+
+class InvalidEventError(DataError):
+    """The event is not a usable article event (bad JSON, missing body, bad date, too large)."""
+
+    code = "invalid_event"
+
+
+class RejectedArticleError(DataError):
+    """The event decoded, but nothing of an article is left (e.g. the body is all filler)."""
+
+    code = "rejected"
+
+
+class ExtractionError(DataError):
+    """An extractor failed on one input; the input is dead-lettered, the pipeline goes on."""
+
+    code = "extraction_failed"
+
+
+class CodecError(DataError):
+    """Bytes that are not a single-object Avro message of a known schema, or a record that does not
+    fit its schema."""
+
+    code = "codec_error"
+
+
+class InfrastructureError(NewsflowError):
+    """Not the input's fault: retried while it may heal, else the command ends with one line."""
+
+    code = "infrastructure"
+
+
+class KafkaIOError(InfrastructureError):
+    """Kafka is unreachable or refused a request."""
+
+    code = "kafka_io"
+
+
+class ConfigurationError(InfrastructureError, ValueError):
+    """A setting that cannot work (a missing schema file, a bad option)."""
+
+    code = "configuration"
