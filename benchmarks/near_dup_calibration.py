@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import random
 import statistics
 from collections.abc import Callable
@@ -30,7 +31,8 @@ from transforms.text.extract import parse_structure
 from transforms.text.fingerprint import minhash, shingles
 from transforms.text.near_dup import MinHashConfig, candidate_probability, judge
 
-SEED_ARTICLE = Path("/work/shared/samples/seed_article.txt")
+# The seed article is the first event of the bundled examples (never a path outside the repo).
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "articles.jsonl"
 
 
 def unwrap(text: str) -> str:
@@ -234,7 +236,7 @@ def load_corpus(directory: Path | None) -> dict[str, str]:
     Bases are cleaned as the pipeline would before dedup; the perturbed copies are not, which
     is the worst case (in the pipeline the dateline, credit and filler are stripped first).
     """
-    corpus = {"rudd__guardian_seed": SEED_ARTICLE.read_text(encoding="utf-8")}
+    corpus = {"rudd__guardian_seed": seed_text()}
     corpus.update(ARTICLES)
     if directory is not None:
         corpus.update(
@@ -379,3 +381,8 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def seed_text() -> str:
+    """Body of the seed article, the first line of ``examples/articles.jsonl``."""
+    return json.loads(EXAMPLES.read_text(encoding="utf-8").splitlines()[0])["body"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 
 from transforms.text.boilerplate import Cleaned, chrome_kind, is_filler, strip_boilerplate
 
-SEED = Path("/work/shared/samples/seed_article.txt")
+# The seed article is the first event of the bundled examples (never a path outside the repo).
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "articles.jsonl"
 LAST_REAL_SENTENCE = (
     "Rudd also confirmed that police believed Masood was as a lone attacker. But she would not say"
     " what exactly MI5 knew about him before the attack, and refused to confirm that he was shot by"
@@ -53,7 +55,7 @@ def assert_spans_match(raw: str, cleaned: Cleaned) -> None:
 
 @pytest.fixture(scope="module")
 def seed() -> str:
-    return SEED.read_text(encoding="utf-8")
+    return seed_text()
 
 
 def test_seed_filler_removed_with_raw_offsets(seed: str) -> None:
@@ -266,3 +268,8 @@ def test_all_filler_leaves_no_blocks() -> None:
     cleaned = strip_boilerplate(f"{FILLER_A}\n\n{FILLER_B}")
     assert cleaned.blocks == ()
     assert [span.kind for span in cleaned.removed] == ["lorem_ipsum", "lorem_ipsum"]
+
+
+def seed_text() -> str:
+    """Body of the seed article, the first line of ``examples/articles.jsonl``."""
+    return json.loads(EXAMPLES.read_text(encoding="utf-8").splitlines()[0])["body"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timezone
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from transforms.text.extract import (
     parse_structure,
 )
 
-SEED = Path("/work/shared/samples/seed_article.txt")
+# The seed article is the first event of the bundled examples (never a path outside the repo).
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "articles.jsonl"
 SEED_TITLE = "Amber Rudd: Whatsapp Must Be Accessible By Intelligence Services"
 # NER in this model embeds its own Tok2Vec (not a listener), so it is the only component needed.
 NOT_FOR_NER = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"]
@@ -39,7 +41,7 @@ def millis(*parts: int, tz: timezone = UTC) -> int:
 
 @pytest.fixture(scope="module")
 def seed_blocks() -> list[str]:
-    return [block.text for block in strip_boilerplate(SEED.read_text(encoding="utf-8")).blocks]
+    return [block.text for block in strip_boilerplate(seed_text()).blocks]
 
 
 @pytest.fixture(scope="module")
@@ -234,7 +236,7 @@ def test_extract_html_without_text_raises() -> None:
 
 
 def test_seed_entities(nlp: spacy.language.Language) -> None:
-    raw = SEED.read_text(encoding="utf-8")
+    raw = seed_text()
     cleaned = strip_boilerplate(raw)
     body = "\n\n".join(parse_structure([block.text for block in cleaned.blocks]).paragraphs)
     entities = entities_from_doc(nlp(body))
@@ -292,3 +294,8 @@ def test_punctuation_entities_dropped() -> None:
 )
 def test_detect_language(text: str, language: str | None) -> None:
     assert detect_language(text) == language
+
+
+def seed_text() -> str:
+    """Body of the seed article, the first line of ``examples/articles.jsonl``."""
+    return json.loads(EXAMPLES.read_text(encoding="utf-8").splitlines()[0])["body"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ from transforms.text.fingerprint import minhash, shingles
 from transforms.text.near_dup import MinHashConfig, Verdict, candidate_probability, judge
 
 CFG = MinHashConfig()
-SEED = Path("/work/shared/samples/seed_article.txt")
+# The seed article is the first event of the bundled examples (never a path outside the repo).
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "articles.jsonl"
 # Line breaks inside paragraphs do not matter to shingles.
 OTHER_STORY = """
 The home secretary has said it is "completely unacceptable" that the security services cannot
@@ -29,7 +31,7 @@ encryption would put millions of users at risk.
 
 @pytest.fixture(scope="module")
 def body() -> str:
-    blocks = strip_boilerplate(SEED.read_text(encoding="utf-8")).blocks
+    blocks = strip_boilerplate(seed_text()).blocks
     return "\n\n".join(block.text for block in blocks[3:])
 
 
@@ -110,3 +112,8 @@ def test_default_config_fits() -> None:
 )
 def test_candidate_probability(similarity: float, low: float, high: float) -> None:
     assert low <= candidate_probability(similarity, CFG) <= high
+
+
+def seed_text() -> str:
+    """Body of the seed article, the first line of ``examples/articles.jsonl``."""
+    return json.loads(EXAMPLES.read_text(encoding="utf-8").splitlines()[0])["body"]
