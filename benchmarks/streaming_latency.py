@@ -36,7 +36,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from news_events import describe, distinct_news, event_lines
 
-from pipelines.kafka_tools import read_topic
+from pipelines.kafka_tools import read_topic, send_steadily
 from schemas.codec import decode_any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,19 +106,6 @@ class Outputs(threading.Thread):
         self.join(timeout=30)
 
 
-def produce(bootstrap: str, topic: str, payloads: list[bytes], rate: float) -> None:
-    """Send at a steady rate (each send at its scheduled time, never in a catch-up burst)."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    start = time.monotonic()
-    for n, payload in enumerate(payloads):
-        delay = start + n / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        producer.send(topic, value=payload)
-    producer.flush()
-    producer.close()
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[round(q * (len(ordered) - 1))] if ordered else float("nan")
@@ -142,7 +129,9 @@ def measure(args, rate: float, payloads: list[bytes], log: Path) -> Result:
                                stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     try:
         time.sleep(args.warmup_seconds)
-        produce(args.bootstrap_servers, topics["raw"], payloads, rate)
+        producer = KafkaProducer(bootstrap_servers=args.bootstrap_servers, acks="all", linger_ms=5)
+        send_steadily(producer, topics["raw"], payloads, rate)
+        producer.close()
         deadline = time.monotonic() + args.drain_seconds
         while len(outputs.found) < len(payloads) and time.monotonic() < deadline:
             time.sleep(2)
