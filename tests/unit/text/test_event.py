@@ -5,6 +5,7 @@ import json
 import pytest
 
 from schemas.errors import InvalidEventError
+from transforms.text.cleaning import clean_article
 from transforms.text.event import decode_event, derive_id
 from transforms.text.models import RawEvent, SourceRef
 
@@ -86,3 +87,15 @@ def test_ids_are_derived_deterministically_from_url_then_body():
     body_only = decode_event(raw({"body": "same body"}), NOW)
     assert body_only.id == decode_event(raw({"body": "same body"}), NOW + 5).id
     assert body_only.id != with_url.id
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/html; charset=x-klingon-8", 'TEXT/HTML;charset="unknown"', "text/html; foo=bar"],
+)
+def test_html_with_unknown_content_type_parameters_yields_text(content_type):
+    text = "The council approved the new budget on Tuesday after a long debate about libraries."
+    event = {"body": f"<div><p>{text}</p></div>", "content_type": content_type}
+    article = clean_article(decode_event(raw(event), NOW))
+    assert article.content_type == "text/html"
+    assert article.body == text
