@@ -9,6 +9,7 @@ settings (SASL/SSL included) pass through ``--kafka-config KEY=VALUE``.
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import replace
 
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -99,8 +100,8 @@ def dedup_config(opts: NewsflowOptions) -> DedupConfig:
 
 def validate(opts: NewsflowOptions) -> None:
     """Reject settings that cannot work, before any worker starts; raises ValueError."""
-    if opts.dedup_ttl_hours <= 0:
-        raise ValueError(f"--dedup-ttl-hours must be > 0, got {opts.dedup_ttl_hours}")
+    if not 0 < opts.dedup_ttl_hours < math.inf:  # also refuses nan, which compares false
+        raise ValueError(f"--dedup-ttl-hours must be finite and > 0, got {opts.dedup_ttl_hours}")
     if not 0.0 < opts.near_dup_threshold <= 1.0:
         raise ValueError(f"--near-dup-threshold must be in (0, 1], got {opts.near_dup_threshold}")
     if opts.max_body_bytes <= 0:
