@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from corpora import NewsArticle, news_articles
 
-from transforms.text.fingerprint import exact_key, lsh_bands, minhash, shingles
+from transforms.text.fingerprint import Fingerprint, exact_key, fingerprint
 from transforms.text.near_dup import MinHashConfig, judge
 
 MIN_WORDS = 100
@@ -38,7 +38,7 @@ def distinct_news(count: int, min_words: int = MIN_WORDS) -> Selection:
     copy of another."""
     cfg = MinHashConfig()
     seen_keys: set[str] = set()
-    buckets: dict[tuple[int, str], list[tuple[int, ...]]] = {}
+    buckets: dict[int, list[Fingerprint]] = {}
     taken: list[NewsArticle] = []
     too_short = exact = near = 0
     for article in news_articles():
@@ -51,15 +51,14 @@ def distinct_news(count: int, min_words: int = MIN_WORDS) -> Selection:
         if key in seen_keys:
             exact += 1
             continue
-        signature = minhash(shingles(article.text, cfg.shingle_size), cfg)
-        bands = lsh_bands(signature, cfg)
-        candidates = [sig for band in bands for sig in buckets.get(band, ())]
-        if any(judge(signature, other, cfg).duplicate for other in candidates):
+        prints = fingerprint(article.text, cfg)
+        candidates = [other for band in prints.bands for other in buckets.get(band, ())]
+        if any(judge(prints, other, cfg).duplicate for other in candidates):
             near += 1
             continue
         seen_keys.add(key)
-        for band in bands:
-            buckets.setdefault(band, []).append(signature)
+        for band in prints.bands:
+            buckets.setdefault(band, []).append(prints)
         taken.append(article)
     if len(taken) < count:
         raise SystemExit(f"only {len(taken)} distinct articles of >= {min_words} words available")
