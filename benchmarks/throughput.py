@@ -8,9 +8,9 @@ article reaches NER).
     bodies, batches of 32: the floor cost of NER on one core.
 (b) newsflow's file mode on the DirectRunner (Prism): decode, clean, templates, dedup, NER,
     language, Avro/JSON out; once per ``--ner-processes`` value. The child builds the pipeline
-    exactly as ``newsflow process`` does (``assembly.build_file_mode``) and keeps the job's
-    result, to read its counters: ``newsflow.dedup/state_requests`` (n/a while the dedup step
-    does not count them) and the outcomes.
+    exactly as ``newsflow process`` does (``cli._pipeline_options``,
+    ``assembly.build_file_mode``) and keeps the job's result, to read its counters:
+    ``newsflow.dedup/state_requests`` (n/a while the dedup step does not count them).
 Each runs in its own child process, timed from spawn to exit (process start and model load
 included), with its CPU seconds (its own and its reaped children's) and peak RSS of its largest
 process from ``wait4``. Prints a table to paste into the README; no assertion.
@@ -48,14 +48,11 @@ NEWSFLOW_PROCESS = """
 import json, sys
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions
 from pipelines import assembly
-from pipelines.options import NewsflowOptions, validate
-from pipelines.runners import use_local_runner
+from pipelines.cli import _pipeline_options
+from pipelines.options import NewsflowOptions
 source, output, runner, argv = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-options = PipelineOptions(argv)
-validate(options.view_as(NewsflowOptions))
-use_local_runner(options, runner)
+options = _pipeline_options(argv, runner)
 pipeline = beam.Pipeline(options=options)
 assembly.build_file_mode(pipeline, options.view_as(NewsflowOptions), source, output)
 result = pipeline.run()
