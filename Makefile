@@ -45,9 +45,13 @@ $(PRISM):
 
 install: $(STAMP) ## create .venv (pinned deps, spaCy model) and build the Prism runner
 
-lint: $(STAMP) ## ruff lint and format check
+# Folders and files that must not hold an absolute machine path (the suite runs from any clone).
+PORTABLE := tests benchmarks pipelines transforms schemas $(wildcard examples/*.py)
+
+lint: $(STAMP) ## ruff lint and format check; no machine paths in code, tests, benchmarks
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) .ci/machine_paths.py $(PORTABLE)
 
 format: $(STAMP) ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -61,7 +61,7 @@ def enrich_events(events: beam.PCollection, opts: NewsflowOptions) -> Outcomes:
     templated = cleaned[ARTICLES] | "StripTemplates" >> StripTemplates()
     deduped = templated | "DeduplicateArticles" >> DeduplicateArticles(dedup_config(opts))
     enriched = deduped[ARTICLES] | "ExtractMetadata" >> ExtractMetadata(
-        opts.spacy_model, opts.ner_batch_size
+        opts.spacy_model, opts.ner_batch_size, opts.ner_processes
     )
     dead_letters = (
         decoded[DEAD_LETTER],

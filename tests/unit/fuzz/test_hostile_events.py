@@ -38,7 +38,7 @@ from transforms.text.cleaning import clean_article
 from transforms.text.entities import resolve_entities
 from transforms.text.event import MAX_FIELD_BYTES, decode_event
 from transforms.text.extract import detect_language
-from transforms.text.fingerprint import exact_key, lsh_bands, minhash, shingles
+from transforms.text.fingerprint import exact_key, fingerprint
 from transforms.text.models import RawEvent, SourceRef
 from transforms.text.near_dup import MinHashConfig
 from transforms.text.ner import annotate, load_ner_model
@@ -219,7 +219,7 @@ def through_the_pipeline(payload: bytes) -> str:
     except DataError as exc:
         return _dead_letter(payload, step, exc)
     exact_key(stripped.body)
-    lsh_bands(minhash(shingles(stripped.body, MINHASH.shingle_size), MINHASH), MINHASH)
+    fingerprint(stripped.body, MINHASH)
     (entities,) = annotate(_nlp(), [stripped.body], 1)
     enriched = replace(
         stripped, entities=resolve_entities(entities), language=detect_language(stripped.body)

@@ -7,6 +7,7 @@ import pytest
 
 from schemas.codec import ARTICLE_EVENT, decode, encode
 from schemas.errors import InvalidEventError
+from transforms.text.cleaning import clean_article
 from transforms.text.event import MAX_TIME_MS, MIN_TIME_MS, decode_event, derive_id
 from transforms.text.models import RawEvent, SourceRef
 
@@ -129,3 +130,15 @@ def test_avro_event_with_fetched_at_decodes_the_datetime_to_epoch_millis():
     assert article.fetched_at == 1490522400000
     assert article.published_hint == 1490486400000
     assert article.payload == payload
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/html; charset=x-klingon-8", 'TEXT/HTML;charset="unknown"', "text/html; foo=bar"],
+)
+def test_html_with_unknown_content_type_parameters_yields_text(content_type):
+    text = "The council approved the new budget on Tuesday after a long debate about libraries."
+    event = {"body": f"<div><p>{text}</p></div>", "content_type": content_type}
+    article = clean_article(decode_event(raw(event), NOW))
+    assert article.content_type == "text/html"
+    assert article.body == text
