@@ -52,7 +52,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 ROOT = Path(__file__).resolve().parents[3]
-MAX_BODY_BYTES = 20_000
+MAX_BODY_BYTES = 4_000
 NOW_MS = 1_700_000_000_000
 REF = SourceRef(topic="articles.raw", partition=0, offset=42)
 VERSION = "fuzz"
@@ -98,7 +98,7 @@ HTML_BITS = st.sampled_from([
     "<svg><foreignObject>", "<article>", "<nav>Home | News</nav>", "<!DOCTYPE html>", "<",
 ])  # fmt: skip
 HTML = st.lists(st.one_of(HTML_BITS, PROSE), max_size=30).map("".join)
-DEEP_HTML = st.integers(1, 3000).map(lambda n: "<div>" * n + "Deep text here." + "</div>" * n)
+DEEP_HTML = st.integers(1, 1000).map(lambda n: "<div>" * n + "Deep text here." + "</div>" * n)
 BODY = st.one_of(
     PROSE,
     HTML,
@@ -247,7 +247,7 @@ def test_every_hostile_input_becomes_an_article_or_a_dead_letter(case):
     event(f"outcome: {through_the_pipeline(payload)}")
 
 
-@FUZZ
+@settings(FUZZ, max_examples=min(EXAMPLES, 20_000))
 @given(
     payload=st.binary(max_size=100),
     message=st.text(st.characters(), max_size=100),
