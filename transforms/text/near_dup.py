@@ -38,14 +38,20 @@ _SLOT = np.dtype("<u4")
 
 @dataclass(frozen=True)
 class MinHashConfig:
-    """MinHash/LSH parameters; fixed ``seed`` so every worker computes identical signatures."""
+    """MinHash/LSH parameters; fixed ``seed`` so every worker computes identical signatures.
+
+    ``threshold`` is the estimated containment of the smaller article in the other at which they
+    are near-duplicates, ``min_size_ratio`` the least shingle count of the smaller as a share of
+    the larger (a digest that reprints a short article among much new text is not its copy).
+    """
 
     num_perm: int = 128
-    bands: int = 32
-    rows: int = 4
-    shingle_size: int = 5
+    bands: int = 64
+    rows: int = 2
+    shingle_size: int = 4
     seed: int = 1
-    threshold: float = 0.5
+    threshold: float = 0.35
+    min_size_ratio: float = 0.4
 
     def __post_init__(self) -> None:
         for name in ("num_perm", "bands", "rows", "shingle_size"):
@@ -57,18 +63,23 @@ class MinHashConfig:
             )
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError("MinHashConfig.threshold must be in (0, 1]")
+        if not 0.0 <= self.min_size_ratio <= 1.0:
+            raise ValueError("MinHashConfig.min_size_ratio must be in [0, 1]")
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether the new article duplicates the stored one, and the estimated Jaccard similarity."""
+    """Whether the new article duplicates the stored one; the estimated Jaccard similarity and
+    containment of the smaller in the larger that decided it."""
 
     duplicate: bool
     similarity: float
+    containment: float
 
 
 def judge(new: Fingerprint, stored: Fingerprint, cfg: MinHashConfig) -> Verdict:
-    """Estimated Jaccard similarity of two fingerprints and whether it reaches the threshold."""
+    """Near-duplicates when the smaller article is mostly contained in the other and not much
+    smaller than it: an excerpt, a copy with a new lede, edits or wrapper lines."""
     expected = cfg.num_perm * _SLOT.itemsize
     if len(new.signature) != expected or len(stored.signature) != expected:
         raise ValueError(
@@ -77,7 +88,21 @@ def judge(new: Fingerprint, stored: Fingerprint, cfg: MinHashConfig) -> Verdict:
         )
     equal = np.frombuffer(new.signature, _SLOT) == np.frombuffer(stored.signature, _SLOT)
     similarity = int(equal.sum()) / cfg.num_perm
-    return Verdict(duplicate=similarity >= cfg.threshold, similarity=similarity)
+    small, large = sorted((new.shingle_count, stored.shingle_count))
+    containment = estimated_containment(similarity, small, large)
+    duplicate = containment >= cfg.threshold and small >= cfg.min_size_ratio * large
+    return Verdict(duplicate=duplicate, similarity=similarity, containment=containment)
+
+
+def estimated_containment(similarity: float, small: int, large: int) -> float:
+    """|A & B| / |A| for the smaller set A, from the Jaccard estimate and both set sizes.
+
+    |A & B| = J (|A| + |B|) / (1 + J); capped at 1, since the estimate of J is noisy. Two empty
+    texts contain each other; an empty and a non-empty one share nothing.
+    """
+    if small == 0:
+        return 1.0 if large == 0 else 0.0
+    return min(1.0, similarity * (small + large) / ((1.0 + similarity) * small))
 
 
 def shares_band(new: Fingerprint, stored: Fingerprint) -> bool:
