@@ -8,8 +8,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from schemas.codec import ARTICLE_EVENT, decode
-from schemas.errors import DataError
-from transforms.steps.dead_letters import DEAD_LETTER, dead_letter_output
+from transforms.steps.dead_letters import DEAD_LETTER, attempt, raw_payload
 from transforms.text.event import DEFAULT_MAX_BODY_BYTES, decode_event
 from transforms.text.models import RawEvent
 
@@ -22,7 +21,8 @@ def _decode_avro_event(payload: bytes) -> dict:
 
 
 class DecodeEventFn(beam.DoFn):
-    """RawEvent -> Article; anything that is not a valid event -> dead letter with its reason."""
+    """RawEvent -> Article; anything that is not a valid event -> dead letter with its reason, and
+    any unexpected error on one event -> dead letter ``decode_failed``."""
 
     def __init__(self, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
         self._max_body_bytes = max_body_bytes
@@ -31,12 +31,19 @@ class DecodeEventFn(beam.DoFn):
 
     def process(self, raw: RawEvent):
         self._in.inc()
-        try:
-            article = decode_event(
-                raw, int(time.time() * 1000), self._max_body_bytes, _decode_avro_event
-            )
-        except DataError as exc:
-            yield dead_letter_output(STEP, raw.payload, raw.ref, exc)
+        now_ms = int(time.time() * 1000)
+        article, failure = attempt(
+            STEP,
+            raw,
+            raw_payload,
+            decode_event,
+            raw,
+            now_ms,
+            self._max_body_bytes,
+            _decode_avro_event,
+        )
+        if failure is not None:
+            yield failure
             return
         self._out.inc()
         yield article
