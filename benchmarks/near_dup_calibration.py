@@ -154,25 +154,22 @@ def s_curve_rows(scored: list[Scored], cfg: MinHashConfig) -> list[Row]:
 
 def sweep_rows(scored: list[Scored], cfg: MinHashConfig) -> list[Row]:
     """Precision / recall per containment threshold, then per minimum size ratio."""
+    variants = [
+        (f"containment {t:.2f}", replace(cfg, threshold=t), f"size ratio {cfg.min_size_ratio}")
+        for t in THRESHOLDS
+    ] + [
+        (f"size ratio {r:.2f}", replace(cfg, min_size_ratio=r), f"containment {cfg.threshold}")
+        for r in RATIOS
+    ]
     rows = []
-    for threshold in THRESHOLDS:
-        p, r, fp, fn = precision_recall(scored, replace(cfg, threshold=threshold))
+    for label, variant, fixed in variants:
+        p, r, fp, fn = precision_recall(scored, variant)
         rows.append(
             (
                 "near-dup",
-                f"P / R at containment {threshold:.2f}",
+                f"P / R at {label}",
                 f"{p:.4f} / {r:.4f}",
-                f"{fp} false positives, {fn} missed; size ratio {cfg.min_size_ratio}",
-            )
-        )
-    for ratio in RATIOS:
-        p, r, fp, fn = precision_recall(scored, replace(cfg, min_size_ratio=ratio))
-        rows.append(
-            (
-                "near-dup",
-                f"P / R at size ratio {ratio:.2f}",
-                f"{p:.4f} / {r:.4f}",
-                f"{fp} false positives, {fn} missed; containment {cfg.threshold}",
+                f"{fp} false positives, {fn} missed; {fixed}",
             )
         )
     return rows
