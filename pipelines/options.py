@@ -62,7 +62,14 @@ class NewsflowOptions(PipelineOptions):
             help="Kafka client setting, passed through: security.protocol=SASL_SSL (repeatable)",
         )
         _flag(parser, "dedup-ttl-hours", type=float, default=DEFAULT_TTL_HOURS)
-        _flag(parser, "near-dup-threshold", type=float, default=MinHashConfig().threshold)
+        _flag(
+            parser,
+            "near-dup-threshold",
+            type=float,
+            default=MinHashConfig().threshold,
+            help="estimated share (0-1] of the smaller article's word shingles found in the other "
+            "at which two articles are near-duplicates (default %(default)s)",
+        )
         _flag(parser, "max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
         _flag(parser, "spacy-model", default=DEFAULT_MODEL, help="installed spaCy pipeline name")
         _flag(
