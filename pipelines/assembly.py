@@ -14,8 +14,9 @@ from importlib import metadata
 import apache_beam as beam
 
 from pipelines.options import NewsflowOptions, dedup_config, kafka_overrides
-from schemas.codec import DEAD_LETTER as DEAD_LETTER_SCHEMA
-from schemas.codec import ENRICHED, encode
+from pipelines.value_format import topic_encoders
+from schemas.codec import ENRICHED
+from schemas.confluent import ValueEncoder
 from transforms.io.avro_files import WriteAvroFiles, WriteAvroWindows, WriteJsonFiles
 from transforms.io.event_files import ReadEventFiles
 from transforms.io.kafka_commit import CommitOffsets, JoinAcks
@@ -57,7 +58,7 @@ class Outcomes:
 
 def enrich_events(events: beam.PCollection, opts: NewsflowOptions) -> Outcomes:
     """RawEvents -> enriched articles, duplicates and dead letters."""
-    decoded = events | "DecodeEvents" >> DecodeEvents(opts.max_body_bytes)
+    decoded = events | "DecodeEvents" >> DecodeEvents(opts.max_body_bytes, opts.schema_registry_url)
     cleaned = decoded[ARTICLES] | "CleanArticles" >> CleanArticles()
     templated = cleaned[ARTICLES] | "StripTemplates" >> StripTemplates()
     deduped = templated | "DeduplicateArticles" >> DeduplicateArticles(dedup_config(opts))
@@ -72,15 +73,19 @@ def enrich_events(events: beam.PCollection, opts: NewsflowOptions) -> Outcomes:
     return Outcomes(enriched[ARTICLES], deduped[DUPLICATES], dead_letters)
 
 
-def article_message(article: Article, version: str) -> tuple[bytes, bytes, object]:
-    """Kafka message of an article: key = id, value = single-object Avro, plus its source ref."""
-    return article.id.encode("utf-8"), encode(_record(article, version), ENRICHED), article.ref
+def article_message(
+    article: Article, version: str, encode_value: ValueEncoder
+) -> tuple[bytes, bytes, object]:
+    """Kafka message of an article: key = id, value = Avro (``--value-format``), plus its ref."""
+    return article.id.encode("utf-8"), encode_value(_record(article, version)), article.ref
 
 
-def dead_letter_message(letter: DeadLetter, version: str) -> tuple[bytes, bytes, object]:
+def dead_letter_message(
+    letter: DeadLetter, version: str, encode_value: ValueEncoder
+) -> tuple[bytes, bytes, object]:
     """Kafka message of a dead letter, keyed by its source coordinates for traceability."""
     record = dead_letter_record(letter, version)
-    return str(letter.ref).encode("utf-8"), encode(record, DEAD_LETTER_SCHEMA), letter.ref
+    return str(letter.ref).encode("utf-8"), encode_value(record), letter.ref
 
 
 def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | None = None):
@@ -89,6 +94,7 @@ def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | No
 
     ``events`` replaces the Kafka source in tests (a TestStream of RawEvents)."""
     version = pipeline_version()
+    encoders = topic_encoders(opts)
     overrides = kafka_overrides(opts)
     servers = opts.bootstrap_servers
     outputs = (opts.output_topic, opts.duplicates_topic, opts.dead_letter_topic)
@@ -112,7 +118,7 @@ def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | No
     outcomes = enrich_events(events, opts)
     enriched_acks = [
         outcomes.enriched
-        | "EncodeEnriched" >> beam.Map(article_message, version)
+        | "EncodeEnriched" >> beam.Map(article_message, version, encoders.enriched)
         | "WriteEnriched" >> WriteToKafka(servers, opts.output_topic, overrides)
     ]
     if opts.output_dir:
@@ -138,10 +144,10 @@ def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | No
         | "EnrichedAcks" >> beam.Flatten()
         | "EnrichedEverywhere" >> JoinAcks(2 if opts.output_dir else 1),
         outcomes.duplicates
-        | "EncodeDuplicates" >> beam.Map(article_message, version)
+        | "EncodeDuplicates" >> beam.Map(article_message, version, encoders.duplicates)
         | "WriteDuplicates" >> WriteToKafka(servers, opts.duplicates_topic, overrides),
         outcomes.dead_letters
-        | "EncodeDeadLetters" >> beam.Map(dead_letter_message, version)
+        | "EncodeDeadLetters" >> beam.Map(dead_letter_message, version, encoders.dead_letters)
         | "WriteDeadLetters" >> WriteToKafka(servers, opts.dead_letter_topic, overrides),
         *already_written,
     ]

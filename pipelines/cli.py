@@ -22,6 +22,7 @@ from pipelines import assembly
 from pipelines.kafka_tools import produce, tail
 from pipelines.options import DEFAULT_BOOTSTRAP, NewsflowOptions, validate
 from pipelines.runners import PrismNotFoundError, use_local_runner
+from schemas.errors import InfrastructureError
 from transforms.io.kafka_config import parse_kafka_option
 
 LOG = logging.getLogger("newsflow")
@@ -65,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
                 type=float,
                 default=5.0,
                 help="with --follow: stop after this long without a record",
+            )
+            tool.add_argument(
+                "--schema-registry-url",
+                "--schema_registry_url",
+                default=None,
+                help="decode Confluent-framed values with this registry's schemas",
             )
     return parser
 
@@ -170,9 +177,10 @@ def main(argv: list[str] | None = None) -> int:
                     args.follow,
                     timeout_ms,
                     args.max_messages,
+                    registry_url=args.schema_registry_url,
                 )
                 print(f"{shown} records from {args.topic}", file=sys.stderr)
-    except (ValueError, KafkaError, OSError, PrismNotFoundError) as exc:
+    except (ValueError, KafkaError, OSError, PrismNotFoundError, InfrastructureError) as exc:
         print(f"newsflow {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -21,6 +21,9 @@ from transforms.text.near_dup import MinHashConfig
 from transforms.text.ner import DEFAULT_MODEL
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+SINGLE_OBJECT = "single-object"
+CONFLUENT = "confluent"
+VALUE_FORMATS = (SINGLE_OBJECT, CONFLUENT)
 
 
 def _flag(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
@@ -67,6 +70,22 @@ class NewsflowOptions(PipelineOptions):
         _flag(parser, "ner-batch-size", type=int, default=DEFAULT_BATCH_SIZE)
         _flag(
             parser,
+            "value-format",
+            choices=VALUE_FORMATS,
+            default=SINGLE_OBJECT,
+            help="Kafka value framing of the outputs: single-object Avro (C3 01 + schema "
+            "fingerprint, no registry) or confluent (00 + 4-byte registry id; needs "
+            "--schema-registry-url)",
+        )
+        _flag(
+            parser,
+            "schema-registry-url",
+            default=None,
+            help="Confluent-compatible schema registry API, e.g. "
+            "http://127.0.0.1:8085/apis/ccompat/v7; also decodes Confluent-framed input events",
+        )
+        _flag(
+            parser,
             "window-seconds",
             type=int,
             default=60,
@@ -96,6 +115,8 @@ def validate(opts: NewsflowOptions) -> None:
         raise ValueError(f"--window-seconds must be > 0, got {opts.window_seconds}")
     for item in opts.kafka_config:
         parse_kafka_option(item)
+    if opts.value_format == CONFLUENT and not opts.schema_registry_url:
+        raise ValueError("--value-format confluent needs --schema-registry-url")
 
 
 def kafka_overrides(opts: NewsflowOptions) -> dict[str, str]:
