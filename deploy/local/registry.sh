@@ -64,7 +64,8 @@ resolve_app() {
     # Maven 3.8 writes stray colour codes even with -q, so its output is shown only on failure.
     local mvn_log="$HOME_DIR/mvn.log"
     mvn -q -B org.apache.maven.plugins:maven-dependency-plugin:3.6.1:unpack \
-        -Dartifact="$ARTIFACT" -DoutputDirectory="$APP_DIR.partial" </dev/null >"$mvn_log" 2>&1 \
+        -Dartifact="$ARTIFACT" -DoutputDirectory="$APP_DIR.partial" \
+        -DmarkersDirectory="$HOME_DIR/mvn-markers" </dev/null >"$mvn_log" 2>        -Dartifact="$ARTIFACT" -DoutputDirectory="$APP_DIR.partial" </dev/null >"$mvn_log" 2>&1 \1 \
         || { tail -n 40 "$mvn_log" >&2; die "mvn could not resolve $ARTIFACT (log: $mvn_log)"; }
     [[ -f "$APP_DIR.partial/quarkus-run.jar" ]] || die "no quarkus-run.jar in $ARTIFACT"
     mv "$APP_DIR.partial" "$APP_DIR"
