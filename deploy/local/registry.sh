@@ -62,10 +62,10 @@ resolve_app() {
     rm -rf "$APP_DIR.partial"
     mkdir -p "$HOME_DIR"
     # Maven 3.8 writes stray colour codes even with -q, so its output is shown only on failure.
+    # Without a pom, the plugin writes its markers under the working directory: run it in ours.
     local mvn_log="$HOME_DIR/mvn.log"
-    mvn -q -B org.apache.maven.plugins:maven-dependency-plugin:3.6.1:unpack \
-        -Dartifact="$ARTIFACT" -DoutputDirectory="$APP_DIR.partial" \
-        -DmarkersDirectory="$HOME_DIR/mvn-markers" </dev/null >"$mvn_log" 2>        -Dartifact="$ARTIFACT" -DoutputDirectory="$APP_DIR.partial" </dev/null >"$mvn_log" 2>&1 \1 \
+    (cd "$HOME_DIR" && mvn -q -B org.apache.maven.plugins:maven-dependency-plugin:3.6.1:unpack \
+        -Dartifact="$ARTIFACT" -DoutputDirectory="$APP_DIR.partial") </dev/null >"$mvn_log" 2>&1 \
         || { tail -n 40 "$mvn_log" >&2; die "mvn could not resolve $ARTIFACT (log: $mvn_log)"; }
     [[ -f "$APP_DIR.partial/quarkus-run.jar" ]] || die "no quarkus-run.jar in $ARTIFACT"
     mv "$APP_DIR.partial" "$APP_DIR"
