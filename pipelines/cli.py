@@ -18,7 +18,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, PortableOption
 from apache_beam.runners.runner import PipelineState
 from kafka.errors import KafkaError
 
-from pipelines import assembly
+from pipelines import assembly, replay, status
 from pipelines.kafka_tools import produce, tail
 from pipelines.options import DEFAULT_BOOTSTRAP, NewsflowOptions, validate
 from pipelines.runners import PrismNotFoundError, use_local_runner
@@ -27,6 +27,7 @@ from transforms.io.kafka_config import parse_kafka_option
 
 LOG = logging.getLogger("newsflow")
 STREAMING_JOB_TIMEOUT_SECONDS = 10 * 365 * 24 * 3600
+COMMANDS = {"status": status, "replay": replay}
 BEAM_HINT = (
     "Any other flag is passed to Beam (e.g. --runner FlinkRunner, --flink_master HOST:PORT)."
 )
@@ -73,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
                 default=None,
                 help="decode Confluent-framed values with this registry's schemas",
             )
+    for command in COMMANDS.values():
+        command.add_parser(sub)
     return parser
 
 
@@ -155,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             _run(_without(beam_argv, "--runner"), args.runner, streaming=True)
+        elif args.command in COMMANDS:
+            return COMMANDS[args.command].run(args)
         elif args.command == "process":
             _process(
                 _without(beam_argv, "--runner", "--output", positional=args.input),
