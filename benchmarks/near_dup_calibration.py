@@ -28,8 +28,8 @@ from pathlib import Path
 
 from transforms.text.boilerplate import strip_boilerplate
 from transforms.text.extract import parse_structure
-from transforms.text.fingerprint import minhash, shingles
-from transforms.text.near_dup import MinHashConfig, candidate_probability, judge
+from transforms.text.fingerprint import fingerprint, shingles
+from transforms.text.near_dup import MinHashConfig, candidate_probability, judge, shares_band
 
 # The seed article is the first event of the bundled examples (never a path outside the repo).
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "articles.jsonl"
@@ -318,14 +318,9 @@ def evaluate(
     """(kind, estimated similarity, LSH candidate?) per pair under ``cfg``."""
     results = []
     for kind, first, second in pairs:
-        sig_a = minhash(shingles(first, cfg.shingle_size), cfg)
-        sig_b = minhash(shingles(second, cfg.shingle_size), cfg)
-        rows = cfg.rows
-        candidate = any(
-            sig_a[band * rows : (band + 1) * rows] == sig_b[band * rows : (band + 1) * rows]
-            for band in range(cfg.bands)
-        )
-        results.append((kind, judge(sig_a, sig_b, cfg).similarity, candidate))
+        fp_a, fp_b = fingerprint(first, cfg), fingerprint(second, cfg)
+        verdict = judge(fp_a, fp_b, cfg)
+        results.append((kind, verdict.similarity, shares_band(fp_a, fp_b)))
     return results
 
 

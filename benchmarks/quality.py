@@ -25,8 +25,8 @@ from quality_html import date_rows, newspaper_rows, snippet_rows
 from quality_templates import template_rows
 from quality_text import chrome_rows, filler_rows, paragraphs, structure_rows
 
-from transforms.text.fingerprint import minhash, shingles
-from transforms.text.near_dup import MinHashConfig, candidate_probability, judge
+from transforms.text.fingerprint import fingerprint
+from transforms.text.near_dup import MinHashConfig, candidate_probability, judge, shares_band
 
 Row = tuple[str, str, str, str]
 # Lee pairs whose mean human rating (0-1) reaches this are "the same story" hard negatives.
@@ -72,15 +72,9 @@ def _same_opening(first: str, second: str) -> bool:
 
 def flagged(first: str, second: str, cfg: MinHashConfig) -> tuple[bool, float]:
     """Whether the pipeline would flag the pair (shares a band and judge() agrees), and s."""
-    sig_a = minhash(shingles(first, cfg.shingle_size), cfg)
-    sig_b = minhash(shingles(second, cfg.shingle_size), cfg)
-    rows = cfg.rows
-    candidate = any(
-        sig_a[band * rows : (band + 1) * rows] == sig_b[band * rows : (band + 1) * rows]
-        for band in range(cfg.bands)
-    )
-    verdict = judge(sig_a, sig_b, cfg)
-    return candidate and verdict.duplicate, verdict.similarity
+    fp_a, fp_b = fingerprint(first, cfg), fingerprint(second, cfg)
+    verdict = judge(fp_a, fp_b, cfg)
+    return shares_band(fp_a, fp_b) and verdict.duplicate, verdict.similarity
 
 
 def near_dup_rows(cfg: MinHashConfig) -> list[Row]:

@@ -9,13 +9,14 @@ settings (SASL/SSL included) pass through ``--kafka-config KEY=VALUE``.
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import replace
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.io.kafka_config import parse_kafka_option
 from transforms.steps.dedup import DEFAULT_TTL_HOURS, DedupConfig
-from transforms.steps.enrich import DEFAULT_BATCH_SIZE
+from transforms.steps.enrich import DEFAULT_BATCH_SIZE, DEFAULT_NER_PROCESSES
 from transforms.text.event import DEFAULT_MAX_BODY_BYTES
 from transforms.text.near_dup import MinHashConfig
 from transforms.text.ner import DEFAULT_MODEL
@@ -67,7 +68,22 @@ class NewsflowOptions(PipelineOptions):
         _flag(parser, "near-dup-threshold", type=float, default=MinHashConfig().threshold)
         _flag(parser, "max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
         _flag(parser, "spacy-model", default=DEFAULT_MODEL, help="installed spaCy pipeline name")
-        _flag(parser, "ner-batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+        _flag(
+            parser,
+            "ner-batch-size",
+            type=int,
+            default=DEFAULT_BATCH_SIZE,
+            help=f"articles per spaCy NER batch (default {DEFAULT_BATCH_SIZE})",
+        )
+        _flag(
+            parser,
+            "ner-processes",
+            type=int,
+            default=DEFAULT_NER_PROCESSES,
+            help="processes that run spaCy NER per SDK worker process, each holding the model "
+            "(about 200 MB); 1 runs it inside the SDK worker, on one core "
+            f"(default {DEFAULT_NER_PROCESSES}: measured best on 2 cores, see README Performance)",
+        )
         _flag(
             parser,
             "value-format",
@@ -103,14 +119,16 @@ def dedup_config(opts: NewsflowOptions) -> DedupConfig:
 
 def validate(opts: NewsflowOptions) -> None:
     """Reject settings that cannot work, before any worker starts; raises ValueError."""
-    if opts.dedup_ttl_hours <= 0:
-        raise ValueError(f"--dedup-ttl-hours must be > 0, got {opts.dedup_ttl_hours}")
+    if not 0 < opts.dedup_ttl_hours < math.inf:  # also refuses nan, which compares false
+        raise ValueError(f"--dedup-ttl-hours must be finite and > 0, got {opts.dedup_ttl_hours}")
     if not 0.0 < opts.near_dup_threshold <= 1.0:
         raise ValueError(f"--near-dup-threshold must be in (0, 1], got {opts.near_dup_threshold}")
     if opts.max_body_bytes <= 0:
         raise ValueError(f"--max-body-bytes must be > 0, got {opts.max_body_bytes}")
     if opts.ner_batch_size <= 0:
         raise ValueError(f"--ner-batch-size must be > 0, got {opts.ner_batch_size}")
+    if opts.ner_processes <= 0:
+        raise ValueError(f"--ner-processes must be > 0, got {opts.ner_processes}")
     if opts.window_seconds <= 0:
         raise ValueError(f"--window-seconds must be > 0, got {opts.window_seconds}")
     for item in opts.kafka_config:

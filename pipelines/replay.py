@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from kafka import KafkaProducer
@@ -88,9 +88,9 @@ def summary(result: ReplayCounts, to_topic: str, dry_run: bool) -> str:
     )
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Register ``newsflow replay``."""
-    replay = sub.add_parser(
+def add_parser(sub_parser: Callable[..., argparse.ArgumentParser]) -> None:
+    """Register ``newsflow replay`` through the CLI's subcommand factory."""
+    replay = sub_parser(
         "replay",
         help="re-produce the original payloads of dead letters",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,

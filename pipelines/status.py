@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -131,9 +132,9 @@ def print_table(doc: dict, console: Console) -> None:
         console.print(f"{topic}: {count} records")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Register ``newsflow status``."""
-    status = sub.add_parser(
+def add_parser(sub_parser: Callable[..., argparse.ArgumentParser]) -> None:
+    """Register ``newsflow status`` through the CLI's subcommand factory."""
+    status = sub_parser(
         "status",
         help="consumer lag per partition, last commit, output record counts",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,

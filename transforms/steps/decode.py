@@ -9,8 +9,7 @@ from apache_beam.metrics import Metrics
 
 from schemas.codec import ARTICLE_EVENT
 from schemas.confluent import AvroValueDecoder
-from schemas.errors import DataError
-from transforms.steps.dead_letters import DEAD_LETTER, dead_letter_output
+from transforms.steps.dead_letters import DEAD_LETTER, attempt, raw_payload
 from transforms.text.event import DEFAULT_MAX_BODY_BYTES, decode_event
 from transforms.text.models import RawEvent
 
@@ -19,7 +18,8 @@ ARTICLES = "articles"
 
 
 class DecodeEventFn(beam.DoFn):
-    """RawEvent -> Article; anything that is not a valid event -> dead letter with its reason."""
+    """RawEvent -> Article; anything that is not a valid event -> dead letter with its reason, and
+    any unexpected error on one event -> dead letter ``decode_failed``."""
 
     def __init__(
         self, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, registry_url: str | None = None
@@ -32,12 +32,19 @@ class DecodeEventFn(beam.DoFn):
 
     def process(self, raw: RawEvent):
         self._in.inc()
-        try:
-            article = decode_event(
-                raw, int(time.time() * 1000), self._max_body_bytes, self._decode_avro
-            )
-        except DataError as exc:
-            yield dead_letter_output(STEP, raw.payload, raw.ref, exc)
+        now_ms = int(time.time() * 1000)
+        article, failure = attempt(
+            STEP,
+            raw,
+            raw_payload,
+            decode_event,
+            raw,
+            now_ms,
+            self._max_body_bytes,
+            self._decode_avro,
+        )
+        if failure is not None:
+            yield failure
             return
         self._out.inc()
         yield article

@@ -24,8 +24,16 @@ and 0.896 at 0.70). Real corpora will be noisier; re-run the benchmark with ``--
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from transforms.text.fingerprint import Fingerprint
+
+# A signature slot as packed in ``Fingerprint.signature``: unsigned 32-bit little-endian.
+_SLOT = np.dtype("<u4")
 
 
 @dataclass(frozen=True)
@@ -59,14 +67,22 @@ class Verdict:
     similarity: float
 
 
-def judge(new_sig: Sequence[int], stored_sig: Sequence[int], cfg: MinHashConfig) -> Verdict:
-    """Estimated Jaccard similarity of two signatures and whether it reaches the threshold."""
-    if len(new_sig) != cfg.num_perm or len(stored_sig) != cfg.num_perm:
+def judge(new: Fingerprint, stored: Fingerprint, cfg: MinHashConfig) -> Verdict:
+    """Estimated Jaccard similarity of two fingerprints and whether it reaches the threshold."""
+    expected = cfg.num_perm * _SLOT.itemsize
+    if len(new.signature) != expected or len(stored.signature) != expected:
         raise ValueError(
-            f"signatures must have {cfg.num_perm} values, got {len(new_sig)} and {len(stored_sig)}"
+            f"signatures must have {expected} bytes ({cfg.num_perm} slots), "
+            f"got {len(new.signature)} and {len(stored.signature)}"
         )
-    similarity = sum(a == b for a, b in zip(new_sig, stored_sig, strict=True)) / cfg.num_perm
+    equal = np.frombuffer(new.signature, _SLOT) == np.frombuffer(stored.signature, _SLOT)
+    similarity = int(equal.sum()) / cfg.num_perm
     return Verdict(duplicate=similarity >= cfg.threshold, similarity=similarity)
+
+
+def shares_band(new: Fingerprint, stored: Fingerprint) -> bool:
+    """Whether LSH proposes the pair as candidates: at least one band key in common."""
+    return any(a == b for a, b in zip(new.bands, stored.bands, strict=True))
 
 
 def candidate_probability(similarity: float, cfg: MinHashConfig) -> float:

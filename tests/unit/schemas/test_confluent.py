@@ -14,7 +14,7 @@ from schemas.confluent import (
     is_confluent,
     unframe,
 )
-from schemas.errors import CodecError
+from schemas.errors import CodecError, InvalidEventError
 from transforms.text.event import decode_event
 from transforms.text.models import RawEvent, SourceRef
 
@@ -67,8 +67,9 @@ def test_value_encoder_names_the_schema_a_record_does_not_fit():
 
 def test_framed_event_without_a_registry_is_a_data_error_naming_the_flag():
     raw = RawEvent(ValueEncoder(ARTICLE_EVENT, 1)(EVENT), SourceRef("t", 0, 5), 1000)
-    with pytest.raises(CodecError, match="--schema-registry-url"):
+    with pytest.raises(InvalidEventError, match="--schema-registry-url") as caught:
         decode_event(raw, 0, avro_decoder=AvroValueDecoder(ARTICLE_EVENT))
+    assert caught.value.code == "bad_avro"
 
 
 def test_single_object_event_still_decodes_without_a_registry():

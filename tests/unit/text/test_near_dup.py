@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import pytest
 
 from transforms.text.boilerplate import strip_boilerplate
-from transforms.text.fingerprint import minhash, shingles
-from transforms.text.near_dup import MinHashConfig, Verdict, candidate_probability, judge
+from transforms.text.fingerprint import Fingerprint, fingerprint
+from transforms.text.near_dup import (
+    MinHashConfig,
+    Verdict,
+    candidate_probability,
+    judge,
+    shares_band,
+)
 
 CFG = MinHashConfig()
 # The seed article is the first event of the bundled examples (never a path outside the repo).
@@ -35,8 +42,8 @@ def body() -> str:
     return "\n\n".join(block.text for block in blocks[3:])
 
 
-def signature(text: str) -> tuple[int, ...]:
-    return minhash(shingles(text, CFG.shingle_size), CFG)
+def packed(*values: int, bands: tuple[int, ...] = (0,)) -> Fingerprint:
+    return Fingerprint(struct.pack(f"<{len(values)}I", *values), bands, shingle_count=10)
 
 
 def edit_every(text: str, step: int) -> str:
@@ -71,20 +78,26 @@ def edit_every(text: str, step: int) -> str:
     ],
 )
 def test_judge_calibrated_defaults(body: str, perturb, duplicate: bool) -> None:
-    verdict = judge(signature(perturb(body)), signature(body), CFG)
+    verdict = judge(fingerprint(perturb(body), CFG), fingerprint(body, CFG), CFG)
     assert verdict.duplicate is duplicate
     assert 0.0 <= verdict.similarity <= 1.0
 
 
 def test_judge_counts_equal_slots() -> None:
     cfg = MinHashConfig(num_perm=4, bands=2, rows=2, threshold=0.75)
-    assert judge((1, 2, 3, 4), (1, 2, 3, 9), cfg) == Verdict(duplicate=True, similarity=0.75)
-    assert judge((1, 2, 3, 4), (1, 2, 8, 9), cfg) == Verdict(duplicate=False, similarity=0.5)
+    new = packed(1, 2, 3, 4)
+    assert judge(new, packed(1, 2, 3, 9), cfg) == Verdict(duplicate=True, similarity=0.75)
+    assert judge(new, packed(1, 2, 8, 9), cfg) == Verdict(duplicate=False, similarity=0.5)
 
 
 def test_judge_rejects_wrong_length() -> None:
     with pytest.raises(ValueError):
-        judge((1, 2), (1, 2), CFG)
+        judge(packed(1, 2), packed(1, 2), CFG)
+
+
+def test_shares_band_needs_one_equal_key() -> None:
+    assert shares_band(packed(1, bands=(5, 6, 7)), packed(1, bands=(4, 6, 8)))
+    assert not shares_band(packed(1, bands=(5, 6, 7)), packed(1, bands=(4, 5, 6)))
 
 
 @pytest.mark.parametrize(
