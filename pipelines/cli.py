@@ -23,7 +23,9 @@ from kafka.errors import KafkaError
 
 from pipelines import assembly, replay, status
 from pipelines.kafka_tools import produce, tail
+from pipelines.metrics import job_snapshot, serve_job_metrics
 from pipelines.options import DEFAULT_BOOTSTRAP, NewsflowOptions, validate
+from pipelines.progress import show_progress
 from pipelines.runners import PrismNotFoundError, use_local_runner
 from schemas.errors import InfrastructureError
 from transforms.io.kafka_config import parse_kafka_option
@@ -111,6 +113,7 @@ def _run(beam_argv: list[str], runner: str, streaming: bool) -> None:
     pipeline = beam.Pipeline(options=options)
     assembly.build(pipeline, opts)
     result = pipeline.run()
+    stop_metrics = serve_job_metrics(result, opts)
     stopping = threading.Event()
     if not opts.stop_at_end:
         _cancel_on_signals(result, stopping)
@@ -118,9 +121,11 @@ def _run(beam_argv: list[str], runner: str, streaming: bool) -> None:
         state = result.wait_until_finish()
     except Exception as exc:  # the runner's status stream ends in several ways on cancel
         if not stopping.is_set():
+            stop_metrics()
             raise
         LOG.info("job status stream ended after cancel: %r", exc)
         state = PipelineState.CANCELLED
+    stop_metrics()
     LOG.info("pipeline finished: %s", state)
 
 
@@ -160,8 +165,11 @@ def _quiet_worker_shutdown() -> None:
 
 def _process(beam_argv: list[str], runner: str, input_pattern: str, output: str) -> None:
     options = _pipeline_options(beam_argv, runner)
-    with beam.Pipeline(options=options) as p:
-        assembly.build_file_mode(p, options.view_as(NewsflowOptions), input_pattern, output)
+    pipeline = beam.Pipeline(options=options)
+    assembly.build_file_mode(pipeline, options.view_as(NewsflowOptions), input_pattern, output)
+    result = pipeline.run()
+    with show_progress(partial(job_snapshot, result)):
+        result.wait_until_finish()
 
 
 @dataclass(frozen=True)

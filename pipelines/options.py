@@ -102,6 +102,20 @@ class NewsflowOptions(PipelineOptions):
         )
         _flag(
             parser,
+            "metrics-port",
+            type=int,
+            default=None,
+            help="run: serve Prometheus metrics at http://HOST:PORT/metrics while the job runs "
+            "(default: off)",
+        )
+        _flag(
+            parser,
+            "metrics-host",
+            default="127.0.0.1",
+            help="address the metrics endpoint binds to (0.0.0.0: every interface)",
+        )
+        _flag(
+            parser,
             "window-seconds",
             type=int,
             default=60,
@@ -133,6 +147,8 @@ def validate(opts: NewsflowOptions) -> None:
         raise ValueError(f"--window-seconds must be > 0, got {opts.window_seconds}")
     for item in opts.kafka_config:
         parse_kafka_option(item)
+    if opts.metrics_port is not None and not 0 < opts.metrics_port < 65536:
+        raise ValueError(f"--metrics-port must be in 1..65535, got {opts.metrics_port}")
     if opts.value_format == CONFLUENT and not opts.schema_registry_url:
         raise ValueError("--value-format confluent needs --schema-registry-url")
 

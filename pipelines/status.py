@@ -77,14 +77,20 @@ def _iso(epoch_ms: int) -> str:
 def collect(args: argparse.Namespace) -> dict:
     """Ask the broker for the group's offsets, the input's and the outputs' offsets."""
     config = client_config(args.bootstrap_servers, kafka_overrides(args))
+    lags, counts = consumer_lag(config, args.consumer_group, args.input_topic, args.count_topics)
+    return report(args.consumer_group, args.input_topic, lags, counts)
+
+
+def consumer_lag(
+    config: dict, group: str, topic: str, count_topics: tuple[str, ...] | list[str] = ()
+) -> tuple[list[PartitionLag], dict[str, int]]:
+    """Per-partition lag of ``group`` on ``topic``, and the record counts of ``count_topics``."""
     # A group id only to ask for its commits: without subscribe() the consumer never joins it.
     consumer = KafkaConsumer(
-        **for_client(config, KafkaConsumer),
-        group_id=args.consumer_group,
-        enable_auto_commit=False,
+        **for_client(config, KafkaConsumer), group_id=group, enable_auto_commit=False
     )
     try:
-        inputs = _partitions(consumer, args.input_topic)
+        inputs = _partitions(consumer, topic)
         beginning = consumer.beginning_offsets(inputs)
         ends = consumer.end_offsets(inputs)
         lags = []
@@ -93,12 +99,13 @@ def collect(args: argparse.Namespace) -> dict:
             offset = meta.offset if meta is not None and meta.offset >= 0 else None
             metadata = meta.metadata if meta is not None else None
             lags.append(partition_lag(tp.partition, offset, metadata, beginning[tp], ends[tp]))
-        counts = {t: _record_count(consumer, t) for t in args.count_topics}
+        counts = {t: _record_count(consumer, t) for t in count_topics}
     except KafkaError as exc:
-        raise KafkaIOError(f"cannot read offsets from {args.bootstrap_servers}: {exc!r}") from exc
+        servers = config.get("bootstrap_servers")
+        raise KafkaIOError(f"cannot read the offsets of {topic} from {servers}: {exc!r}") from exc
     finally:
         consumer.close()
-    return report(args.consumer_group, args.input_topic, lags, counts)
+    return lags, counts
 
 
 def _partitions(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:
