@@ -54,35 +54,65 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         "-v", "--verbose", dest="verbose_after", action="count", default=0, help=VERBOSE_HELP
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub_parser = partial(sub.add_parser, parents=[after], allow_abbrev=False)
+    sub_parser = partial(
+        sub.add_parser,
+        parents=[after],
+        allow_abbrev=False,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
 
     run = sub_parser("run", help="the streaming pipeline on Kafka", epilog=BEAM_HINT)
     NewsflowOptions._add_argparse_args(run)
-    run.add_argument("--runner", default="DirectRunner", help="Beam runner (default DirectRunner)")
+    run.add_argument("--runner", default="DirectRunner", help="Beam runner")
 
     process = sub_parser("process", help="the same transforms on a JSONL file", epilog=BEAM_HINT)
     process.add_argument("input", help="JSON-lines events (a path or glob, any Beam filesystem)")
-    process.add_argument("--output", required=True, help="directory for *.jsonl and *.avro")
+    process.add_argument(
+        "--output",
+        required=True,
+        default=argparse.SUPPRESS,
+        help="directory for *.jsonl and *.avro (required)",
+    )
     NewsflowOptions._add_argparse_args(process)
     process.add_argument("--runner", default="DirectRunner", help="Beam runner")
 
     for name, help_text in (("produce", "send a JSONL file's lines"), ("tail", "print a topic")):
         tool = sub_parser(name, help=help_text)
-        tool.add_argument("--topic", required=True)
-        tool.add_argument("--bootstrap-servers", "--bootstrap_servers", default=DEFAULT_BOOTSTRAP)
-        tool.add_argument("--kafka-config", "--kafka_config", action="append", default=[])
+        tool.add_argument(
+            "--topic", required=True, default=argparse.SUPPRESS, help="Kafka topic (required)"
+        )
+        tool.add_argument(
+            "--bootstrap-servers",
+            "--bootstrap_servers",
+            default=DEFAULT_BOOTSTRAP,
+            help="Kafka HOST:PORT[,...]",
+        )
+        tool.add_argument(
+            "--kafka-config",
+            "--kafka_config",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="Kafka client setting, passed through (repeatable)",
+        )
         if name == "produce":
             tool.add_argument("file", help="JSON-lines events, one message per non-blank line")
         else:
             tool.add_argument("--json", action="store_true", help="JSON lines instead of summaries")
             tool.add_argument("--follow", action="store_true", help="keep waiting for new records")
-            tool.add_argument("--max-messages", "--max_messages", type=int, default=None)
+            tool.add_argument(
+                "--max-messages",
+                "--max_messages",
+                type=int,
+                default=None,
+                help="stop after this many records; none: no limit",
+            )
             tool.add_argument(
                 "--idle-timeout-seconds",
                 "--idle_timeout_seconds",
                 type=float,
                 default=5.0,
-                help="with --follow: stop after this long without a record",
+                help="with --follow: stop after this many seconds without a record",
             )
             tool.add_argument(
                 "--schema-registry-url",

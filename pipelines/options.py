@@ -48,7 +48,12 @@ class NewsflowOptions(PipelineOptions):
         _flag(
             parser, "consumer-group", default="newsflow", help="group whose offsets are committed"
         )
-        _flag(parser, "output-dir", default=None, help="also write Avro files here (any Beam FS)")
+        _flag(
+            parser,
+            "output-dir",
+            default=None,
+            help="also write Avro files here (any Beam filesystem); none: Kafka only",
+        )
         _flag(
             parser,
             "stop-at-end",
@@ -64,16 +69,36 @@ class NewsflowOptions(PipelineOptions):
             metavar="KEY=VALUE",
             help="Kafka client setting, passed through: security.protocol=SASL_SSL (repeatable)",
         )
-        _flag(parser, "dedup-ttl-hours", type=float, default=DEFAULT_TTL_HOURS)
-        _flag(parser, "near-dup-threshold", type=float, default=MinHashConfig().threshold)
-        _flag(parser, "max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
+        _flag(
+            parser,
+            "dedup-ttl-hours",
+            type=float,
+            default=DEFAULT_TTL_HOURS,
+            help="hours (event time) dedup remembers an article; a copy arriving later is kept",
+        )
+        _flag(
+            parser,
+            "near-dup-threshold",
+            type=float,
+            default=MinHashConfig().threshold,
+            help="estimated Jaccard similarity of 5-word shingles, in (0, 1], from which an "
+            "article is a near-duplicate of an earlier one",
+        )
+        _flag(
+            parser,
+            "max-body-bytes",
+            type=int,
+            default=DEFAULT_MAX_BODY_BYTES,
+            help="largest body accepted, in UTF-8 bytes; a larger one is a dead letter "
+            "body_too_large",
+        )
         _flag(parser, "spacy-model", default=DEFAULT_MODEL, help="installed spaCy pipeline name")
         _flag(
             parser,
             "ner-batch-size",
             type=int,
             default=DEFAULT_BATCH_SIZE,
-            help=f"articles per spaCy NER batch (default {DEFAULT_BATCH_SIZE})",
+            help="articles per spaCy NER batch",
         )
         _flag(
             parser,
@@ -82,7 +107,7 @@ class NewsflowOptions(PipelineOptions):
             default=DEFAULT_NER_PROCESSES,
             help="processes that run spaCy NER per SDK worker process, each holding the model "
             "(about 200 MB); 1 runs it inside the SDK worker, on one core "
-            f"(default {DEFAULT_NER_PROCESSES}: measured best on 2 cores, see README Performance)",
+            "(the default measured best on 2 cores, see README Performance)",
         )
         _flag(
             parser,
@@ -105,8 +130,8 @@ class NewsflowOptions(PipelineOptions):
             "metrics-port",
             type=int,
             default=None,
-            help="run: serve Prometheus metrics at http://HOST:PORT/metrics while the job runs "
-            "(default: off)",
+            help="run: serve Prometheus metrics at http://HOST:PORT/metrics while the job runs; "
+            "none: no endpoint",
         )
         _flag(
             parser,
@@ -119,7 +144,7 @@ class NewsflowOptions(PipelineOptions):
             "window-seconds",
             type=int,
             default=60,
-            help="streaming: roll output files per window of this length",
+            help="streaming: roll output files per window of this many seconds",
         )
 
 

@@ -93,7 +93,6 @@ def add_parser(sub_parser: Callable[..., argparse.ArgumentParser]) -> None:
     replay = sub_parser(
         "replay",
         help="re-produce the original payloads of dead letters",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     replay.add_argument("--from-topic", "--from_topic", default="articles.dlq",
                         help="dead-letter topic to read")  # fmt: skip

@@ -144,7 +144,6 @@ def add_parser(sub_parser: Callable[..., argparse.ArgumentParser]) -> None:
     status = sub_parser(
         "status",
         help="consumer lag per partition, last commit, output record counts",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     status.add_argument("--consumer-group", "--consumer_group", default="newsflow",
                         help="the job's consumer group")  # fmt: skip
