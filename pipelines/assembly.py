@@ -8,11 +8,13 @@ metadata), write every outcome, commit. Both the Kafka job (``newsflow run``) an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 
 import apache_beam as beam
 
 from pipelines.options import NewsflowOptions, dedup_config, kafka_overrides
+from pipelines.value_format import topic_encoders
 from schemas.codec import ENRICHED
 from transforms.io.avro_files import WriteAvroFiles, WriteAvroWindows, WriteJsonFiles
 from transforms.io.event_files import ReadEventFiles
@@ -56,7 +58,7 @@ class Outcomes:
 
 def enrich_events(events: beam.PCollection, opts: NewsflowOptions) -> Outcomes:
     """RawEvents -> enriched articles, duplicates and dead letters."""
-    decoded = events | "DecodeEvents" >> DecodeEvents(opts.max_body_bytes)
+    decoded = events | "DecodeEvents" >> DecodeEvents(opts.max_body_bytes, opts.schema_registry_url)
     cleaned = decoded[ARTICLES] | "CleanArticles" >> CleanArticles()
     templated = cleaned[ARTICLES] | "StripTemplates" >> StripTemplates()
     deduped = templated | "DeduplicateArticles" >> DeduplicateArticles(dedup_config(opts))
@@ -110,10 +112,12 @@ class WriteOutcomes(beam.PTransform):
 
     def expand(self, outcomes):
         opts, version, overrides = self._opts, self._version, kafka_overrides(self._opts)
-        servers = opts.bootstrap_servers
-        enriched = outcomes["enriched"] | "EncodeEnriched" >> EncodeArticles(kafka_outputs, version)
+        servers, encoders = opts.bootstrap_servers, topic_encoders(opts)
+        enriched = outcomes["enriched"] | "EncodeEnriched" >> EncodeArticles(
+            partial(kafka_outputs, encode_value=encoders.enriched), version
+        )
         duplicates = outcomes["duplicates"] | "EncodeDuplicates" >> EncodeArticles(
-            kafka_outputs, version
+            partial(kafka_outputs, encode_value=encoders.duplicates), version
         )
         enriched_acks = [
             enriched[ENCODED]
@@ -147,7 +151,7 @@ class WriteOutcomes(beam.PTransform):
             duplicates[ENCODED]
             | "WriteDuplicates" >> WriteToKafka(servers, opts.duplicates_topic, overrides),
             dead_letters
-            | "EncodeDeadLetters" >> beam.Map(dead_letter_message, version)
+            | "EncodeDeadLetters" >> beam.Map(dead_letter_message, version, encoders.dead_letters)
             | "WriteDeadLetters" >> WriteToKafka(servers, opts.dead_letter_topic, overrides),
         ) | "AllSinks" >> beam.Flatten()
 
