@@ -26,7 +26,7 @@ from transforms.io.recovery import REFILE, WRITTEN, SkipWritten
 from transforms.steps.clean import CleanArticles
 from transforms.steps.dead_letters import DEAD_LETTER
 from transforms.steps.decode import DecodeEvents
-from transforms.steps.dedup import ARTICLES, DUPLICATES, DeduplicateArticles
+from transforms.steps.dedup import ARTICLES, DUPLICATES, DedupConfig, DeduplicateArticles
 from transforms.steps.enrich import ExtractMetadata
 from transforms.steps.templates import StripTemplates
 from transforms.text.models import Article, DeadLetter
@@ -55,18 +55,21 @@ class Outcomes:
     dead_letters: beam.PCollection
 
 
-def enrich_events(events: beam.PCollection, opts: NewsflowOptions) -> Outcomes:
-    """RawEvents -> enriched articles, duplicates and dead letters."""
+def enrich_events(events: beam.PCollection, opts: NewsflowOptions, config: DedupConfig) -> Outcomes:
+    """RawEvents -> enriched articles, duplicates and dead letters (dedup configured by
+    ``config``: Kafka mode adds the changelog)."""
     decoded = events | "DecodeEvents" >> DecodeEvents(opts.max_body_bytes)
     cleaned = decoded[ARTICLES] | "CleanArticles" >> CleanArticles()
     templated = cleaned[ARTICLES] | "StripTemplates" >> StripTemplates()
-    deduped = templated | "DeduplicateArticles" >> DeduplicateArticles(dedup_config(opts))
+    deduped = templated[ARTICLES] | "DeduplicateArticles" >> DeduplicateArticles(config)
     enriched = deduped[ARTICLES] | "ExtractMetadata" >> ExtractMetadata(
         opts.spacy_model, opts.ner_batch_size
     )
     dead_letters = (
         decoded[DEAD_LETTER],
         cleaned[DEAD_LETTER],
+        templated[DEAD_LETTER],
+        deduped[DEAD_LETTER],
         enriched[DEAD_LETTER],
     ) | "AllDeadLetters" >> beam.Flatten()
     return Outcomes(enriched[ARTICLES], deduped[DUPLICATES], dead_letters)
@@ -109,7 +112,7 @@ def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | No
             [recovered[WRITTEN]],
             [recovered[REFILE]],
         )
-    outcomes = enrich_events(events, opts)
+    outcomes = enrich_events(events, opts, dedup_config(opts, client_config(servers, overrides)))
     enriched_acks = [
         outcomes.enriched
         | "EncodeEnriched" >> beam.Map(article_message, version)
@@ -157,7 +160,7 @@ def build_file_mode(p: beam.Pipeline, opts: NewsflowOptions, input_pattern: str,
     """``newsflow process``: the same transforms on event files, JSON twins plus Avro out."""
     version = pipeline_version()
     events = p | "ReadEventFiles" >> ReadEventFiles(input_pattern)
-    outcomes = enrich_events(events, opts)
+    outcomes = enrich_events(events, opts, dedup_config(opts))
     enriched = outcomes.enriched | "EnrichedRecords" >> beam.Map(_record, version)
     duplicates = outcomes.duplicates | "DuplicateRecords" >> beam.Map(_record, version)
     dead = outcomes.dead_letters | "DeadLetterRecords" >> beam.Map(dead_letter_record, version)

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from transforms.io.changelog import ChangelogConfig, changelog_topic
 from transforms.io.kafka_config import parse_kafka_option
 from transforms.steps.dedup import DEFAULT_TTL_HOURS, DedupConfig
 from transforms.steps.enrich import DEFAULT_BATCH_SIZE
@@ -60,7 +61,25 @@ class NewsflowOptions(PipelineOptions):
             metavar="KEY=VALUE",
             help="Kafka client setting, passed through: security.protocol=SASL_SSL (repeatable)",
         )
-        _flag(parser, "dedup-ttl-hours", type=float, default=DEFAULT_TTL_HOURS)
+        _flag(
+            parser,
+            "dedup-ttl-hours",
+            type=float,
+            default=DEFAULT_TTL_HOURS,
+            help="how long a kept article is remembered for dedup, in hours of event time "
+            f"(default {DEFAULT_TTL_HOURS})",
+        )
+        _flag(
+            parser,
+            "dedup-changelog",
+            choices=("on", "off"),
+            default="on",
+            help="newsflow run: write the dedup index to the compacted topic "
+            "<consumer-group>-dedup-changelog and restore it when the job starts with empty "
+            "state, so dedup memory survives a restart of the local runner (whose state is in "
+            "memory); 'off' on a runner whose state is durable, e.g. Flink with checkpoints "
+            "(default on)",
+        )
         _flag(parser, "near-dup-threshold", type=float, default=MinHashConfig().threshold)
         _flag(parser, "max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
         _flag(parser, "spacy-model", default=DEFAULT_MODEL, help="installed spaCy pipeline name")
@@ -74,11 +93,21 @@ class NewsflowOptions(PipelineOptions):
         )
 
 
-def dedup_config(opts: NewsflowOptions) -> DedupConfig:
-    """The frozen config every dedup worker gets; seeds are fixed inside MinHashConfig."""
+def dedup_config(opts: NewsflowOptions, kafka: dict | None = None) -> DedupConfig:
+    """The frozen config every dedup worker gets; seeds are fixed inside MinHashConfig. With the
+    Kafka client settings ``kafka`` (``newsflow run``) and ``--dedup-changelog on``, the index is
+    also kept in the group's changelog topic; file mode passes none and has no changelog."""
+    changelog = None
+    if kafka is not None and opts.dedup_changelog == "on":
+        changelog = ChangelogConfig(
+            client=kafka,
+            topic=changelog_topic(opts.consumer_group),
+            ttl_ms=int(opts.dedup_ttl_hours * 3600 * 1000),
+        )
     return DedupConfig(
         ttl_hours=opts.dedup_ttl_hours,
         minhash=replace(MinHashConfig(), threshold=opts.near_dup_threshold),
+        changelog=changelog,
     )
 
 

@@ -8,6 +8,7 @@ from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
+from transforms.steps.dedup import ARTICLES
 from transforms.steps.templates import StripTemplates
 from transforms.text.models import Article, SourceRef
 from transforms.text.templates import TEMPLATE_KIND, TemplateConfig
@@ -42,7 +43,7 @@ def run_templates(stream: TestStream):
     options.view_as(StandardOptions).streaming = True
     pipeline = TestPipeline(options=options)
     out = pipeline | stream | StripTemplates(CONFIG)
-    stripped = out | "Stripped" >> beam.Map(
+    stripped = out[ARTICLES] | "Stripped" >> beam.Map(
         lambda a: (a.id, FOOTER not in a.body, [s.kind for s in a.boilerplate])
     )
     return pipeline, stripped
