@@ -27,7 +27,10 @@ from transforms.text.near_dup import MinHashConfig, judge
 ENTRY_FORMAT = 1
 _HEADER = struct.Struct("<BqIHHHH")
 _BAND = np.dtype("<i8")
+# Merge the recent keys into the sorted arrays at this many, or at 1/MERGE_SHARE of the merged
+# ones: the dict costs ~100 bytes a key, the merge a sort, so it is kept to a few percent.
 MERGE_AT_LEAST = 1024
+MERGE_SHARE = 32
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ def decode_entry(data: bytes) -> IndexEntry:
     for size in sizes:
         parts.append(data[start : start + size])
         start += size
-    bands = tuple(int(b) for b in np.frombuffer(parts[3], dtype=_BAND))
+    bands = tuple(np.frombuffer(parts[3], dtype=_BAND).tolist())
     fp = Fingerprint(signature=parts[2], bands=bands, shingle_count=shingles)
     return IndexEntry(parts[0].decode(), parts[1].decode(), fp, stored_at)
 
@@ -95,7 +98,8 @@ class DedupIndex:
         self._exact: dict[str, int] = {}
         self._keys = np.empty(0, dtype=np.int64)  # sorted band keys
         self._seqs = np.empty(0, dtype=np.int64)  # the row each key belongs to
-        self._recent: dict[int, list[int]] = {}  # band keys not yet merged into self._keys
+        # Band keys not yet merged into self._keys: a row, or a list of rows on a shared key.
+        self._recent: dict[int, int | list[int]] = {}
         self._expired_unmerged = 0  # rows expired whose keys are still in self._keys
         for entry in entries:
             self.add(entry)
@@ -120,8 +124,14 @@ class DedupIndex:
         )
         self._exact.setdefault(entry.content_hash, seq)
         for key in fp.bands:
-            self._recent.setdefault(key, []).append(seq)
-        if len(self._recent) >= max(MERGE_AT_LEAST, len(self._keys) // 8):
+            present = self._recent.get(key)
+            if present is None:
+                self._recent[key] = seq
+            elif isinstance(present, list):
+                present.append(seq)
+            else:
+                self._recent[key] = [present, seq]
+        if len(self._recent) >= max(MERGE_AT_LEAST, len(self._keys) // MERGE_SHARE):
             self._merge()
 
     def expire_before(self, cutoff_ms: int) -> int:
@@ -166,17 +176,25 @@ class DedupIndex:
         high = np.searchsorted(self._keys, query, side="right")
         found = {int(s) for lo, hi in zip(low, high, strict=True) for s in self._seqs[lo:hi]}
         for key in bands:
-            found.update(self._recent.get(key, ()))
+            present = self._recent.get(key)
+            if isinstance(present, list):
+                found.update(present)
+            elif present is not None:
+                found.add(present)
         return {seq for seq in found if seq >= self._base}
 
     def _entry(self, seq: int) -> IndexEntry:
         content_hash, article_id, signature, bands, shingles, at = self._rows[seq - self._base]
-        band_keys = tuple(int(b) for b in np.frombuffer(bands, dtype=_BAND))
+        band_keys = tuple(np.frombuffer(bands, dtype=_BAND).tolist())
         return IndexEntry(content_hash, article_id, Fingerprint(signature, band_keys, shingles), at)
 
     def _merge(self) -> None:
         """Fold the recent keys into the sorted arrays, dropping keys of expired rows."""
-        pairs = [(key, seq) for key, seqs in self._recent.items() for seq in seqs]
+        pairs = [
+            (key, seq)
+            for key, present in self._recent.items()
+            for seq in (present if isinstance(present, list) else (present,))
+        ]
         keys = np.concatenate([self._keys, np.fromiter((k for k, _ in pairs), np.int64)])
         seqs = np.concatenate([self._seqs, np.fromiter((s for _, s in pairs), np.int64)])
         alive = seqs >= self._base
