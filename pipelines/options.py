@@ -81,8 +81,8 @@ class NewsflowOptions(PipelineOptions):
             "near-dup-threshold",
             type=float,
             default=MinHashConfig().threshold,
-            help="estimated Jaccard similarity of 5-word shingles, in (0, 1], from which an "
-            "article is a near-duplicate of an earlier one",
+            help="estimated share, in (0, 1], of the smaller article's word shingles found in "
+            "the other at which two articles are near-duplicates",
         )
         _flag(
             parser,
