@@ -33,7 +33,7 @@ from prometheus_client.core import (
 
 from pipelines.options import kafka_overrides
 from pipelines.status import PartitionLag, consumer_lag
-from schemas.errors import InfrastructureError
+from schemas.errors import ConfigurationError, InfrastructureError
 from transforms.io.histograms import bucket_upper_ms
 from transforms.io.kafka_config import client_config
 from transforms.io.kafka_sink import END_TO_END_LATENCY, WRITE_METRICS_NAMESPACE
@@ -198,6 +198,7 @@ class JobMetrics:
         self._read = read
         self._lag = lag
         self._stop: Callable[[], None] = lambda: None
+        self.port: int | None = None
 
     def attach(self, result) -> None:
         """From now on, scrapes read this running job's metrics."""
@@ -207,8 +208,14 @@ class JobMetrics:
         """Serve ``/metrics`` on ``host:port`` in a daemon thread until ``stop``."""
         registry = CollectorRegistry(auto_describe=False)
         registry.register(self)
-        server, thread = start_http_server(port, addr=host, registry=registry)
-        LOG.info("metrics on http://%s:%d/metrics", host, port)
+        try:
+            server, thread = start_http_server(port, addr=host, registry=registry)
+        except OSError as exc:  # a second instance on the same port, a host not on this machine
+            raise ConfigurationError(
+                f"--metrics-port {port}: cannot serve on {host}:{port}: {exc.strerror or exc}"
+            ) from exc
+        self.port = server.server_port
+        LOG.info("metrics on http://%s:%d/metrics", host, self.port)
 
         def stop() -> None:
             server.shutdown()

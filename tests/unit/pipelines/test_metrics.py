@@ -12,6 +12,7 @@ from prometheus_client.core import CollectorRegistry
 from pipelines.metrics import JobMetrics, snapshot
 from pipelines.progress import progress_line, show_progress
 from pipelines.status import PartitionLag
+from schemas.errors import ConfigurationError
 from transforms.io.histograms import bucket_counter_name, bucket_upper_ms
 
 
@@ -112,3 +113,14 @@ def test_progress_only_on_a_terminal(tty):
     with show_progress(lambda: snap, stream):
         pass
     assert ("events read 27" in stream.text) is tty
+
+
+def test_a_taken_metrics_port_is_one_clear_error():
+    first = JobMetrics()
+    first.serve(0, "127.0.0.1")  # port 0: the system picks a free one
+    port = first.port
+    try:
+        with pytest.raises(ConfigurationError, match=f"--metrics-port {port}: cannot serve"):
+            JobMetrics().serve(port, "127.0.0.1")
+    finally:
+        first.stop()
