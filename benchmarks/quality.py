@@ -21,9 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from corpora import lee_articles, lee_rated
 from near_dup_calibration import PERTURBATIONS, clean_body
+from quality_filler import filler_rows
 from quality_html import date_rows, newspaper_rows, snippet_rows
 from quality_templates import template_rows
-from quality_text import chrome_rows, filler_rows, paragraphs, structure_rows
+from quality_text import chrome_rows, paragraphs, structure_rows
 
 from transforms.text.fingerprint import minhash, shingles
 from transforms.text.near_dup import MinHashConfig, candidate_probability, judge

@@ -1,10 +1,9 @@
-"""Plain-text quality: filler and chrome removal, Latin kept in prose, header structure.
+"""Plain-text quality: chrome removal, Latin kept in prose, header structure.
 
 Real prose comes from the Lee corpus (ABC news, one line per article, here cut into paragraphs of
-two or three sentences). The harness injects what must go (placeholder Latin drawn from Faker's
-``la`` vocabulary, with or without "Lorem ipsum dolor sit amet", as its own paragraph or glued to
-a real one, at the start, middle or end; chrome lines) and what must stay (English sentences
-using Latin phrases), and knows the offsets of everything it injected.
+two or three sentences). The harness injects what must go (chrome lines) and what must stay
+(English sentences using Latin phrases), and knows the offsets of everything it injected.
+Placeholder filler is measured in ``quality_filler``.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from corpora import htmldate_cases, latin_words, lee_articles, newspaper_pages, trafilatura_cases
+from corpora import htmldate_cases, lee_articles, newspaper_pages, trafilatura_cases
 
 from transforms.text.boilerplate import strip_boilerplate
 from transforms.text.extract import parse_structure
@@ -23,7 +22,6 @@ from transforms.text.extract import parse_structure
 Row = tuple[str, str, str, str]
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 _WORD = re.compile(r"\w+")
-PLACES = ("start", "middle", "end")
 CHROME = {
     "share_prompt": (
         "Share this article",
@@ -84,45 +82,19 @@ LATIN_IN_PROSE = (
 )
 
 
+def split_sentences(text: str) -> list[str]:
+    """Sentences of real prose (a Lee article or paragraph): split after . ! ? and a capital."""
+    return _SENTENCE.split(text)
+
+
 def paragraphs(article: str, rng: random.Random) -> list[str]:
     """A one-line Lee article cut into paragraphs of two or three sentences."""
-    sentences, out = _SENTENCE.split(article), []
+    sentences, out = split_sentences(article), []
     while sentences:
         take = rng.choice((2, 3))
         out.append(" ".join(sentences[:take]))
         sentences = sentences[take:]
     return out
-
-
-def filler(words: list[str], rng: random.Random) -> str:
-    """One to four placeholder sentences; half open with the classic lorem ipsum words."""
-    sentences = ["Lorem ipsum dolor sit amet, consectetur adipiscing elit."] * (rng.random() < 0.5)
-    for _ in range(rng.randint(1, 4)):
-        chosen = rng.sample(words, rng.randint(4, 12))
-        if len(chosen) > 6:
-            chosen[rng.randrange(2, len(chosen) - 2)] += ","
-        sentences.append(" ".join(chosen).capitalize() + ".")
-    return " ".join(sentences)
-
-
-def injected(
-    blocks: list[str], piece: str, place: str, glued: bool, rng: random.Random
-) -> tuple[str, int, int]:
-    """Body with ``piece`` inserted, and the piece's offsets in it."""
-    index = {"start": 0, "middle": len(blocks) // 2, "end": len(blocks) - 1}[place]
-    before, target, after = blocks[:index], blocks[index], blocks[index + 1 :]
-    if not glued:
-        head = "\n\n".join([*before, target] if place != "start" else before)
-        start = len(head) + 2 if head else 0
-        tail = [*after] if place != "start" else [target, *after]
-        return "\n\n".join([*([head] if head else []), piece, *tail]), start, start + len(piece)
-    prefix = "\n\n".join(before) + ("\n\n" if before else "")
-    if place == "start":
-        glued_block, start = f"{piece} {target}", len(prefix)
-    else:
-        glued_block, start = f"{target} {piece}", len(prefix) + len(target) + 1
-    body = "\n\n".join([*before, glued_block, *after])
-    return body, start, start + len(piece)
 
 
 def removed_words(raw: str, start: int, end: int) -> tuple[int, int]:
@@ -131,61 +103,6 @@ def removed_words(raw: str, start: int, end: int) -> tuple[int, int]:
     words = list(_WORD.finditer(raw, start, end))
     inside = sum(any(s <= w.start() and w.end() <= e for s, e in cuts) for w in words)
     return inside, len(words)
-
-
-def filler_rows(seed: int = 11, trials: int = 2) -> list[Row]:
-    """Filler recall and kept real words over every place and glued/own-paragraph case."""
-    rng, vocabulary = random.Random(seed), latin_words()
-    gone = filler_total = real_lost = real_total = complete = cases = 0
-    for article in lee_articles():
-        blocks = paragraphs(article, rng)
-        for place in PLACES:
-            for glued in (False, True):
-                for _ in range(trials):
-                    body, start, end = injected(blocks, filler(vocabulary, rng), place, glued, rng)
-                    hit, count = removed_words(body, start, end)
-                    gone, filler_total, cases = gone + hit, filler_total + count, cases + 1
-                    complete += hit == count
-                    lost_before, before = removed_words(body, 0, start)
-                    lost_after, after = removed_words(body, end, len(body))
-                    real_lost += lost_before + lost_after
-                    real_total += before + after
-    clean_kept, clean_total = _clean_words_kept(rng)
-    return [
-        (
-            "filler",
-            "filler words removed (recall)",
-            f"{gone / filler_total:.4f}",
-            f"{gone}/{filler_total} in {cases} bodies",
-        ),
-        (
-            "filler",
-            "bodies with all filler removed",
-            f"{complete / cases:.4f}",
-            f"{complete}/{cases}",
-        ),
-        (
-            "filler",
-            "real words kept next to filler",
-            f"{1 - real_lost / real_total:.4f}",
-            f"{real_lost} lost of {real_total}",
-        ),
-        (
-            "filler",
-            "clean articles: words kept",
-            f"{clean_kept / clean_total:.4f}",
-            f"{clean_total - clean_kept} lost of {clean_total}, 350 Lee articles",
-        ),
-    ]
-
-
-def _clean_words_kept(rng: random.Random) -> tuple[int, int]:
-    kept = total = 0
-    for article in lee_articles():
-        body = "\n\n".join(paragraphs(article, rng))
-        lost, count = removed_words(body, 0, len(body))
-        kept, total = kept + count - lost, total + count
-    return kept, total
 
 
 def chrome_rows(seed: int = 12) -> list[Row]:

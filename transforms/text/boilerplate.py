@@ -52,8 +52,11 @@ class FillerRules:
 
     max_stop_density: float = 0.2
     min_latin_probability: float = 0.6
+    # A sentence with few stop words ("Defense Secretary Donald Rumsfeld's statement that ...")
+    # is still prose when the identifier is this sure it is English.
+    min_english_probability: float = 0.6
     min_sentence_words: int = 4
-    min_run_words: int = 5
+    min_run_words: int = 4
 
 
 DEFAULT_RULES = FillerRules()
@@ -127,6 +130,9 @@ _SHARE_TARGET = re.compile(
     r"|flipboard|bluesky|threads|copy( the)? link|comments?)",
     re.IGNORECASE,
 )
+_TOKEN = re.compile(r"\S+")
+# A word of placeholder text: letters, then at most clause or sentence punctuation.
+_PLAIN_WORD = re.compile(r"([^\W\d_]+)[,;:.!?…]*")
 _WIRE_DATELINE = re.compile(r"[A-Z][A-Z .,'-]{1,40}\((?:Reuters|AP|AFP|PA|Bloomberg)\)\s*[-–—]+\s*")
 
 
@@ -230,8 +236,9 @@ def _bar_items(line: str) -> list[str]:
 
 def _filler_cuts(raw: str, start: int, end: int, rules: FillerRules) -> list[tuple[str, int, int]]:
     """Runs of filler sentences in raw[start:end] long enough to remove, as lorem_ipsum cuts."""
-    sentences = list(_sentences(raw, start, end))
-    labels = [_sentence_label(raw[s:e], rules) for s, e in sentences]
+    labelled = list(_labelled_sentences(raw, start, end, rules))
+    sentences = [(s, e) for s, e, _ in labelled]
+    labels = [label for _, _, label in labelled]
     cuts = []
     for first, last in _runs(labels):
         words = sum(len(_WORD.findall(raw[s:e])) for s, e in sentences[first : last + 1])
@@ -264,6 +271,50 @@ def _runs(labels: list[Label]) -> Iterator[tuple[int, int]]:
         index = end + 1
 
 
+def _labelled_sentences(
+    raw: str, start: int, end: int, rules: FillerRules
+) -> Iterator[tuple[int, int, Label]]:
+    """(start, end, label) of each sentence; filler glued to a sentence is a sentence of its own.
+
+    Text before placeholder Latin does not always end cleanly ("out of work.- Tincidunt ...",
+    "(AFP, Reuters) Nisl ...", "SMS to 61124 Curabitur ...", 'for them."?,-1" Sed ...'), so the
+    sentence splitter sees one sentence. When a sentence ends in a tail that reads as filler (or
+    a filler sentence starts with something else), the two are labelled apart; the text before
+    the tail ("(AFP, Reuters)") counts as prose unless it reads as filler on its own.
+    """
+    for sentence_start, sentence_end in _sentences(raw, start, end):
+        label = _sentence_label(raw[sentence_start:sentence_end], rules)
+        tail = _glued_tail(raw, sentence_start, sentence_end)
+        if tail is None or not (
+            label is Label.FILLER or _sentence_label(raw[tail:sentence_end], rules) is Label.FILLER
+        ):
+            yield sentence_start, sentence_end, label
+            continue
+        head_end = sentence_start + len(raw[sentence_start:tail].rstrip())
+        head_label = _sentence_label(raw[sentence_start:head_end], rules)
+        yield sentence_start, head_end, Label.FILLER if head_label is Label.FILLER else Label.PROSE
+        yield tail, sentence_end, Label.FILLER
+
+
+def _glued_tail(raw: str, start: int, end: int) -> int | None:
+    """Start of the sentence's tail written like a placeholder sentence, or None.
+
+    Such a tail is a capitalized word followed only by lowercase words (placeholder text is
+    capitalized like a sentence and has no names, figures or quotes); the sentence's first word
+    never starts one (that would be the whole sentence, judged already).
+    """
+    words = list(_TOKEN.finditer(raw, start, end))
+    for word in reversed(words[1:]):
+        letters = _PLAIN_WORD.fullmatch(word.group())
+        if letters is None:
+            return None
+        text = letters.group(1)
+        if not text.islower():
+            capitalized = text[0].isupper() and (len(text) == 1 or text[1:].islower())
+            return word.start() if capitalized else None
+    return None
+
+
 def _sentences(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
     """Yield (start, end) of each sentence of text[start:end], whitespace excluded."""
     position = start
@@ -285,11 +336,15 @@ def _sentence_label(sentence: str, rules: FillerRules) -> Label:
     if not words:
         return Label.PROSE
     english = sum(word in _english_stopwords() and word not in _LATIN_HOMOGRAPHS for word in words)
-    if len(words) >= rules.min_sentence_words and english / len(words) >= rules.max_stop_density:
+    judged = len(words) >= rules.min_sentence_words
+    if judged and english / len(words) >= rules.max_stop_density:
         return Label.PROSE
     ranked = rank_languages(sentence)
-    if len(words) >= rules.min_sentence_words and dict(ranked)["la"] >= rules.min_latin_probability:
+    probability = dict(ranked)
+    if judged and probability["la"] >= rules.min_latin_probability:
         return Label.FILLER
+    if judged and probability["en"] >= rules.min_english_probability:
+        return Label.PROSE
     return Label.LATIN_LEAN if ranked[0][0] == "la" and not english else Label.UNSURE
 
 
