@@ -172,6 +172,9 @@ BYLINES = ("By {name}", "{name}", "{name}, {role}", "{section} | {name}", "BY {u
 ROLES = ("Political Editor", "staff reporter", "Science correspondent", "in Sydney")
 SECTIONS = ("World", "Politics", "Sport", "Business", "Science")
 ORDERS = (("date", "title", "byline"), ("title", "byline", "date"), ("title", "date", "byline"))
+# Headers with less to go on: a title with only a byline or nothing after it, a date with no
+# title (its first paragraph must stay body), no header at all.
+SPARSE_ORDERS = (("title", "byline"), ("title",), ("date",), ())
 
 
 def real_titles_and_authors() -> tuple[list[str], list[str]]:
@@ -208,8 +211,11 @@ def feed_text(
     return top + joiner.join(header) + "\n\n" + "\n\n".join(body)
 
 
-def structure_cases(rng: random.Random) -> Iterator[tuple[str, dict[str, object]]]:
-    """(feed text, truth) for each Lee article with a real title and byline drawn for it."""
+def structure_cases(
+    rng: random.Random, orders: tuple[tuple[str, ...], ...] = ORDERS
+) -> Iterator[tuple[str, dict[str, object]]]:
+    """(feed text, truth) for each Lee article with a real title and byline drawn for it, under
+    a header in one of ``orders``; truth is None for a field the header does not hold."""
     titles, authors = real_titles_and_authors()
     for article in lee_articles():
         when = datetime(
@@ -231,37 +237,58 @@ def structure_cases(rng: random.Random) -> Iterator[tuple[str, dict[str, object]
             "byline": byline if rng.random() < 0.8 else "",
         }
         body = paragraphs(article, rng)
+        order = rng.choice(orders)
         truth = {
-            "title": fields["title"],
-            "day": when.date().isoformat(),
-            "byline": name if fields["byline"] else None,
+            "title": fields["title"] if "title" in order else None,
+            "day": when.date().isoformat() if "date" in order else None,
+            "byline": name if fields["byline"] and "byline" in order else None,
             "first": body[0],
         }
-        yield feed_text(fields, rng.choice(ORDERS), body, rng), truth
+        yield feed_text(fields, order, body, rng), truth
 
 
 def structure_rows(seed: int = 13) -> list[Row]:
-    """Title, date, byline and body-start accuracy of parse_structure on feed-style texts."""
-    rng, scores, total = (
-        random.Random(seed),
-        dict.fromkeys(("title", "date", "byline", "body"), 0),
-        0,
-    )
-    for text, truth in structure_cases(rng):
-        found = parse_structure([block.text for block in strip_boilerplate(text).blocks])
-        day = found.published_at and datetime.fromtimestamp(found.published_at / 1000, UTC)
-        byline = found.byline and found.byline.split(",")[0].split(" | ")[-1].strip()
-        total += 1
-        scores["title"] += found.title == truth["title"]
-        scores["date"] += bool(day) and day.date().isoformat() == truth["day"]
-        scores["byline"] += (byline or "").casefold() == (truth["byline"] or "").casefold()
-        scores["body"] += bool(found.paragraphs) and found.paragraphs[0] == truth["first"]
-    return [
-        (
-            "structure",
-            f"{name} exact ({total} feed texts)",
-            f"{hits / total:.3f}",
-            f"{hits}/{total}",
-        )
-        for name, hits in scores.items()
-    ]
+    """Title, date, byline and body-start accuracy of parse_structure on feed-style texts: the
+    350 full headers, then 350 sparse ones (and how many texts without a title got one)."""
+    rows = []
+    for name, orders, offset in (("", ORDERS, 0), ("sparse ", SPARSE_ORDERS, 1)):
+        scores = dict.fromkeys(("title", "date", "byline", "body", "false title"), 0)
+        cases = list(structure_cases(random.Random(seed + offset), orders))
+        untitled = sum(truth["title"] is None for _, truth in cases)
+        for text, truth in cases:
+            for field, hit in structure_hits(text, truth).items():
+                scores[field] += hit
+        rows += [
+            (
+                "structure",
+                f"{field} exact ({len(cases)} {name}feed texts)",
+                f"{hits / len(cases):.3f}",
+                f"{hits}/{len(cases)}",
+            )
+            for field, hits in scores.items()
+            if field != "false title"
+        ]
+        if untitled:
+            rows.append(
+                (
+                    "structure",
+                    f"  titles found where there is none ({name.strip() or 'full'})",
+                    str(scores["false title"]),
+                    f"of {untitled} texts without a title",
+                )
+            )
+    return rows
+
+
+def structure_hits(text: str, truth: dict[str, object]) -> dict[str, bool]:
+    """Which fields parse_structure got exactly right for one feed text (None must be None)."""
+    found = parse_structure([block.text for block in strip_boilerplate(text).blocks])
+    day = found.published_at and datetime.fromtimestamp(found.published_at / 1000, UTC)
+    byline = found.byline and found.byline.split(",")[0].split(" | ")[-1].strip()
+    return {
+        "title": found.title == truth["title"],
+        "date": (day and day.date().isoformat()) == truth["day"],
+        "byline": (byline or "").casefold() == (truth["byline"] or "").casefold(),
+        "body": bool(found.paragraphs) and found.paragraphs[0] == truth["first"],
+        "false title": truth["title"] is None and found.title is not None,
+    }
