@@ -21,10 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from corpora import lee_articles, lee_rated
 from near_dup_calibration import PERTURBATIONS, clean_body
+from quality_chrome import chrome_rows
 from quality_filler import filler_rows
 from quality_html import date_rows, newspaper_rows, snippet_rows
 from quality_templates import template_rows
-from quality_text import chrome_rows, paragraphs, structure_rows
+from quality_text import latin_rows, paragraphs, structure_rows
 
 from transforms.text.fingerprint import minhash, shingles
 from transforms.text.near_dup import MinHashConfig, candidate_probability, judge
@@ -120,7 +121,7 @@ def s_curve_rows(cfg: MinHashConfig) -> list[Row]:
 
 SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "filler": filler_rows,
-    "chrome": chrome_rows,
+    "chrome": lambda: chrome_rows() + latin_rows(),
     "structure": structure_rows,
     "template": template_rows,
     "snippets": snippet_rows,
