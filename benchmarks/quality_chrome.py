@@ -203,12 +203,24 @@ def placed(blocks: list[str], line: str, rng: random.Random) -> tuple[str, int]:
 
 
 def chrome_rows(seed: int = 12) -> list[Row]:
-    """Distinct chrome lines removed in every placement, placements removed, right kind; prose
-    lookalikes kept."""
+    """Distinct chrome lines removed in every placement, placements removed with the right
+    kind, per kind; for the lines the patterns were extended from and the held-out ones; then
+    prose lookalikes kept."""
     rng, articles = random.Random(seed), lee_articles()
+    rows = []
+    for name, group in (("", CHROME_LINES), ("held-out ", HELD_OUT_LINES)):
+        rows += _line_rows(name, group, rng, articles)
+    kept = _lookalikes_kept(rng, articles)
+    rows.append(_row("prose lines that open like chrome kept", kept, len(PROSE_LOOKALIKES)))
+    return rows
+
+
+def _line_rows(
+    name: str, group: dict[str, tuple[str, ...]], rng: random.Random, articles: list[str]
+) -> list[Row]:
     per_kind: dict[str, list[int]] = {}
-    lines_removed = placements = removed = right_kind = 0
-    lines = [(kind, line) for kind, group in CHROME_LINES.items() for line in group]
+    placements = removed = right_kind = 0
+    lines = [(kind, line) for kind, texts in group.items() for line in texts]
     for number, (kind, line) in enumerate(lines):
         hits = 0
         for placement in range(PLACEMENTS):
@@ -220,23 +232,19 @@ def chrome_rows(seed: int = 12) -> list[Row]:
             hits += whole
             right_kind += whole and spans[0].kind == kind
         removed += hits
-        lines_removed += hits == PLACEMENTS
         counts = per_kind.setdefault(kind, [0, 0])
         counts[0] += hits == PLACEMENTS
         counts[1] += 1
-    kept = _lookalikes_kept(rng, articles)
+    lines_removed = sum(hit for hit, _ in per_kind.values())
     rows = [
         _row(
-            f"distinct chrome lines removed ({PLACEMENTS} placements each)",
+            f"distinct {name}chrome lines removed ({PLACEMENTS} placements each)",
             lines_removed,
             len(lines),
         ),
-        _row("placements removed", removed, placements),
-        _row("removed with the expected kind", right_kind, placements),
+        _row(f"  {name}placements removed with the expected kind", right_kind, placements),
     ]
-    rows += [_row(f"  {kind}: lines removed", hit, n) for kind, (hit, n) in per_kind.items()]
-    rows.append(_row("prose lines that open like chrome kept", kept, len(PROSE_LOOKALIKES)))
-    return rows
+    return rows + [_row(f"  {kind}: lines removed", hit, n) for kind, (hit, n) in per_kind.items()]
 
 
 def _lookalikes_kept(rng: random.Random, articles: list[str]) -> int:
