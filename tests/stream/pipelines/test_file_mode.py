@@ -85,3 +85,15 @@ def test_the_avro_file_holds_the_enriched_records(outputs):
         with path.open("rb") as fh:
             avro_ids.update(r["id"] for r in fastavro.reader(fh))
     assert avro_ids == {r["id"] for r in json_lines(outputs, "enriched")}
+
+
+def test_the_seed_record_is_the_one_the_readme_shows(outputs):
+    seed = next(r for r in json_lines(outputs, "enriched") if r["id"] == "seed-rudd-2017")
+    assert seed["title"] == "Amber Rudd: Whatsapp Must Be Accessible By Intelligence Services"
+    assert seed["published_at"].startswith("2017-03-26")
+    assert seed["byline"]
+    entities = {(e["text"], e["label"]) for e in seed["entities"]}
+    assert {("Khalid Masood", "PERSON"), ("WhatsApp", "ORG")} <= entities
+    filler = seed["boilerplate"][-1]
+    assert (filler["kind"], filler["start"], filler["end"]) == ("lorem_ipsum", 5750, 5921)
+    assert filler["text"].startswith("Etiam at libero iaculis")
