@@ -123,3 +123,20 @@ def test_main_applies_v_from_either_place(argv, restore_log_levels, capsys):
     assert logging.getLogger().level == logging.INFO
     assert logging.getLogger("apache_beam").level == logging.NOTSET
     assert "newsflow run: error: --window-seconds must be > 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "timeout"),
+    [
+        ([], cli.JOB_TIMEOUT_SECONDS),
+        (["--stop-at-end"], cli.JOB_TIMEOUT_SECONDS),
+        (["--job_server_timeout=60"], 60),
+    ],
+)
+def test_no_job_ends_at_beams_five_minute_state_stream_deadline(argv, timeout):
+    """A file of a few thousand articles (or a backlog read with --stop-at-end) runs longer than
+    Beam's default 300 s deadline on the job's state stream; only an explicit flag sets one."""
+    from apache_beam.options.pipeline_options import PortableOptions
+
+    options = cli._pipeline_options(argv, "DirectRunner")
+    assert options.view_as(PortableOptions).job_server_timeout == timeout
