@@ -1,6 +1,7 @@
 # newsflow developer commands. Everything installs what it needs on first use.
 #   make demo   install, start the local broker, run the pipeline on the examples, show the records
-#   make test   install, lint, start the broker and a Flink cluster, run every test, stop them
+#   make test   install, lint, start the broker, the schema registry and a Flink cluster, run every
+#               test, stop them
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -10,6 +11,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 KAFKA := deploy/local/kafka.sh
+REGISTRY := deploy/local/registry.sh
 BOOTSTRAP ?= 127.0.0.1:9092
 DEMO_OUT ?= out/demo
 BEAM_VERSION := 2.77.0
@@ -23,6 +25,7 @@ FLINK_PY := $(FLINK_VENV)/bin/python
 FLINK_STAMP := $(FLINK_VENV)/.installed
 
 .PHONY: help install lint format unit test test-integration kafka-up kafka-down kafka-status \
+        registry-up registry-down \
         demo process-examples bench eval clean fuzz
 
 help:
@@ -75,7 +78,13 @@ kafka-down: ## stop the local broker
 kafka-status:
 	PYTHON=$(PY) $(KAFKA) status
 
-test: $(STAMP) $(FLINK_STAMP) flink-jar lint ## everything: lint, unit, stream, integration (Kafka, Flink)
+registry-up: ## start the schema registry (Apicurio, in memory, Java 21+) on 127.0.0.1:8085
+	$(REGISTRY) up
+
+registry-down: ## stop the local schema registry
+	$(REGISTRY) down
+
+test: $(STAMP) $(FLINK_STAMP) flink-jar lint ## everything: lint, unit, stream, integration (Kafka, registry, Flink)
 	PYTHON=$(PY) deploy/with-services.sh $(PY) -m pytest -q tests
 
 demo: $(STAMP) kafka-up ## run the pipeline on examples/articles.jsonl through Kafka and show the outputs

@@ -8,11 +8,13 @@ metadata), write every outcome, commit. Both the Kafka job (``newsflow run``) an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 
 import apache_beam as beam
 
 from pipelines.options import NewsflowOptions, dedup_config, kafka_overrides
+from pipelines.value_format import topic_encoders
 from schemas.codec import ENRICHED
 from transforms.io.avro_files import WriteAvroFiles, WriteAvroWindows, WriteJsonFiles
 from transforms.io.event_files import ReadEventFiles
@@ -24,7 +26,7 @@ from transforms.io.recovery import REFILE, WRITTEN, SkipWritten
 from transforms.steps.clean import CleanArticles
 from transforms.steps.dead_letters import DEAD_LETTER
 from transforms.steps.decode import DecodeEvents
-from transforms.steps.dedup import ARTICLES, DUPLICATES, DeduplicateArticles
+from transforms.steps.dedup import ARTICLES, DUPLICATES, DedupConfig, DeduplicateArticles
 from transforms.steps.encode import (
     ENCODED,
     RECORDS,
@@ -54,18 +56,21 @@ class Outcomes:
     dead_letters: beam.PCollection
 
 
-def enrich_events(events: beam.PCollection, opts: NewsflowOptions) -> Outcomes:
-    """RawEvents -> enriched articles, duplicates and dead letters."""
-    decoded = events | "DecodeEvents" >> DecodeEvents(opts.max_body_bytes)
+def enrich_events(events: beam.PCollection, opts: NewsflowOptions, config: DedupConfig) -> Outcomes:
+    """RawEvents -> enriched articles, duplicates and dead letters (dedup configured by
+    ``config``: Kafka mode adds the changelog)."""
+    decoded = events | "DecodeEvents" >> DecodeEvents(opts.max_body_bytes, opts.schema_registry_url)
     cleaned = decoded[ARTICLES] | "CleanArticles" >> CleanArticles()
     templated = cleaned[ARTICLES] | "StripTemplates" >> StripTemplates()
-    deduped = templated | "DeduplicateArticles" >> DeduplicateArticles(dedup_config(opts))
+    deduped = templated[ARTICLES] | "DeduplicateArticles" >> DeduplicateArticles(config)
     enriched = deduped[ARTICLES] | "ExtractMetadata" >> ExtractMetadata(
         opts.spacy_model, opts.ner_batch_size, opts.ner_processes
     )
     dead_letters = (
         decoded[DEAD_LETTER],
         cleaned[DEAD_LETTER],
+        templated[DEAD_LETTER],
+        deduped[DEAD_LETTER],
         enriched[DEAD_LETTER],
     ) | "AllDeadLetters" >> beam.Flatten()
     return Outcomes(enriched[ARTICLES], deduped[DUPLICATES], dead_letters)
@@ -110,10 +115,12 @@ class WriteOutcomes(beam.PTransform):
 
     def expand(self, outcomes):
         opts, version, overrides = self._opts, self._version, kafka_overrides(self._opts)
-        servers = opts.bootstrap_servers
-        enriched = outcomes["enriched"] | "EncodeEnriched" >> EncodeArticles(kafka_outputs, version)
+        servers, encoders = opts.bootstrap_servers, topic_encoders(opts)
+        enriched = outcomes["enriched"] | "EncodeEnriched" >> EncodeArticles(
+            partial(kafka_outputs, encode_value=encoders.enriched), version
+        )
         duplicates = outcomes["duplicates"] | "EncodeDuplicates" >> EncodeArticles(
-            kafka_outputs, version
+            partial(kafka_outputs, encode_value=encoders.duplicates), version
         )
         enriched_acks = [
             enriched[ENCODED]
@@ -147,7 +154,7 @@ class WriteOutcomes(beam.PTransform):
             duplicates[ENCODED]
             | "WriteDuplicates" >> WriteToKafka(servers, opts.duplicates_topic, overrides),
             dead_letters
-            | "EncodeDeadLetters" >> beam.Map(dead_letter_message, version)
+            | "EncodeDeadLetters" >> beam.Map(dead_letter_message, version, encoders.dead_letters)
             | "WriteDeadLetters" >> WriteToKafka(servers, opts.dead_letter_topic, overrides),
         ) | "AllSinks" >> beam.Flatten()
 
@@ -162,7 +169,8 @@ def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | No
     if events is None:
         read = p | "ReadEvents" >> ReadEvents(opts)
         events, already_written, to_write = read.events, [read[WRITTEN]], {"refiled": read[REFILE]}
-    outcomes = enrich_events(events, opts)
+    kafka = client_config(opts.bootstrap_servers, kafka_overrides(opts))
+    outcomes = enrich_events(events, opts, dedup_config(opts, kafka))
     written = {
         "enriched": outcomes.enriched,
         "duplicates": outcomes.duplicates,
@@ -210,7 +218,7 @@ class WriteFileOutcomes(beam.PTransform):
 def build_file_mode(p: beam.Pipeline, opts: NewsflowOptions, input_pattern: str, output: str):
     """``newsflow process``: the same transforms on event files, JSON twins plus Avro out."""
     events = p | "ReadEventFiles" >> ReadEventFiles(input_pattern)
-    outcomes = enrich_events(events, opts)
+    outcomes = enrich_events(events, opts, dedup_config(opts))
     _ = {
         "enriched": outcomes.enriched,
         "duplicates": outcomes.duplicates,

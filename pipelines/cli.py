@@ -21,16 +21,20 @@ from apache_beam.options.pipeline_options import PipelineOptions, PortableOption
 from apache_beam.runners.runner import PipelineState
 from kafka.errors import KafkaError
 
-from pipelines import assembly
+from pipelines import assembly, replay, status
 from pipelines.kafka_tools import produce, tail
+from pipelines.metrics import job_metrics, job_snapshot
 from pipelines.options import DEFAULT_BOOTSTRAP, NewsflowOptions, validate
+from pipelines.progress import show_progress
 from pipelines.runners import PrismNotFoundError, use_local_runner
+from schemas.errors import InfrastructureError
 from transforms.io.kafka_config import parse_kafka_option
 
 LOG = logging.getLogger("newsflow")
 JOB_TIMEOUT_SECONDS = 10 * 365 * 24 * 3600
 VERBOSE_HELP = "-v info, -vv debug (before or after the subcommand)"
 VERBOSITY = re.compile(r"-v+|--verbose")
+COMMANDS = {"status": status, "replay": replay}
 BEAM_HINT = (
     "Any other flag is passed to Beam (e.g. --runner FlinkRunner, --flink_master HOST:PORT)."
 )
@@ -50,36 +54,74 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         "-v", "--verbose", dest="verbose_after", action="count", default=0, help=VERBOSE_HELP
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub_parser = partial(sub.add_parser, parents=[after], allow_abbrev=False)
+    sub_parser = partial(
+        sub.add_parser,
+        parents=[after],
+        allow_abbrev=False,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
 
     run = sub_parser("run", help="the streaming pipeline on Kafka", epilog=BEAM_HINT)
     NewsflowOptions._add_argparse_args(run)
-    run.add_argument("--runner", default="DirectRunner", help="Beam runner (default DirectRunner)")
+    run.add_argument("--runner", default="DirectRunner", help="Beam runner")
 
     process = sub_parser("process", help="the same transforms on a JSONL file", epilog=BEAM_HINT)
     process.add_argument("input", help="JSON-lines events (a path or glob, any Beam filesystem)")
-    process.add_argument("--output", required=True, help="directory for *.jsonl and *.avro")
+    process.add_argument(
+        "--output",
+        required=True,
+        default=argparse.SUPPRESS,
+        help="directory for *.jsonl and *.avro (required)",
+    )
     NewsflowOptions._add_argparse_args(process)
     process.add_argument("--runner", default="DirectRunner", help="Beam runner")
 
     for name, help_text in (("produce", "send a JSONL file's lines"), ("tail", "print a topic")):
         tool = sub_parser(name, help=help_text)
-        tool.add_argument("--topic", required=True)
-        tool.add_argument("--bootstrap-servers", "--bootstrap_servers", default=DEFAULT_BOOTSTRAP)
-        tool.add_argument("--kafka-config", "--kafka_config", action="append", default=[])
+        tool.add_argument(
+            "--topic", required=True, default=argparse.SUPPRESS, help="Kafka topic (required)"
+        )
+        tool.add_argument(
+            "--bootstrap-servers",
+            "--bootstrap_servers",
+            default=DEFAULT_BOOTSTRAP,
+            help="Kafka HOST:PORT[,...]",
+        )
+        tool.add_argument(
+            "--kafka-config",
+            "--kafka_config",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="Kafka client setting, passed through (repeatable)",
+        )
         if name == "produce":
             tool.add_argument("file", help="JSON-lines events, one message per non-blank line")
         else:
             tool.add_argument("--json", action="store_true", help="JSON lines instead of summaries")
             tool.add_argument("--follow", action="store_true", help="keep waiting for new records")
-            tool.add_argument("--max-messages", "--max_messages", type=int, default=None)
+            tool.add_argument(
+                "--max-messages",
+                "--max_messages",
+                type=int,
+                default=None,
+                help="stop after this many records; none: no limit",
+            )
             tool.add_argument(
                 "--idle-timeout-seconds",
                 "--idle_timeout_seconds",
                 type=float,
                 default=5.0,
-                help="with --follow: stop after this long without a record",
+                help="with --follow: stop after this many seconds without a record",
             )
+            tool.add_argument(
+                "--schema-registry-url",
+                "--schema_registry_url",
+                default=None,
+                help="decode Confluent-framed values with this registry's schemas",
+            )
+    for command in COMMANDS.values():
+        command.add_parser(sub_parser)
     return parser, sub.choices
 
 
@@ -101,7 +143,9 @@ def _run(beam_argv: list[str], runner: str, streaming: bool) -> None:
     options.view_as(StandardOptions).streaming = streaming and not opts.stop_at_end
     pipeline = beam.Pipeline(options=options)
     assembly.build(pipeline, opts)
+    metrics = job_metrics(opts)
     result = pipeline.run()
+    metrics.attach(result)
     stopping = threading.Event()
     if not opts.stop_at_end:
         _cancel_on_signals(result, stopping)
@@ -109,9 +153,11 @@ def _run(beam_argv: list[str], runner: str, streaming: bool) -> None:
         state = result.wait_until_finish()
     except Exception as exc:  # the runner's status stream ends in several ways on cancel
         if not stopping.is_set():
+            metrics.stop()
             raise
         LOG.info("job status stream ended after cancel: %r", exc)
         state = PipelineState.CANCELLED
+    metrics.stop()
     LOG.info("pipeline finished: %s", state)
 
 
@@ -151,8 +197,11 @@ def _quiet_worker_shutdown() -> None:
 
 def _process(beam_argv: list[str], runner: str, input_pattern: str, output: str) -> None:
     options = _pipeline_options(beam_argv, runner)
-    with beam.Pipeline(options=options) as p:
-        assembly.build_file_mode(p, options.view_as(NewsflowOptions), input_pattern, output)
+    pipeline = beam.Pipeline(options=options)
+    assembly.build_file_mode(pipeline, options.view_as(NewsflowOptions), input_pattern, output)
+    result = pipeline.run()
+    with show_progress(partial(job_snapshot, result)):
+        result.wait_until_finish()
 
 
 @dataclass(frozen=True)
@@ -192,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             _run(beam_argv, args.runner, streaming=True)
+        elif args.command in COMMANDS:
+            return COMMANDS[args.command].run(args)
         elif args.command == "process":
             _process(beam_argv, args.runner, args.input, args.output)
         else:
@@ -209,9 +260,10 @@ def main(argv: list[str] | None = None) -> int:
                     args.follow,
                     timeout_ms,
                     args.max_messages,
+                    registry_url=args.schema_registry_url,
                 )
                 print(f"{shown} records from {args.topic}", file=sys.stderr)
-    except (ValueError, KafkaError, OSError, PrismNotFoundError) as exc:
+    except (ValueError, KafkaError, OSError, PrismNotFoundError, InfrastructureError) as exc:
         print(f"newsflow {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

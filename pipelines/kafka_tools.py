@@ -12,6 +12,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from schemas.codec import decode_any
+from schemas.confluent import RegistryClient, decode_confluent_any, is_confluent, unframe
 from schemas.errors import CodecError
 from transforms.io.kafka_config import client_config, for_client
 from transforms.text.records import (
@@ -120,11 +121,19 @@ def _drain(consumer, ends, follow: bool, idle_timeout_ms: int, max_messages: int
                     return
 
 
-def describe(message) -> dict:
-    """A message as a JSON-friendly dict: decoded Avro if it is one of ours, else the raw text."""
+def describe(message, registry: RegistryClient | None = None) -> dict:
+    """A message as a JSON-friendly dict: decoded Avro if it is one of ours (single-object, or
+    Confluent-framed when a registry is given), else the raw text."""
     where = f"{message.topic}/{message.partition}@{message.offset}"
+    if registry is None and is_confluent(message.value):
+        schema_id = unframe(message.value)[0]
+        hint = f"Confluent-framed Avro (schema id {schema_id}): pass --schema-registry-url"
+        return {"at": where, "raw": hint}
     try:
-        schema, record = decode_any(message.value)
+        if registry is not None and is_confluent(message.value):
+            schema, record = decode_confluent_any(message.value, registry)
+        else:
+            schema, record = decode_any(message.value)
     except CodecError:
         return {"at": where, "raw": message.value.decode("utf-8", errors="replace")}
     times = DEAD_LETTER_TIME_FIELDS if schema == "dead_letter" else ENRICHED_TIME_FIELDS
@@ -155,12 +164,14 @@ def tail(
     idle_timeout_ms: int,
     max_messages: int | None,
     out: TextIO = sys.stdout,
+    registry_url: str | None = None,
 ) -> int:
     """Print the topic's records for humans (or as JSON lines); returns how many were printed."""
     count = 0
+    registry = RegistryClient(registry_url) if registry_url else None
     messages = read_topic(topic, servers, overrides, None, follow, idle_timeout_ms, max_messages)
     for message in messages:
-        item = describe(message)
+        item = describe(message, registry)
         print(json.dumps(item, ensure_ascii=False) if as_json else summary_line(item), file=out)
         count += 1
     return count

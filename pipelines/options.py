@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from transforms.io.changelog import ChangelogConfig, changelog_topic
 from transforms.io.kafka_config import parse_kafka_option
 from transforms.steps.dedup import DEFAULT_TTL_HOURS, DedupConfig
 from transforms.steps.enrich import DEFAULT_BATCH_SIZE, DEFAULT_NER_PROCESSES
@@ -22,6 +23,9 @@ from transforms.text.near_dup import MinHashConfig
 from transforms.text.ner import DEFAULT_MODEL
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+SINGLE_OBJECT = "single-object"
+CONFLUENT = "confluent"
+VALUE_FORMATS = (SINGLE_OBJECT, CONFLUENT)
 
 
 def _flag(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
@@ -45,7 +49,12 @@ class NewsflowOptions(PipelineOptions):
         _flag(
             parser, "consumer-group", default="newsflow", help="group whose offsets are committed"
         )
-        _flag(parser, "output-dir", default=None, help="also write Avro files here (any Beam FS)")
+        _flag(
+            parser,
+            "output-dir",
+            default=None,
+            help="also write Avro files here (any Beam filesystem); none: Kafka only",
+        )
         _flag(
             parser,
             "stop-at-end",
@@ -61,16 +70,46 @@ class NewsflowOptions(PipelineOptions):
             metavar="KEY=VALUE",
             help="Kafka client setting, passed through: security.protocol=SASL_SSL (repeatable)",
         )
-        _flag(parser, "dedup-ttl-hours", type=float, default=DEFAULT_TTL_HOURS)
-        _flag(parser, "near-dup-threshold", type=float, default=MinHashConfig().threshold)
-        _flag(parser, "max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
+        _flag(
+            parser,
+            "dedup-ttl-hours",
+            type=float,
+            default=DEFAULT_TTL_HOURS,
+            help="hours (event time) dedup remembers an article; a copy arriving later is kept",
+        )
+        _flag(
+            parser,
+            "dedup-changelog",
+            choices=("on", "off"),
+            default="on",
+            help="newsflow run: write the dedup index to the compacted topic "
+            "<consumer-group>-dedup-changelog and restore it when the job starts with empty "
+            "state, so dedup memory survives a restart of the local runner (whose state is in "
+            "memory); off on a runner whose state is durable (Flink with checkpoints)",
+        )
+        _flag(
+            parser,
+            "near-dup-threshold",
+            type=float,
+            default=MinHashConfig().threshold,
+            help="estimated share, in (0, 1], of the smaller article's word shingles found in "
+            "the other at which two articles are near-duplicates",
+        )
+        _flag(
+            parser,
+            "max-body-bytes",
+            type=int,
+            default=DEFAULT_MAX_BODY_BYTES,
+            help="largest body accepted, in UTF-8 bytes; a larger one is a dead letter "
+            "body_too_large",
+        )
         _flag(parser, "spacy-model", default=DEFAULT_MODEL, help="installed spaCy pipeline name")
         _flag(
             parser,
             "ner-batch-size",
             type=int,
             default=DEFAULT_BATCH_SIZE,
-            help=f"articles per spaCy NER batch (default {DEFAULT_BATCH_SIZE})",
+            help="articles per spaCy NER batch",
         )
         _flag(
             parser,
@@ -79,22 +118,62 @@ class NewsflowOptions(PipelineOptions):
             default=DEFAULT_NER_PROCESSES,
             help="processes that run spaCy NER per SDK worker process, each holding the model "
             "(about 200 MB); 1 runs it inside the SDK worker, on one core "
-            f"(default {DEFAULT_NER_PROCESSES}: measured best on 2 cores, see README Performance)",
+            "(the default measured best on 2 cores, see README Performance)",
+        )
+        _flag(
+            parser,
+            "value-format",
+            choices=VALUE_FORMATS,
+            default=SINGLE_OBJECT,
+            help="Kafka value framing of the outputs: single-object Avro (C3 01 + schema "
+            "fingerprint, no registry) or confluent (00 + 4-byte registry id; needs "
+            "--schema-registry-url)",
+        )
+        _flag(
+            parser,
+            "schema-registry-url",
+            default=None,
+            help="Confluent-compatible schema registry API, e.g. "
+            "http://127.0.0.1:8085/apis/ccompat/v7; also decodes Confluent-framed input events",
+        )
+        _flag(
+            parser,
+            "metrics-port",
+            type=int,
+            default=None,
+            help="run: serve Prometheus metrics at http://HOST:PORT/metrics while the job runs; "
+            "none: no endpoint",
+        )
+        _flag(
+            parser,
+            "metrics-host",
+            default="127.0.0.1",
+            help="address the metrics endpoint binds to (0.0.0.0: every interface)",
         )
         _flag(
             parser,
             "window-seconds",
             type=int,
             default=60,
-            help="streaming: roll output files per window of this length",
+            help="streaming: roll output files per window of this many seconds",
         )
 
 
-def dedup_config(opts: NewsflowOptions) -> DedupConfig:
-    """The frozen config every dedup worker gets; seeds are fixed inside MinHashConfig."""
+def dedup_config(opts: NewsflowOptions, kafka: dict | None = None) -> DedupConfig:
+    """The frozen config every dedup worker gets; seeds are fixed inside MinHashConfig. With the
+    Kafka client settings ``kafka`` (``newsflow run``) and ``--dedup-changelog on``, the index is
+    also kept in the group's changelog topic; file mode passes none and has no changelog."""
+    changelog = None
+    if kafka is not None and opts.dedup_changelog == "on":
+        changelog = ChangelogConfig(
+            client=kafka,
+            topic=changelog_topic(opts.consumer_group),
+            ttl_ms=int(opts.dedup_ttl_hours * 3600 * 1000),
+        )
     return DedupConfig(
         ttl_hours=opts.dedup_ttl_hours,
         minhash=replace(MinHashConfig(), threshold=opts.near_dup_threshold),
+        changelog=changelog,
     )
 
 
@@ -114,6 +193,10 @@ def validate(opts: NewsflowOptions) -> None:
         raise ValueError(f"--window-seconds must be > 0, got {opts.window_seconds}")
     for item in opts.kafka_config:
         parse_kafka_option(item)
+    if opts.metrics_port is not None and not 0 < opts.metrics_port < 65536:
+        raise ValueError(f"--metrics-port must be in 1..65535, got {opts.metrics_port}")
+    if opts.value_format == CONFLUENT and not opts.schema_registry_url:
+        raise ValueError("--value-format confluent needs --schema-registry-url")
 
 
 def kafka_overrides(opts: NewsflowOptions) -> dict[str, str]:

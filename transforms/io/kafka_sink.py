@@ -13,6 +13,7 @@ deduplicated by article id downstream). Bodies are never logged.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +27,7 @@ from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
 from schemas.errors import KafkaIOError
+from transforms.io.histograms import CounterHistogram
 from transforms.io.kafka_config import client_config, for_client
 from transforms.text.models import SourceRef
 
@@ -37,6 +39,8 @@ COUNTER_IN = "in"
 COUNTER_OUT = "out"
 COUNTER_NOT_KAFKA = "not_from_kafka"
 COUNTER_COMMITS = "commits"
+# From an input's Kafka timestamp (its event time) to the acknowledgement of its output.
+END_TO_END_LATENCY = "end_to_end_latency"
 
 # Batch records for up to this long before sending; overridable with linger.ms.
 DEFAULT_LINGER_MS = 20
@@ -62,6 +66,7 @@ class WriteToKafkaFn(beam.DoFn):
         self._pending: list[tuple[FutureRecordMetadata, SourceRef, Timestamp, BoundedWindow]] = []
         self._in = Metrics.counter(WRITE_METRICS_NAMESPACE, COUNTER_IN)
         self._out = Metrics.counter(WRITE_METRICS_NAMESPACE, COUNTER_OUT)
+        self._latency = CounterHistogram(WRITE_METRICS_NAMESPACE, END_TO_END_LATENCY)
 
     def setup(self) -> None:
         self._producer = KafkaProducer(
@@ -102,7 +107,10 @@ class WriteToKafkaFn(beam.DoFn):
                 ) from future.exception
         self._out.inc(len(self._pending))
         written, self._pending = self._pending, []
+        acked_ms = time.time() * 1000
         for _, ref, timestamp, window in written:
+            if timestamp.micros > 0:  # a Kafka input's event time; file inputs have none
+                self._latency.observe(acked_ms - timestamp.micros / 1000)
             yield WindowedValue(ref, timestamp, (window,))
 
     def teardown(self) -> None:

@@ -18,6 +18,7 @@ from apache_beam.metrics import Metrics
 
 from schemas.codec import DEAD_LETTER as DEAD_LETTER_SCHEMA
 from schemas.codec import ENRICHED, encode
+from schemas.confluent import ValueEncoder
 from transforms.steps.dead_letters import DEAD_LETTER, article_payload, attempt
 from transforms.text.models import Article, DeadLetter, SourceRef
 from transforms.text.records import (
@@ -33,13 +34,19 @@ ENCODED = "encoded"
 RECORDS = "records"
 
 Message = tuple[bytes, bytes, SourceRef]
+# Kafka values by default: single-object Avro (``--value-format`` picks another encoder).
+ENRICHED_VALUE = ValueEncoder(ENRICHED)
+DEAD_LETTER_VALUE = ValueEncoder(DEAD_LETTER_SCHEMA)
 
 
-def kafka_outputs(article: Article, version: str) -> tuple[Message, tuple[SourceRef, dict]]:
-    """The Kafka message of an article (key = id, value = single-object Avro, plus its source ref)
-    and ``(ref, record)`` for the file sink: one record, so topic and files hold the same."""
+def kafka_outputs(
+    article: Article, version: str, encode_value: Callable[[dict], bytes] = ENRICHED_VALUE
+) -> tuple[Message, tuple[SourceRef, dict]]:
+    """The Kafka message of an article (key = id, value = Avro by ``encode_value``, plus its
+    source ref) and ``(ref, record)`` for the file sink: one record, so topic and files hold the
+    same."""
     record = article_record(article, _now_ms(), version)
-    message = (article.id.encode("utf-8"), encode(record, ENRICHED), article.ref)
+    message = (article.id.encode("utf-8"), encode_value(record), article.ref)
     return message, (article.ref, record)
 
 
@@ -51,11 +58,13 @@ def file_outputs(article: Article, version: str) -> tuple[dict[str, Any], dict[s
     return checked_twin(record, ENRICHED_TIME_FIELDS), record
 
 
-def dead_letter_message(letter: DeadLetter, version: str) -> Message:
+def dead_letter_message(
+    letter: DeadLetter, version: str, encode_value: Callable[[dict], bytes] = DEAD_LETTER_VALUE
+) -> Message:
     """Kafka message of a dead letter, keyed by its source coordinates for traceability."""
     record = dead_letter_record(letter, version)
     key = str(letter.ref).encode("utf-8", "backslashreplace")
-    return key, encode(record, DEAD_LETTER_SCHEMA), letter.ref
+    return key, encode_value(record), letter.ref
 
 
 def dead_letter_twin(letter: DeadLetter, version: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from functools import partial
 
@@ -9,6 +10,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
+from transforms.io.histograms import CounterHistogram
 from transforms.steps.dead_letters import DEAD_LETTER, article_payload, dead_letter_output
 from transforms.text.entities import resolve_entities
 from transforms.text.extract import detect_language
@@ -20,6 +22,7 @@ STEP = "enrich"
 ARTICLES = "articles"
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_NER_PROCESSES = 2
+NER_BATCH_TIME = "ner_batch_time"
 
 
 class ExtractEntitiesFn(beam.DoFn):
@@ -47,6 +50,7 @@ class ExtractEntitiesFn(beam.DoFn):
         self._in = Metrics.counter(f"newsflow.{STEP}", "in")
         self._out = Metrics.counter(f"newsflow.{STEP}", "out")
         self._per_article = Metrics.distribution(f"newsflow.{STEP}", "entities_per_article")
+        self._ner_time = CounterHistogram(f"newsflow.{STEP}", NER_BATCH_TIME)
 
     def setup(self) -> None:
         if self._processes > 1:
@@ -63,8 +67,10 @@ class ExtractEntitiesFn(beam.DoFn):
 
     def process(self, batch: list[Article]):
         self._in.inc(len(batch))
+        started = time.perf_counter()
         try:
             found = self._annotate([a.body for a in batch], self._batch_size)
+            self._ner_time.observe((time.perf_counter() - started) * 1000)
         except Exception:  # any failure: retry one by one, so only the culprit is dead-lettered
             found = [None] * len(batch)
         for article, entities in zip(batch, found, strict=True):

@@ -15,6 +15,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from schemas.confluent import is_avro_framed
 from schemas.errors import CodecError, InvalidEventError
 from transforms.text.extract import parse_date
 from transforms.text.models import Article, RawEvent
@@ -44,9 +45,9 @@ def decode_event(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     avro_decoder: Any = None,
 ) -> Article:
-    """Build an Article from a JSON event (or a single-object Avro one when ``avro_decoder`` is
-    given); raise InvalidEventError naming the first problem found."""
-    if avro_decoder is not None and raw.payload[:2] == b"\xc3\x01":
+    """Build an Article from a JSON event (or an Avro one, single-object or Confluent-framed, when
+    ``avro_decoder`` is given); raise InvalidEventError naming the first problem found."""
+    if avro_decoder is not None and is_avro_framed(raw.payload):
         event = _parse_avro(raw.payload, avro_decoder)
     else:
         event = _parse_json(raw.payload)

@@ -186,6 +186,7 @@ def kit(run_args) -> SimpleNamespace:
         return ["-v", *run_args(bootstrap, topics, group, output, "--window-seconds", "5")]
 
     return SimpleNamespace(
+        EXAMPLES=EXAMPLES,
         events=events,
         produce_steadily=produce_steadily,
         output_records=output_records,

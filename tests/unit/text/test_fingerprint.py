@@ -78,7 +78,7 @@ def test_fingerprint_fits_dedup_state_budget() -> None:
 
 def test_signature_golden_values() -> None:
     """Signatures live in Beam state across workers and restarts; a drift here breaks dedup."""
-    cfg = MinHashConfig(num_perm=4, bands=2, rows=2)
+    cfg = MinHashConfig(num_perm=4, bands=2, rows=2, shingle_size=5)
     signature = fingerprint("The home secretary said on", cfg).signature
     assert struct.unpack("<4I", signature) == (1306145296, 3974783486, 1982314022, 278026696)
 
