@@ -89,12 +89,12 @@ def synthetic_fingerprints(count: int, cfg: MinHashConfig, seed: int):
         yield exact_key(" ".join(map(str, pick))), fp
 
 
-def measure_memory(blobs: list[bytes]) -> tuple[float, DedupIndex, float]:
+def measure_memory(blobs: list[bytes], cfg: MinHashConfig) -> tuple[float, DedupIndex, float]:
     """Bytes per entry of an index decoded from ``blobs``, and seconds taken."""
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     started = time.perf_counter()
-    index = DedupIndex(decode_entry(blob) for blob in blobs)
+    index = DedupIndex(cfg, map(decode_entry, blobs))
     elapsed = time.perf_counter() - started
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
@@ -111,7 +111,7 @@ def measure_lookups(index: DedupIndex, cfg: MinHashConfig, count: int, seed: int
     kinds = {"kept": 0, "exact": 0, "near": 0}
     for n, (key, fp) in enumerate(queries):
         probe = Article(id=f"q{n}", raw_body="", fetched_at=0, ref=SourceRef(), content_hash=key)
-        kinds[decide(probe, fp, index, cfg, 0).kind] += 1
+        kinds[decide(probe, fp, index, 0).kind] += 1
     return {"us_per_article": (time.perf_counter() - started) / len(queries) * 1e6, **kinds}
 
 
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         for n, (key, fp) in enumerate(synthetic_fingerprints(args.entries, cfg, args.seed))
     ]
     print(f"{len(blobs)} distinct fingerprints in {time.perf_counter() - started:.1f} s")
-    per_entry, index, built = measure_memory(blobs)
+    per_entry, index, built = measure_memory(blobs, cfg)
     print(
         f"memory: {per_entry:.0f} bytes per remembered article ({len(index)} entries, "
         f"index built in {built:.1f} s)"

@@ -157,7 +157,7 @@ class DecideDuplicatesFn(beam.DoFn):
         outputs, added = [], []
         for article, fp in sorted(due, key=lambda item: arrival_order(item[0])):
             try:
-                decision = decide(article, fp, index, self._config.minhash, now_ms)
+                decision = decide(article, fp, index, now_ms)
             except Exception as exc:  # one bad article must not stop the job
                 outputs.append(dead_letter_output(STEP, article_payload(article), article.ref, exc))
                 continue
@@ -184,15 +184,15 @@ class DecideDuplicatesFn(beam.DoFn):
             return cached[1], version[1], False
         if version is not None:
             rows = self._requests.read_all(key, "index", index_state)
-            return DedupIndex(decode_entry(row) for row in rows), len(rows), False
+            return DedupIndex(self._config.minhash, map(decode_entry, rows)), len(rows), False
         if self._config.changelog is None:
-            return DedupIndex(), 0, True
+            return DedupIndex(self._config.minhash), 0, True
         since = now_ms - int(self._config.ttl.micros // 1000)
         restored = list(restore(self._config.changelog, since))
         self._restored.inc(len(restored))
         for entry in restored:
             self._requests.add(key, "index", index_state, encode_entry(entry))
-        return DedupIndex(restored), len(restored), True
+        return DedupIndex(self._config.minhash, restored), len(restored), True
 
     def _persist(self, key, index, stored: int, added, index_state, version_state) -> None:
         """Append what was added (or rewrite the bag once most of it has expired) and move the
