@@ -96,7 +96,6 @@ class DecideDuplicatesFn(beam.DoFn):
     ``duplicate_of`` naming the kept first copy."""
 
     PENDING = buffering.pending_spec()
-    ARMED = buffering.armed_spec()
     FLUSH = buffering.flush_spec()
     INDEX = BagStateSpec("index", BytesCoder())
     VERSION = ReadModifyWriteStateSpec("version", PickleCoder())
@@ -131,11 +130,10 @@ class DecideDuplicatesFn(beam.DoFn):
         element: Keyed,
         timestamp=beam.DoFn.TimestampParam,
         pending=beam.DoFn.StateParam(PENDING),
-        armed=beam.DoFn.StateParam(ARMED),
         flush=beam.DoFn.TimerParam(FLUSH),
     ):
         key, value = element
-        buffering.buffer(key, value, timestamp, pending, armed, flush, self._requests)
+        buffering.buffer(key, value, timestamp, pending, flush, self._requests)
 
     @on_timer(FLUSH)
     def flush(
@@ -143,12 +141,10 @@ class DecideDuplicatesFn(beam.DoFn):
         key=beam.DoFn.KeyParam,
         fired_at=beam.DoFn.TimestampParam,
         pending=beam.DoFn.StateParam(PENDING),
-        armed=beam.DoFn.StateParam(ARMED),
-        flush=beam.DoFn.TimerParam(FLUSH),
         index_state=beam.DoFn.StateParam(INDEX),
         version_state=beam.DoFn.StateParam(VERSION),
     ):
-        due = buffering.take_due(key, fired_at, pending, armed, flush, self._requests)
+        due = buffering.take_due(key, fired_at, pending, self._requests)
         if not due:
             return
         now_ms = fired_at.micros // 1000

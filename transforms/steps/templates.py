@@ -33,7 +33,6 @@ class LearnTemplatesFn(beam.DoFn):
     an unexpected error on one article makes it a ``templates_failed`` dead letter."""
 
     PENDING = buffering.pending_spec()
-    ARMED = buffering.armed_spec()
     FLUSH = buffering.flush_spec()
     MEMORY = ReadModifyWriteStateSpec("memory", PickleCoder())
     EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
@@ -55,11 +54,10 @@ class LearnTemplatesFn(beam.DoFn):
         element: tuple[str, Article],
         timestamp=beam.DoFn.TimestampParam,
         pending=beam.DoFn.StateParam(PENDING),
-        armed=beam.DoFn.StateParam(ARMED),
         flush=beam.DoFn.TimerParam(FLUSH),
     ):
         key, article = element
-        buffering.buffer(key, article, timestamp, pending, armed, flush, self._requests)
+        buffering.buffer(key, article, timestamp, pending, flush, self._requests)
 
     @on_timer(FLUSH)
     def decide(
@@ -67,12 +65,10 @@ class LearnTemplatesFn(beam.DoFn):
         key=beam.DoFn.KeyParam,
         fired_at=beam.DoFn.TimestampParam,
         pending=beam.DoFn.StateParam(PENDING),
-        armed=beam.DoFn.StateParam(ARMED),
-        flush=beam.DoFn.TimerParam(FLUSH),
         memory_state=beam.DoFn.StateParam(MEMORY),
         expire=beam.DoFn.TimerParam(EXPIRE),
     ):
-        due = buffering.take_due(key, fired_at, pending, armed, flush, self._requests)
+        due = buffering.take_due(key, fired_at, pending, self._requests)
         if not due:
             return
         memory = self._requests.read(key, "memory", memory_state) or TemplateMemory()
