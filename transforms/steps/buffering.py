@@ -11,7 +11,9 @@ slot and decides everything before it. A later element never moves an earlier sl
 key that receives a continuous stream (a busy source is a hot key for templates) cannot postpone
 its flush, and no state has to be read to know what is armed: an arrival costs one state request
 per bundle (the append). One flush per slot holding elements amortises its state requests over
-the slot's elements; the slot adds at most ``FLUSH_GRANULARITY`` of latency.
+the slot's elements; the slot adds at most ``FLUSH_GRANULARITY`` of latency. A key's small running
+value (dedup's state version, templates' learned lines) is carried in the same bag, so a flush
+costs a read, a clear and an append of it, whatever it decides.
 
 ``StateRequests`` counts the state round trips the Python SDK makes for these objects (a read is
 one request; a cleared or appended state is one request each at bundle commit), as the counter
@@ -21,16 +23,19 @@ one request; a cleared or appended state is one request each at bundle commit), 
 from __future__ import annotations
 
 from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Any
 
 from apache_beam.coders import PickleCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, TimerSpec
-from apache_beam.utils.timestamp import Duration, Timestamp
+from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
 
 FLUSH_GRANULARITY = Duration(seconds=1)
 STATE_REQUESTS = "state_requests"
+# Marks the carried value in the pending bag, where element timestamps (ints) are.
+CARRIED = "carried"
 
 
 def pending_spec() -> BagStateSpec:
@@ -63,23 +68,16 @@ class StateRequests:
     def finish_bundle(self) -> None:
         self._counter.inc(sum(len(ops) for ops in self._commits.values()))
 
-    def read(self, key: Hashable, name: str, state) -> Any:
-        """A value state's value; free after a clear in the same bundle (the SDK knows it)."""
+    def read_all(self, key: Hashable, name: str, state) -> list:
+        """A bag's elements, read once into a list; free after a clear in the same bundle (the
+        SDK knows the bag is empty)."""
         if "clear" not in self._commits.get((key, name), ()):
             self._counter.inc()
-        return state.read()
-
-    def read_all(self, key: Hashable, name: str, state) -> list:
-        """A bag's elements, read once into a list."""
-        return list(self.read(key, name, state))
+        return list(state.read())
 
     def add(self, key: Hashable, name: str, state, value: Any) -> None:
         state.add(value)
         self._commits.setdefault((key, name), set()).add("extend")
-
-    def write(self, key: Hashable, name: str, state, value: Any) -> None:
-        state.write(value)
-        self._commits.setdefault((key, name), set()).update(("clear", "extend"))
 
     def clear(self, key: Hashable, name: str, state) -> None:
         state.clear()
@@ -95,15 +93,36 @@ def buffer(key, value, timestamp: Timestamp, pending, flush, requests: StateRequ
     flush.set(at, dynamic_timer_tag=str(at.micros))
 
 
-def take_due(key, fired_at: Timestamp, pending, requests: StateRequests) -> list:
-    """The pending values the watermark has passed (timestamps before ``fired_at``), removed from
-    the bag; later ones stay, their slots' timers still armed."""
+@dataclass(frozen=True)
+class Due:
+    """What a flush found: the ``values`` the watermark has passed, the key's ``carried`` value
+    (None at first) and the ``later`` ``(micros, value)`` pairs still waiting."""
+
+    values: list
+    carried: Any
+    later: list
+
+
+def take_due(key, fired_at: Timestamp, pending, requests: StateRequests) -> Due:
+    """Read the pending bag (one request): the values with timestamps before ``fired_at``, the
+    carried value and the rest. Nothing changes until ``put_back``."""
     items = requests.read_all(key, "pending", pending)
-    due = [value for micros, value in items if micros < fired_at.micros]
-    if not due:
-        return due
+    carried = next((value for mark, value in items if mark == CARRIED), None)
+    timed = [item for item in items if item[0] != CARRIED]
+    due = [value for micros, value in timed if micros < fired_at.micros]
+    return Due(due, carried, [item for item in timed if item[0] >= fired_at.micros])
+
+
+def put_back(key, due: Due, carried, pending, requests: StateRequests) -> None:
+    """Leave in the bag only what is not yet due, plus ``carried`` (the key's small running value,
+    e.g. dedup's state version): a clear and one append, whatever was taken."""
     requests.clear(key, "pending", pending)
-    for item in items:
-        if item[0] >= fired_at.micros:
-            requests.add(key, "pending", pending, item)
-    return due
+    for item in due.later:
+        requests.add(key, "pending", pending, item)
+    if carried is not None:
+        requests.add(key, "pending", pending, (CARRIED, carried))
+
+
+def forget_carried(key, pending, requests: StateRequests) -> None:
+    """Drop the carried value, keeping every pending element."""
+    put_back(key, take_due(key, MIN_TIMESTAMP, pending, requests), None, pending, requests)
