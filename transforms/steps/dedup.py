@@ -23,8 +23,8 @@ new job, or a restarted local runner, whose state is in memory) restores its ind
 
 All articles go to one shard key (``SHARD``): near-duplicates share no key a router could compute
 before comparing them (any shared LSH band may be the one that matches), so one index must see
-them all. The step's own work per article is microseconds (lookups and ``judge`` on candidates);
-fingerprinting, cleaning and NER run in parallel around it on every runner.
+them all. The step's own work per article is an exact lookup, a vectorised band-key lookup and
+``judge`` on the candidates; fingerprinting, cleaning and NER run in parallel around it.
 """
 
 from __future__ import annotations
