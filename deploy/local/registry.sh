@@ -14,7 +14,8 @@
 #   NEWSFLOW_REGISTRY_HOME   pid file and registry.log (default deploy/local/.cache/registry)
 #   REGISTRY_START_TIMEOUT   seconds to wait for the API to answer (default 120)
 #   REGISTRY_STOP_TIMEOUT    seconds to wait after SIGTERM before SIGKILL (default 30)
-#   JAVA_HOME                a Java >= 21 to use; else the newest >= 21 under /usr/lib/jvm or on PATH
+#   JAVA_HOME                a Java >= 21 to use; else the newest >= 21 under JVM_DIR or on PATH
+#   JVM_DIR                  where JDKs are installed (default /usr/lib/jvm)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,6 +28,7 @@ START_TIMEOUT="${REGISTRY_START_TIMEOUT:-120}"
 STOP_TIMEOUT="${REGISTRY_STOP_TIMEOUT:-30}"
 API_URL="http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
 MIN_JAVA=21
+JVM_DIR="${JVM_DIR:-/usr/lib/jvm}"
 
 log() { printf 'registry.sh: %s\n' "$*" >&2; }
 # shellcheck source=../lib.sh
@@ -39,11 +41,11 @@ java_major() {
 }
 
 # Apicurio 3 needs Java 21+, while the broker and Flink run on the machine's default (often 17):
-# JAVA_HOME first, then every JDK under /usr/lib/jvm (newest first), then java on PATH.
+# JAVA_HOME first, then every JDK under JVM_DIR (newest first), then java on PATH.
 find_java() {
     local candidate major
     for candidate in "${JAVA_HOME:+$JAVA_HOME/bin/java}" \
-        $(ls -d /usr/lib/jvm/*/bin/java 2>/dev/null | sort -rV) \
+        $(ls -d "$JVM_DIR"/*/bin/java 2>/dev/null | sort -rV) \
         "$(command -v java 2>/dev/null || true)"; do
         [[ -n "$candidate" && -x "$candidate" ]] || continue
         major="$(java_major "$candidate")"
@@ -52,7 +54,7 @@ find_java() {
             return 0
         fi
     done
-    die "no Java >= $MIN_JAVA found (looked at JAVA_HOME, /usr/lib/jvm/*, PATH); Apicurio Registry $APICURIO_VERSION needs one: install e.g. openjdk-21-jdk-headless and/or set JAVA_HOME"
+    die "no Java >= $MIN_JAVA found (looked at JAVA_HOME, $JVM_DIR/*, PATH); Apicurio Registry $APICURIO_VERSION needs one: install e.g. openjdk-21-jdk-headless and/or set JAVA_HOME"
 }
 
 resolve_app() {
@@ -155,7 +157,7 @@ cmd_status() {
 }
 
 # One `up` or `down` at a time per registry home.
-usage() { usage_from_header 17; }
+usage() { usage_from_header 18; }
 
 main() {
     (($# == 1)) || usage
