@@ -12,7 +12,8 @@
 # a restart forgets every schema (producers register theirs again at start). Environment:
 #   REGISTRY_PORT            HTTP port on 127.0.0.1 (default 8085)
 #   NEWSFLOW_REGISTRY_HOME   pid file and registry.log (default deploy/local/.cache/registry)
-#   REGISTRY_START_TIMEOUT   seconds to wait for the API to answer (default 120)
+#   REGISTRY_START_TIMEOUT   seconds to wait for the API to answer (default 300; it starts in ~15 s
+#                            on an idle 2-core machine, over 2 minutes under heavy load)
 #   REGISTRY_STOP_TIMEOUT    seconds to wait after SIGTERM before SIGKILL (default 30)
 #   JAVA_HOME                a Java >= 21 to use; else the newest >= 21 under JVM_DIR or on PATH
 #   JVM_DIR                  where JDKs are installed (default /usr/lib/jvm)
@@ -24,7 +25,7 @@ ARTIFACT="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all"
 APP_DIR="$HERE/.cache/apicurio-registry-$APICURIO_VERSION"
 REGISTRY_PORT="${REGISTRY_PORT:-8085}"
 HOME_DIR="${NEWSFLOW_REGISTRY_HOME:-$HERE/.cache/registry}"
-START_TIMEOUT="${REGISTRY_START_TIMEOUT:-120}"
+START_TIMEOUT="${REGISTRY_START_TIMEOUT:-300}"
 STOP_TIMEOUT="${REGISTRY_STOP_TIMEOUT:-30}"
 API_URL="http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
 MIN_JAVA=21
@@ -91,12 +92,13 @@ start_registry() {
     log "starting Apicurio Registry $APICURIO_VERSION on 127.0.0.1:$REGISTRY_PORT ($java; log: $HOME_DIR/registry.log)"
     # A session of its own, so Ctrl-C in the calling terminal does not reach it; `exec` keeps the
     # written pid the java pid; fd 9 (the lock) is not inherited. The management interface (health,
-    # metrics on :9000 of every address) is off: nothing here uses it and the port may be taken.
+    # metrics; built in, :9000 on every address by default) gets a free port on loopback only:
+    # nothing here uses it, and 9000 may be taken.
     # shellcheck disable=SC2016
     setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$HOME_DIR/registry.pid" \
         "$java" -Xms128m -Xmx512m \
         -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
-        -Dquarkus.management.enabled=false \
+        -Dquarkus.management.host=127.0.0.1 -Dquarkus.management.port=0 \
         -Dapicurio.rules.global.compatibility=BACKWARD \
         -jar "$APP_DIR/quarkus-run.jar" \
         </dev/null >>"$HOME_DIR/registry.log" 2>&1 9>&- &
@@ -157,7 +159,7 @@ cmd_status() {
 }
 
 # One `up` or `down` at a time per registry home.
-usage() { usage_from_header 18; }
+usage() { usage_from_header 19; }
 
 main() {
     (($# == 1)) || usage
