@@ -29,7 +29,9 @@ def test_steady_stream_is_complete_with_bounded_latency(
     # figure README reports (11 minutes); the default keeps `make test` short.
     count = int(os.environ.get("NEWSFLOW_STREAM_EVENTS", "240"))
     rate = 3.0
-    job = job_factory(kit.run_argv(kafka_bootstrap, stream_topics, "latency", tmp_path / "files"))
+    # A group per test run: the group also names the dedup changelog, which outlives a run.
+    group = f"{stream_topics['raw']}.latency"
+    job = job_factory(kit.run_argv(kafka_bootstrap, stream_topics, group, tmp_path / "files"))
     time.sleep(15)
     kit.add_partition(kafka_bootstrap, stream_topics["raw"], 4)
     producer = kit.produce_steadily(
@@ -75,7 +77,8 @@ def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
     kafka_bootstrap, stream_topics, job_factory, kit, tmp_path
 ):
     count = 400
-    argv = kit.run_argv(kafka_bootstrap, stream_topics, "killed", tmp_path / "files")
+    group = f"{stream_topics['raw']}.killed"
+    argv = kit.run_argv(kafka_bootstrap, stream_topics, group, tmp_path / "files")
     first = job_factory(argv)
     time.sleep(15)
     producer = kit.produce_steadily(
@@ -98,7 +101,7 @@ def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
     ids = [row[2] for row in found["enriched"]]
     assert len(ids) == len(set(ids)), "no duplicate enriched record for one id"
 
-    committed, ends = kit.committed_vs_end(kafka_bootstrap, stream_topics["raw"], "killed")
+    committed, ends = kit.committed_vs_end(kafka_bootstrap, stream_topics["raw"], group)
     assert committed == ends, "after the restart every input is committed"
     in_files = set()
     for path in (tmp_path / "files").glob("enriched-*.avro"):
