@@ -97,7 +97,7 @@ def measure_memory(blobs: list[bytes], cfg: MinHashConfig) -> tuple[float, Dedup
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     started = time.perf_counter()
-    index = DedupIndex(cfg, map(decode_entry, blobs))
+    index = DedupIndex(cfg, (decode_entry(blob, cfg) for blob in blobs))
     elapsed = time.perf_counter() - started
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
@@ -166,7 +166,7 @@ def measure_step(count: int, seed: int) -> dict:
     return {"seconds": elapsed, "per_article": requests / count, **totals}
 
 
-def measure_restore(blobs: list[bytes], servers: str) -> dict:
+def measure_restore(blobs: list[bytes], servers: str, cfg: MinHashConfig) -> dict:
     """Write the entries to a fresh changelog topic, then time a full restore."""
     config = ChangelogConfig(
         client_config(servers, {}), f"bench-{uuid.uuid4().hex[:8]}-dedup-changelog", 10**12
@@ -175,11 +175,11 @@ def measure_restore(blobs: list[bytes], servers: str) -> dict:
     writer = ChangelogWriter(config)
     started = time.perf_counter()
     for start in range(0, len(blobs), 5000):
-        writer.write(decode_entry(blob) for blob in blobs[start : start + 5000])
+        writer.write(decode_entry(blob, cfg) for blob in blobs[start : start + 5000])
     written = time.perf_counter() - started
     writer.close()
     started = time.perf_counter()
-    restored = sum(1 for _ in restore(config, since_ms=0))
+    restored = sum(1 for _ in restore(config, 0, cfg))
     elapsed = time.perf_counter() - started
     return {
         "topic": config.topic,
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.step_articles:
         print(f"step (Prism, batch): {measure_step(args.step_articles, args.seed)}")
     if args.bootstrap_servers:
-        print(f"restore: {measure_restore(blobs, args.bootstrap_servers)}")
+        print(f"restore: {measure_restore(blobs, args.bootstrap_servers, cfg)}")
     return 0
 
 

@@ -33,6 +33,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from schemas.errors import KafkaIOError
 from transforms.io.kafka_config import for_client
 from transforms.text.dedup_index import IndexEntry, decode_entry, encode_entry
+from transforms.text.near_dup import MinHashConfig
 
 _LOG = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class ChangelogWriter:
         self._producer.close()
 
 
-def restore(config: ChangelogConfig, since_ms: int) -> Iterator[IndexEntry]:
+def restore(config: ChangelogConfig, since_ms: int, cfg: MinHashConfig) -> Iterator[IndexEntry]:
     """Every entry stored at or after ``since_ms``, oldest first, read to the end offsets seen at
     start (the job's own writes come after the restore)."""
     try:
@@ -125,14 +126,16 @@ def restore(config: ChangelogConfig, since_ms: int) -> Iterator[IndexEntry]:
     except KafkaError as exc:
         raise KafkaIOError(f"cannot read the dedup changelog {config.topic}: {exc!r}") from exc
     try:
-        yield from _read_to_end(consumer, config.topic, since_ms)
+        yield from _read_to_end(consumer, config.topic, since_ms, cfg)
     except KafkaError as exc:
         raise KafkaIOError(f"reading the dedup changelog {config.topic} failed: {exc!r}") from exc
     finally:
         consumer.close()
 
 
-def _read_to_end(consumer: KafkaConsumer, topic: str, since_ms: int) -> Iterator[IndexEntry]:
+def _read_to_end(
+    consumer: KafkaConsumer, topic: str, since_ms: int, cfg: MinHashConfig
+) -> Iterator[IndexEntry]:
     partitions = [TopicPartition(topic, p) for p in sorted(_partitions(consumer, topic))]
     consumer.assign(partitions)
     consumer.seek_to_beginning(*partitions)
@@ -149,16 +152,16 @@ def _read_to_end(consumer: KafkaConsumer, topic: str, since_ms: int) -> Iterator
             deadline = time.monotonic() + TIMEOUT_MS / 1000
             for record in records:
                 if record.offset < ends[tp]:
-                    yield from _decoded(record, since_ms)
+                    yield from _decoded(record, since_ms, cfg)
             if consumer.position(tp) >= ends[tp]:
                 remaining.discard(tp)
 
 
-def _decoded(record, since_ms: int) -> Iterator[IndexEntry]:
+def _decoded(record, since_ms: int, cfg: MinHashConfig) -> Iterator[IndexEntry]:
     if record.value is None:
         return
     try:
-        entry = decode_entry(record.value)
+        entry = decode_entry(record.value, cfg)
     except (ValueError, UnicodeDecodeError) as exc:
         _LOG.warning(
             "skipping undecodable dedup changelog record %s/%s@%s: %s",

@@ -180,11 +180,17 @@ class DecideDuplicatesFn(beam.DoFn):
             return cached[1], version[1], False
         if version is not None:
             rows = self._requests.read_all(key, "index", index_state)
-            return DedupIndex(self._config.minhash, map(decode_entry, rows)), len(rows), False
+            return (
+                DedupIndex(
+                    self._config.minhash, (decode_entry(row, self._config.minhash) for row in rows)
+                ),
+                len(rows),
+                False,
+            )
         if self._config.changelog is None:
             return DedupIndex(self._config.minhash), 0, True
         since = now_ms - int(self._config.ttl.micros // 1000)
-        restored = list(restore(self._config.changelog, since))
+        restored = list(restore(self._config.changelog, since, self._config.minhash))
         self._restored.inc(len(restored))
         for entry in restored:
             self._requests.add(key, "index", index_state, encode_entry(entry))

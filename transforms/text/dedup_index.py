@@ -26,9 +26,8 @@ from transforms.text.fingerprint import Fingerprint, lsh_bands
 from transforms.text.models import Article
 from transforms.text.near_dup import MinHashConfig, judge
 
-ENTRY_FORMAT = 1
-_HEADER = struct.Struct("<BqIHHHH")
-_BAND = np.dtype("<i8")
+ENTRY_FORMAT = 2
+_HEADER = struct.Struct("<BqIHHH")
 # Merge the recent keys into the sorted arrays at this many, or at 1/MERGE_SHARE of the merged
 # ones: the dict costs ~100 bytes a key, the merge a sort, so it is kept to a few percent.
 MERGE_AT_LEAST = 1024
@@ -58,10 +57,13 @@ class Decision:
 
 
 def encode_entry(entry: IndexEntry) -> bytes:
-    """Versioned little-endian bytes of an entry: for Beam state and the Kafka changelog alike."""
+    """Versioned little-endian bytes of an entry, for Beam state and the Kafka changelog alike.
+
+    Band keys are left out (half the bytes at 64 bands): ``decode_entry`` recomputes them from the
+    signature under the running configuration, so a changelog written before a change of bands x
+    rows still proposes candidates correctly."""
     fp = entry.fingerprint
     hash_bytes, id_bytes = entry.content_hash.encode(), entry.article_id.encode()
-    bands = np.asarray(fp.bands, dtype=_BAND).tobytes()
     header = _HEADER.pack(
         ENTRY_FORMAT,
         entry.stored_at,
@@ -69,26 +71,23 @@ def encode_entry(entry: IndexEntry) -> bytes:
         len(hash_bytes),
         len(id_bytes),
         len(fp.signature),
-        len(fp.bands),
     )
-    return b"".join((header, hash_bytes, id_bytes, fp.signature, bands))
+    return b"".join((header, hash_bytes, id_bytes, fp.signature))
 
 
-def decode_entry(data: bytes) -> IndexEntry:
+def decode_entry(data: bytes, cfg: MinHashConfig) -> IndexEntry:
     """Inverse of ``encode_entry``; raises ValueError on bytes it did not write."""
     if len(data) < _HEADER.size or data[0] != ENTRY_FORMAT:
         raise ValueError(f"not a dedup index entry (format byte {data[:1]!r})")
-    _, stored_at, shingles, hash_len, id_len, sig_len, band_count = _HEADER.unpack_from(data)
-    sizes = (hash_len, id_len, sig_len, band_count * _BAND.itemsize)
-    if _HEADER.size + sum(sizes) != len(data):
+    _, stored_at, shingles, hash_len, id_len, sig_len = _HEADER.unpack_from(data)
+    if _HEADER.size + hash_len + id_len + sig_len != len(data):
         raise ValueError(f"dedup index entry of {len(data)} bytes does not match its header")
-    parts, start = [], _HEADER.size
-    for size in sizes:
-        parts.append(data[start : start + size])
-        start += size
-    bands = tuple(np.frombuffer(parts[3], dtype=_BAND).tolist())
-    fp = Fingerprint(signature=parts[2], bands=bands, shingle_count=shingles)
-    return IndexEntry(parts[0].decode(), parts[1].decode(), fp, stored_at)
+    start = _HEADER.size
+    content_hash = data[start : start + hash_len].decode()
+    article_id = data[start + hash_len : start + hash_len + id_len].decode()
+    signature = data[start + hash_len + id_len :]
+    fp = Fingerprint(signature, lsh_bands(signature, cfg), shingles)
+    return IndexEntry(content_hash, article_id, fp, stored_at)
 
 
 class DedupIndex:

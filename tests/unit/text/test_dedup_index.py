@@ -39,7 +39,7 @@ def judged(index: DedupIndex, article_id: str, body: str, now_ms: int = 0):
 
 def test_entry_round_trips_through_bytes():
     entry = IndexEntry(exact_key(STORY), "id-é", fingerprint(STORY, CFG), 1_700_000_000_000)
-    assert decode_entry(encode_entry(entry)) == entry
+    assert decode_entry(encode_entry(entry), CFG) == entry
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,7 @@ def test_entry_round_trips_through_bytes():
 )
 def test_decode_rejects_bytes_it_did_not_write(data):
     with pytest.raises(ValueError):
-        decode_entry(data)
+        decode_entry(data, CFG)
 
 
 def test_first_copy_kept_exact_and_near_copies_name_it():
