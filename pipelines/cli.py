@@ -23,7 +23,7 @@ from kafka.errors import KafkaError
 
 from pipelines import assembly, replay, status
 from pipelines.kafka_tools import produce, tail
-from pipelines.metrics import job_snapshot, serve_job_metrics
+from pipelines.metrics import job_metrics, job_snapshot
 from pipelines.options import DEFAULT_BOOTSTRAP, NewsflowOptions, validate
 from pipelines.progress import show_progress
 from pipelines.runners import PrismNotFoundError, use_local_runner
@@ -143,8 +143,9 @@ def _run(beam_argv: list[str], runner: str, streaming: bool) -> None:
     options.view_as(StandardOptions).streaming = streaming and not opts.stop_at_end
     pipeline = beam.Pipeline(options=options)
     assembly.build(pipeline, opts)
+    metrics = job_metrics(opts)
     result = pipeline.run()
-    stop_metrics = serve_job_metrics(result, opts)
+    metrics.attach(result)
     stopping = threading.Event()
     if not opts.stop_at_end:
         _cancel_on_signals(result, stopping)
@@ -152,11 +153,11 @@ def _run(beam_argv: list[str], runner: str, streaming: bool) -> None:
         state = result.wait_until_finish()
     except Exception as exc:  # the runner's status stream ends in several ways on cancel
         if not stopping.is_set():
-            stop_metrics()
+            metrics.stop()
             raise
         LOG.info("job status stream ended after cancel: %r", exc)
         state = PipelineState.CANCELLED
-    stop_metrics()
+    metrics.stop()
     LOG.info("pipeline finished: %s", state)
 
 
