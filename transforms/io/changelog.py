@@ -39,6 +39,8 @@ _LOG = logging.getLogger(__name__)
 SUFFIX = "-dedup-changelog"
 FLUSH_TIMEOUT_SECONDS = 60.0
 LINGER_MS = 5
+# Restore reads the whole changelog: larger fetches than kafka-python's 1 MB default.
+RESTORE_FETCH_BYTES = 16 * 1024 * 1024
 TIMEOUT_MS = 30000
 # One partition: a dedup shard restores everything it remembers, in the order it was stored.
 PARTITIONS = 1
@@ -115,12 +117,11 @@ def restore(config: ChangelogConfig, since_ms: int) -> Iterator[IndexEntry]:
     """Every entry stored at or after ``since_ms``, oldest first, read to the end offsets seen at
     start (the job's own writes come after the restore)."""
     try:
-        consumer = KafkaConsumer(
+        settings = {
+            "max_partition_fetch_bytes": RESTORE_FETCH_BYTES,
             **for_client(config.client, KafkaConsumer),
-            enable_auto_commit=False,
-            group_id=None,
-            consumer_timeout_ms=TIMEOUT_MS,
-        )
+        }
+        consumer = KafkaConsumer(**{**settings, "enable_auto_commit": False, "group_id": None})
     except KafkaError as exc:
         raise KafkaIOError(f"cannot read the dedup changelog {config.topic}: {exc!r}") from exc
     try:
@@ -140,8 +141,12 @@ def _read_to_end(consumer: KafkaConsumer, topic: str, since_ms: int) -> Iterator
     deadline = time.monotonic() + TIMEOUT_MS / 1000
     while remaining:
         if time.monotonic() > deadline:
-            raise KafkaIOError(f"the dedup changelog {topic} did not reach its end offsets")
+            raise KafkaIOError(
+                f"the dedup changelog {topic} returned nothing for {TIMEOUT_MS} ms before its "
+                "end offsets"
+            )
         for tp, records in consumer.poll(timeout_ms=1000).items():
+            deadline = time.monotonic() + TIMEOUT_MS / 1000
             for record in records:
                 if record.offset < ends[tp]:
                     yield from _decoded(record, since_ms)
