@@ -17,6 +17,7 @@ from pipelines.options import NewsflowOptions, dedup_config, kafka_overrides
 from schemas.codec import DEAD_LETTER as DEAD_LETTER_SCHEMA
 from schemas.codec import ENRICHED, encode
 from transforms.io.avro_files import WriteAvroFiles, WriteAvroWindows, WriteJsonFiles
+from transforms.io.broker_retry import BrokerCalls
 from transforms.io.event_files import ReadEventFiles
 from transforms.io.kafka_commit import CommitOffsets, JoinAcks
 from transforms.io.kafka_config import client_config
@@ -37,6 +38,10 @@ from transforms.text.records import (
     dead_letter_record,
     json_twin,
 )
+
+# Names of the sinks an enriched article must be written to before its offset may be committed.
+KAFKA_SINK = "kafka"
+FILE_SINK = "files"
 
 
 def pipeline_version() -> str:
@@ -91,18 +96,22 @@ def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | No
     version = pipeline_version()
     overrides = kafka_overrides(opts)
     servers = opts.bootstrap_servers
+    timeout = opts.broker_timeout_seconds
     outputs = (opts.output_topic, opts.duplicates_topic, opts.dead_letter_topic)
     already_written, refiled = [], []
     if events is None:
         read = p | "ReadFromKafka" >> ReadFromKafka(
-            servers, opts.input_topic, opts.consumer_group, opts.stop_at_end, overrides
-        )
+            servers, opts.input_topic, opts.consumer_group, opts.stop_at_end, overrides, timeout,
+            outputs,
+        )  # fmt: skip
+        config = client_config(servers, overrides)
         recovered = read | "SkipWritten" >> SkipWritten(
-            client_config(servers, overrides),
+            config,
             opts.consumer_group,
             opts.input_topic,
             outputs,
             refile=bool(opts.output_dir),
+            broker=BrokerCalls(config["bootstrap_servers"], timeout),
         )
         events, already_written, refiled = (
             recovered.events,
@@ -113,7 +122,8 @@ def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | No
     enriched_acks = [
         outcomes.enriched
         | "EncodeEnriched" >> beam.Map(article_message, version)
-        | "WriteEnriched" >> WriteToKafka(servers, opts.output_topic, overrides)
+        | "WriteEnriched" >> WriteToKafka(servers, opts.output_topic, overrides, timeout)
+        | "AckedByKafka" >> beam.Map(lambda ref: (KAFKA_SINK, ref))
     ]
     if opts.output_dir:
         records = outcomes.enriched | "EnrichedRecords" >> beam.Map(
@@ -129,26 +139,28 @@ def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | No
                 ENRICHED,
                 None if opts.stop_at_end else opts.window_seconds,
             )
+            | "AckedByFiles" >> beam.Map(lambda ref: (FILE_SINK, ref))
         )
         enriched_acks.extend(
-            r | "AlreadyInKafka" >> beam.Map(lambda pair: pair[0]) for r in refiled
+            r | "AlreadyInKafka" >> beam.Map(lambda pair: (KAFKA_SINK, pair[0])) for r in refiled
         )
     written = [
         enriched_acks
         | "EnrichedAcks" >> beam.Flatten()
-        | "EnrichedEverywhere" >> JoinAcks(2 if opts.output_dir else 1),
+        | "EnrichedEverywhere"
+        >> JoinAcks(frozenset({KAFKA_SINK, FILE_SINK} if opts.output_dir else {KAFKA_SINK})),
         outcomes.duplicates
         | "EncodeDuplicates" >> beam.Map(article_message, version)
-        | "WriteDuplicates" >> WriteToKafka(servers, opts.duplicates_topic, overrides),
+        | "WriteDuplicates" >> WriteToKafka(servers, opts.duplicates_topic, overrides, timeout),
         outcomes.dead_letters
         | "EncodeDeadLetters" >> beam.Map(dead_letter_message, version)
-        | "WriteDeadLetters" >> WriteToKafka(servers, opts.dead_letter_topic, overrides),
+        | "WriteDeadLetters" >> WriteToKafka(servers, opts.dead_letter_topic, overrides, timeout),
         *already_written,
     ]
     _ = (
         written
         | "AllWritten" >> beam.Flatten()
-        | "CommitOffsets" >> CommitOffsets(servers, opts.consumer_group, overrides)
+        | "CommitOffsets" >> CommitOffsets(servers, opts.consumer_group, overrides, timeout)
     )
     return outcomes
 

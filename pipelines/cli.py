@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import sys
 import threading
@@ -22,9 +23,16 @@ from pipelines import assembly
 from pipelines.kafka_tools import produce, tail
 from pipelines.options import DEFAULT_BOOTSTRAP, NewsflowOptions, validate
 from pipelines.runners import PrismNotFoundError, use_local_runner
+from schemas import errors
+from schemas.errors import NewsflowError
 from transforms.io.kafka_config import parse_kafka_option
 
 LOG = logging.getLogger("newsflow")
+_NEWSFLOW_ERRORS = frozenset(
+    name
+    for name, value in vars(errors).items()
+    if isinstance(value, type) and name.endswith("Error")
+)
 STREAMING_JOB_TIMEOUT_SECONDS = 10 * 365 * 24 * 3600
 BEAM_HINT = (
     "Any other flag is passed to Beam (e.g. --runner FlinkRunner, --flink_master HOST:PORT)."
@@ -94,10 +102,29 @@ def _run(beam_argv: list[str], runner: str, streaming: bool) -> None:
         state = result.wait_until_finish()
     except Exception as exc:  # the runner's status stream ends in several ways on cancel
         if not stopping.is_set():
-            raise
+            raise JobFailedError(failure_line(exc)) from exc
         LOG.info("job status stream ended after cancel: %r", exc)
         state = PipelineState.CANCELLED
     LOG.info("pipeline finished: %s", state)
+
+
+class JobFailedError(Exception):
+    """The job failed on a worker; its message is one line naming the cause."""
+
+
+# The last "module.ErrorClass: message" line of a worker traceback embedded in a job failure.
+_ERROR_LINE = re.compile(r"^(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.+)$", re.MULTILINE)
+
+
+def failure_line(exc: BaseException) -> str:
+    """One line for the operator from a failed job: a runner reports the worker's whole traceback
+    in its message; the error raised there (a newsflow error when newsflow raised it) is what
+    matters, so the last ``SomeError: message`` line of it is kept, else the first line."""
+    text = str(exc)
+    found = _ERROR_LINE.findall(text)
+    ours = [m for m in found if m[0] in _NEWSFLOW_ERRORS]
+    name, message = (ours or found or [(type(exc).__name__, text.strip().splitlines()[0])])[-1]
+    return f"{name}: {message}"[:1000]
 
 
 def _given(argv: list[str]) -> set[str]:
@@ -172,7 +199,10 @@ def main(argv: list[str] | None = None) -> int:
                     args.max_messages,
                 )
                 print(f"{shown} records from {args.topic}", file=sys.stderr)
-    except (ValueError, KafkaError, OSError, PrismNotFoundError) as exc:
+    except (ValueError, KafkaError, OSError, NewsflowError, PrismNotFoundError) as exc:
+        print(f"newsflow {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except JobFailedError as exc:
         print(f"newsflow {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -183,7 +213,25 @@ def _set_verbosity(verbose: int) -> None:
     runner notices are not the user's problem); -vv shows everything at debug."""
     logging.getLogger().setLevel([logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)])
     for noisy in ("apache_beam", "PrismRunner"):
-        logging.getLogger(noisy).setLevel(logging.ERROR if verbose == 0 else logging.NOTSET)
+        logging.getLogger(noisy).setLevel(logging.CRITICAL if verbose == 0 else logging.NOTSET)
+    # Beam relays the runner's messages (a failed job's worker tracebacks, several times over)
+    # through the root logger and loggers renamed on the fly; by default only newsflow's own
+    # records are shown, and a failed job ends in one line from main().
+    for handler in logging.getLogger().handlers:
+        if verbose == 0:
+            handler.addFilter(_only_newsflow)
+        else:
+            handler.removeFilter(_only_newsflow)
+    # kafka-python logs every failed socket and retry during a broker outage; newsflow logs the
+    # outage once (transforms/io/broker_retry.py), so its lines are for -vv debugging only.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL if verbose < 2 else logging.NOTSET)
+
+
+NEWSFLOW_PACKAGES = ("newsflow", "pipelines", "transforms", "schemas")
+
+
+def _only_newsflow(record: logging.LogRecord) -> bool:
+    return record.name.split(".", 1)[0] in NEWSFLOW_PACKAGES
 
 
 def console() -> int:

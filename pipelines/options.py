@@ -13,7 +13,8 @@ from dataclasses import replace
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from transforms.io.kafka_config import parse_kafka_option
+from transforms.io.broker_retry import DEFAULT_BROKER_TIMEOUT_SECONDS
+from transforms.io.kafka_config import client_config, parse_kafka_option
 from transforms.steps.dedup import DEFAULT_TTL_HOURS, DedupConfig
 from transforms.steps.enrich import DEFAULT_BATCH_SIZE
 from transforms.text.event import DEFAULT_MAX_BODY_BYTES
@@ -60,6 +61,14 @@ class NewsflowOptions(PipelineOptions):
             metavar="KEY=VALUE",
             help="Kafka client setting, passed through: security.protocol=SASL_SSL (repeatable)",
         )
+        _flag(
+            parser,
+            "broker-timeout-seconds",
+            type=float,
+            default=DEFAULT_BROKER_TIMEOUT_SECONDS,
+            help="how long reads, writes and commits retry while the Kafka broker is unreachable "
+            "before the job ends, in seconds (default %(default)g)",
+        )
         _flag(parser, "dedup-ttl-hours", type=float, default=DEFAULT_TTL_HOURS)
         _flag(parser, "near-dup-threshold", type=float, default=MinHashConfig().threshold)
         _flag(parser, "max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
@@ -92,10 +101,11 @@ def validate(opts: NewsflowOptions) -> None:
         raise ValueError(f"--max-body-bytes must be > 0, got {opts.max_body_bytes}")
     if opts.ner_batch_size <= 0:
         raise ValueError(f"--ner-batch-size must be > 0, got {opts.ner_batch_size}")
+    if opts.broker_timeout_seconds <= 0:
+        raise ValueError(f"--broker-timeout-seconds must be > 0, got {opts.broker_timeout_seconds}")
     if opts.window_seconds <= 0:
         raise ValueError(f"--window-seconds must be > 0, got {opts.window_seconds}")
-    for item in opts.kafka_config:
-        parse_kafka_option(item)
+    client_config(opts.bootstrap_servers, kafka_overrides(opts))
 
 
 def kafka_overrides(opts: NewsflowOptions) -> dict[str, str]:

@@ -1,0 +1,130 @@
+"""Ride through broker outages: retry Kafka calls with backoff, up to a deadline per outage.
+
+Every Kafka call of the job's IO (reads, writes, commits, partition listing, end offsets, the
+restart scan) goes through ``BrokerCalls.call``. While the broker is unreachable the call is
+retried with exponential backoff; the first failure starts an *outage* of that broker, which is
+logged once (a warning), and the first success after it ends the outage with one more line. Every
+call in the process shares the outage of its broker, so a 30 s restart of the broker gives two
+log lines, not one per socket, call or retry. An outage longer than the timeout
+(``--broker-timeout-seconds``) raises ``BrokerUnavailableError``: the job ends with that one line.
+
+``Outage`` is the pure state machine (clock injected, unit-tested with a fake clock);
+``BrokerCalls`` adds sleeping, logging and the per-process registry of outages.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from kafka.errors import AuthorizationError, KafkaError, SaslAuthenticationFailedError
+
+from schemas.errors import BrokerUnavailableError
+
+_LOG = logging.getLogger(__name__)
+
+DEFAULT_BROKER_TIMEOUT_SECONDS = 300.0
+INITIAL_BACKOFF_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 5.0
+# Per attempt of a metadata or offset lookup: short, so an outage is noticed (and logged) early
+# and the retry loop, not one long blocking call, decides when to give up.
+ATTEMPT_TIMEOUT_MS = 5000
+# Defaults of every client newsflow builds (the user's --kafka-config wins): a client that cannot
+# reach the broker gives up after one attempt's time, and the retry loop takes over.
+CLIENT_DEFAULTS = {"bootstrap_timeout_ms": ATTEMPT_TIMEOUT_MS}
+
+# Retrying cannot fix these: a wrong password or a missing ACL is a configuration error.
+NOT_RETRIED: tuple[type[KafkaError], ...] = (SaslAuthenticationFailedError, AuthorizationError)
+
+T = TypeVar("T")
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Delay before retry number ``attempt`` (0-based): 0.5 s doubling up to 5 s."""
+    return min(MAX_BACKOFF_SECONDS, INITIAL_BACKOFF_SECONDS * 2 ** min(attempt, 16))
+
+
+@dataclass
+class Outage:
+    """Whether a broker is in an outage, since when, and whether it has lasted too long.
+
+    ``failed`` returns True when the failure starts an outage (log it), and raises
+    ``BrokerUnavailableError`` once the outage is older than ``timeout_seconds``; ``succeeded``
+    returns the outage's length when a success ends one (log it), else None."""
+
+    timeout_seconds: float
+    clock: Callable[[], float] = time.monotonic
+    since: float | None = None
+
+    def failed(self, what: str, exc: BaseException) -> bool:
+        now = self.clock()
+        if self.since is None:
+            self.since = now
+            return True
+        if now - self.since > self.timeout_seconds:
+            raise BrokerUnavailableError(
+                f"broker unreachable for {now - self.since:.0f} s (limit "
+                f"--broker-timeout-seconds {self.timeout_seconds:g}); last failure: {what}: {exc}"
+            )
+        return False
+
+    def succeeded(self) -> float | None:
+        if self.since is None:
+            return None
+        length, self.since = self.clock() - self.since, None
+        return length
+
+
+_OUTAGES: dict[str, Outage] = {}
+_OUTAGES_LOCK = threading.Lock()
+
+
+def shared_outage(servers: str, timeout_seconds: float) -> Outage:
+    """The process-wide outage state of ``servers``: one per broker, shared by every client."""
+    with _OUTAGES_LOCK:
+        outage = _OUTAGES.get(servers)
+        if outage is None or outage.timeout_seconds != timeout_seconds:
+            outage = _OUTAGES[servers] = Outage(timeout_seconds)
+        return outage
+
+
+class BrokerCalls:
+    """Runs Kafka calls for one broker, retrying while it is unreachable. Picklable config only:
+    the outage state is looked up in the worker's process."""
+
+    def __init__(self, servers: str, timeout_seconds: float = DEFAULT_BROKER_TIMEOUT_SECONDS):
+        self.servers = servers
+        self.timeout_seconds = timeout_seconds
+
+    def call(
+        self, what: str, fn: Callable[..., T], *args, sleep: Callable[[float], None] = time.sleep
+    ) -> T:
+        """``fn(*args)``, retried on ``KafkaError`` (except authentication and authorization
+        failures) until it succeeds or the outage exceeds the timeout."""
+        outage = shared_outage(self.servers, self.timeout_seconds)
+        attempt = 0
+        while True:
+            try:
+                result = fn(*args)
+            except NOT_RETRIED:
+                raise
+            except KafkaError as exc:
+                with _OUTAGES_LOCK:
+                    started = outage.failed(what, exc)
+                if started:
+                    _LOG.warning(
+                        "Kafka broker %s unreachable (%s: %s); retrying for up to %g s",
+                        self.servers, what, type(exc).__name__, self.timeout_seconds,
+                    )  # fmt: skip
+                sleep(backoff_seconds(attempt))
+                attempt += 1
+                continue
+            with _OUTAGES_LOCK:
+                length = outage.succeeded()
+            if length is not None:
+                _LOG.warning("Kafka broker %s reachable again after %.1f s", self.servers, length)
+            return result
