@@ -20,12 +20,14 @@ from apache_beam.runners.runner import PipelineState
 from kafka.errors import KafkaError
 
 from pipelines import assembly
+from pipelines.group_lock import GroupLock
 from pipelines.kafka_tools import produce, tail
-from pipelines.options import DEFAULT_BOOTSTRAP, NewsflowOptions, validate
+from pipelines.options import DEFAULT_BOOTSTRAP, NewsflowOptions, kafka_overrides, validate
 from pipelines.runners import PrismNotFoundError, use_local_runner
 from schemas import errors
 from schemas.errors import NewsflowError
-from transforms.io.kafka_config import parse_kafka_option
+from transforms.io.broker_retry import BrokerCalls
+from transforms.io.kafka_config import client_config, parse_kafka_option
 
 LOG = logging.getLogger("newsflow")
 _NEWSFLOW_ERRORS = frozenset(
@@ -94,18 +96,32 @@ def _run(beam_argv: list[str], runner: str, streaming: bool) -> None:
         options.view_as(PortableOptions).job_server_timeout = STREAMING_JOB_TIMEOUT_SECONDS
     pipeline = beam.Pipeline(options=options)
     assembly.build(pipeline, opts)
+    config = client_config(opts.bootstrap_servers, kafka_overrides(opts))
+    lock = GroupLock(
+        config,
+        opts.consumer_group,
+        BrokerCalls(config["bootstrap_servers"], opts.broker_timeout_seconds),
+    )
+    lock.acquire()
+    try:
+        state = _run_to_end(pipeline, opts.stop_at_end)
+    finally:
+        lock.release()
+    LOG.info("pipeline finished: %s", state)
+
+
+def _run_to_end(pipeline: beam.Pipeline, stop_at_end: bool) -> str:
     result = pipeline.run()
     stopping = threading.Event()
-    if not opts.stop_at_end:
+    if not stop_at_end:
         _cancel_on_signals(result, stopping)
     try:
-        state = result.wait_until_finish()
+        return result.wait_until_finish()
     except Exception as exc:  # the runner's status stream ends in several ways on cancel
         if not stopping.is_set():
             raise JobFailedError(failure_line(exc)) from exc
         LOG.info("job status stream ended after cancel: %r", exc)
-        state = PipelineState.CANCELLED
-    LOG.info("pipeline finished: %s", state)
+        return PipelineState.CANCELLED
 
 
 class JobFailedError(Exception):

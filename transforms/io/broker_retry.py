@@ -33,6 +33,9 @@ MAX_BACKOFF_SECONDS = 5.0
 # Per attempt of a metadata or offset lookup: short, so an outage is noticed (and logged) early
 # and the retry loop, not one long blocking call, decides when to give up.
 ATTEMPT_TIMEOUT_MS = 5000
+# A broker just back is not at once ready for everything (partition leaders, coordinators): a
+# failure this soon after an outage ended is the tail of that outage, retried without a new line.
+SETTLE_SECONDS = 60.0
 # Defaults of every client newsflow builds (the user's --kafka-config wins): a client that cannot
 # reach the broker gives up after one attempt's time, and the retry loop takes over.
 CLIENT_DEFAULTS = {"bootstrap_timeout_ms": ATTEMPT_TIMEOUT_MS}
@@ -54,17 +57,21 @@ class Outage:
 
     ``failed`` returns True when the failure starts an outage (log it), and raises
     ``BrokerUnavailableError`` once the outage is older than ``timeout_seconds``; ``succeeded``
-    returns the outage's length when a success ends one (log it), else None."""
+    returns the outage's length when a success ends one (log it), else None. Failures within
+    ``SETTLE_SECONDS`` after an outage ended are its tail: retried, timed, never logged."""
 
     timeout_seconds: float
     clock: Callable[[], float] = time.monotonic
     since: float | None = None
+    ended_at: float | None = None
+    settling: bool = False
 
     def failed(self, what: str, exc: BaseException) -> bool:
         now = self.clock()
         if self.since is None:
             self.since = now
-            return True
+            self.settling = self.ended_at is not None and now - self.ended_at < SETTLE_SECONDS
+            return not self.settling
         if now - self.since > self.timeout_seconds:
             raise BrokerUnavailableError(
                 f"broker unreachable for {now - self.since:.0f} s (limit "
@@ -75,7 +82,11 @@ class Outage:
     def succeeded(self) -> float | None:
         if self.since is None:
             return None
-        length, self.since = self.clock() - self.since, None
+        now = self.clock()
+        length, self.since = now - self.since, None
+        if self.settling:
+            return None
+        self.ended_at = now
         return length
 
 
@@ -101,10 +112,18 @@ class BrokerCalls:
         self.timeout_seconds = timeout_seconds
 
     def call(
-        self, what: str, fn: Callable[..., T], *args, sleep: Callable[[float], None] = time.sleep
+        self,
+        what: str,
+        fn: Callable[..., T],
+        *args,
+        local: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> T:
         """``fn(*args)``, retried on ``KafkaError`` (except authentication and authorization
-        failures) until it succeeds or the outage exceeds the timeout."""
+        failures) until it succeeds or the outage exceeds the timeout.
+
+        ``local`` marks a call that may succeed without the broker (a poll returns nothing, a send
+        only buffers): its success does not end an outage."""
         outage = shared_outage(self.servers, self.timeout_seconds)
         attempt = 0
         while True:
@@ -123,6 +142,8 @@ class BrokerCalls:
                 sleep(backoff_seconds(attempt))
                 attempt += 1
                 continue
+            if local:
+                return result
             with _OUTAGES_LOCK:
                 length = outage.succeeded()
             if length is not None:

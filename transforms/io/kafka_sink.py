@@ -100,6 +100,7 @@ class WriteToKafkaFn(beam.DoFn):
         future = self._broker.call(
             f"sending the output of {ref} to {self._topic}",
             lambda: self._producer.send(self._topic, key=key, value=value),
+            local=True,
         )
         self._pending.append((future, ref, timestamp, window))
 

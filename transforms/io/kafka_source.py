@@ -393,6 +393,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
             self._consumer.poll,
             POLL_TIMEOUT_MS,
             MAX_POLL_RECORDS,
+            local=True,
         )
         return batches.get(tp, [])
 
@@ -402,6 +403,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
             self._consumer.position,
             tp,
             ATTEMPT_TIMEOUT_MS,
+            local=True,
         )
 
     def _advance_idle_watermark(

@@ -38,7 +38,25 @@ def test_outage_starts_once_and_reports_its_length_when_it_ends():
     clock.now += 20
     assert outage.succeeded() == 30
     assert outage.succeeded() is None, "ended once"
+    clock.now += 61
     assert outage.failed("poll", OSError()) is True, "a new outage starts afresh"
+
+
+def test_failures_just_after_an_outage_are_its_tail_not_a_new_one():
+    clock = FakeClock()
+    outage = Outage(timeout_seconds=60, clock=clock)
+    outage.failed("poll", OSError())
+    clock.now += 40
+    assert outage.succeeded() == 40
+    clock.now += 2
+    assert outage.failed("end offsets", OSError()) is False, "a leader not yet elected"
+    clock.now += 5
+    assert outage.succeeded() is None, "no second end line"
+    clock.now += 61
+    assert outage.failed("poll", OSError()) is True, "later, a real new outage"
+    clock.now += 61
+    with pytest.raises(BrokerUnavailableError):
+        outage.failed("poll", OSError())
 
 
 def test_outage_longer_than_the_timeout_raises_naming_the_limit_and_the_call():
@@ -126,3 +144,14 @@ def test_another_broker_has_its_own_outage(monkeypatch):
     monkeypatch.setattr("transforms.io.broker_retry._OUTAGES", {})
     assert shared_outage("a:1", 300).failed("poll", OSError())
     assert shared_outage("c:1", 300).since is None
+
+
+def test_a_local_success_does_not_end_an_outage(monkeypatch, caplog):
+    clock = FakeClock()
+    calls = _calls("b:5", 300, clock, monkeypatch)
+    outage = shared_outage("b:5", 300)
+    outage.failed("end offsets", OSError())
+    with caplog.at_level(logging.WARNING, logger="transforms.io.broker_retry"):
+        assert calls.call("poll", dict, local=True, sleep=clock.sleep) == {}
+    assert outage.since == 1000, "an empty poll proves nothing about the broker"
+    assert not caplog.records
