@@ -27,7 +27,7 @@ from pipelines.runners import PrismNotFoundError, use_local_runner
 from schemas import errors
 from schemas.errors import NewsflowError
 from transforms.io.broker_retry import BrokerCalls
-from transforms.io.kafka_config import client_config, parse_kafka_option
+from transforms.io.kafka_config import client_config, kafka_settings
 
 LOG = logging.getLogger("newsflow")
 _NEWSFLOW_ERRORS = frozenset(
@@ -62,7 +62,21 @@ def _parser() -> argparse.ArgumentParser:
         tool = sub.add_parser(name, help=help_text)
         tool.add_argument("--topic", required=True)
         tool.add_argument("--bootstrap-servers", "--bootstrap_servers", default=DEFAULT_BOOTSTRAP)
-        tool.add_argument("--kafka-config", "--kafka_config", action="append", default=[])
+        tool.add_argument(
+            "--kafka-config",
+            "--kafka_config",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="Kafka client setting, Java-style (repeatable); secrets only as ${env:NAME}",
+        )
+        tool.add_argument(
+            "--kafka-config-file",
+            "--kafka_config_file",
+            default=None,
+            metavar="FILE",
+            help="Java properties file of Kafka client settings (flags override it)",
+        )
         if name == "produce":
             tool.add_argument("file", help="JSON-lines events, one message per non-blank line")
         else:
@@ -199,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.output,
             )
         else:
-            overrides = dict(parse_kafka_option(item) for item in args.kafka_config)
+            overrides = kafka_settings(args.kafka_config, args.kafka_config_file)
             if args.command == "produce":
                 sent = produce(args.file, args.topic, args.bootstrap_servers, overrides)
                 print(f"produced {sent} events to {args.topic}", file=sys.stderr)
@@ -230,17 +244,19 @@ def _set_verbosity(verbose: int) -> None:
     logging.getLogger().setLevel([logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)])
     for noisy in ("apache_beam", "PrismRunner"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL if verbose == 0 else logging.NOTSET)
+    # kafka-python logs every failed socket and retry during a broker outage; newsflow logs the
+    # outage once (transforms/io/broker_retry.py), so its lines are for -vv debugging only. Its
+    # records are still made (broker_retry reads login rejections from them), just not shown.
     # Beam relays the runner's messages (a failed job's worker tracebacks, several times over)
     # through the root logger and loggers renamed on the fly; by default only newsflow's own
     # records are shown, and a failed job ends in one line from main().
+    logging.getLogger("kafka").setLevel(logging.WARNING if verbose < 2 else logging.NOTSET)
+    shown = [_only_newsflow, _not_kafka, None][min(verbose, 2)]
     for handler in logging.getLogger().handlers:
-        if verbose == 0:
-            handler.addFilter(_only_newsflow)
-        else:
-            handler.removeFilter(_only_newsflow)
-    # kafka-python logs every failed socket and retry during a broker outage; newsflow logs the
-    # outage once (transforms/io/broker_retry.py), so its lines are for -vv debugging only.
-    logging.getLogger("kafka").setLevel(logging.CRITICAL if verbose < 2 else logging.NOTSET)
+        for quiet in (_only_newsflow, _not_kafka):
+            handler.removeFilter(quiet)
+        if shown is not None:
+            handler.addFilter(shown)
 
 
 NEWSFLOW_PACKAGES = ("newsflow", "pipelines", "transforms", "schemas")
@@ -248,6 +264,10 @@ NEWSFLOW_PACKAGES = ("newsflow", "pipelines", "transforms", "schemas")
 
 def _only_newsflow(record: logging.LogRecord) -> bool:
     return record.name.split(".", 1)[0] in NEWSFLOW_PACKAGES
+
+
+def _not_kafka(record: logging.LogRecord) -> bool:
+    return record.name.split(".", 1)[0] != "kafka"
 
 
 def console() -> int:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.io.broker_retry import DEFAULT_BROKER_TIMEOUT_SECONDS
-from transforms.io.kafka_config import client_config, parse_kafka_option
+from transforms.io.kafka_config import client_config, kafka_settings
 from transforms.steps.dedup import DEFAULT_TTL_HOURS, DedupConfig
 from transforms.steps.enrich import DEFAULT_BATCH_SIZE
 from transforms.text.event import DEFAULT_MAX_BODY_BYTES
@@ -59,7 +59,16 @@ class NewsflowOptions(PipelineOptions):
             action="append",
             default=[],
             metavar="KEY=VALUE",
-            help="Kafka client setting, passed through: security.protocol=SASL_SSL (repeatable)",
+            help="Kafka client setting, Java-style: security.protocol=SASL_SSL (repeatable); "
+            "secrets only as references: sasl.plain.password=${env:KAFKA_PASSWORD}",
+        )
+        _flag(
+            parser,
+            "kafka-config-file",
+            default=None,
+            metavar="FILE",
+            help="Java properties file of Kafka client settings, read where clients are built; "
+            "its secrets never enter the pipeline options (flags override it)",
         )
         _flag(
             parser,
@@ -109,5 +118,6 @@ def validate(opts: NewsflowOptions) -> None:
 
 
 def kafka_overrides(opts: NewsflowOptions) -> dict[str, str]:
-    """``--kafka-config`` pairs as a dict, in the order given (a later key wins)."""
-    return dict(parse_kafka_option(item) for item in opts.kafka_config)
+    """``--kafka-config-file`` settings, then ``--kafka-config`` pairs in the order given (a later
+    key wins); secrets stay references (see ``kafka_config``)."""
+    return kafka_settings(opts.kafka_config, opts.kafka_config_file)

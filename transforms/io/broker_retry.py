@@ -8,6 +8,10 @@ call in the process shares the outage of its broker, so a 30 s restart of the br
 log lines, not one per socket, call or retry. An outage longer than the timeout
 (``--broker-timeout-seconds``) raises ``BrokerUnavailableError``: the job ends with that one line.
 
+A rejected login is not an outage: kafka-python reports it only as a bootstrap timeout, so the
+rejection its connection manager logs is remembered (``AuthFailures``) and the call fails at once
+with ``AuthenticationError`` ("authentication failed ..."), never retried.
+
 ``Outage`` is the pure state machine (clock injected, unit-tested with a fake clock);
 ``BrokerCalls`` adds sleeping, logging and the per-process registry of outages.
 """
@@ -15,6 +19,7 @@ log lines, not one per socket, call or retry. An outage longer than the timeout
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +28,7 @@ from typing import TypeVar
 
 from kafka.errors import AuthorizationError, KafkaError, SaslAuthenticationFailedError
 
-from schemas.errors import BrokerUnavailableError
+from schemas.errors import AuthenticationError, BrokerUnavailableError
 
 _LOG = logging.getLogger(__name__)
 
@@ -90,6 +95,28 @@ class Outage:
         return length
 
 
+class AuthFailures(logging.Filter):
+    """Remembers the last login or TLS rejection kafka-python's connection manager logs (it
+    raises only a bootstrap timeout). A filter that never drops anything: it only looks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last: tuple[float, BaseException] | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for arg in record.args if isinstance(record.args, tuple) else ():
+            if isinstance(arg, SaslAuthenticationFailedError | ssl.SSLError):
+                self.last = (time.monotonic(), arg)
+        return True
+
+    def since(self, started: float) -> BaseException | None:
+        last = self.last
+        return last[1] if last is not None and last[0] >= started else None
+
+
+AUTH_FAILURES = AuthFailures()
+logging.getLogger("kafka.net.manager").addFilter(AUTH_FAILURES)
+
 _OUTAGES: dict[str, Outage] = {}
 _OUTAGES_LOCK = threading.Lock()
 
@@ -127,11 +154,20 @@ class BrokerCalls:
         outage = shared_outage(self.servers, self.timeout_seconds)
         attempt = 0
         while True:
+            started = time.monotonic()
             try:
                 result = fn(*args)
-            except NOT_RETRIED:
-                raise
+            except NOT_RETRIED as exc:
+                raise AuthenticationError(
+                    f"authentication failed on {self.servers}: {exc}"
+                ) from exc
             except KafkaError as exc:
+                rejected = AUTH_FAILURES.since(started)
+                if rejected is not None:
+                    raise AuthenticationError(
+                        f"authentication failed on {self.servers} ({what}): "
+                        f"{type(rejected).__name__}: {rejected}"
+                    ) from exc
                 with _OUTAGES_LOCK:
                     started = outage.failed(what, exc)
                 if started:

@@ -60,20 +60,27 @@ def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
     first = job_factory(argv)
     time.sleep(15)
     producer = kit.produce_steadily(
-        kafka_bootstrap, stream_topics["raw"], kit.events(count, 2), 20.0
+        kafka_bootstrap, stream_topics["raw"], kit.events(count, 2), 10.0
     )
-    partial = kit.wait_for_outputs(kafka_bootstrap, stream_topics, count // 3, timeout=180)
-    assert 0 < len(kit.accounted(partial)) < count, "killed mid-stream"
-
     refused = kit.run_once([*argv[1:], "--stop-at-end"])
     assert refused.returncode == 2, refused.stderr[-2000:]
     assert f"pid {first.proc.pid}," in refused.stderr, "the refusal names the running job"
     assert "consumer group killed is in use" in refused.stderr
     assert first.proc.poll() is None, "the running job is unaffected"
+
+    # Kill while some inputs are written but not yet committed (enriched ones wait for their
+    # 5 s file window): those are what recovery must recognise.
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        committed, _ = kit.committed_vs_end(kafka_bootstrap, stream_topics["raw"], "killed")
+        if kit.uncommitted_outputs(kit.output_records(kafka_bootstrap, stream_topics), committed):
+            break
+        time.sleep(0.5)
     first.kill()
     producer.join()
     committed_at_kill, _ = kit.committed_vs_end(kafka_bootstrap, stream_topics["raw"], "killed")
     before_restart = kit.output_records(kafka_bootstrap, stream_topics)
+    assert 0 < len(kit.accounted(before_restart)) < count, "killed mid-stream"
     written_not_committed = kit.uncommitted_outputs(before_restart, committed_at_kill)
     assert written_not_committed, "some inputs were written but not committed when killed"
 

@@ -6,7 +6,7 @@ import logging
 import pytest
 from kafka.errors import KafkaTimeoutError, SaslAuthenticationFailedError
 
-from schemas.errors import BrokerUnavailableError
+from schemas.errors import AuthenticationError, BrokerUnavailableError
 from transforms.io.broker_retry import BrokerCalls, Outage, backoff_seconds, shared_outage
 
 
@@ -116,9 +116,26 @@ def test_call_does_not_retry_a_wrong_password(monkeypatch):
     def rejected():
         raise SaslAuthenticationFailedError("bad credentials")
 
-    with pytest.raises(SaslAuthenticationFailedError):
+    with pytest.raises(AuthenticationError, match="authentication failed on b:3"):
         calls.call("connecting", rejected, sleep=clock.sleep)
     assert clock.now == 1000, "no waiting"
+
+
+def test_a_login_rejection_kafka_python_only_logs_is_translated(monkeypatch):
+    """kafka-python raises a bootstrap timeout; the rejection is in its connection manager's log."""
+    clock = FakeClock()
+    calls = _calls("b:6", 300, clock, monkeypatch)
+
+    def bootstrap():
+        logging.getLogger("kafka.net.manager").error(
+            "Bootstrap connection to %s failed: %s", "bootstrap-0",
+            SaslAuthenticationFailedError("Authentication failed during authentication"),
+        )  # fmt: skip
+        raise KafkaTimeoutError("Unable to bootstrap from b:6")
+
+    with pytest.raises(AuthenticationError, match=r"authentication failed on b:6 \(connecting\)"):
+        calls.call("connecting", bootstrap, sleep=clock.sleep)
+    assert clock.now == 1000, "not retried"
 
 
 def test_clients_of_one_broker_share_its_outage(monkeypatch, caplog):
