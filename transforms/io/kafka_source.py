@@ -140,6 +140,13 @@ class PartitionOffsetTracker(OffsetRestrictionTracker):
         return self.current_restriction().stop != UNBOUNDED_END
 
 
+def end_offset(broker: BrokerCalls, consumer: KafkaConsumer, tp: TopicPartition) -> int:
+    """The partition's end offset, asked of the broker (retried through an outage)."""
+    return broker.call(
+        f"end offset of {tp.topic}/{tp.partition}", consumer.end_offsets, [tp], ATTEMPT_TIMEOUT_MS
+    )[tp]
+
+
 class EndOffsets:
     """End offsets of partitions, looked up at most every ``max_age_seconds`` per partition.
 
@@ -168,13 +175,7 @@ class EndOffsets:
             return cached[1]
         if self._consumer is None:
             self._consumer = self._broker.call("connecting", _consumer, self._config)
-        tp = TopicPartition(*element)
-        end = self._broker.call(
-            f"end offset of {tp.topic}/{tp.partition}",
-            self._consumer.end_offsets,
-            [tp],
-            ATTEMPT_TIMEOUT_MS,
-        )[tp]
+        end = end_offset(self._broker, self._consumer, TopicPartition(*element))
         self._cache[element] = (now, end)
         return end
 
@@ -412,13 +413,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         """On a caught-up partition, move the watermark on with the wall clock. The end offset is
         asked of the broker (an empty poll cannot tell a caught-up partition from an outage),
         which is also where an outage is noticed when the stream is idle."""
-        end = self._broker.call(
-            f"end offset of {tp.topic}/{tp.partition}",
-            self._consumer.end_offsets,
-            [tp],
-            ATTEMPT_TIMEOUT_MS,
-        )[tp]
-        if self._position(tp) >= end:
+        if self._position(tp) >= end_offset(self._broker, self._consumer, tp):
             _set_watermark(watermark, Timestamp.now() - IDLE_WATERMARK_LAG_SECONDS)
 
 
