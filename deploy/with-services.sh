@@ -4,12 +4,12 @@
 #
 #   deploy/with-services.sh COMMAND [ARG...]
 #
-# Services: the Kafka broker (deploy/local/kafka.sh) and the standalone Flink cluster
-# (deploy/flink/flink.sh). PYTHON is passed on to kafka.sh (it creates the topics with it).
+# Services: the Kafka broker (deploy/local/kafka.sh), the schema registry
+# (deploy/local/registry.sh) and the standalone Flink cluster (deploy/flink/flink.sh). PYTHON is passed on to kafka.sh (it creates the topics with it).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SERVICES=("$HERE/local/kafka.sh" "$HERE/flink/flink.sh")
+SERVICES=("$HERE/local/kafka.sh" "$HERE/local/registry.sh" "$HERE/flink/flink.sh")
 STARTED=()
 
 stop_started() {

@@ -1,21 +1,21 @@
 """Wire newsflow's composites into a pipeline; no decisions are made here.
 
-Read the flow top to bottom: decode, clean, deduplicate, enrich, then write every outcome. Both
-the Kafka job (``newsflow run``) and file mode (``newsflow process``) share ``enrich_events``, so
-the two modes cannot drift apart.
+Read the flow top to bottom: read, enrich (decode, clean, strip templates, deduplicate, extract
+metadata), write every outcome, commit. Both the Kafka job (``newsflow run``) and file mode
+(``newsflow process``) share ``enrich_events``, so the two modes cannot drift apart.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 
 import apache_beam as beam
 
 from pipelines.options import NewsflowOptions, dedup_config, kafka_overrides
-from schemas.codec import DEAD_LETTER as DEAD_LETTER_SCHEMA
-from schemas.codec import ENRICHED, encode
+from pipelines.value_format import topic_encoders
+from schemas.codec import ENRICHED
 from transforms.io.avro_files import WriteAvroFiles, WriteAvroWindows, WriteJsonFiles
 from transforms.io.broker_retry import BrokerCalls
 from transforms.io.event_files import ReadEventFiles
@@ -28,16 +28,17 @@ from transforms.steps.clean import CleanArticles
 from transforms.steps.dead_letters import DEAD_LETTER
 from transforms.steps.decode import DecodeEvents
 from transforms.steps.dedup import ARTICLES, DUPLICATES, DeduplicateArticles
+from transforms.steps.encode import (
+    ENCODED,
+    RECORDS,
+    EncodeArticles,
+    dead_letter_message,
+    dead_letter_twin,
+    file_outputs,
+    kafka_outputs,
+)
 from transforms.steps.enrich import ExtractMetadata
 from transforms.steps.templates import StripTemplates
-from transforms.text.models import Article, DeadLetter
-from transforms.text.records import (
-    DEAD_LETTER_TIME_FIELDS,
-    ENRICHED_TIME_FIELDS,
-    article_record,
-    dead_letter_record,
-    json_twin,
-)
 
 # Names of the sinks an enriched article must be written to before its offset may be committed.
 KAFKA_SINK = "kafka"
@@ -62,12 +63,12 @@ class Outcomes:
 
 def enrich_events(events: beam.PCollection, opts: NewsflowOptions) -> Outcomes:
     """RawEvents -> enriched articles, duplicates and dead letters."""
-    decoded = events | "DecodeEvents" >> DecodeEvents(opts.max_body_bytes)
+    decoded = events | "DecodeEvents" >> DecodeEvents(opts.max_body_bytes, opts.schema_registry_url)
     cleaned = decoded[ARTICLES] | "CleanArticles" >> CleanArticles()
     templated = cleaned[ARTICLES] | "StripTemplates" >> StripTemplates()
     deduped = templated | "DeduplicateArticles" >> DeduplicateArticles(dedup_config(opts))
     enriched = deduped[ARTICLES] | "ExtractMetadata" >> ExtractMetadata(
-        opts.spacy_model, opts.ner_batch_size
+        opts.spacy_model, opts.ner_batch_size, opts.ner_processes
     )
     dead_letters = (
         decoded[DEAD_LETTER],
@@ -77,15 +78,96 @@ def enrich_events(events: beam.PCollection, opts: NewsflowOptions) -> Outcomes:
     return Outcomes(enriched[ARTICLES], deduped[DUPLICATES], dead_letters)
 
 
-def article_message(article: Article, version: str) -> tuple[bytes, bytes, object]:
-    """Kafka message of an article: key = id, value = single-object Avro, plus its source ref."""
-    return article.id.encode("utf-8"), encode(_record(article, version), ENRICHED), article.ref
+class ReadEvents(beam.PTransform):
+    """The input topic -> RawEvents (main, ``events``); inputs whose outputs a previous run
+    already wrote leave as acknowledgements (``written``) or as records for the files
+    (``refile``)."""
+
+    def __init__(self, opts: NewsflowOptions) -> None:
+        super().__init__()
+        self._opts = opts
+
+    def expand(self, pbegin):
+        opts, overrides = self._opts, kafka_overrides(self._opts)
+        servers, timeout = opts.bootstrap_servers, opts.broker_timeout_seconds
+        outputs = (opts.output_topic, opts.duplicates_topic, opts.dead_letter_topic)
+        read = pbegin | "ReadFromKafka" >> ReadFromKafka(
+            servers, opts.input_topic, opts.consumer_group, opts.stop_at_end, overrides, timeout,
+            outputs,
+        )  # fmt: skip
+        config = client_config(servers, overrides)
+        return read | "SkipWritten" >> SkipWritten(
+            config,
+            opts.consumer_group,
+            opts.input_topic,
+            outputs,
+            refile=bool(opts.output_dir),
+            broker=BrokerCalls(config["bootstrap_servers"], timeout),
+        )
 
 
-def dead_letter_message(letter: DeadLetter, version: str) -> tuple[bytes, bytes, object]:
-    """Kafka message of a dead letter, keyed by its source coordinates for traceability."""
-    record = dead_letter_record(letter, version)
-    return str(letter.ref).encode("utf-8"), encode(record, DEAD_LETTER_SCHEMA), letter.ref
+class WriteOutcomes(beam.PTransform):
+    """Outcomes (and records to refile) -> the three topics and the Avro files; outputs the refs of
+    the inputs whose outputs are all written (an enriched article once topic and files have it).
+
+    Input: a dict with ``enriched``, ``duplicates``, ``dead_letters`` and, optionally,
+    ``refiled``. An article whose record cannot be encoded is written as a dead letter instead."""
+
+    def __init__(self, opts: NewsflowOptions, version: str) -> None:
+        super().__init__()
+        self._opts = opts
+        self._version = version
+
+    def expand(self, outcomes):
+        opts, version, overrides = self._opts, self._version, kafka_overrides(self._opts)
+        servers, encoders = opts.bootstrap_servers, topic_encoders(opts)
+        timeout = opts.broker_timeout_seconds
+        enriched = outcomes["enriched"] | "EncodeEnriched" >> EncodeArticles(
+            partial(kafka_outputs, encode_value=encoders.enriched), version
+        )
+        duplicates = outcomes["duplicates"] | "EncodeDuplicates" >> EncodeArticles(
+            partial(kafka_outputs, encode_value=encoders.duplicates), version
+        )
+        enriched_acks = [
+            enriched[ENCODED]
+            | "WriteEnriched" >> WriteToKafka(servers, opts.output_topic, overrides, timeout)
+            | "AckedByKafka" >> beam.Map(lambda ref: (KAFKA_SINK, ref))
+        ]
+        if opts.output_dir:
+            refiled = [outcomes["refiled"]] if "refiled" in outcomes else []
+            enriched_acks.append(
+                [enriched[RECORDS], *refiled]
+                | "WithRefiled" >> beam.Flatten()
+                | "WriteAvroFiles"
+                >> WriteAvroWindows(
+                    opts.output_dir,
+                    "enriched",
+                    ENRICHED,
+                    None if opts.stop_at_end else opts.window_seconds,
+                )
+                | "AckedByFiles" >> beam.Map(lambda ref: (FILE_SINK, ref))
+            )
+            enriched_acks.extend(
+                r | "AlreadyInKafka" >> beam.Map(lambda pair: (KAFKA_SINK, pair[0]))
+                for r in refiled
+            )
+        dead_letters = (
+            outcomes["dead_letters"],
+            enriched[DEAD_LETTER],
+            duplicates[DEAD_LETTER],
+        ) | "WithEncodeFailures" >> beam.Flatten()
+        return (
+            enriched_acks
+            | "EnrichedAcks" >> beam.Flatten()
+            | "EnrichedEverywhere"
+            >> JoinAcks(frozenset({KAFKA_SINK, FILE_SINK} if opts.output_dir else {KAFKA_SINK})),
+            duplicates[ENCODED]
+            | "WriteDuplicates" >> WriteToKafka(servers, opts.duplicates_topic, overrides, timeout),
+            dead_letters
+            | "EncodeDeadLetters" >> beam.Map(dead_letter_message, version, encoders.dead_letters)
+            | "WriteDeadLetters"
+            >> WriteToKafka(servers, opts.dead_letter_topic, overrides, timeout),
+        ) | "AllSinks" >> beam.Flatten()
 
 
 def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | None = None):
@@ -94,98 +176,67 @@ def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | No
 
     ``events`` replaces the Kafka source in tests (a TestStream of RawEvents)."""
     version = pipeline_version()
-    overrides = kafka_overrides(opts)
-    servers = opts.bootstrap_servers
-    timeout = opts.broker_timeout_seconds
-    outputs = (opts.output_topic, opts.duplicates_topic, opts.dead_letter_topic)
-    already_written, refiled = [], []
+    already_written, to_write = [], {}
     if events is None:
-        read = p | "ReadFromKafka" >> ReadFromKafka(
-            servers, opts.input_topic, opts.consumer_group, opts.stop_at_end, overrides, timeout,
-            outputs,
-        )  # fmt: skip
-        config = client_config(servers, overrides)
-        recovered = read | "SkipWritten" >> SkipWritten(
-            config,
-            opts.consumer_group,
-            opts.input_topic,
-            outputs,
-            refile=bool(opts.output_dir),
-            broker=BrokerCalls(config["bootstrap_servers"], timeout),
-        )
-        events, already_written, refiled = (
-            recovered.events,
-            [recovered[WRITTEN]],
-            [recovered[REFILE]],
-        )
+        read = p | "ReadEvents" >> ReadEvents(opts)
+        events, already_written, to_write = read.events, [read[WRITTEN]], {"refiled": read[REFILE]}
     outcomes = enrich_events(events, opts)
-    enriched_acks = [
-        outcomes.enriched
-        | "EncodeEnriched" >> beam.Map(article_message, version)
-        | "WriteEnriched" >> WriteToKafka(servers, opts.output_topic, overrides, timeout)
-        | "AckedByKafka" >> beam.Map(lambda ref: (KAFKA_SINK, ref))
-    ]
-    if opts.output_dir:
-        records = outcomes.enriched | "EnrichedRecords" >> beam.Map(
-            lambda a: (a.ref, _record(a, version))
-        )
-        enriched_acks.append(
-            [records, *refiled]
-            | "WithRefiled" >> beam.Flatten()
-            | "WriteAvroFiles"
-            >> WriteAvroWindows(
-                opts.output_dir,
-                "enriched",
-                ENRICHED,
-                None if opts.stop_at_end else opts.window_seconds,
-            )
-            | "AckedByFiles" >> beam.Map(lambda ref: (FILE_SINK, ref))
-        )
-        enriched_acks.extend(
-            r | "AlreadyInKafka" >> beam.Map(lambda pair: (KAFKA_SINK, pair[0])) for r in refiled
-        )
-    written = [
-        enriched_acks
-        | "EnrichedAcks" >> beam.Flatten()
-        | "EnrichedEverywhere"
-        >> JoinAcks(frozenset({KAFKA_SINK, FILE_SINK} if opts.output_dir else {KAFKA_SINK})),
-        outcomes.duplicates
-        | "EncodeDuplicates" >> beam.Map(article_message, version)
-        | "WriteDuplicates" >> WriteToKafka(servers, opts.duplicates_topic, overrides, timeout),
-        outcomes.dead_letters
-        | "EncodeDeadLetters" >> beam.Map(dead_letter_message, version)
-        | "WriteDeadLetters" >> WriteToKafka(servers, opts.dead_letter_topic, overrides, timeout),
-        *already_written,
-    ]
+    written = {
+        "enriched": outcomes.enriched,
+        "duplicates": outcomes.duplicates,
+        "dead_letters": outcomes.dead_letters,
+        **to_write,
+    } | "WriteOutcomes" >> WriteOutcomes(opts, version)
     _ = (
-        written
+        [written, *already_written]
         | "AllWritten" >> beam.Flatten()
-        | "CommitOffsets" >> CommitOffsets(servers, opts.consumer_group, overrides, timeout)
+        | "CommitOffsets"
+        >> CommitOffsets(
+            opts.bootstrap_servers,
+            opts.consumer_group,
+            kafka_overrides(opts),
+            opts.broker_timeout_seconds,
+        )
     )
     return outcomes
 
 
+class WriteFileOutcomes(beam.PTransform):
+    """File mode: outcomes -> JSON twins of all three (``enriched``, ``duplicates``,
+    ``dead_letter``) and Avro files of the enriched records, under ``output``."""
+
+    def __init__(self, output: str, version: str) -> None:
+        super().__init__()
+        self._output = output
+        self._version = version
+
+    def expand(self, outcomes):
+        output, version = self._output, self._version
+        enriched = outcomes["enriched"] | "EnrichedRecords" >> EncodeArticles(file_outputs, version)
+        duplicates = outcomes["duplicates"] | "DuplicateRecords" >> EncodeArticles(
+            file_outputs, version
+        )
+        dead = (
+            outcomes["dead_letters"],
+            enriched[DEAD_LETTER],
+            duplicates[DEAD_LETTER],
+        ) | "WithEncodeFailures" >> beam.Flatten()
+        _ = enriched[RECORDS] | "WriteAvroFiles" >> WriteAvroFiles(output, "enriched", ENRICHED)
+        for name, twins in (
+            ("enriched", enriched[ENCODED]),
+            ("duplicates", duplicates[ENCODED]),
+            ("dead_letter", dead | "DeadLetterRecords" >> beam.Map(dead_letter_twin, version)),
+        ):
+            _ = twins | f"WriteJson_{name}" >> WriteJsonFiles(output, name)
+
+
 def build_file_mode(p: beam.Pipeline, opts: NewsflowOptions, input_pattern: str, output: str):
     """``newsflow process``: the same transforms on event files, JSON twins plus Avro out."""
-    version = pipeline_version()
     events = p | "ReadEventFiles" >> ReadEventFiles(input_pattern)
     outcomes = enrich_events(events, opts)
-    enriched = outcomes.enriched | "EnrichedRecords" >> beam.Map(_record, version)
-    duplicates = outcomes.duplicates | "DuplicateRecords" >> beam.Map(_record, version)
-    dead = outcomes.dead_letters | "DeadLetterRecords" >> beam.Map(dead_letter_record, version)
-    _ = enriched | "WriteAvroFiles" >> WriteAvroFiles(output, "enriched", ENRICHED)
-    for name, records, times in (
-        ("enriched", enriched, ENRICHED_TIME_FIELDS),
-        ("duplicates", duplicates, ENRICHED_TIME_FIELDS),
-        ("dead_letter", dead, DEAD_LETTER_TIME_FIELDS),
-    ):
-        _ = (
-            records
-            | f"JsonTwin_{name}" >> beam.Map(json_twin, times)
-            | f"WriteJson_{name}" >> WriteJsonFiles(output, name)
-        )
+    _ = {
+        "enriched": outcomes.enriched,
+        "duplicates": outcomes.duplicates,
+        "dead_letters": outcomes.dead_letters,
+    } | "WriteFiles" >> WriteFileOutcomes(output, pipeline_version())
     return outcomes
-
-
-def _record(article: Article, version: str) -> dict:
-    return article_record(article, int(time.time() * 1000), version)

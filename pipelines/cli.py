@@ -12,6 +12,8 @@ import re
 import signal
 import sys
 import threading
+from dataclasses import dataclass
+from functools import partial
 
 import apache_beam as beam
 import grpc
@@ -19,10 +21,12 @@ from apache_beam.options.pipeline_options import PipelineOptions, PortableOption
 from apache_beam.runners.runner import PipelineState
 from kafka.errors import KafkaError
 
-from pipelines import assembly
+from pipelines import assembly, replay, status
 from pipelines.group_lock import GroupLock
 from pipelines.kafka_tools import produce, tail
+from pipelines.metrics import job_snapshot, serve_job_metrics
 from pipelines.options import DEFAULT_BOOTSTRAP, NewsflowOptions, kafka_overrides, validate
+from pipelines.progress import show_progress
 from pipelines.runners import PrismNotFoundError, use_local_runner
 from schemas import errors
 from schemas.errors import NewsflowError
@@ -31,37 +35,66 @@ from transforms.io.kafka_config import client_config, kafka_settings
 
 LOG = logging.getLogger("newsflow")
 _NEWSFLOW_ERRORS = frozenset(
-    name
-    for name, value in vars(errors).items()
-    if isinstance(value, type) and name.endswith("Error")
+    name for name, value in vars(errors).items() if isinstance(value, type) and name[0].isupper()
 )
-STREAMING_JOB_TIMEOUT_SECONDS = 10 * 365 * 24 * 3600
+# By default only records of these packages are shown (see _set_verbosity).
+NEWSFLOW_PACKAGES = ("newsflow", "pipelines", "transforms", "schemas")
+JOB_TIMEOUT_SECONDS = 10 * 365 * 24 * 3600
+VERBOSE_HELP = "-v info, -vv debug (before or after the subcommand)"
+VERBOSITY = re.compile(r"-v+|--verbose")
+COMMANDS = {"status": status, "replay": replay}
 BEAM_HINT = (
     "Any other flag is passed to Beam (e.g. --runner FlinkRunner, --flink_master HOST:PORT)."
 )
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="newsflow", description="News article ingestion on Beam.")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    run = sub.add_parser("run", help="the streaming pipeline on Kafka", epilog=BEAM_HINT)
-    NewsflowOptions._add_argparse_args(run)
-    run.add_argument("--runner", default="DirectRunner", help="Beam runner (default DirectRunner)")
-
-    process = sub.add_parser(
-        "process", help="the same transforms on a JSONL file", epilog=BEAM_HINT
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The ``newsflow`` parser and its subcommands' parsers. No abbreviated flags: Beam re-reads
+    the line without them (``--stop`` would pass here and be dropped there)."""
+    parser = argparse.ArgumentParser(
+        prog="newsflow", description="News article ingestion on Beam.", allow_abbrev=False
     )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
+    # The same flag after the subcommand, counted apart (a subcommand's values replace the top
+    # level's in argparse) and added up in parse_command_line.
+    after = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    after.add_argument(
+        "-v", "--verbose", dest="verbose_after", action="count", default=0, help=VERBOSE_HELP
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub_parser = partial(
+        sub.add_parser,
+        parents=[after],
+        allow_abbrev=False,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+
+    run = sub_parser("run", help="the streaming pipeline on Kafka", epilog=BEAM_HINT)
+    NewsflowOptions._add_argparse_args(run)
+    run.add_argument("--runner", default="DirectRunner", help="Beam runner")
+
+    process = sub_parser("process", help="the same transforms on a JSONL file", epilog=BEAM_HINT)
     process.add_argument("input", help="JSON-lines events (a path or glob, any Beam filesystem)")
-    process.add_argument("--output", required=True, help="directory for *.jsonl and *.avro")
+    process.add_argument(
+        "--output",
+        required=True,
+        default=argparse.SUPPRESS,
+        help="directory for *.jsonl and *.avro (required)",
+    )
     NewsflowOptions._add_argparse_args(process)
     process.add_argument("--runner", default="DirectRunner", help="Beam runner")
 
     for name, help_text in (("produce", "send a JSONL file's lines"), ("tail", "print a topic")):
-        tool = sub.add_parser(name, help=help_text)
-        tool.add_argument("--topic", required=True)
-        tool.add_argument("--bootstrap-servers", "--bootstrap_servers", default=DEFAULT_BOOTSTRAP)
+        tool = sub_parser(name, help=help_text)
+        tool.add_argument(
+            "--topic", required=True, default=argparse.SUPPRESS, help="Kafka topic (required)"
+        )
+        tool.add_argument(
+            "--bootstrap-servers",
+            "--bootstrap_servers",
+            default=DEFAULT_BOOTSTRAP,
+            help="Kafka HOST:PORT[,...]",
+        )
         tool.add_argument(
             "--kafka-config",
             "--kafka_config",
@@ -82,21 +115,40 @@ def _parser() -> argparse.ArgumentParser:
         else:
             tool.add_argument("--json", action="store_true", help="JSON lines instead of summaries")
             tool.add_argument("--follow", action="store_true", help="keep waiting for new records")
-            tool.add_argument("--max-messages", "--max_messages", type=int, default=None)
+            tool.add_argument(
+                "--max-messages",
+                "--max_messages",
+                type=int,
+                default=None,
+                help="stop after this many records; none: no limit",
+            )
             tool.add_argument(
                 "--idle-timeout-seconds",
                 "--idle_timeout_seconds",
                 type=float,
                 default=5.0,
-                help="with --follow: stop after this long without a record",
+                help="with --follow: stop after this many seconds without a record",
             )
-    return parser
+            tool.add_argument(
+                "--schema-registry-url",
+                "--schema_registry_url",
+                default=None,
+                help="decode Confluent-framed values with this registry's schemas",
+            )
+    for command in COMMANDS.values():
+        command.add_parser(sub_parser)
+    return parser, sub.choices
 
 
 def _pipeline_options(argv: list[str], runner: str) -> PipelineOptions:
     options = PipelineOptions(argv)
     validate(options.view_as(NewsflowOptions))
     use_local_runner(options, runner)
+    if "job_server_timeout" not in _given(argv):
+        # Beam reads the job's state stream with this as its gRPC deadline (300 s by default):
+        # any job running longer (a stream, a large file, --stop-at-end over a backlog) would
+        # end with DEADLINE_EXCEEDED after five minutes.
+        options.view_as(PortableOptions).job_server_timeout = JOB_TIMEOUT_SECONDS
     return options
 
 
@@ -104,30 +156,26 @@ def _run(beam_argv: list[str], runner: str, streaming: bool) -> None:
     options = _pipeline_options(beam_argv, runner)
     opts = options.view_as(NewsflowOptions)
     options.view_as(StandardOptions).streaming = streaming and not opts.stop_at_end
-    if not opts.stop_at_end and "job_server_timeout" not in _given(beam_argv):
-        # Beam reads the job's state stream with this as its gRPC deadline (300 s by default):
-        # a streaming job would end with DEADLINE_EXCEEDED after five minutes.
-        options.view_as(PortableOptions).job_server_timeout = STREAMING_JOB_TIMEOUT_SECONDS
     pipeline = beam.Pipeline(options=options)
     assembly.build(pipeline, opts)
     config = client_config(opts.bootstrap_servers, kafka_overrides(opts))
-    lock = GroupLock(
-        config,
-        opts.consumer_group,
-        BrokerCalls(config["bootstrap_servers"], opts.broker_timeout_seconds),
-    )
+    broker = BrokerCalls(config["bootstrap_servers"], opts.broker_timeout_seconds)
+    lock = GroupLock(config, opts.consumer_group, broker)
     lock.acquire()
     try:
-        state = _run_to_end(pipeline, opts.stop_at_end)
+        state = _run_to_end(pipeline, opts)
     finally:
         lock.release()
     LOG.info("pipeline finished: %s", state)
 
 
-def _run_to_end(pipeline: beam.Pipeline, stop_at_end: bool) -> str:
+def _run_to_end(pipeline: beam.Pipeline, opts: NewsflowOptions) -> str:
+    """Run the job until it ends or is cancelled by a signal; a failed job raises
+    ``JobFailedError`` with one line naming the error raised on the worker."""
     result = pipeline.run()
+    stop_metrics = serve_job_metrics(result, opts)
     stopping = threading.Event()
-    if not stop_at_end:
+    if not opts.stop_at_end:
         _cancel_on_signals(result, stopping)
     try:
         return result.wait_until_finish()
@@ -136,13 +184,15 @@ def _run_to_end(pipeline: beam.Pipeline, stop_at_end: bool) -> str:
             raise JobFailedError(failure_line(exc)) from exc
         LOG.info("job status stream ended after cancel: %r", exc)
         return PipelineState.CANCELLED
+    finally:
+        stop_metrics()
 
 
 class JobFailedError(Exception):
     """The job failed on a worker; its message is one line naming the cause."""
 
 
-# The last "module.ErrorClass: message" line of a worker traceback embedded in a job failure.
+# The "module.ErrorClass: message" lines of a worker traceback embedded in a job failure.
 _ERROR_LINE = re.compile(r"^(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.+)$", re.MULTILINE)
 
 
@@ -153,7 +203,8 @@ def failure_line(exc: BaseException) -> str:
     text = str(exc)
     found = _ERROR_LINE.findall(text)
     ours = [m for m in found if m[0] in _NEWSFLOW_ERRORS]
-    name, message = (ours or found or [(type(exc).__name__, text.strip().splitlines()[0])])[-1]
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    name, message = (ours or found or [(type(exc).__name__, first)])[-1]
     return f"{name}: {message}"[:1000]
 
 
@@ -193,25 +244,54 @@ def _quiet_worker_shutdown() -> None:
 
 def _process(beam_argv: list[str], runner: str, input_pattern: str, output: str) -> None:
     options = _pipeline_options(beam_argv, runner)
-    with beam.Pipeline(options=options) as p:
-        assembly.build_file_mode(p, options.view_as(NewsflowOptions), input_pattern, output)
+    pipeline = beam.Pipeline(options=options)
+    assembly.build_file_mode(pipeline, options.view_as(NewsflowOptions), input_pattern, output)
+    result = pipeline.run()
+    with show_progress(partial(job_snapshot, result)):
+        result.wait_until_finish()
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    """One ``newsflow`` invocation: the parsed flags, the verbosity, and the flags Beam gets."""
+
+    args: argparse.Namespace
+    verbosity: int
+    beam_argv: list[str]
+
+
+def parse_command_line(argv: list[str]) -> CommandLine:
+    """Parse ``newsflow [-v] COMMAND [flags]``; exits 2 with usage on a malformed line.
+
+    ``-v`` counts the same before and after the subcommand (``newsflow -v run`` is
+    ``newsflow run -v``). Any other flag belongs after it: one before it is an error, not silently
+    dropped. Beam's options are parsed from the subcommand's flags (newsflow's and Beam's alike)
+    minus the verbosity and what only this command reads: ``--runner``, and ``process``'s input
+    and ``--output``."""
+    parser, commands = _parser()
+    at = next((i for i, token in enumerate(argv) if not VERBOSITY.fullmatch(token)), len(argv))
+    if at < len(argv) and argv[at].startswith("-") and argv[at] not in ("-h", "--help"):
+        parser.error(f"{argv[at]}: only -v may come before the subcommand")
+    args, _unknown = parser.parse_known_args(argv)
+    flags = [token for token in argv[at + 1 :] if not VERBOSITY.fullmatch(token)]
+    if args.command == "process":
+        flags = _without(_without_input(flags, commands["process"]), "--runner", "--output")
+    elif args.command == "run":
+        flags = _without(flags, "--runner")
+    return CommandLine(args, args.verbose + args.verbose_after, flags)
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args, _unknown = _parser().parse_known_args(argv)
-    _set_verbosity(args.verbose)
-    beam_argv = [a for a in argv if a not in ("-v", "-vv", "--verbose")][1:]
+    line = parse_command_line(list(sys.argv[1:] if argv is None else argv))
+    args, beam_argv = line.args, line.beam_argv
+    _set_verbosity(line.verbosity)
     try:
         if args.command == "run":
-            _run(_without(beam_argv, "--runner"), args.runner, streaming=True)
+            _run(beam_argv, args.runner, streaming=True)
+        elif args.command in COMMANDS:
+            return COMMANDS[args.command].run(args)
         elif args.command == "process":
-            _process(
-                _without(beam_argv, "--runner", "--output", positional=args.input),
-                args.runner,
-                args.input,
-                args.output,
-            )
+            _process(beam_argv, args.runner, args.input, args.output)
         else:
             overrides = kafka_settings(args.kafka_config, args.kafka_config_file)
             if args.command == "produce":
@@ -227,12 +307,12 @@ def main(argv: list[str] | None = None) -> int:
                     args.follow,
                     timeout_ms,
                     args.max_messages,
+                    registry_url=args.schema_registry_url,
                 )
                 print(f"{shown} records from {args.topic}", file=sys.stderr)
-    except (ValueError, KafkaError, OSError, NewsflowError, PrismNotFoundError) as exc:
-        print(f"newsflow {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except JobFailedError as exc:
+    except (
+        ValueError, KafkaError, OSError, PrismNotFoundError, NewsflowError, JobFailedError
+    ) as exc:  # fmt: skip
         print(f"newsflow {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -253,13 +333,12 @@ def _set_verbosity(verbose: int) -> None:
     logging.getLogger("kafka").setLevel(logging.WARNING if verbose < 2 else logging.NOTSET)
     shown = [_only_newsflow, _not_kafka, None][min(verbose, 2)]
     for handler in logging.getLogger().handlers:
+        if type(handler) is not logging.StreamHandler:
+            continue  # console()'s handler only; a test harness's capture sees everything
         for quiet in (_only_newsflow, _not_kafka):
             handler.removeFilter(quiet)
         if shown is not None:
             handler.addFilter(shown)
-
-
-NEWSFLOW_PACKAGES = ("newsflow", "pipelines", "transforms", "schemas")
 
 
 def _only_newsflow(record: logging.LogRecord) -> bool:
@@ -276,8 +355,8 @@ def console() -> int:
     return main()
 
 
-def _without(argv: list[str], *flags: str, positional: str | None = None) -> list[str]:
-    """Drop the CLI-only flags (and their values) that Beam must not see or would misread."""
+def _without(argv: list[str], *flags: str) -> list[str]:
+    """Drop the CLI-only flags (``--flag value`` or ``--flag=value``) Beam must not see."""
     out: list[str] = []
     skip = False
     for item in argv:
@@ -288,10 +367,25 @@ def _without(argv: list[str], *flags: str, positional: str | None = None) -> lis
         if name in flags:
             skip = "=" not in item
             continue
-        if item == positional:
-            continue
         out.append(item)
     return out
+
+
+def _without_input(argv: list[str], command: argparse.ArgumentParser) -> list[str]:
+    """Drop the positional input: the first token that is neither a flag nor the value of one of
+    ``command``'s flags, the token argparse took (a path equal to a flag's value stays)."""
+    takes_value = {
+        name for name, action in command._option_string_actions.items() if action.nargs != 0
+    }
+    skip = False
+    for at, item in enumerate(argv):
+        if skip:
+            skip = False
+        elif item.startswith("-"):
+            skip = item in takes_value
+        else:
+            return argv[:at] + argv[at + 1 :]
+    return argv
 
 
 if __name__ == "__main__":

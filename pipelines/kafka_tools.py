@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from schemas.codec import decode_any
+from schemas.confluent import RegistryClient, decode_confluent_any, is_confluent
 from schemas.errors import CodecError
 from transforms.io.broker_retry import BrokerCalls
 from transforms.io.kafka_config import client_config, for_client
@@ -62,6 +63,24 @@ def produce(path: str, topic: str, servers: str, overrides: dict[str, str]) -> i
     finally:
         producer.close()
     return sent
+
+
+def send_steadily(
+    producer: KafkaProducer,
+    topic: str,
+    payloads: Sequence[bytes],
+    per_second: float,
+    partition_of: Callable[[int], int | None] = lambda _n: None,
+) -> None:
+    """Send the n-th payload at n / ``per_second`` seconds (``partition_of(n)`` pins it to a
+    partition), then flush: the steady load of the streaming tests and latency benchmark."""
+    start = time.monotonic()
+    for n, payload in enumerate(payloads):
+        delay = start + n / per_second - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        producer.send(topic, value=payload, partition=partition_of(n))
+    producer.flush()
 
 
 def read_topic(
@@ -118,11 +137,15 @@ def _drain(consumer, ends, follow: bool, idle_timeout_ms: int, max_messages: int
                     return
 
 
-def describe(message) -> dict:
-    """A message as a JSON-friendly dict: decoded Avro if it is one of ours, else the raw text."""
+def describe(message, registry: RegistryClient | None = None) -> dict:
+    """A message as a JSON-friendly dict: decoded Avro if it is one of ours (single-object, or
+    Confluent-framed when a registry is given), else the raw text."""
     where = f"{message.topic}/{message.partition}@{message.offset}"
     try:
-        schema, record = decode_any(message.value)
+        if registry is not None and is_confluent(message.value):
+            schema, record = decode_confluent_any(message.value, registry)
+        else:
+            schema, record = decode_any(message.value)
     except CodecError:
         return {"at": where, "raw": message.value.decode("utf-8", errors="replace")}
     times = DEAD_LETTER_TIME_FIELDS if schema == "dead_letter" else ENRICHED_TIME_FIELDS
@@ -153,12 +176,14 @@ def tail(
     idle_timeout_ms: int,
     max_messages: int | None,
     out: TextIO = sys.stdout,
+    registry_url: str | None = None,
 ) -> int:
     """Print the topic's records for humans (or as JSON lines); returns how many were printed."""
     count = 0
+    registry = RegistryClient(registry_url) if registry_url else None
     messages = read_topic(topic, servers, overrides, None, follow, idle_timeout_ms, max_messages)
     for message in messages:
-        item = describe(message)
+        item = describe(message, registry)
         print(json.dumps(item, ensure_ascii=False) if as_json else summary_line(item), file=out)
         count += 1
     return count

@@ -9,6 +9,7 @@ settings (SASL/SSL included) pass through ``--kafka-config KEY=VALUE``.
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import replace
 
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -16,12 +17,15 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from transforms.io.broker_retry import DEFAULT_BROKER_TIMEOUT_SECONDS
 from transforms.io.kafka_config import client_config, kafka_settings
 from transforms.steps.dedup import DEFAULT_TTL_HOURS, DedupConfig
-from transforms.steps.enrich import DEFAULT_BATCH_SIZE
+from transforms.steps.enrich import DEFAULT_BATCH_SIZE, DEFAULT_NER_PROCESSES
 from transforms.text.event import DEFAULT_MAX_BODY_BYTES
 from transforms.text.near_dup import MinHashConfig
 from transforms.text.ner import DEFAULT_MODEL
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+SINGLE_OBJECT = "single-object"
+CONFLUENT = "confluent"
+VALUE_FORMATS = (SINGLE_OBJECT, CONFLUENT)
 
 
 def _flag(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
@@ -45,7 +49,12 @@ class NewsflowOptions(PipelineOptions):
         _flag(
             parser, "consumer-group", default="newsflow", help="group whose offsets are committed"
         )
-        _flag(parser, "output-dir", default=None, help="also write Avro files here (any Beam FS)")
+        _flag(
+            parser,
+            "output-dir",
+            default=None,
+            help="also write Avro files here (any Beam filesystem); none: Kafka only",
+        )
         _flag(
             parser,
             "stop-at-end",
@@ -78,17 +87,82 @@ class NewsflowOptions(PipelineOptions):
             help="how long reads, writes and commits retry while the Kafka broker is unreachable "
             "before the job ends, in seconds (default %(default)g)",
         )
-        _flag(parser, "dedup-ttl-hours", type=float, default=DEFAULT_TTL_HOURS)
-        _flag(parser, "near-dup-threshold", type=float, default=MinHashConfig().threshold)
-        _flag(parser, "max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
+        _flag(
+            parser,
+            "dedup-ttl-hours",
+            type=float,
+            default=DEFAULT_TTL_HOURS,
+            help="hours (event time) dedup remembers an article; a copy arriving later is kept",
+        )
+        _flag(
+            parser,
+            "near-dup-threshold",
+            type=float,
+            default=MinHashConfig().threshold,
+            help="estimated share, in (0, 1], of the smaller article's word shingles found in "
+            "the other at which two articles are near-duplicates",
+        )
+        _flag(
+            parser,
+            "max-body-bytes",
+            type=int,
+            default=DEFAULT_MAX_BODY_BYTES,
+            help="largest body accepted, in UTF-8 bytes; a larger one is a dead letter "
+            "body_too_large",
+        )
         _flag(parser, "spacy-model", default=DEFAULT_MODEL, help="installed spaCy pipeline name")
-        _flag(parser, "ner-batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+        _flag(
+            parser,
+            "ner-batch-size",
+            type=int,
+            default=DEFAULT_BATCH_SIZE,
+            help="articles per spaCy NER batch",
+        )
+        _flag(
+            parser,
+            "ner-processes",
+            type=int,
+            default=DEFAULT_NER_PROCESSES,
+            help="processes that run spaCy NER per SDK worker process, each holding the model "
+            "(about 200 MB); 1 runs it inside the SDK worker, on one core "
+            "(the default measured best on 2 cores, see README Performance)",
+        )
+        _flag(
+            parser,
+            "value-format",
+            choices=VALUE_FORMATS,
+            default=SINGLE_OBJECT,
+            help="Kafka value framing of the outputs: single-object Avro (C3 01 + schema "
+            "fingerprint, no registry) or confluent (00 + 4-byte registry id; needs "
+            "--schema-registry-url)",
+        )
+        _flag(
+            parser,
+            "schema-registry-url",
+            default=None,
+            help="Confluent-compatible schema registry API, e.g. "
+            "http://127.0.0.1:8085/apis/ccompat/v7; also decodes Confluent-framed input events",
+        )
+        _flag(
+            parser,
+            "metrics-port",
+            type=int,
+            default=None,
+            help="run: serve Prometheus metrics at http://HOST:PORT/metrics while the job runs; "
+            "none: no endpoint",
+        )
+        _flag(
+            parser,
+            "metrics-host",
+            default="127.0.0.1",
+            help="address the metrics endpoint binds to (0.0.0.0: every interface)",
+        )
         _flag(
             parser,
             "window-seconds",
             type=int,
             default=60,
-            help="streaming: roll output files per window of this length",
+            help="streaming: roll output files per window of this many seconds",
         )
 
 
@@ -102,19 +176,25 @@ def dedup_config(opts: NewsflowOptions) -> DedupConfig:
 
 def validate(opts: NewsflowOptions) -> None:
     """Reject settings that cannot work, before any worker starts; raises ValueError."""
-    if opts.dedup_ttl_hours <= 0:
-        raise ValueError(f"--dedup-ttl-hours must be > 0, got {opts.dedup_ttl_hours}")
+    if not 0 < opts.dedup_ttl_hours < math.inf:  # also refuses nan, which compares false
+        raise ValueError(f"--dedup-ttl-hours must be finite and > 0, got {opts.dedup_ttl_hours}")
     if not 0.0 < opts.near_dup_threshold <= 1.0:
         raise ValueError(f"--near-dup-threshold must be in (0, 1], got {opts.near_dup_threshold}")
     if opts.max_body_bytes <= 0:
         raise ValueError(f"--max-body-bytes must be > 0, got {opts.max_body_bytes}")
     if opts.ner_batch_size <= 0:
         raise ValueError(f"--ner-batch-size must be > 0, got {opts.ner_batch_size}")
+    if opts.ner_processes <= 0:
+        raise ValueError(f"--ner-processes must be > 0, got {opts.ner_processes}")
     if opts.broker_timeout_seconds <= 0:
         raise ValueError(f"--broker-timeout-seconds must be > 0, got {opts.broker_timeout_seconds}")
     if opts.window_seconds <= 0:
         raise ValueError(f"--window-seconds must be > 0, got {opts.window_seconds}")
     client_config(opts.bootstrap_servers, kafka_overrides(opts))
+    if opts.metrics_port is not None and not 0 < opts.metrics_port < 65536:
+        raise ValueError(f"--metrics-port must be in 1..65535, got {opts.metrics_port}")
+    if opts.value_format == CONFLUENT and not opts.schema_registry_url:
+        raise ValueError("--value-format confluent needs --schema-registry-url")
 
 
 def kafka_overrides(opts: NewsflowOptions) -> dict[str, str]:

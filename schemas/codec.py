@@ -52,7 +52,7 @@ def encode(record: Mapping[str, Any], schema: Mapping | str) -> bytes:
     out.write(schema_fingerprint(parsed))
     try:
         fastavro.schemaless_writer(out, parsed, dict(record), strict_allow_default=True)
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
         raise CodecError(f"record does not fit {parsed.get('name')}: {exc}") from exc
     return out.getvalue()
 
@@ -69,7 +69,7 @@ def decode(data: bytes, reader: Mapping | str, writers: Iterable[Mapping] = ()) 
         raise CodecError(f"unknown writer schema fingerprint {data[2:HEADER_LEN].hex()}")
     try:
         return fastavro.schemaless_reader(io.BytesIO(data[HEADER_LEN:]), writer, parsed_reader)
-    except (EOFError, ValueError, TypeError, IndexError) as exc:
+    except (EOFError, ValueError, TypeError, IndexError, OverflowError) as exc:
         raise CodecError(f"corrupt {writer.get('name')} message: {exc}") from exc
 
 

@@ -22,13 +22,14 @@ from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
 
 KAFKA_SH = Path(__file__).resolve().parents[2] / "deploy" / "local" / "kafka.sh"
+REGISTRY_SH = KAFKA_SH.with_name("registry.sh")
 TOPIC_READY_TIMEOUT_SECONDS = 30
 
 
-def _kafka_sh(command: str, check: bool) -> subprocess.CompletedProcess:
+def _kafka_sh(command: str, check: bool, script: Path = KAFKA_SH) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHON": os.environ.get("PYTHON", sys.executable)}
     return subprocess.run(
-        [str(KAFKA_SH), command], env=env, stdin=subprocess.DEVNULL, check=check, timeout=600
+        [str(script), command], env=env, stdin=subprocess.DEVNULL, check=check, timeout=600
     )
 
 
@@ -40,6 +41,17 @@ def kafka_bootstrap() -> Iterator[str]:
     yield f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
     if started:
         _kafka_sh("down", check=True)
+
+
+@pytest.fixture(scope="session")
+def schema_registry_url() -> Iterator[str]:
+    """The Confluent-compatible API of the local schema registry (``deploy/local/registry.sh``),
+    started for the session unless one already answers, and then stopped again."""
+    started = _kafka_sh("status", check=False, script=REGISTRY_SH).returncode != 0
+    _kafka_sh("up", check=True, script=REGISTRY_SH)
+    yield f"http://127.0.0.1:{os.environ.get('REGISTRY_PORT', '8085')}/apis/ccompat/v7"
+    if started:
+        _kafka_sh("down", check=True, script=REGISTRY_SH)
 
 
 @pytest.fixture

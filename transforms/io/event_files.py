@@ -33,7 +33,8 @@ class ReadFileLinesFn(beam.DoFn):
     def process(self, readable: fileio.ReadableFile):
         now_ms = int(time.time() * 1000)
         with readable.open(compression_type=CompressionTypes.AUTO) as fh:
-            for event in numbered_events(readable.metadata.path, fh):
+            # by readline: the decompressing reader of a .gz/.bz2 file is not iterable
+            for event in numbered_events(readable.metadata.path, iter(fh.readline, b"")):
                 self._out.inc()
                 yield TimestampedValue(event, now_ms / 1000)
 

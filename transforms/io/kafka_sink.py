@@ -16,6 +16,7 @@ resumes from the committed offsets. Bodies are never logged.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,6 +35,7 @@ from transforms.io.broker_retry import (
     DEFAULT_BROKER_TIMEOUT_SECONDS,
     BrokerCalls,
 )
+from transforms.io.histograms import CounterHistogram
 from transforms.io.kafka_config import client_config, for_client
 from transforms.text.models import SourceRef
 
@@ -43,6 +45,8 @@ WRITE_METRICS_NAMESPACE = "newsflow.write_kafka"
 COUNTER_IN = "in"
 COUNTER_OUT = "out"
 COUNTER_NOT_KAFKA = "not_from_kafka"
+# From an input's Kafka timestamp (its event time) to the acknowledgement of its output.
+END_TO_END_LATENCY = "end_to_end_latency"
 
 # Batch records for up to this long before sending; overridable with linger.ms.
 DEFAULT_LINGER_MS = 20
@@ -70,6 +74,7 @@ class WriteToKafkaFn(beam.DoFn):
         self._pending: list[tuple[FutureRecordMetadata, SourceRef, Timestamp, BoundedWindow]] = []
         self._in = Metrics.counter(WRITE_METRICS_NAMESPACE, COUNTER_IN)
         self._out = Metrics.counter(WRITE_METRICS_NAMESPACE, COUNTER_OUT)
+        self._latency = CounterHistogram(WRITE_METRICS_NAMESPACE, END_TO_END_LATENCY)
 
     def setup(self) -> None:
         delivery_ms = int(self._broker.timeout_seconds * 1000)
@@ -118,7 +123,10 @@ class WriteToKafkaFn(beam.DoFn):
                 ) from future.exception
         self._out.inc(len(self._pending))
         written, self._pending = self._pending, []
+        acked_ms = time.time() * 1000
         for _, ref, timestamp, window in written:
+            if timestamp.micros > 0:  # a Kafka input's event time; file inputs have none
+                self._latency.observe(acked_ms - timestamp.micros / 1000)
             yield WindowedValue(ref, timestamp, (window,))
 
     def teardown(self) -> None:

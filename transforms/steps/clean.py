@@ -7,8 +7,7 @@ from dataclasses import replace
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from schemas.errors import DataError
-from transforms.steps.dead_letters import DEAD_LETTER, dead_letter_output
+from transforms.steps.dead_letters import DEAD_LETTER, attempt, raw_payload
 from transforms.text.cleaning import clean_article
 from transforms.text.models import Article
 
@@ -19,8 +18,9 @@ ARTICLES = "articles"
 class StripBoilerplateFn(beam.DoFn):
     """Article -> cleaned Article (title, byline, date, body, removed spans, content hash).
 
-    The original payload is dropped once the article is clean: later steps never need it, and it
-    would double what dedup state and shuffles carry.
+    An article with no text left is a dead letter with its reason; any unexpected error on one
+    article is a dead letter ``clean_failed``. The original payload is dropped once the article is
+    clean: later steps never need it, and it would double what dedup state and shuffles carry.
     """
 
     def __init__(self) -> None:
@@ -31,10 +31,9 @@ class StripBoilerplateFn(beam.DoFn):
 
     def process(self, article: Article):
         self._in.inc()
-        try:
-            cleaned = clean_article(article)
-        except DataError as exc:
-            yield dead_letter_output(STEP, article.payload, article.ref, exc)
+        cleaned, failure = attempt(STEP, article, raw_payload, clean_article, article)
+        if failure is not None:
+            yield failure
             return
         self._out.inc()
         self._removed.update(sum(span.end - span.start for span in cleaned.boilerplate))

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from schemas.errors import DataError
+from schemas.errors import DataError, InfrastructureError
 from transforms.text.models import Article, DeadLetter, SourceRef
+from transforms.text.records import encodable
 
 DEAD_LETTER = "dead_letter"
+MAX_MESSAGE_CHARS = 2000
+
+T = TypeVar("T")
+
+
+class HasRef(Protocol):
+    ref: SourceRef
 
 
 def to_dead_letter(payload: bytes, ref: SourceRef, step: str, exc: Exception) -> DeadLetter:
@@ -23,10 +33,20 @@ def to_dead_letter(payload: bytes, ref: SourceRef, step: str, exc: Exception) ->
         ref=ref,
         step=step,
         code=code,
-        message=str(exc)[:2000],
+        message=exception_message(exc),
         exception_class=type(exc).__name__,
         failed_at=int(time.time() * 1000),
     )
+
+
+def exception_message(exc: Exception) -> str:
+    """The exception's message, cut to a readable length, with whatever UTF-8 cannot encode (a
+    lone surrogate quoted from the input) escaped, so the dead letter itself always encodes."""
+    try:
+        text = str(exc)
+    except Exception:  # a broken __str__ must not lose the dead letter
+        text = f"<unprintable {type(exc).__name__}>"
+    return encodable(text[:MAX_MESSAGE_CHARS])
 
 
 def dead_letter_output(step: str, payload: bytes, ref: SourceRef, exc: Exception):
@@ -36,9 +56,35 @@ def dead_letter_output(step: str, payload: bytes, ref: SourceRef, exc: Exception
     return beam.pvalue.TaggedOutput(DEAD_LETTER, letter)
 
 
+def attempt(
+    step: str,
+    element: HasRef,
+    payload_of: Callable[[Any], bytes],
+    fn: Callable[..., T],
+    *args: Any,
+) -> tuple[T | None, beam.pvalue.TaggedOutput | None]:
+    """``(fn(*args), None)``, or ``(None, dead letter)`` when ``fn`` raises on this one input.
+
+    Any exception but an infrastructure one becomes a dead letter with ``element``'s payload and
+    coordinates: one bad input never stops the job. Infrastructure errors (a broker, a schema file)
+    propagate, so the runner retries or the command ends."""
+    try:
+        return fn(*args), None
+    except InfrastructureError:
+        raise
+    except Exception as exc:  # the contract: one input's failure is a dead letter, never a crash
+        return None, dead_letter_output(step, payload_of(element), element.ref, exc)
+
+
+def raw_payload(element: Any) -> bytes:
+    """The original bytes a RawEvent or an Article still holds."""
+    return element.payload
+
+
 def article_payload(article: Article) -> bytes:
     """The input's original bytes, or, once the clean step has released them, a JSON event
-    equivalent to the input, so a dead letter raised after cleaning can still be replayed."""
+    equivalent to the input, so a dead letter raised after cleaning can still be replayed. JSON
+    escapes keep it exact when a string cannot be written as UTF-8."""
     if article.payload:
         return article.payload
     event = {
@@ -49,4 +95,7 @@ def article_payload(article: Article) -> bytes:
         "content_type": article.content_type,
         "body": article.raw_body,
     }
-    return json.dumps(event, ensure_ascii=False).encode("utf-8")
+    try:
+        return json.dumps(event, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(event).encode("ascii")

@@ -7,9 +7,9 @@ import time
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from schemas.codec import ARTICLE_EVENT, decode
-from schemas.errors import DataError
-from transforms.steps.dead_letters import DEAD_LETTER, dead_letter_output
+from schemas.codec import ARTICLE_EVENT
+from schemas.confluent import AvroValueDecoder
+from transforms.steps.dead_letters import DEAD_LETTER, attempt, raw_payload
 from transforms.text.event import DEFAULT_MAX_BODY_BYTES, decode_event
 from transforms.text.models import RawEvent
 
@@ -17,26 +17,34 @@ STEP = "decode"
 ARTICLES = "articles"
 
 
-def _decode_avro_event(payload: bytes) -> dict:
-    return decode(payload, ARTICLE_EVENT)
-
-
 class DecodeEventFn(beam.DoFn):
-    """RawEvent -> Article; anything that is not a valid event -> dead letter with its reason."""
+    """RawEvent -> Article; anything that is not a valid event -> dead letter with its reason, and
+    any unexpected error on one event -> dead letter ``decode_failed``."""
 
-    def __init__(self, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, registry_url: str | None = None
+    ) -> None:
         self._max_body_bytes = max_body_bytes
+        # Avro events: single-object, or Confluent-framed with the writer schema from the registry.
+        self._decode_avro = AvroValueDecoder(ARTICLE_EVENT, registry_url)
         self._in = Metrics.counter(f"newsflow.{STEP}", "in")
         self._out = Metrics.counter(f"newsflow.{STEP}", "out")
 
     def process(self, raw: RawEvent):
         self._in.inc()
-        try:
-            article = decode_event(
-                raw, int(time.time() * 1000), self._max_body_bytes, _decode_avro_event
-            )
-        except DataError as exc:
-            yield dead_letter_output(STEP, raw.payload, raw.ref, exc)
+        now_ms = int(time.time() * 1000)
+        article, failure = attempt(
+            STEP,
+            raw,
+            raw_payload,
+            decode_event,
+            raw,
+            now_ms,
+            self._max_body_bytes,
+            self._decode_avro,
+        )
+        if failure is not None:
+            yield failure
             return
         self._out.inc()
         yield article
@@ -45,11 +53,13 @@ class DecodeEventFn(beam.DoFn):
 class DecodeEvents(beam.PTransform):
     """Outputs ``articles`` (main) and ``dead_letter``."""
 
-    def __init__(self, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, registry_url: str | None = None
+    ) -> None:
         super().__init__()
         self._max_body_bytes = max_body_bytes
+        self._registry_url = registry_url
 
     def expand(self, events):
-        return events | "Decode" >> beam.ParDo(DecodeEventFn(self._max_body_bytes)).with_outputs(
-            DEAD_LETTER, main=ARTICLES
-        )
+        decode = DecodeEventFn(self._max_body_bytes, self._registry_url)
+        return events | "Decode" >> beam.ParDo(decode).with_outputs(DEAD_LETTER, main=ARTICLES)

@@ -31,7 +31,7 @@ from apache_beam.transforms.userstate import (
 )
 from apache_beam.utils.timestamp import Duration, Timestamp
 
-from transforms.text.fingerprint import lsh_bands, minhash, shingles
+from transforms.text.fingerprint import fingerprint
 from transforms.text.models import Article
 from transforms.text.near_dup import MinHashConfig, judge
 
@@ -155,14 +155,14 @@ class BandBucketFn(beam.DoFn):
         expire=beam.DoFn.TimerParam(EXPIRE),
     ):
         stored = first.read()
-        for _, key, article_id, signature in sorted(pending.read(), key=lambda m: m[0]):
+        for _, key, article_id, fp in sorted(pending.read(), key=lambda m: m[0]):
             if stored is None:
-                stored = (article_id, signature)
+                stored = (article_id, fp)
                 first.write(stored)
                 expire.set(fired_at + self._config.ttl)
                 yield key, (None, 0.0)
                 continue
-            verdict = judge(signature, stored[1], self._config.minhash)
+            verdict = judge(fp, stored[1], self._config.minhash)
             yield key, (stored[0] if verdict.duplicate else None, verdict.similarity)
         pending.clear()
 
@@ -214,11 +214,11 @@ class GatherVerdictsFn(beam.DoFn):
 
 
 def band_members(article: Article, cfg: MinHashConfig):
-    """One ``(bucket, member)`` pair per LSH band of the article's MinHash signature."""
-    signature = minhash(shingles(article.body, cfg.shingle_size), cfg)
-    member = (arrival_order(article), input_key(article), article.id, signature)
-    for band, digest in lsh_bands(signature, cfg):
-        yield f"{band}:{digest}", member
+    """One ``(bucket, member)`` pair per LSH band of the article's fingerprint."""
+    fp = fingerprint(article.body, cfg)
+    member = (arrival_order(article), input_key(article), article.id, fp)
+    for bucket in fp.bands:
+        yield str(bucket), member
 
 
 class DeduplicateArticles(beam.PTransform):

@@ -226,9 +226,15 @@ def extract_html(html: str, url: str | None = None) -> HtmlPage:
     not recognize are removed from the page first (``html_comments.comment_containers``).
     Runs of link-only paragraphs (related stories, navigation) are dropped from the text
     (``html_links.drop_link_runs``).
+    A fragment (``<div><p>...</p></div>`` without ``<html>``/``<body>``) is read as the body
+    of a page: trafilatura's loader takes a string with one top-level element and no "html"
+    in its first 50 characters for something other than HTML. The body is already text, so a
+    charset it declares (meta tag, XML declaration, known or not) is ignored.
     Raises ExtractionError (code ``no_main_text``) when trafilatura finds no main text.
     """
     tree = load_html(html)
+    if tree is None:
+        tree = load_html(f"<html><body>{html}</body></html>")
     if tree is None:
         raise ExtractionError("page is not parsable HTML", code="no_main_text")
     for container in comment_containers(tree):

@@ -1,4 +1,4 @@
-"""Fingerprints of a clean body: an exact-match key and MinHash/LSH near-duplicate signatures.
+"""Fingerprints of a clean body: an exact-match key and a MinHash/LSH near-duplicate fingerprint.
 
 ``normalize`` decides what "the same text" means for exact dedup: Unicode compatibility forms,
 case, quote and dash styles, whitespace and the spacing around punctuation do not matter; the
@@ -12,7 +12,7 @@ import functools
 import hashlib
 import re
 import unicodedata
-from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from datasketch import MinHash
@@ -27,6 +27,8 @@ _CHARACTER_MAP = str.maketrans(
     }
 )
 SCHEME = "affine32"
+# Bytes per packed signature slot: affine32 MinHash values are unsigned 32-bit.
+SLOT_BYTES = 4
 _TOKEN = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
 _WORD = re.compile(r"\w+(?:'\w+)*")
 
@@ -53,8 +55,30 @@ def shingles(text: str, size: int) -> set[str]:
     return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)}
 
 
-def minhash(shingle_set: set[str], cfg: MinHashConfig) -> tuple[int, ...]:
-    """MinHash signature (``cfg.num_perm`` values) of a shingle set.
+@dataclass(frozen=True)
+class Fingerprint:
+    """What dedup remembers of a body: compact, picklable, and the same on every worker.
+
+    ``signature`` holds ``num_perm`` unsigned 32-bit MinHash values packed little-endian (512 bytes
+    at 128 permutations); ``bands`` one non-negative int < 2**63 per LSH band with the band index
+    mixed in, so equal ints mean the same band with the same rows and can key state directly;
+    ``shingle_count`` is the number of distinct shingles, from which containment is estimated.
+    """
+
+    signature: bytes
+    bands: tuple[int, ...]
+    shingle_count: int
+
+
+def fingerprint(body: str, cfg: MinHashConfig) -> Fingerprint:
+    """The MinHash signature, LSH band keys and shingle count of ``body`` under ``cfg``."""
+    shingle_set = shingles(body, cfg.shingle_size)
+    signature = minhash(shingle_set, cfg).astype("<u4").tobytes()
+    return Fingerprint(signature, lsh_bands(signature, cfg), len(shingle_set))
+
+
+def minhash(shingle_set: set[str], cfg: MinHashConfig) -> np.ndarray:
+    """MinHash signature (``cfg.num_perm`` uint32 values) of a shingle set.
 
     datasketch's "affine32" scheme (named, so a library default cannot change stored signatures)
     with the configured seed, so every worker computes the same signature. An empty
@@ -64,7 +88,7 @@ def minhash(shingle_set: set[str], cfg: MinHashConfig) -> tuple[int, ...]:
         num_perm=cfg.num_perm, seed=cfg.seed, permutations=_permutations(cfg), scheme=SCHEME
     )
     sketch.update_batch([shingle.encode("utf-8") for shingle in sorted(shingle_set)])
-    return tuple(int(value) for value in sketch.hashvalues)
+    return sketch.hashvalues
 
 
 @functools.cache
@@ -73,15 +97,19 @@ def _permutations(cfg: MinHashConfig) -> tuple[np.ndarray, np.ndarray]:
     return MinHash(num_perm=cfg.num_perm, seed=cfg.seed, scheme=SCHEME).permutations
 
 
-def lsh_bands(signature: Sequence[int], cfg: MinHashConfig) -> list[tuple[int, str]]:
-    """(band index, stable hex hash of the band's rows) for each of ``cfg.bands`` bands."""
-    if len(signature) < cfg.bands * cfg.rows:
-        raise ValueError(
-            f"signature has {len(signature)} values, bands need {cfg.bands * cfg.rows}"
+def lsh_bands(signature: bytes, cfg: MinHashConfig) -> tuple[int, ...]:
+    """One key per band: a stable 63-bit hash of the band index and the band's packed rows."""
+    width = cfg.rows * SLOT_BYTES
+    if len(signature) < cfg.bands * width:
+        raise ValueError(f"signature has {len(signature)} bytes, bands need {cfg.bands * width}")
+    return tuple(
+        int.from_bytes(
+            hashlib.blake2b(
+                band.to_bytes(4, "little") + signature[band * width : (band + 1) * width],
+                digest_size=8,
+            ).digest(),
+            "little",
         )
-    bands = []
-    for band in range(cfg.bands):
-        rows = signature[band * cfg.rows : (band + 1) * cfg.rows]
-        data = b"".join(int(value).to_bytes(8, "big") for value in rows)
-        bands.append((band, hashlib.blake2b(data, digest_size=8).hexdigest()))
-    return bands
+        >> 1
+        for band in range(cfg.bands)
+    )

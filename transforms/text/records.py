@@ -65,19 +65,32 @@ def article_record(article: Article, processed_at: int, version: str) -> dict[st
 
 
 def dead_letter_record(letter: DeadLetter, version: str) -> dict[str, Any]:
-    """The ``DeadLetter`` record: original bytes, reason and where the input came from."""
+    """The ``DeadLetter`` record: original bytes, reason and where the input came from.
+
+    Its text is escaped where UTF-8 cannot encode it (a lone surrogate quoted in a message, a file
+    name read with surrogate escapes), so a dead letter always encodes: it is the last resort."""
+    kafka = kafka_coordinates(letter.ref)
+    if kafka is not None:
+        kafka["topic"] = encodable(kafka["topic"])
     return {
-        "error_code": letter.code,
-        "message": letter.message,
-        "step": letter.step,
-        "exception_class": letter.exception_class,
+        "error_code": encodable(letter.code),
+        "message": encodable(letter.message),
+        "step": encodable(letter.step),
+        "exception_class": encodable(letter.exception_class),
         "payload": letter.payload,
-        "kafka": kafka_coordinates(letter.ref),
-        "file": letter.ref.file,
+        "kafka": kafka,
+        "file": encodable(letter.ref.file),
         "line": letter.ref.line,
         "failed_at": letter.failed_at,
         "pipeline_version": version,
     }
+
+
+def encodable(text: str | None) -> str | None:
+    """``text`` with what UTF-8 cannot encode written as backslash escapes (``\\ud800``)."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def json_twin(record: dict[str, Any], time_fields: tuple[str, ...]) -> dict[str, Any]:

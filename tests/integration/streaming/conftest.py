@@ -19,7 +19,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewPartitions
 
-from pipelines.kafka_tools import read_topic
+from pipelines.kafka_tools import read_topic, send_steadily
 from schemas.codec import decode_any
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -66,13 +66,7 @@ def produce_steadily(
 
     def run() -> None:
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-        start = time.monotonic()
-        for n, payload in enumerate(payloads):
-            delay = start + n / per_second - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            producer.send(topic, value=payload, partition=partition_of(n))
-        producer.flush()
+        send_steadily(producer, topic, payloads, per_second, partition_of)
         producer.close()
 
     thread = threading.Thread(target=run, daemon=True)
@@ -225,6 +219,7 @@ def kit(run_args) -> SimpleNamespace:
         return ["-v", *run_args(bootstrap, topics, group, output, "--window-seconds", "5")]
 
     return SimpleNamespace(
+        EXAMPLES=EXAMPLES,
         events=events,
         produce_steadily=produce_steadily,
         output_records=output_records,

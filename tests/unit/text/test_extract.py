@@ -229,6 +229,37 @@ def test_extract_html_without_comments() -> None:
     assert extract_html(HTML, url="https://example.com/news/budget").comments is None
 
 
+FRAGMENT_PARAGRAPHS = ARTICLE_PARAGRAPHS.replace("\n", " ")
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        pytest.param(f"<div>{FRAGMENT_PARAGRAPHS}</div>", id="div-fragment"),
+        pytest.param("<p>" + BODY_1 + "</p>", id="one-paragraph"),
+        pytest.param(f"<article><h2>Budget</h2>{FRAGMENT_PARAGRAPHS}</article>", id="article"),
+        pytest.param(
+            f'<meta charset="x-klingon-8"><div>{FRAGMENT_PARAGRAPHS}</div>',
+            id="fragment-with-unknown-charset",
+        ),
+        pytest.param(
+            '<html><head><meta http-equiv="Content-Type" content="text/html; charset=x-klingon-8">'
+            f"</head><body><article>{FRAGMENT_PARAGRAPHS}</article></body></html>",
+            id="page-with-unknown-charset",
+        ),
+        pytest.param(
+            '<?xml version="1.0" encoding="x-klingon-8"?>'
+            f"<html><body><article>{FRAGMENT_PARAGRAPHS}</article></body></html>",
+            id="xml-declaration-with-unknown-encoding",
+        ),
+    ],
+)
+def test_extract_html_fragments_and_unknown_charsets_yield_text(html: str) -> None:
+    text = extract_html(html).text
+    assert text.startswith("The council approved the new budget")
+    assert "<" not in text
+
+
 def test_extract_html_without_text_raises() -> None:
     with pytest.raises(ExtractionError) as error:
         extract_html("<html><body><script>var page = 1;</script><div></div></body></html>")

@@ -1,12 +1,14 @@
-"""normalize / exact_key / shingles / minhash / lsh_bands: what counts as the same text."""
+"""normalize / exact_key / shingles / fingerprint / lsh_bands: what counts as the same text."""
 
 from __future__ import annotations
 
+import pickle
 import re
+import struct
 
 import pytest
 
-from transforms.text.fingerprint import exact_key, lsh_bands, minhash, normalize, shingles
+from transforms.text.fingerprint import exact_key, fingerprint, lsh_bands, normalize, shingles
 from transforms.text.near_dup import MinHashConfig
 
 CFG = MinHashConfig()
@@ -58,43 +60,52 @@ def test_shingles(text: str, size: int, expected: set[str]) -> None:
     assert shingles(text, size) == expected
 
 
-def test_minhash_is_deterministic_and_sized() -> None:
-    shingle_set = shingles(TEXT, CFG.shingle_size)
-    signature = minhash(shingle_set, CFG)
-    assert len(signature) == CFG.num_perm
-    assert signature == minhash(set(shingle_set), MinHashConfig())
-    assert all(isinstance(value, int) for value in signature)
-    assert signature != minhash(shingle_set, MinHashConfig(seed=2))
+def test_fingerprint_is_deterministic_and_sized() -> None:
+    fp = fingerprint(TEXT, CFG)
+    assert len(fp.signature) == 4 * CFG.num_perm
+    assert len(fp.bands) == CFG.bands
+    assert all(0 <= key < 2**63 for key in fp.bands)
+    assert fp.shingle_count == len(shingles(TEXT, CFG.shingle_size))
+    assert fp == fingerprint(TEXT, MinHashConfig())
+    assert fp.signature != fingerprint(TEXT, MinHashConfig(seed=2)).signature
 
 
-def test_minhash_golden_values() -> None:
+def test_fingerprint_fits_dedup_state_budget() -> None:
+    """dedup-state remembers one fingerprint per article in at most 2 KB."""
+    fp = fingerprint(TEXT * 50, CFG)
+    assert len(pickle.dumps(fp)) <= 2048
+
+
+def test_signature_golden_values() -> None:
     """Signatures live in Beam state across workers and restarts; a drift here breaks dedup."""
-    cfg = MinHashConfig(num_perm=4, bands=2, rows=2)
-    assert minhash({"the home secretary said on"}, cfg) == (
-        1306145296,
-        3974783486,
-        1982314022,
-        278026696,
-    )
+    cfg = MinHashConfig(num_perm=4, bands=2, rows=2, shingle_size=5)
+    signature = fingerprint("The home secretary said on", cfg).signature
+    assert struct.unpack("<4I", signature) == (1306145296, 3974783486, 1982314022, 278026696)
 
 
-def test_lsh_bands_shape_and_stability() -> None:
-    signature = minhash(shingles(TEXT, CFG.shingle_size), CFG)
-    bands = lsh_bands(signature, CFG)
-    assert [index for index, _ in bands] == list(range(CFG.bands))
-    assert all(re.fullmatch(r"[0-9a-f]{16}", digest) for _, digest in bands)
-    assert bands == lsh_bands(list(signature), CFG)
+def test_empty_body_has_no_shingles() -> None:
+    fp = fingerprint("  ...  ", CFG)
+    assert fp.shingle_count == 0
+    assert set(struct.unpack(f"<{CFG.num_perm}I", fp.signature)) == {2**32 - 1}
+
+
+def test_lsh_bands_mix_in_band_index() -> None:
+    """Two bands with equal rows still get different keys, so one key space serves all bands."""
+    cfg = MinHashConfig(num_perm=8, bands=2, rows=4)
+    signature = struct.pack("<8I", *([7] * 8))
+    first, second = lsh_bands(signature, cfg)
+    assert first != second
 
 
 def test_lsh_bands_share_unchanged_bands() -> None:
-    signature = list(minhash(shingles(TEXT, CFG.shingle_size), CFG))
-    changed = signature.copy()
-    changed[0] += 1
-    first, second = lsh_bands(signature, CFG), lsh_bands(changed, CFG)
+    signature = bytearray(fingerprint(TEXT, CFG).signature)
+    changed = bytearray(signature)
+    changed[0] ^= 1
+    first, second = lsh_bands(bytes(signature), CFG), lsh_bands(bytes(changed), CFG)
     assert first[0] != second[0]
     assert first[1:] == second[1:]
 
 
 def test_lsh_bands_rejects_short_signature() -> None:
     with pytest.raises(ValueError):
-        lsh_bands((1, 2, 3), CFG)
+        lsh_bands(b"\x00" * 12, CFG)

@@ -1,15 +1,24 @@
-"""MinHashConfig validation and judge(): copies are duplicates, other articles are not."""
+"""MinHashConfig validation and judge(): copies, excerpts included, are duplicates; other
+articles, and articles quoting a paragraph or reprinting a much shorter one, are not."""
 
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import pytest
 
 from transforms.text.boilerplate import strip_boilerplate
-from transforms.text.fingerprint import minhash, shingles
-from transforms.text.near_dup import MinHashConfig, Verdict, candidate_probability, judge
+from transforms.text.fingerprint import Fingerprint, fingerprint
+from transforms.text.near_dup import (
+    MinHashConfig,
+    Verdict,
+    candidate_probability,
+    estimated_containment,
+    judge,
+    shares_band,
+)
 
 CFG = MinHashConfig()
 # The seed article is the first event of the bundled examples (never a path outside the repo).
@@ -35,13 +44,29 @@ def body() -> str:
     return "\n\n".join(block.text for block in blocks[3:])
 
 
-def signature(text: str) -> tuple[int, ...]:
-    return minhash(shingles(text, CFG.shingle_size), CFG)
+def packed(*values: int, bands: tuple[int, ...] = (0,), count: int = 10) -> Fingerprint:
+    return Fingerprint(struct.pack(f"<{len(values)}I", *values), bands, shingle_count=count)
 
 
 def edit_every(text: str, step: int) -> str:
     words = text.split(" ")
     return " ".join("edited" if index % step == 0 else word for index, word in enumerate(words))
+
+
+def first_share(text: str, share: float) -> str:
+    """The leading paragraphs holding ``share`` of the words: a syndicated excerpt."""
+    paragraphs, kept = text.split("\n\n"), []
+    while len(" ".join(kept).split()) < share * len(text.split()):
+        kept.append(paragraphs[len(kept)])
+    return "\n\n".join(kept)
+
+
+def reversed_paragraphs(text: str) -> str:
+    return "\n\n".join(reversed(text.split("\n\n")))
+
+
+def new_lede(text: str) -> str:
+    return "\n\n".join([OTHER_STORY.split("\n\n")[1], *text.split("\n\n")[1:]])
 
 
 @pytest.mark.parametrize(
@@ -56,35 +81,74 @@ def edit_every(text: str, step: int) -> str:
             True,
             id="dateline-credit",
         ),
-        pytest.param(lambda text: edit_every(text, 25), True, id="4pct-edited"),
+        pytest.param(lambda text: edit_every(text, 10), True, id="10pct-edited"),
+        pytest.param(lambda text: first_share(text, 0.5), True, id="half-excerpt"),
+        pytest.param(lambda text: reversed_paragraphs(text), True, id="reordered"),
+        pytest.param(new_lede, True, id="new-lede"),
+        pytest.param(
+            lambda text: edit_every(new_lede(first_share(text, 0.6)), 20), True, id="syndicated"
+        ),
         pytest.param(
             lambda text: text + "\n\n" + " ".join(OTHER_STORY.split()[: len(text.split()) // 10]),
             True,
             id="appended-update",
         ),
-        pytest.param(
-            lambda text: text + "\n\nCurabitur pretium tincidunt lacus, nulla gravida orci a odio.",
-            True,
-            id="trailing-filler",
-        ),
         pytest.param(lambda text: OTHER_STORY, False, id="same-story-other-article"),
+        pytest.param(
+            lambda text: OTHER_STORY + "\n\n" + text.split("\n\n")[2],
+            False,
+            id="other-article-quoting-a-paragraph",
+        ),
     ],
 )
 def test_judge_calibrated_defaults(body: str, perturb, duplicate: bool) -> None:
-    verdict = judge(signature(perturb(body)), signature(body), CFG)
+    new, stored = fingerprint(perturb(body), CFG), fingerprint(body, CFG)
+    verdict = judge(new, stored, CFG)
     assert verdict.duplicate is duplicate
-    assert 0.0 <= verdict.similarity <= 1.0
+    if duplicate:
+        assert shares_band(new, stored), "LSH must propose the copy as a candidate"
+    assert 0.0 <= verdict.similarity <= verdict.containment <= 1.0
 
 
-def test_judge_counts_equal_slots() -> None:
-    cfg = MinHashConfig(num_perm=4, bands=2, rows=2, threshold=0.75)
-    assert judge((1, 2, 3, 4), (1, 2, 3, 9), cfg) == Verdict(duplicate=True, similarity=0.75)
-    assert judge((1, 2, 3, 4), (1, 2, 8, 9), cfg) == Verdict(duplicate=False, similarity=0.5)
+@pytest.mark.parametrize(
+    ("equal_slots", "new_count", "stored_count", "expected"),
+    [
+        pytest.param(2, 100, 100, Verdict(True, 0.5, 2 / 3), id="half-the-slots"),
+        pytest.param(1, 50, 100, Verdict(True, 0.25, 0.6), id="excerpt-of-half"),
+        pytest.param(1, 100, 50, Verdict(True, 0.25, 0.6), id="the-whole-after-its-excerpt"),
+        pytest.param(1, 20, 100, Verdict(False, 0.25, 1.0), id="much-smaller-not-a-copy"),
+        pytest.param(0, 100, 100, Verdict(False, 0.0, 0.0), id="nothing-shared"),
+        pytest.param(4, 0, 0, Verdict(True, 1.0, 1.0), id="both-empty"),
+    ],
+)
+def test_judge_containment_and_size_ratio(
+    equal_slots: int, new_count: int, stored_count: int, expected: Verdict
+) -> None:
+    cfg = MinHashConfig(num_perm=4, bands=2, rows=2, threshold=0.35, min_size_ratio=0.4)
+    stored = packed(1, 2, 3, 4, count=stored_count)
+    new = packed(*range(1, equal_slots + 1), *range(10, 14 - equal_slots), count=new_count)
+    verdict = judge(new, stored, cfg)
+    assert verdict.duplicate is expected.duplicate
+    assert verdict.similarity == pytest.approx(expected.similarity)
+    assert verdict.containment == pytest.approx(expected.containment)
+
+
+@pytest.mark.parametrize(
+    ("similarity", "small", "large", "expected"),
+    [(1.0, 10, 10, 1.0), (0.5, 10, 20, 1.0), (1 / 3, 30, 30, 0.5), (0.0, 10, 10, 0.0)],
+)
+def test_estimated_containment(similarity: float, small: int, large: int, expected: float) -> None:
+    assert estimated_containment(similarity, small, large) == pytest.approx(expected)
 
 
 def test_judge_rejects_wrong_length() -> None:
     with pytest.raises(ValueError):
-        judge((1, 2), (1, 2), CFG)
+        judge(packed(1, 2), packed(1, 2), CFG)
+
+
+def test_shares_band_needs_one_equal_key() -> None:
+    assert shares_band(packed(1, bands=(5, 6, 7)), packed(1, bands=(4, 6, 8)))
+    assert not shares_band(packed(1, bands=(5, 6, 7)), packed(1, bands=(4, 5, 6)))
 
 
 @pytest.mark.parametrize(
@@ -96,6 +160,8 @@ def test_judge_rejects_wrong_length() -> None:
         {"shingle_size": 0},
         {"threshold": 0.0},
         {"threshold": 1.5},
+        {"min_size_ratio": -0.1},
+        {"min_size_ratio": 1.1},
     ],
 )
 def test_config_validation(kwargs: dict[str, float]) -> None:
@@ -108,7 +174,7 @@ def test_default_config_fits() -> None:
 
 
 @pytest.mark.parametrize(
-    ("similarity", "low", "high"), [(0.2, 0.0, 0.06), (0.5, 0.85, 0.9), (0.8, 0.999, 1.0)]
+    ("similarity", "low", "high"), [(0.02, 0.0, 0.03), (0.25, 0.98, 0.99), (0.35, 0.999, 1.0)]
 )
 def test_candidate_probability(similarity: float, low: float, high: float) -> None:
     assert low <= candidate_probability(similarity, CFG) <= high

@@ -1,12 +1,18 @@
-"""annotate(): one spaCy doc per line, entity offsets into the whole body."""
+"""annotate(): one spaCy doc per line (long lines in chunks), entity offsets into the whole body."""
 
 from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
 
 import pytest
 import spacy
 
 from transforms.text.models import Entity
-from transforms.text.ner import annotate
+from transforms.text.ner import DEFAULT_MODEL, annotate, chunk_spans, load_ner_model
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "articles.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +57,55 @@ def test_annotate_keeps_body_order(ruler_nlp: spacy.language.Language) -> None:
         (Entity("Sandy Park", "FAC", 3, 13),),
         (),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "limit"),
+    [("One. Two three. Four five six. " * 40, 100), ("word " * 500, 64), ("x" * 1000, 50)],
+)
+def test_chunks_tile_the_text_within_the_limit(text: str, limit: int) -> None:
+    chunks = chunk_spans(text, limit)
+    assert chunks[0].own_start == 0 and chunks[-1].own_end == len(text)
+    for chunk, following in itertools.pairwise(chunks):
+        assert chunk.own_end == following.own_start
+    for chunk in chunks:
+        assert chunk.end - chunk.start <= limit
+        assert chunk.start <= chunk.own_start < chunk.own_end <= chunk.end
+
+
+def test_chunks_end_at_sentences_when_there_are_some() -> None:
+    text = "Amber Rudd spoke in London. " * 20
+    assert all(text[c.own_end - 2 : c.own_end] == ". " for c in chunk_spans(text, 200)[:-1])
+
+
+@pytest.fixture(scope="module")
+def model() -> spacy.language.Language:
+    return load_ner_model(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="module")
+def seed_line() -> str:
+    """The seed article's paragraphs as one line of about 6,000 characters."""
+    line = next(line for line in EXAMPLES.open() if '"seed-rudd-2017"' in line)
+    return " ".join(json.loads(line)["body"].split())
+
+
+@pytest.mark.parametrize("strip_periods", [False, True])
+def test_long_line_in_chunks_finds_what_the_whole_line_has(
+    model: spacy.language.Language, seed_line: str, strip_periods: bool
+) -> None:
+    """With max_length lowered on the real model, the line is cut into about a dozen chunks (at
+    sentence ends, or at spaces when there are none) and yields the same entities, none lost or
+    doubled at a seam, with offsets into the whole body."""
+    body = "Before.\n\n" + (seed_line.replace(".", "") if strip_periods else seed_line)
+    (whole,) = annotate(model, [body])
+    default_length = model.max_length
+    model.max_length = 600
+    try:
+        (chunked,) = annotate(model, [body])
+    finally:
+        model.max_length = default_length
+    assert len(chunk_spans(body.split("\n\n")[1], 600)) >= 10
+    assert len(whole) >= 20
+    assert chunked == whole
+    assert all(body[e.start : e.end] == e.text for e in chunked)

@@ -1,0 +1,208 @@
+"""End-to-end latency of the streaming job under a steady load of distinct real articles.
+
+For each ``--rates`` value: fresh topics on the broker at ``--bootstrap-servers`` (raw with 3
+partitions), ``newsflow run`` (streaming, Prism) in its own process group, ``--warmup-seconds``
+for it to start, then a producer sends distinct news articles (``news_events``, at least 30
+words, no two alike by newsflow's fingerprints) at that rate for ``--minutes``. A consumer follows
+the three output topics meanwhile. Once every input has an output, or ``--drain-seconds`` after
+the last send, the job gets SIGTERM.
+
+Reported per rate: inputs accounted exactly once (enriched + duplicates + dead letters, by input
+partition/offset), latency = output record's Kafka timestamp - input's Kafka timestamp (p50,
+p99, max), and the same for inputs of the first and of the last minute (growth). Prints a
+markdown table and the highest rate whose p99 is within ``--target-p99-seconds``. Extra
+arguments after ``--`` go to ``newsflow run`` (e.g. ``-- --ner-processes 1``). Run it on your
+own broker: ``deploy/local/kafka.sh up`` (``KAFKA_PORT`` picks the port).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from news_events import describe, distinct_news, event_lines
+
+from pipelines.kafka_tools import read_topic, send_steadily
+from schemas.codec import decode_any
+
+ROOT = Path(__file__).resolve().parents[1]
+OUTPUTS = ("enriched", "duplicates", "dlq")
+MIN_WORDS = 30
+
+
+@dataclass(frozen=True)
+class Result:
+    rate: float
+    sent: int
+    once: int
+    twice: int
+    p50: float
+    p99: float
+    worst: float
+    first: tuple[float, float]
+    last: tuple[float, float]
+
+
+def create_topics(bootstrap: str, run: str) -> dict[str, str]:
+    topics = {name: f"bench.{run}.{name}" for name in ("raw", *OUTPUTS)}
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="newsflow-bench")
+    try:
+        admin.create_topics(
+            [NewTopic(t, 3 if n == "raw" else 1, 1) for n, t in topics.items()], timeout_ms=30000
+        )
+    finally:
+        admin.close()
+    return topics
+
+
+def delete_topics(bootstrap: str, topics: dict[str, str]) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="newsflow-bench")
+    try:
+        admin.delete_topics(list(topics.values()), timeout_ms=30000)
+    finally:
+        admin.close()
+
+
+class Outputs(threading.Thread):
+    """Follows the output topics; ``found`` maps input (partition, offset) to output timestamps."""
+
+    def __init__(self, bootstrap: str, topics: dict[str, str]) -> None:
+        super().__init__(daemon=True)
+        self.found: dict[tuple[int, int], list[int]] = {}
+        self._stopping = threading.Event()
+        self._consumer = KafkaConsumer(
+            *(topics[name] for name in OUTPUTS),
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            for batch in self._consumer.poll(timeout_ms=500).values():
+                for message in batch:
+                    coords = decode_any(message.value)[1]["kafka"]
+                    key = (coords["partition"], coords["offset"])
+                    self.found.setdefault(key, []).append(message.timestamp)
+        self._consumer.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join(timeout=30)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[round(q * (len(ordered) - 1))] if ordered else float("nan")
+
+
+def measure(args, rate: float, payloads: list[bytes], log: Path) -> Result:
+    run = uuid.uuid4().hex[:8]
+    topics = create_topics(args.bootstrap_servers, run)
+    outputs = Outputs(args.bootstrap_servers, topics)
+    outputs.start()
+    argv = [
+        sys.executable, "-m", "pipelines.cli", "run",
+        "--bootstrap-servers", args.bootstrap_servers,
+        "--input-topic", topics["raw"], "--output-topic", topics["enriched"],
+        "--duplicates-topic", topics["duplicates"], "--dead-letter-topic", topics["dlq"],
+        "--consumer-group", f"bench-{run}", *args.job_args,
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with log.open("ab") as out:
+        job = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        time.sleep(args.warmup_seconds)
+        producer = KafkaProducer(bootstrap_servers=args.bootstrap_servers, acks="all", linger_ms=5)
+        send_steadily(producer, topics["raw"], payloads, rate)
+        producer.close()
+        deadline = time.monotonic() + args.drain_seconds
+        while len(outputs.found) < len(payloads) and time.monotonic() < deadline:
+            time.sleep(2)
+        time.sleep(5)  # a late second output of an input would show now
+    finally:
+        os.killpg(job.pid, signal.SIGTERM)
+        try:
+            job.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(job.pid, signal.SIGKILL)
+        outputs.stop()
+    sent = {(m.partition, m.offset): m.timestamp
+            for m in read_topic(topics["raw"], args.bootstrap_servers, {})}  # fmt: skip
+    delete_topics(args.bootstrap_servers, topics)
+    return summarize(rate, sent, outputs.found)
+
+
+def summarize(rate: float, sent: dict, found: dict) -> Result:
+    """Latency in seconds of each input's first output; first/last minute by input time."""
+    counts = Counter(len(found.get(key, [])) for key in sent)
+    latency = {key: (min(found[key]) - ts) / 1000 for key, ts in sent.items() if key in found}
+    start, end = min(sent.values()), max(sent.values())
+    first = [v for k, v in latency.items() if sent[k] < start + 60_000]
+    last = [v for k, v in latency.items() if sent[k] > end - 60_000]
+    values = list(latency.values())
+    return Result(
+        rate, len(sent), counts[1], sum(n for c, n in counts.items() if c > 1),
+        percentile(values, 0.5), percentile(values, 0.99), max(values, default=float("nan")),
+        (percentile(first, 0.5), percentile(first, 0.99)),
+        (percentile(last, 0.5), percentile(last, 0.99)),
+    )  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    default_servers = f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
+    parser.add_argument("--bootstrap-servers", default=default_servers, help=f"({default_servers})")
+    parser.add_argument("--rates", type=float, nargs="+", default=[12.0], help="events/s (12)")
+    parser.add_argument("--minutes", type=float, default=5.0, help="of steady load per rate (5)")
+    parser.add_argument("--warmup-seconds", type=float, default=30.0, help="job start (30)")
+    parser.add_argument("--drain-seconds", type=float, default=300.0, help="after the last send")
+    parser.add_argument("--target-p99-seconds", type=float, default=5.0, help="(5)")
+    parser.add_argument("job_args", nargs="*", help="after --: more newsflow run flags")
+    args = parser.parse_args()
+    count = int(max(args.rates) * args.minutes * 60)
+    selection = distinct_news(count, MIN_WORDS)
+    lines = list(event_lines(selection.articles))
+    log = Path(tempfile.mkdtemp(prefix="newsflow-stream-bench-")) / "job.log"
+    results = []
+    for rate in args.rates:
+        payloads = [line.encode() for line in lines[: int(rate * args.minutes * 60)]]
+        results.append(measure(args, rate, payloads, log))
+    print(f"corpus: {describe(selection)}")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; "
+          f"job flags: {' '.join(args.job_args) or '(defaults)'}; job log: {log}")  # fmt: skip
+    print(
+        "| rate/s | minutes | inputs | accounted once | twice+ | p50 s | p99 s | max s "
+        "| first minute p50/p99 s | last minute p50/p99 s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r.rate:g} | {args.minutes:g} | {r.sent} | {r.once} | {r.twice} | {r.p50:.1f} "
+              f"| {r.p99:.1f} | {r.worst:.1f} | {r.first[0]:.1f} / {r.first[1]:.1f} "
+              f"| {r.last[0]:.1f} / {r.last[1]:.1f} |")  # fmt: skip
+    within = [r.rate for r in results if r.once == r.sent and r.p99 <= args.target_p99_seconds]
+    best = f"{max(within):g} events/s" if within else "none of the rates tried"
+    print(f"highest rate with every input once and p99 <= {args.target_p99_seconds:g} s: {best}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,237 @@
+"""Live metrics of a running job: Beam's counters as Prometheus text, plus consumer lag.
+
+Where the numbers come from: DoFns count with Beam metrics, the workers report them to the runner
+with every finished bundle, and the runner's job service answers ``GetJobMetrics`` at any time
+while the job runs (Prism accumulates them per job; Flink's job server too). ``newsflow run
+--metrics-port`` therefore asks the job service on each scrape and translates, instead of counting
+a second time in the DoFns: the figures are the runner's own, they hold for workers in other
+processes or machines, and a retried bundle is not counted twice. Consumer lag is not a Beam
+metric: it is read from the broker on each scrape (committed vs end offsets, as ``newsflow
+status`` does). ``newsflow process`` shows its progress from the same snapshots.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.portability.api import beam_job_api_pb2
+from apache_beam.runners.portability.portable_runner import PortableMetrics
+from prometheus_client import start_http_server
+from prometheus_client.core import (
+    CollectorRegistry,
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+
+from pipelines.options import kafka_overrides
+from pipelines.status import PartitionLag, consumer_lag
+from schemas.errors import InfrastructureError
+from transforms.io.histograms import bucket_upper_ms
+from transforms.io.kafka_config import client_config
+from transforms.io.kafka_sink import END_TO_END_LATENCY, WRITE_METRICS_NAMESPACE
+from transforms.steps.enrich import NER_BATCH_TIME
+
+LOG = logging.getLogger(__name__)
+PREFIX = "newsflow."
+DEAD_LETTER_COUNTER = re.compile(r"dead_letter_(?P<code>.+)")
+SOURCES = ("read_kafka", "read_files")
+
+
+@dataclass
+class Snapshot:
+    """The job's newsflow metrics, summed over the steps that report the same name: counters by
+    ``(step, name)`` and distributions by ``(step, name)`` as ``(count, sum)``."""
+
+    counters: dict[tuple[str, str], int] = field(default_factory=dict)
+    distributions: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+
+    def counter(self, step: str, name: str) -> int:
+        return self.counters.get((step, name), 0)
+
+    @property
+    def inputs_read(self) -> int:
+        return sum(self.counter(source, "out") for source in SOURCES)
+
+    @property
+    def enriched(self) -> int:
+        return self.counter("enrich", "out")
+
+    @property
+    def duplicates(self) -> dict[str, int]:
+        return {kind: self.counter("dedup", f"duplicates_{kind}") for kind in ("exact", "near")}
+
+    @property
+    def dead_letters(self) -> dict[tuple[str, str], int]:
+        """``(step, code) -> count``."""
+        out = {}
+        for (step, name), value in self.counters.items():
+            match = DEAD_LETTER_COUNTER.fullmatch(name)
+            if match:
+                out[(step, match["code"])] = value
+        return out
+
+
+def snapshot(query: dict) -> Snapshot:
+    """A Snapshot from ``MetricResults.query()``, for namespaces ``newsflow.<step>``: committed
+    values (those of finished bundles) where the runner has them, else attempted ones. Prism's
+    attempted values miss increments made in timer callbacks (exact dedup's count stays 0)."""
+    counters: dict[tuple[str, str], int] = defaultdict(int)
+    distributions: dict[tuple[str, str], tuple[int, int]] = {}
+    for result in query.get("counters", []):
+        key = _key(result)
+        if key is not None:
+            counters[key] += _value(result) or 0
+    for result in query.get("distributions", []):
+        key, value = _key(result), _value(result)
+        if key is not None and value is not None:
+            count, total = distributions.get(key, (0, 0))
+            distributions[key] = (count + value.count, total + value.sum)
+    return Snapshot(dict(counters), distributions)
+
+
+def _key(result) -> tuple[str, str] | None:
+    namespace = result.key.metric.namespace
+    if not namespace.startswith(PREFIX):
+        return None
+    return namespace[len(PREFIX) :], result.key.metric.name
+
+
+def _value(result):
+    return result.committed if result.committed is not None else result.attempted
+
+
+def job_snapshot(result) -> Snapshot:
+    """The running job's metrics now. Beam's ``PipelineResult.metrics()`` on a portable runner
+    (Prism, Flink's job server) keeps the first answer forever, so the job service is asked
+    directly; other runners' results answer ``metrics()`` live."""
+    service = getattr(result, "_job_service", None)
+    if service is None:
+        return snapshot(result.metrics().query(MetricsFilter()))
+    request = beam_job_api_pb2.GetJobMetricsRequest(job_id=result._job_id)
+    return snapshot(PortableMetrics(service.GetJobMetrics(request)).query(MetricsFilter()))
+
+
+def families(snap: Snapshot, lags: list[PartitionLag] | None) -> Iterator[Metric]:
+    """The Prometheus metrics of a snapshot (and consumer lag, when it could be read)."""
+    yield _counter("newsflow_inputs_read", "Input events read from the source.", snap.inputs_read)
+    yield _counter("newsflow_enriched", "Articles enriched (NER done).", snap.enriched)
+    dups = CounterMetricFamily(
+        "newsflow_duplicates", "Duplicate articles, by kind (exact, near).", labels=["kind"]
+    )
+    for kind, value in snap.duplicates.items():
+        dups.add_metric([kind], value)
+    yield dups
+    dead = CounterMetricFamily(
+        "newsflow_dead_letters", "Dead letters, by reason code and step.", labels=["code", "step"]
+    )
+    for (step, code), value in sorted(snap.dead_letters.items()):
+        dead.add_metric([code, step], value)
+    yield dead
+    steps = CounterMetricFamily(
+        "newsflow_step_events", "Every Beam counter of newsflow's steps.", labels=["step", "name"]
+    )
+    for (step, name), value in sorted(snap.counters.items()):
+        steps.add_metric([step, name], value)
+    yield steps
+    yield _histogram(
+        snap,
+        "newsflow_end_to_end_latency_seconds",
+        "From an input's Kafka timestamp to its output's acknowledgement by the broker.",
+        WRITE_METRICS_NAMESPACE.removeprefix(PREFIX),
+        END_TO_END_LATENCY,
+    )
+    yield _histogram(
+        snap, "newsflow_ner_batch_seconds", "spaCy NER time per batch.", "enrich", NER_BATCH_TIME
+    )
+    if lags is not None:
+        lag = GaugeMetricFamily(
+            "newsflow_consumer_lag", "Input records not yet committed.", labels=["partition"]
+        )
+        for p in lags:
+            lag.add_metric([str(p.partition)], p.lag)
+        yield lag
+
+
+def _counter(name: str, documentation: str, value: int) -> CounterMetricFamily:
+    return CounterMetricFamily(name, documentation, value=value)
+
+
+def _histogram(snap: Snapshot, name: str, doc: str, step: str, metric: str) -> Metric:
+    """Cumulative Prometheus buckets from the per-bucket counters of a CounterHistogram."""
+    bounds = []
+    for (counter_step, counter_name), value in snap.counters.items():
+        upper = bucket_upper_ms(counter_name, metric) if counter_step == step else None
+        if upper is not None:
+            bounds.append((upper, value))
+    buckets, cumulative = [], 0
+    for upper_ms, value in sorted(bounds):
+        cumulative += value
+        if upper_ms != float("inf"):
+            buckets.append((_seconds_label(upper_ms), cumulative))
+    buckets.append(("+Inf", cumulative))
+    _, total_ms = snap.distributions.get((step, f"{metric}_ms"), (0, 0))
+    return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=total_ms / 1000)
+
+
+def _seconds_label(upper_ms: float) -> str:
+    return repr(upper_ms / 1000)
+
+
+class JobCollector:
+    """A Prometheus collector that asks the job (and the broker, for lag) on every scrape."""
+
+    def __init__(
+        self, read: Callable[[], Snapshot], lag: Callable[[], list[PartitionLag]] | None
+    ) -> None:
+        self._read = read
+        self._lag = lag
+
+    def collect(self) -> Iterator[Metric]:
+        lags = None
+        if self._lag is not None:
+            try:
+                lags = self._lag()
+            except InfrastructureError as exc:
+                LOG.warning("consumer lag not available for this scrape: %s", exc)
+        yield from families(self._read(), lags)
+
+
+def serve(
+    read: Callable[[], Snapshot],
+    lag: Callable[[], list[PartitionLag]] | None,
+    port: int,
+    host: str,
+) -> Callable[[], None]:
+    """Serve ``/metrics`` on ``host:port`` in a daemon thread; returns the function to stop it."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(JobCollector(read, lag))
+    server, thread = start_http_server(port, addr=host, registry=registry)
+    LOG.info("metrics on http://%s:%d/metrics", host, port)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop
+
+
+def serve_job_metrics(result, opts) -> Callable[[], None]:
+    """``--metrics-port``: serve the running job's metrics and its consumer group's lag; returns
+    the function that stops serving (one that does nothing when no port was asked for)."""
+    if opts.metrics_port is None:
+        return lambda: None
+    config = client_config(opts.bootstrap_servers, kafka_overrides(opts))
+
+    def lag() -> list[PartitionLag]:
+        return consumer_lag(config, opts.consumer_group, opts.input_topic)[0]
+
+    return serve(partial(job_snapshot, result), lag, opts.metrics_port, opts.metrics_host)

@@ -1,0 +1,175 @@
+"""``newsflow status``: how far a consumer group is behind, and what the outputs hold.
+
+Lag is what the job has not yet accounted for: per partition the end offset minus the committed
+offset (or minus the log start when the group never committed, where the job would start). The
+last commit time comes from the commit metadata the job writes (``{"committed_at": <epoch ms>}``,
+DESIGN.md); other fields in it, or metadata that is not JSON, are tolerated. Reading never joins
+or moves the group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.options import DEFAULT_BOOTSTRAP, kafka_overrides
+from schemas.errors import KafkaIOError
+from transforms.io.kafka_config import client_config, for_client
+
+REQUEST_TIMEOUT_MS = 10000
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    """One input partition: committed offset (None: never), end offset, lag, commit time."""
+
+    partition: int
+    committed: int | None
+    end: int
+    lag: int
+    committed_at: int | None
+
+
+def partition_lag(
+    partition: int, committed: int | None, metadata: str | None, beginning: int, end: int
+) -> PartitionLag:
+    """The lag of one partition; offsets below the log start (retention) count from the start."""
+    start = beginning if committed is None else max(committed, beginning)
+    return PartitionLag(partition, committed, end, max(end - start, 0), commit_time(metadata))
+
+
+def commit_time(metadata: str | None) -> int | None:
+    """``committed_at`` (epoch ms) from commit metadata, or None when absent or unreadable."""
+    try:
+        value = json.loads(metadata or "{}").get("committed_at")
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def report(group: str, topic: str, lags: list[PartitionLag], output_counts: dict[str, int]) -> dict:
+    """The JSON document of ``newsflow status --json``."""
+    times = [p.committed_at for p in lags if p.committed_at is not None]
+    last = max(times) if times else None
+    return {
+        "consumer_group": group,
+        "input_topic": topic,
+        "partitions": [asdict(p) for p in lags],
+        "total_lag": sum(p.lag for p in lags),
+        "last_commit_at": _iso(last) if last is not None else None,
+        "output_records": output_counts,
+    }
+
+
+def _iso(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="seconds")
+
+
+def collect(args: argparse.Namespace) -> dict:
+    """Ask the broker for the group's offsets, the input's and the outputs' offsets."""
+    config = client_config(args.bootstrap_servers, kafka_overrides(args))
+    lags, counts = consumer_lag(config, args.consumer_group, args.input_topic, args.count_topics)
+    return report(args.consumer_group, args.input_topic, lags, counts)
+
+
+def consumer_lag(
+    config: dict, group: str, topic: str, count_topics: tuple[str, ...] | list[str] = ()
+) -> tuple[list[PartitionLag], dict[str, int]]:
+    """Per-partition lag of ``group`` on ``topic``, and the record counts of ``count_topics``."""
+    # A group id only to ask for its commits: without subscribe() the consumer never joins it.
+    consumer = KafkaConsumer(
+        **for_client(config, KafkaConsumer), group_id=group, enable_auto_commit=False
+    )
+    try:
+        inputs = _partitions(consumer, topic)
+        beginning = consumer.beginning_offsets(inputs)
+        ends = consumer.end_offsets(inputs)
+        lags = []
+        for tp in inputs:
+            meta = consumer.committed(tp, metadata=True)
+            offset = meta.offset if meta is not None and meta.offset >= 0 else None
+            metadata = meta.metadata if meta is not None else None
+            lags.append(partition_lag(tp.partition, offset, metadata, beginning[tp], ends[tp]))
+        counts = {t: _record_count(consumer, t) for t in count_topics}
+    except KafkaError as exc:
+        servers = config.get("bootstrap_servers")
+        raise KafkaIOError(f"cannot read the offsets of {topic} from {servers}: {exc!r}") from exc
+    finally:
+        consumer.close()
+    return lags, counts
+
+
+def _partitions(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        raise KafkaIOError(f"topic {topic!r} does not exist")
+    return [TopicPartition(topic, p) for p in sorted(partitions)]
+
+
+def _record_count(consumer: KafkaConsumer, topic: str) -> int:
+    """Records a topic holds now: end minus start offsets (retention and compaction lower it)."""
+    partitions = _partitions(consumer, topic)
+    ends = consumer.end_offsets(partitions)
+    beginning = consumer.beginning_offsets(partitions)
+    return sum(ends[tp] - beginning[tp] for tp in partitions)
+
+
+def print_table(doc: dict, console: Console) -> None:
+    """The report for a terminal: one row per partition, then the totals and the outputs."""
+    table = Table(title=f"consumer group {doc['consumer_group']} on {doc['input_topic']}")
+    for column in ("partition", "committed", "end", "lag", "last commit (UTC)"):
+        table.add_column(column, justify="right")
+    for p in doc["partitions"]:
+        when = _iso(p["committed_at"]) if p["committed_at"] is not None else "-"
+        committed = "never" if p["committed"] is None else str(p["committed"])
+        table.add_row(str(p["partition"]), committed, str(p["end"]), str(p["lag"]), when)
+    console.print(table)
+    last = doc["last_commit_at"] or "never"
+    console.print(f"total lag: {doc['total_lag']}   last commit: {last}")
+    for topic, count in doc["output_records"].items():
+        console.print(f"{topic}: {count} records")
+
+
+def add_parser(sub_parser: Callable[..., argparse.ArgumentParser]) -> None:
+    """Register ``newsflow status`` through the CLI's subcommand factory."""
+    status = sub_parser(
+        "status",
+        help="consumer lag per partition, last commit, output record counts",
+    )
+    status.add_argument("--consumer-group", "--consumer_group", default="newsflow",
+                        help="the job's consumer group")  # fmt: skip
+    status.add_argument("--input-topic", "--input_topic", default="articles.raw",
+                        help="the topic the job reads")  # fmt: skip
+    status.add_argument(
+        "--output-topics",
+        "--output_topics",
+        dest="count_topics",
+        metavar="TOPIC",
+        nargs="*",
+        default=["articles.enriched", "articles.duplicates", "articles.dlq"],
+        help="topics whose record counts (end minus start offsets) are shown",
+    )
+    status.add_argument("--bootstrap-servers", "--bootstrap_servers", default=DEFAULT_BOOTSTRAP,
+                        help="Kafka HOST:PORT[,...]")  # fmt: skip
+    status.add_argument("--kafka-config", "--kafka_config", action="append", default=[],
+                        metavar="KEY=VALUE", help="Kafka client setting (repeatable)")  # fmt: skip
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    """``newsflow status``: print the report (JSON or a table); 0 on success."""
+    doc = collect(args)
+    if args.json:
+        print(json.dumps(doc))
+    else:
+        print_table(doc, Console(file=sys.stdout, soft_wrap=True))
+    return 0

@@ -1,0 +1,80 @@
+"""``validate``: every rule of NewsflowOptions, reached through the flags a user types."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pipelines.options import NewsflowOptions, kafka_overrides, validate
+
+KAFKA_CONFIG = "--kafka-config expects KEY=VALUE (e.g. security.protocol=SSL)"
+
+
+def options(*argv: str) -> NewsflowOptions:
+    return NewsflowOptions(list(argv))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--dedup-ttl-hours", "0"], "--dedup-ttl-hours must be finite and > 0, got 0.0"),
+        (["--dedup-ttl-hours", "-1"], "--dedup-ttl-hours must be finite and > 0, got -1.0"),
+        (["--dedup-ttl-hours", "nan"], "--dedup-ttl-hours must be finite and > 0, got nan"),
+        (["--dedup-ttl-hours", "inf"], "--dedup-ttl-hours must be finite and > 0, got inf"),
+        (["--near-dup-threshold", "0"], "--near-dup-threshold must be in (0, 1], got 0.0"),
+        (["--near-dup-threshold", "-0.2"], "--near-dup-threshold must be in (0, 1], got -0.2"),
+        (["--near-dup-threshold", "1.01"], "--near-dup-threshold must be in (0, 1], got 1.01"),
+        (["--near-dup-threshold", "nan"], "--near-dup-threshold must be in (0, 1], got nan"),
+        (["--max-body-bytes", "0"], "--max-body-bytes must be > 0, got 0"),
+        (["--max-body-bytes", "-5"], "--max-body-bytes must be > 0, got -5"),
+        (["--ner-batch-size", "0"], "--ner-batch-size must be > 0, got 0"),
+        (["--window-seconds", "0"], "--window-seconds must be > 0, got 0"),
+        (["--window-seconds", "-60"], "--window-seconds must be > 0, got -60"),
+        (["--kafka-config", "security.protocol"], f"{KAFKA_CONFIG}, got 'security.protocol'"),
+        (["--kafka-config", "=SSL"], f"{KAFKA_CONFIG}, got '=SSL'"),
+        (["--kafka-config", "linger.ms=5", "--kafka-config", "x"], f"{KAFKA_CONFIG}, got 'x'"),
+    ],
+)
+def test_a_setting_that_cannot_work_is_refused_naming_flag_and_value(argv, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        validate(options(*argv))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--dedup-ttl-hours", "0.01"],
+        ["--near-dup-threshold", "1"],
+        ["--near-dup-threshold", "0.05"],
+        ["--max-body-bytes", "1"],
+        ["--ner-batch-size", "1"],
+        ["--window-seconds", "1"],
+        ["--kafka-config", "sasl.plain.username=a=b="],
+        ["--kafka-config", "sasl.plain.password=${env:KAFKA_PASSWORD}"],
+        # the underscore spellings reach the same settings
+        ["--dedup_ttl_hours", "2", "--near_dup_threshold", "0.7", "--window_seconds", "5"],
+    ],
+)
+def test_boundary_and_default_settings_are_accepted(argv):
+    validate(options(*argv))
+
+
+def test_underscore_spelling_sets_the_same_option_as_the_hyphenated_flag():
+    hyphen = options("--dedup-ttl-hours", "2", "--ner-batch-size", "8")
+    underscore = options("--dedup_ttl_hours", "2", "--ner_batch_size", "8")
+    assert (hyphen.dedup_ttl_hours, hyphen.ner_batch_size) == (2.0, 8)
+    assert (underscore.dedup_ttl_hours, underscore.ner_batch_size) == (2.0, 8)
+
+
+def test_kafka_overrides_keep_the_order_and_a_later_key_wins():
+    opts = options(
+        "--kafka-config", "security.protocol=SSL",
+        "--kafka-config", "client.id=p=w",
+        "--kafka-config", "security.protocol=SASL_SSL",
+    )  # fmt: skip
+    assert kafka_overrides(opts) == {
+        "security.protocol": "SASL_SSL",
+        "client.id": "p=w",
+    }

@@ -1,0 +1,53 @@
+"""NerPool: the same entities as in-process NER, in body order; a dead worker costs one call."""
+
+from __future__ import annotations
+
+import os
+import signal
+from concurrent.futures.process import BrokenProcessPool
+
+import pytest
+
+from transforms.text.ner import DEFAULT_MODEL, annotate, load_ner_model
+from transforms.text.ner_pool import NerPool, balanced_slices
+
+BODIES = [
+    "Amber Rudd spoke to the BBC in London on Sunday.",
+    "",
+    "Khalid Masood drove across Westminster Bridge.\n\nThe Metropolitan Police said so.",
+    "WhatsApp is owned by Facebook, based in California.",
+]
+
+
+@pytest.mark.parametrize(
+    ("sizes", "parts", "expected"),
+    [
+        ([10, 10, 10, 10], 2, [range(0, 2), range(2, 4)]),
+        ([100, 1, 1], 2, [range(0, 1), range(1, 3)]),
+        ([0, 0, 0], 2, [range(0, 2), range(2, 3)]),
+        ([5], 4, [range(0, 1)]),
+        ([], 2, []),
+    ],
+)
+def test_balanced_slices(sizes: list[int], parts: int, expected: list[range]) -> None:
+    assert balanced_slices(sizes, parts) == expected
+
+
+@pytest.fixture(scope="module")
+def pool():
+    pool = NerPool(DEFAULT_MODEL, 2)
+    yield pool
+    pool.close()
+
+
+def test_pool_matches_in_process_ner(pool: NerPool) -> None:
+    assert pool.annotate(BODIES, 2) == annotate(load_ner_model(DEFAULT_MODEL), BODIES, 2)
+
+
+def test_a_killed_worker_fails_one_call_then_the_pool_is_new(pool: NerPool) -> None:
+    expected = pool.annotate(BODIES, 2)
+    for pid in list(pool._executor._processes):
+        os.kill(pid, signal.SIGKILL)
+    with pytest.raises(BrokenProcessPool):
+        pool.annotate(BODIES, 2)
+    assert pool.annotate(BODIES, 2) == expected

@@ -1,0 +1,98 @@
+"""NER on several cores: a pool of processes, each loading the model once.
+
+The local runner (Prism) runs all of a job's Python in one SDK worker process, so spaCy there uses
+one core whatever the machine has. ``NerPool`` spreads each batch over ``processes`` worker
+processes (started with ``spawn``: the SDK worker holds gRPC threads, which ``fork`` would copy
+mid-flight), each of which loads the model once in its initializer and keeps it. The calling
+thread only waits, so the SDK worker's other bundles (decode, dedup, sinks) run meanwhile.
+
+A worker that dies (a crash in native code) breaks the pool: the call raises, the pool is started
+anew, and the caller retries one article at a time, so only the article that kills a worker
+is dead-lettered.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import weakref
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from transforms.text.models import Entity
+from transforms.text.ner import annotate, load_ner_model
+
+_worker_nlp: Any = None
+
+
+def _load_model(model: str) -> None:
+    """Pool initializer: the worker's model, loaded once for its lifetime."""
+    global _worker_nlp
+    _worker_nlp = load_ner_model(model)
+
+
+def _annotate_in_worker(bodies: list[str], batch_size: int) -> list[tuple[Entity, ...]]:
+    return annotate(_worker_nlp, bodies, batch_size)
+
+
+def balanced_slices(sizes: Sequence[int], parts: int) -> list[range]:
+    """Contiguous index ranges, at most ``parts`` of them and none empty, of about equal total
+    size: a batch is as slow as its slowest slice. Every item weighs at least 1."""
+    total, slices, start, done = sum(sizes) + len(sizes), [], 0, 0
+    for index, size in enumerate(sizes):
+        done += size + 1
+        if done * parts >= total * (len(slices) + 1) or index == len(sizes) - 1:
+            slices.append(range(start, index + 1))
+            start = index + 1
+    return slices
+
+
+class NerPool:
+    """``annotate`` over ``processes`` worker processes; thread-safe, shared per SDK worker."""
+
+    def __init__(self, model: str, processes: int) -> None:
+        self._model = model
+        self._processes = processes
+        self._lock = threading.Lock()
+        self._executor = self._start()
+        self._current = [self._executor]
+        weakref.finalize(self, _shut_down, self._current)
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self._processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_load_model,
+            initargs=(self._model,),
+        )
+
+    def annotate(self, bodies: Sequence[str], batch_size: int) -> list[tuple[Entity, ...]]:
+        """Entities for each body, in order, as ``ner.annotate`` gives them."""
+        executor = self._executor
+        slices = balanced_slices([len(body) for body in bodies], self._processes)
+        try:
+            futures = [
+                executor.submit(_annotate_in_worker, [bodies[i] for i in part], batch_size)
+                for part in slices
+            ]
+            return [entities for future in futures for entities in future.result()]
+        except BrokenProcessPool:
+            self._restart(executor)
+            raise
+
+    def _restart(self, broken: ProcessPoolExecutor) -> None:
+        """Replace the broken executor once, however many threads saw it break."""
+        with self._lock:
+            if self._executor is broken:
+                broken.shutdown(wait=False, cancel_futures=True)
+                self._executor = self._current[0] = self._start()
+
+    def close(self) -> None:
+        _shut_down(self._current)
+
+
+def _shut_down(current: list[ProcessPoolExecutor]) -> None:
+    """Stop the workers when the last DoFn lets go of the pool, or at exit at the latest."""
+    current[0].shutdown(wait=True, cancel_futures=True)
