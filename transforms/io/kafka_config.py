@@ -133,7 +133,10 @@ def _lookup(java_key: str, provider: str, where: str) -> str:
     path, sep, key = where.rpartition(":")
     if not sep:
         raise ValueError(f"Kafka setting {java_key!r}: expected ${{file:PATH:KEY}}")
-    properties = read_properties(path)
+    try:
+        properties = read_properties(path)
+    except ValueError as exc:
+        raise ValueError(f"Kafka setting {java_key!r}: {exc}") from None
     if key not in properties:
         raise ValueError(f"Kafka setting {java_key!r}: {path} has no key {key!r}")
     return properties[key]
