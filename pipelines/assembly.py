@@ -102,7 +102,7 @@ class ReadEvents(beam.PTransform):
             opts.input_topic,
             outputs,
             refile=bool(opts.output_dir),
-            broker=BrokerCalls(config["bootstrap_servers"], timeout),
+            broker=BrokerCalls.for_config(config, timeout),
         )
 
 

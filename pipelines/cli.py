@@ -159,7 +159,7 @@ def _run(beam_argv: list[str], runner: str, streaming: bool) -> None:
     pipeline = beam.Pipeline(options=options)
     assembly.build(pipeline, opts)
     config = client_config(opts.bootstrap_servers, kafka_overrides(opts))
-    broker = BrokerCalls(config["bootstrap_servers"], opts.broker_timeout_seconds)
+    broker = BrokerCalls.for_config(config, opts.broker_timeout_seconds)
     lock = GroupLock(config, opts.consumer_group, broker)
     lock.acquire()
     try:

@@ -27,10 +27,11 @@ TOOL_BROKER_TIMEOUT_SECONDS = 30.0
 T = TypeVar("T")
 
 
-def _connect(servers: str, build: Callable[[], T]) -> T:
+def _connect(config: dict, build: Callable[[], T]) -> T:
     """A client, retried while the broker is unreachable (up to ``TOOL_BROKER_TIMEOUT_SECONDS``);
     a rejected login fails at once with "authentication failed"."""
-    return BrokerCalls(servers, TOOL_BROKER_TIMEOUT_SECONDS).call("connecting", build)
+    broker = BrokerCalls.for_config(config, TOOL_BROKER_TIMEOUT_SECONDS)
+    return broker.call("connecting", build)
 
 
 def event_key(payload: bytes) -> bytes | None:
@@ -49,7 +50,7 @@ def produce(path: str, topic: str, servers: str, overrides: dict[str, str]) -> i
     they are what the dead-letter path is for). Returns the number sent."""
     config = client_config(servers, overrides)
     producer = _connect(
-        servers, lambda: KafkaProducer(**for_client(config, KafkaProducer), acks="all", linger_ms=5)
+        config, lambda: KafkaProducer(**for_client(config, KafkaProducer), acks="all", linger_ms=5)
     )
     sent = 0
     try:
@@ -100,7 +101,7 @@ def read_topic(
     offsets."""
     config = client_config(servers, overrides)
     consumer = _connect(
-        servers,
+        config,
         lambda: KafkaConsumer(**for_client(config, KafkaConsumer), enable_auto_commit=False),
     )
     try:

@@ -8,9 +8,11 @@ call in the process shares the outage of its broker, so a 30 s restart of the br
 log lines, not one per socket, call or retry. An outage longer than the timeout
 (``--broker-timeout-seconds``) raises ``BrokerUnavailableError``: the job ends with that one line.
 
-A rejected login is not an outage: kafka-python reports it only as a bootstrap timeout, so the
-rejection its connection manager logs is remembered (``AuthFailures``) and the call fails at once
-with ``AuthenticationError`` ("authentication failed ..."), never retried.
+A rejected login is not an outage, but kafka-python reports it only as a bootstrap timeout. So a
+client on a secured listener (SSL, SASL) whose bootstrap fails while the broker accepts TCP
+connections fails at once with ``AuthenticationError`` ("authentication failed ..."), never
+retried: a broker that is down or restarting refuses connections instead. When kafka-python's
+connection manager logged the rejection itself (``AuthFailures``), its reason is given.
 
 ``Outage`` is the pure state machine (clock injected, unit-tested with a fake clock);
 ``BrokerCalls`` adds sleeping, logging and the per-process registry of outages.
@@ -19,6 +21,7 @@ with ``AuthenticationError`` ("authentication failed ..."), never retried.
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import threading
 import time
@@ -41,9 +44,11 @@ ATTEMPT_TIMEOUT_MS = 5000
 # A broker just back is not at once ready for everything (partition leaders, coordinators): a
 # failure this soon after an outage ended is the tail of that outage, retried without a new line.
 SETTLE_SECONDS = 60.0
-# Defaults of every client newsflow builds (the user's --kafka-config wins): a client that cannot
-# reach the broker gives up after one attempt's time, and the retry loop takes over.
-CLIENT_DEFAULTS = {"bootstrap_timeout_ms": ATTEMPT_TIMEOUT_MS}
+# A new client's first connection (TCP, TLS, SASL) may take seconds on a loaded machine; one that
+# fails within this time is retried by the loop below, which is where an outage is noticed.
+BOOTSTRAP_TIMEOUT_MS = 10000
+# Defaults of every client newsflow builds (the user's --kafka-config wins).
+CLIENT_DEFAULTS = {"bootstrap_timeout_ms": BOOTSTRAP_TIMEOUT_MS}
 
 # Retrying cannot fix these: a wrong password or a missing ACL is a configuration error.
 NOT_RETRIED: tuple[type[KafkaError], ...] = (SaslAuthenticationFailedError, AuthorizationError)
@@ -130,13 +135,38 @@ def shared_outage(servers: str, timeout_seconds: float) -> Outage:
         return outage
 
 
+def accepts_connections(servers: str, timeout_seconds: float = 3.0) -> bool:
+    """Whether every bootstrap server accepts a TCP connection (it is up, whatever it thinks of
+    the client's credentials)."""
+    for server in servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout_seconds).close()
+        except (OSError, ValueError):
+            return False
+    return True
+
+
 class BrokerCalls:
     """Runs Kafka calls for one broker, retrying while it is unreachable. Picklable config only:
-    the outage state is looked up in the worker's process."""
+    the outage state is looked up in the worker's process. ``secured``: the clients use SSL or
+    SASL, so a bootstrap that fails on a broker accepting connections is a rejected login."""
 
-    def __init__(self, servers: str, timeout_seconds: float = DEFAULT_BROKER_TIMEOUT_SECONDS):
+    def __init__(
+        self,
+        servers: str,
+        timeout_seconds: float = DEFAULT_BROKER_TIMEOUT_SECONDS,
+        secured: bool = False,
+    ):
         self.servers = servers
         self.timeout_seconds = timeout_seconds
+        self.secured = secured
+
+    @classmethod
+    def for_config(cls, config: dict, timeout_seconds: float) -> BrokerCalls:
+        """For clients built from ``config`` (``kafka_config.client_config``)."""
+        protocol = str(config.get("security_protocol", "PLAINTEXT"))
+        return cls(config["bootstrap_servers"], timeout_seconds, protocol != "PLAINTEXT")
 
     def call(
         self,
@@ -162,12 +192,7 @@ class BrokerCalls:
                     f"authentication failed on {self.servers}: {exc}"
                 ) from exc
             except KafkaError as exc:
-                rejected = AUTH_FAILURES.since(started)
-                if rejected is not None:
-                    raise AuthenticationError(
-                        f"authentication failed on {self.servers} ({what}): "
-                        f"{type(rejected).__name__}: {rejected}"
-                    ) from exc
+                self._raise_if_rejected(what, exc, started)
                 with _OUTAGES_LOCK:
                     started = outage.failed(what, exc)
                 if started:
@@ -185,3 +210,18 @@ class BrokerCalls:
             if length is not None:
                 _LOG.warning("Kafka broker %s reachable again after %.1f s", self.servers, length)
             return result
+
+    def _raise_if_rejected(self, what: str, exc: KafkaError, started: float) -> None:
+        rejected = AUTH_FAILURES.since(started)
+        if rejected is not None:
+            reason = f"{type(rejected).__name__}: {rejected}"
+        elif self.secured and "bootstrap" in str(exc) and accepts_connections(self.servers):
+            reason = (
+                "the broker accepts connections but closed them during the TLS handshake or the "
+                "SASL login; check the user name, password, mechanism and CA file"
+            )
+        else:
+            return
+        raise AuthenticationError(
+            f"authentication failed on {self.servers} ({what}): {reason}"
+        ) from exc

@@ -256,7 +256,7 @@ class CommitOffsets(beam.PTransform):
         super().__init__()
         self._config = client_config(bootstrap_servers, client_overrides or {})
         self._group = consumer_group
-        self._broker = BrokerCalls(self._config["bootstrap_servers"], broker_timeout_seconds)
+        self._broker = BrokerCalls.for_config(self._config, broker_timeout_seconds)
 
     def expand(self, refs):
         return (

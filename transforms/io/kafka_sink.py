@@ -152,7 +152,7 @@ class WriteToKafka(beam.PTransform):
         super().__init__()
         self._config = client_config(bootstrap_servers, client_overrides or {})
         self._topic = topic
-        self._broker = BrokerCalls(self._config["bootstrap_servers"], broker_timeout_seconds)
+        self._broker = BrokerCalls.for_config(self._config, broker_timeout_seconds)
 
     def default_label(self) -> str:
         return f"WriteToKafka({self._topic})"

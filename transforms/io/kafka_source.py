@@ -457,7 +457,7 @@ class ReadFromKafka(beam.PTransform):
         self._topic = topic
         self._consumer_group = consumer_group
         self._stop_at_end = stop_at_end
-        self._broker = BrokerCalls(self._config["bootstrap_servers"], broker_timeout_seconds)
+        self._broker = BrokerCalls.for_config(self._config, broker_timeout_seconds)
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[RawEvent]:
         restrictions = PartitionRestrictionProvider(

@@ -2,6 +2,7 @@
 it ends, and a clear error once it outlasts the timeout."""
 
 import logging
+import socket
 
 import pytest
 from kafka.errors import KafkaTimeoutError, SaslAuthenticationFailedError
@@ -172,3 +173,25 @@ def test_a_local_success_does_not_end_an_outage(monkeypatch, caplog):
         assert calls.call("poll", dict, local=True, sleep=clock.sleep) == {}
     assert outage.since == 1000, "an empty poll proves nothing about the broker"
     assert not caplog.records
+
+
+def test_a_secured_client_rejected_by_a_broker_that_is_up_fails_as_authentication(monkeypatch):
+    """A wrong password shows as a bootstrap timeout against a broker that accepts TCP: not an
+    outage, so it is not retried for minutes; a plaintext client is retried as before."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    servers = f"127.0.0.1:{listener.getsockname()[1]}"
+    clock = FakeClock()
+    monkeypatch.setattr("transforms.io.broker_retry._OUTAGES", {})
+    shared_outage(servers, 30).clock = clock
+
+    def bootstrap():
+        raise KafkaTimeoutError(f"Unable to bootstrap from {servers}")
+
+    try:
+        with pytest.raises(AuthenticationError, match="accepts connections but closed them"):
+            BrokerCalls(servers, 30, secured=True).call("connecting", bootstrap, sleep=clock.sleep)
+        assert clock.now == 1000
+        with pytest.raises(BrokerUnavailableError):
+            BrokerCalls(servers, 30).call("connecting", bootstrap, sleep=clock.sleep)
+    finally:
+        listener.close()
