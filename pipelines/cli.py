@@ -248,7 +248,10 @@ def _process(beam_argv: list[str], runner: str, input_pattern: str, output: str)
     assembly.build_file_mode(pipeline, options.view_as(NewsflowOptions), input_pattern, output)
     result = pipeline.run()
     with show_progress(partial(job_snapshot, result)):
-        result.wait_until_finish()
+        try:
+            result.wait_until_finish()
+        except Exception as exc:  # the runner reports a failed job in several ways
+            raise JobFailedError(failure_line(exc)) from exc
 
 
 @dataclass(frozen=True)
