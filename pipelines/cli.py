@@ -156,13 +156,13 @@ def _run(beam_argv: list[str], runner: str, streaming: bool) -> None:
     options = _pipeline_options(beam_argv, runner)
     opts = options.view_as(NewsflowOptions)
     options.view_as(StandardOptions).streaming = streaming and not opts.stop_at_end
-    pipeline = beam.Pipeline(options=options)
-    assembly.build(pipeline, opts)
     config = client_config(opts.bootstrap_servers, kafka_overrides(opts))
     broker = BrokerCalls.for_config(config, opts.broker_timeout_seconds)
     lock = GroupLock(config, opts.consumer_group, broker)
     lock.acquire()
     try:
+        pipeline = beam.Pipeline(options=options)
+        assembly.build(pipeline, opts)
         state = _run_to_end(pipeline, opts)
     finally:
         lock.release()

@@ -44,11 +44,6 @@ ATTEMPT_TIMEOUT_MS = 5000
 # A broker just back is not at once ready for everything (partition leaders, coordinators): a
 # failure this soon after an outage ended is the tail of that outage, retried without a new line.
 SETTLE_SECONDS = 60.0
-# A new client's first connection (TCP, TLS, SASL) may take seconds on a loaded machine; one that
-# fails within this time is retried by the loop below, which is where an outage is noticed.
-BOOTSTRAP_TIMEOUT_MS = 10000
-# Defaults of every client newsflow builds (the user's --kafka-config wins).
-CLIENT_DEFAULTS = {"bootstrap_timeout_ms": BOOTSTRAP_TIMEOUT_MS}
 
 # Retrying cannot fix these: a wrong password or a missing ACL is a configuration error.
 NOT_RETRIED: tuple[type[KafkaError], ...] = (SaslAuthenticationFailedError, AuthorizationError)

@@ -35,11 +35,11 @@ from kafka.structs import OffsetAndMetadata
 
 from transforms.io.broker_retry import (
     ATTEMPT_TIMEOUT_MS,
-    CLIENT_DEFAULTS,
     DEFAULT_BROKER_TIMEOUT_SECONDS,
     BrokerCalls,
 )
-from transforms.io.kafka_config import client_config, for_client
+from transforms.io.kafka_config import client_config
+from transforms.io.kafka_partitions import manual_consumer
 from transforms.text.models import SourceRef
 
 _LOG = logging.getLogger(__name__)
@@ -125,11 +125,9 @@ class CommitWrittenFn(beam.DoFn):
     def setup(self) -> None:
         self._consumer = self._broker.call(
             "connecting",
-            lambda: KafkaConsumer(
-                **{**CLIENT_DEFAULTS, **for_client(self._config, KafkaConsumer)},
-                group_id=self._group,
-                enable_auto_commit=False,
-            ),
+            manual_consumer,
+            self._config,
+            self._group,
         )
 
     def process(

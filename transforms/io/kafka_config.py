@@ -93,6 +93,11 @@ _DEFAULTS: dict[str, Any] = {
     key: default for client in KAFKA_CLIENTS for key, default in client.DEFAULT_CONFIG.items()
 }
 _NUMERIC_WITHOUT_DEFAULT = frozenset({"receive_buffer_bytes", "send_buffer_bytes"})
+# Defaults of every client newsflow builds (a --kafka-config setting wins). A new client's first
+# connection (TCP, TLS, SASL) may take seconds on a loaded machine; one that fails within this
+# time is retried by broker_retry's loop, which is where an outage or a rejected login is seen.
+CLIENT_DEFAULTS = {"bootstrap_timeout_ms": 10000}
+
 # kafka-python settings that hold secrets: only ever given as a reference.
 SECRET_SETTINGS = frozenset({"sasl_plain_password", "ssl_password"})
 _REFERENCE = re.compile(r"\$\{(env|file):([^}]*)\}")
@@ -203,8 +208,8 @@ def client_config(bootstrap_servers: str, overrides: Mapping[str, str]) -> dict[
 
 
 def for_client(config: Mapping[str, Any], client: type) -> dict[str, Any]:
-    """The part of ``config`` that ``client`` (e.g. ``KafkaConsumer``) accepts, references
-    resolved (call it where the client is built: on the worker).
+    """The part of ``config`` that ``client`` (e.g. ``KafkaConsumer``) accepts, over
+    ``CLIENT_DEFAULTS``, references resolved (call it where the client is built: on the worker).
 
     One set of ``--kafka-config`` flags serves consumers, producers and the admin client alike, so
     a producer-only setting such as ``linger_ms`` is left out of a consumer's kwargs, not an error.
@@ -213,7 +218,7 @@ def for_client(config: Mapping[str, Any], client: type) -> dict[str, Any]:
         key: _python_value(key, value.java_key, value.resolve())
         if isinstance(value, Reference)
         else value
-        for key, value in config.items()
+        for key, value in {**CLIENT_DEFAULTS, **config}.items()
         if key in client.DEFAULT_CONFIG
     }
 

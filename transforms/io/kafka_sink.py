@@ -31,7 +31,6 @@ from kafka.producer.future import FutureRecordMetadata
 
 from schemas.errors import KafkaIOError
 from transforms.io.broker_retry import (
-    CLIENT_DEFAULTS,
     DEFAULT_BROKER_TIMEOUT_SECONDS,
     BrokerCalls,
 )
@@ -79,7 +78,6 @@ class WriteToKafkaFn(beam.DoFn):
     def setup(self) -> None:
         delivery_ms = int(self._broker.timeout_seconds * 1000)
         defaults = {
-            **CLIENT_DEFAULTS,
             "linger_ms": DEFAULT_LINGER_MS,
             "max_block_ms": MAX_BLOCK_MS,
             "delivery_timeout_ms": delivery_ms,

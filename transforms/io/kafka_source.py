@@ -22,28 +22,28 @@ from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.coders import VarIntCoder
 from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
 from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from apache_beam.metrics import Metrics
-from apache_beam.transforms import trigger, window
 from apache_beam.transforms.core import RestrictionProvider
-from apache_beam.transforms.periodicsequence import PeriodicImpulse
-from apache_beam.transforms.userstate import BagStateSpec
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Duration, Timestamp
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from schemas.errors import KafkaIOError
 from transforms.io.broker_retry import (
     ATTEMPT_TIMEOUT_MS,
-    CLIENT_DEFAULTS,
     DEFAULT_BROKER_TIMEOUT_SECONDS,
     BrokerCalls,
 )
 from transforms.io.kafka_commit import Floor, commit_metadata
-from transforms.io.kafka_config import client_config, for_client
+from transforms.io.kafka_config import client_config
+from transforms.io.kafka_partitions import (
+    ListPartitionsFn,
+    SeparateStage,
+    list_once_or_periodically,
+    manual_consumer,
+)
 from transforms.io.recovery import output_floor
 from transforms.text.models import RawEvent, SourceRef
 
@@ -65,7 +65,6 @@ MAX_READ_SECONDS = 1.0
 # A caught-up partition advances its watermark to wall clock minus this lag, so idle partitions
 # do not hold back windows of the busy ones.
 IDLE_WATERMARK_LAG_SECONDS = 2.0
-PARTITION_DISCOVERY_SECONDS = 30.0
 # The output floor attached to each record (see recovery.py) is resampled this often: an older
 # sample is still a valid floor, just a lower one (a longer restart scan).
 OUTPUT_FLOOR_MAX_AGE_SECONDS = 10.0
@@ -74,54 +73,6 @@ OUTPUT_FLOOR_MAX_AGE_SECONDS = 10.0
 # from Kafka timestamps.
 _RESTRICTION = beam.DoFn.RestrictionParam()
 _WATERMARK = beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider())
-
-
-def _consumer(config: dict[str, Any], group_id: str | None = None) -> KafkaConsumer:
-    """A consumer that never joins the group or commits by itself: offsets are managed by hand.
-
-    A seek below the log start (retention deleted the records) resumes at the earliest record
-    left, not at the end, unless ``auto.offset.reset`` says otherwise.
-    """
-    return KafkaConsumer(
-        **{
-            "auto_offset_reset": "earliest",
-            **CLIENT_DEFAULTS,
-            **for_client(config, KafkaConsumer),
-        },
-        group_id=group_id,
-        enable_auto_commit=False,
-    )
-
-
-class ListPartitionsFn(beam.DoFn):
-    """Turns each impulse into one ``(topic, partition)`` per partition of the topic.
-
-    Each listing asks the broker with a new consumer: a long-lived one answers from metadata it
-    refreshes only every ``metadata.max.age.ms`` (5 minutes), so a partition added to a live topic
-    would be found minutes late."""
-
-    def __init__(self, config: dict[str, Any], topic: str, broker: BrokerCalls) -> None:
-        self._config = config
-        self._topic = topic
-        self._broker = broker
-
-    def process(self, _impulse: bytes) -> Iterator[tuple[str, int]]:
-        partitions = self._broker.call(
-            f"listing partitions of {self._topic}", _partitions_of, self._config, self._topic
-        )
-        if not partitions:
-            raise KafkaIOError(f"topic {self._topic} does not exist or has no partitions")
-        _LOG.info("reading %s partitions %s", self._topic, sorted(partitions))
-        for partition in sorted(partitions):
-            yield self._topic, partition
-
-
-def _partitions_of(config: dict[str, Any], topic: str) -> set[int] | None:
-    consumer = _consumer(config)
-    try:
-        return consumer.partitions_for_topic(topic)
-    finally:
-        consumer.close(autocommit=False)
 
 
 class PartitionOffsetTracker(OffsetRestrictionTracker):
@@ -174,26 +125,10 @@ class EndOffsets:
         if cached is not None and now - cached[0] < self._max_age:
             return cached[1]
         if self._consumer is None:
-            self._consumer = self._broker.call("connecting", _consumer, self._config)
+            self._consumer = self._broker.call("connecting", manual_consumer, self._config)
         end = end_offset(self._broker, self._consumer, TopicPartition(*element))
         self._cache[element] = (now, end)
         return end
-
-
-class NewPartitionsFn(beam.DoFn):
-    """Keyed by topic: passes on each partition the first time it is listed, so a periodic listing
-    starts one reader per partition, including partitions added while the job runs."""
-
-    SEEN = BagStateSpec("seen", VarIntCoder())
-
-    def process(
-        self, element: tuple[str, int], seen=beam.DoFn.StateParam(SEEN)
-    ) -> Iterator[tuple[str, int]]:
-        if element[1] in set(seen.read()):
-            return
-        seen.add(element[1])
-        _LOG.info("new partition %s/%s", *element)
-        yield element
 
 
 class PartitionRestrictionProvider(RestrictionProvider):
@@ -264,7 +199,7 @@ def _group_offsets(
     A partition the group never committed gets its log start committed now, with the output
     floor, before anything of it is read: every partition a job has read then has a floor, and a
     restart scans the outputs from there instead of from their beginning."""
-    consumer = _consumer(config, group_id=group)
+    consumer = manual_consumer(config, group_id=group)
     try:
         committed = consumer.committed(tp, timeout_ms=ATTEMPT_TIMEOUT_MS)
         beginning = consumer.beginning_offsets([tp], ATTEMPT_TIMEOUT_MS)[tp]
@@ -316,7 +251,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         return self._restrictions.truncate(element, restriction)
 
     def setup(self) -> None:
-        self._consumer = self._broker.call("connecting", _consumer, self._config)
+        self._consumer = self._broker.call("connecting", manual_consumer, self._config)
 
     def process(
         self,
@@ -466,56 +401,13 @@ class ReadFromKafka(beam.PTransform):
         read_fn = ReadPartitionFn if self._stop_at_end else ReadUnboundedPartitionFn
         listing = ListPartitionsFn(self._config, self._topic, self._broker)
         return (
-            _list_once_or_periodically(pbegin, listing, self._stop_at_end)
+            list_once_or_periodically(pbegin, listing, self._stop_at_end)
             | "SpreadPartitions" >> SeparateStage()
             | "ReadPartitions"
             >> beam.ParDo(read_fn(self._config, restrictions, self._broker)).with_output_types(
                 RawEvent
             )
         )
-
-
-class SeparateStage(beam.PTransform):
-    """A stage boundary the runner cannot fuse away, in batch and streaming.
-
-    Partition readers run for the life of the job; fused to the step that discovers partitions,
-    they would keep that step's bundle (and its state) open forever and pin every partition to one
-    worker. Prism elides ``Reshuffle``, so this groups for real, firing per element, then puts
-    the default global windowing back so no trigger leaks into the steps downstream."""
-
-    def expand(self, pcoll):
-        return (
-            pcoll
-            | "PerElement"
-            >> beam.WindowInto(
-                window.GlobalWindows(),
-                trigger=trigger.Repeatedly(trigger.AfterCount(1)),
-                accumulation_mode=trigger.AccumulationMode.DISCARDING,
-            )
-            | "KeyByPartition"
-            >> beam.Map(lambda tp: (tp[1], tp)).with_output_types(tuple[int, tuple[str, int]])
-            | "Group" >> beam.GroupByKey()
-            | "Ungroup" >> beam.FlatMap(lambda kv: kv[1]).with_output_types(tuple[str, int])
-            | "DefaultWindowing" >> beam.WindowInto(window.GlobalWindows())
-        )
-
-
-def _list_once_or_periodically(pbegin, listing: ListPartitionsFn, stop_at_end: bool):
-    """A bounded read lists partitions once; a streaming read re-lists them every
-    ``PARTITION_DISCOVERY_SECONDS`` and starts readers for new ones only."""
-    if stop_at_end:
-        return (
-            pbegin
-            | "Impulse" >> beam.Impulse()
-            | "ListPartitions" >> beam.ParDo(listing).with_output_types(tuple[str, int])
-        )
-    return (
-        pbegin
-        | "ListEveryInterval"
-        >> PeriodicImpulse(fire_interval=PARTITION_DISCOVERY_SECONDS, apply_windowing=False)
-        | "ListPartitions" >> beam.ParDo(listing).with_output_types(tuple[str, int])
-        | "OnlyNew" >> beam.ParDo(NewPartitionsFn()).with_output_types(tuple[str, int])
-    )
 
 
 def _raw_event(record: Any, span_start: int, floor: Floor | None) -> tuple[RawEvent, Timestamp]:

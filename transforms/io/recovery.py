@@ -33,9 +33,9 @@ from kafka import KafkaConsumer, TopicPartition
 
 from schemas.codec import ENRICHED, decode_any
 from schemas.errors import CodecError
-from transforms.io.broker_retry import ATTEMPT_TIMEOUT_MS, CLIENT_DEFAULTS, BrokerCalls
+from transforms.io.broker_retry import ATTEMPT_TIMEOUT_MS, BrokerCalls
 from transforms.io.kafka_commit import Floor, parse_output_floor
-from transforms.io.kafka_config import for_client
+from transforms.io.kafka_partitions import manual_consumer
 from transforms.text.models import RawEvent
 
 _LOG = logging.getLogger(__name__)
@@ -159,10 +159,7 @@ class SkipWrittenFn(beam.DoFn):
         )
 
     def _scan(self) -> dict[str, dict[str, Any] | None]:
-        consumer = KafkaConsumer(
-            **{**CLIENT_DEFAULTS, **for_client(self._config, KafkaConsumer)}, group_id=self._group,
-            enable_auto_commit=False,
-        )  # fmt: skip
+        consumer = manual_consumer(self._config, self._group)
         try:
             return find_written(consumer, self._input_topic, self._outputs, self._refile)
         finally:

@@ -4,6 +4,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from transforms.io.kafka_config import (
+    CLIENT_DEFAULTS,
     client_config,
     for_client,
     kafka_settings,
@@ -135,7 +136,16 @@ def test_for_client_keeps_only_the_settings_a_client_accepts(client, kept):
         BOOTSTRAP,
         {"security.protocol": "SSL", "linger.ms": "5", "isolation.level": "read_committed"},
     )
-    assert set(for_client(config, client)) == kept
+    assert set(for_client(config, client)) == kept | set(CLIENT_DEFAULTS)
+
+
+def test_client_defaults_yield_to_a_setting_given():
+    config = client_config(BOOTSTRAP, {"bootstrap.timeout.ms": "60000"})
+    assert for_client(config, KafkaConsumer)["bootstrap_timeout_ms"] == 60000
+    assert (
+        for_client(client_config(BOOTSTRAP, {}), KafkaConsumer)["bootstrap_timeout_ms"]
+        == (CLIENT_DEFAULTS["bootstrap_timeout_ms"])
+    )
 
 
 def test_references_are_resolved_only_when_a_client_is_built(monkeypatch, tmp_path):
