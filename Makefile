@@ -84,7 +84,7 @@ registry-up: ## start the schema registry (Apicurio, in memory, Java 21+) on 127
 registry-down: ## stop the local schema registry
 	$(REGISTRY) down
 
-test: $(STAMP) $(FLINK_STAMP) flink-jar lint ## everything: lint, unit, stream, integration (Kafka, Flink)
+test: $(STAMP) $(FLINK_STAMP) flink-jar lint ## everything: lint, unit, stream, integration (Kafka, registry, Flink)
 	PYTHON=$(PY) deploy/with-services.sh $(PY) -m pytest -q tests
 
 demo: $(STAMP) kafka-up ## run the pipeline on examples/articles.jsonl through Kafka and show the outputs

@@ -180,13 +180,14 @@ def trafilatura_cases() -> list[SnippetCase]:
     ]
 
 
-def htmldate_cases() -> list[tuple[str, str, str]]:
-    """(url, html, gold ISO day) from htmldate's unit tests: the ``original_date=True`` assertion
-    when a page has one, else the default one; assertions with other options are skipped."""
+def htmldate_cases() -> list[tuple[str, str, dict[str, str]]]:
+    """(url, html, asserted days) from htmldate's unit tests: ``{"default": day}`` from
+    ``find_date(page)`` and ``{"original": day}`` from ``find_date(page, original_date=True)``,
+    whichever the tests assert; assertions with other options are skipped."""
     tests = sdist_files(HTMLDATE, "tests")
     tree = ast.parse(tests["unit_tests.py"].decode("utf-8"))
     pages = _literal_dict(tree, "MOCK_PAGES")
-    gold: dict[str, dict[bool, str]] = {}
+    gold: dict[str, dict[str, str]] = {}
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Compare) and isinstance(node.left, ast.Call)):
             continue
@@ -197,9 +198,10 @@ def htmldate_cases() -> list[tuple[str, str, str]]:
         options = {k.arg: getattr(k.value, "value", None) for k in call.keywords}
         gold_day = isinstance(expected, ast.Constant) and isinstance(expected.value, str)
         if url in pages and gold_day and set(options) <= {"original_date"}:
-            gold.setdefault(url, {})[bool(options.get("original_date"))] = expected.value
+            kind = "original" if options.get("original_date") else "default"
+            gold.setdefault(url, {})[kind] = expected.value
     return [
-        (url, _decode_html(tests["cache/" + pages[url]]), days.get(True) or days[False])
+        (url, _decode_html(tests["cache/" + pages[url]]), days)
         for url, days in gold.items()
         if "cache/" + pages[url] in tests
     ]

@@ -18,9 +18,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from near_dup_calibration import near_dup_rows
+from quality_chrome import chrome_rows
+from quality_filler import filler_rows
 from quality_html import date_rows, newspaper_rows, snippet_rows
 from quality_templates import template_rows
-from quality_text import chrome_rows, filler_rows, structure_rows
+from quality_text import latin_rows, structure_rows
 
 from transforms.text.near_dup import MinHashConfig
 
@@ -29,7 +31,7 @@ Row = tuple[str, str, str, str]
 
 SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "filler": filler_rows,
-    "chrome": chrome_rows,
+    "chrome": lambda: chrome_rows() + latin_rows(),
     "structure": structure_rows,
     "template": template_rows,
     "snippets": snippet_rows,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections import Counter
 from datetime import UTC, datetime
 
 from corpora import htmldate_cases, newspaper_pages, trafilatura_cases
@@ -143,19 +144,37 @@ def _day(millis: int | None) -> str | None:
 
 
 def date_rows() -> list[Row]:
-    """Exact-day accuracy of the extracted publication date on htmldate 1.3.2's gold."""
-    cases = htmldate_cases()
-    hits = 0
-    for url, html, gold in cases:
+    """Exact-day accuracy of the extracted publication date on htmldate 1.3.2's gold.
+
+    Where htmldate's tests assert one day for a page (with or without ``original_date``, or
+    both agreeing) that day is the gold. Where they assert two (the original publication and
+    the last update), neither is picked as the gold: the rows say how often the extractor
+    returned each, so the figure does not depend on the extractor's own setting.
+    """
+    single = hits = 0
+    split: Counter[str] = Counter()
+    for url, html, days in htmldate_cases():
         try:
-            hits += _day(extract_html(html, url).published_at) == gold
+            found = _day(extract_html(html, url).published_at)
         except NewsflowError:
-            continue
+            found = None
+        if len(set(days.values())) == 1:
+            single += 1
+            hits += found in days.values()
+        else:
+            split["pages"] += 1
+            split[next((kind for kind, day in days.items() if day == found), "neither")] += 1
     return [
         (
             "html",
-            "date exact day (htmldate gold)",
-            f"{hits / len(cases):.3f}",
-            f"{hits}/{len(cases)}",
-        )
+            "date exact day (htmldate gold, one asserted day)",
+            f"{hits / single:.3f}",
+            f"{hits}/{single}",
+        ),
+        (
+            "html",
+            "  pages with an original and an updated day",
+            f"{split['pages']}",
+            f"original {split['original']}, updated {split['default']}, neither {split['neither']}",
+        ),
     ]

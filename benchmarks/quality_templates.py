@@ -1,16 +1,26 @@
 """Per-source learned templates: site headers and footers around real articles.
 
 The 350 Lee articles (cut into paragraphs as in ``quality_text``) are spread round-robin over 7
-sites, one page every hour. Each site wraps its pages in its own header and footer lines (written
-by the harness: no fixed chrome list knows them), as separate paragraphs or as newline-separated
-lines of one paragraph. Each site also repeats one real Lee sentence as the closing paragraph of
-``min_pages - 1`` of its pages (a recycled background paragraph), which must stay. Pages go
-through the clean step, then ``learn_and_strip`` with one memory per site, in arrival order.
+sites. Each site wraps its pages in its own header and footer lines (written by the harness: no
+fixed chrome list knows them), as separate paragraphs or as newline-separated lines of one
+paragraph. The cases span the learning threshold (``min_pages`` distinct pages, each within
+``window_hours`` of the one before):
+
+* sites publish every ``CADENCE_HOURS`` (one page every 7 hours, so a template is learned), but
+  the last site only every 96 hours, longer than the window: its template is never learned;
+* each site repeats one real Lee paragraph (from an article of another site) as the closing
+  paragraph of ``RECYCLED_PAGES[site]`` consecutive pages (1 to 6: fewer and more than
+  ``min_pages``), a recycled background paragraph that must stay.
+
+Pages go through the clean step, then ``learn_and_strip`` with one memory per site, in arrival
+order.
 """
 
 from __future__ import annotations
 
 import random
+from collections import Counter
+from dataclasses import dataclass
 
 from corpora import lee_articles
 from quality_text import paragraphs
@@ -53,73 +63,121 @@ SITES = (
 )
 
 
-def site_pages(cfg: TemplateConfig, seed: int = 21) -> list[tuple[int, str, list[str], Article]]:
-    """(site, real paragraphs, template lines, article) in arrival order."""
+# Hours between two pages of each site; the last one publishes less often than the window.
+CADENCE_HOURS = (7, 7, 7, 7, 7, 7, 96)
+# On how many consecutive pages each site closes with the same real paragraph.
+RECYCLED_PAGES = (1, 2, 3, 4, 5, 6, 3)
+
+
+@dataclass(frozen=True)
+class SitePage:
+    """One page of a site: its real paragraphs, template lines, recycled paragraph, article."""
+
+    site: int
+    number: int
+    real: list[str]
+    template: list[str]
+    recycled: str | None
+    article: Article
+
+
+def site_pages(seed: int = 21) -> list[SitePage]:
+    """Every site's pages, in arrival order."""
     rng, pages = random.Random(seed), []
     articles = lee_articles()
-    recycled = {
-        site: rng.sample(range(site, len(articles), len(SITES)), cfg.min_pages - 1)
-        for site in range(len(SITES))
-    }
     for index, text in enumerate(articles):
-        site = index % len(SITES)
+        site, number = index % len(SITES), index // len(SITES)
         header, footer = SITES[site]
         body = paragraphs(text, rng)
-        if index in recycled[site]:
-            body.append(paragraphs(articles[site], random.Random(site))[0])
+        recycled = None
+        if 5 <= number < 5 + RECYCLED_PAGES[site]:
+            other_site = articles[(site + 1) % len(articles)]
+            recycled = paragraphs(other_site, random.Random(site))[0]
         joiner = "\n" if site % 2 else "\n\n"
         parts = [joiner.join(header)] if header else []
-        raw = "\n\n".join([*parts, *body, joiner.join(footer)])
+        raw = "\n\n".join([*parts, *body, *([recycled] if recycled else []), joiner.join(footer)])
         article = Article(
             id=f"{site}-{index}",
             raw_body=raw,
             source=f"site-{site}",
             url=f"https://site-{site}.example/{index}",
-            fetched_at=index * HOUR_MS,
+            fetched_at=(site + number * CADENCE_HOURS[site]) * HOUR_MS,
             ref=SourceRef(),
         )
-        pages.append((site, body, [*header, *footer], article))
-    return pages
+        pages.append(SitePage(site, number, body, [*header, *footer], recycled, article))
+    return sorted(pages, key=lambda page: page.article.fetched_at)
 
 
 def template_rows(cfg: TemplateConfig | None = None) -> list[Row]:
-    """Template lines removed after the learning pages, real lines lost, recycled lines kept."""
+    """Template lines removed after the learning pages (sites publishing within the window, and
+    the one publishing less often), real paragraphs lost, recycled paragraphs kept by how many
+    pages carry them, titles taken from a template line."""
     cfg = cfg or TemplateConfig()
     memories = [TemplateMemory() for _ in SITES]
-    seen = [0] * len(SITES)
-    template, removed, as_template, real, lost, titles = 0, 0, 0, 0, 0, 0
-    for site, real_lines, lines, article in site_pages(cfg):
-        cleaned = learn_and_strip(clean_article(article), memories[site], cfg)
+    counts: Counter[str] = Counter()
+    for page in site_pages():
+        cleaned = learn_and_strip(clean_article(page.article), memories[page.site], cfg)
         body_lines = set(cleaned.body.split("\n")) | {cleaned.title}
         kinds = {span.text: span.kind for span in cleaned.boilerplate}
-        seen[site] += 1
-        if seen[site] >= cfg.min_pages:
-            template += len(lines)
-            removed += sum(line not in body_lines for line in lines)
-            as_template += sum(kinds.get(line) == TEMPLATE_KIND for line in lines)
-            titles += cleaned.title in lines
-        real += len(real_lines)
-        lost += sum(p not in cleaned.body for p in real_lines)
-    learning = len(SITES) * (cfg.min_pages - 1)
+        if page.number >= cfg.min_pages - 1:
+            group = "rare" if CADENCE_HOURS[page.site] > cfg.window_hours else "regular"
+            counts[f"{group} lines"] += len(page.template)
+            counts[f"{group} removed"] += sum(line not in body_lines for line in page.template)
+            counts[f"{group} as template"] += sum(
+                kinds.get(line) == TEMPLATE_KIND for line in page.template
+            )
+            counts[f"{group} titles"] += cleaned.title in page.template
+        counts["real"] += len(page.real)
+        counts["lost"] += sum(paragraph not in cleaned.body for paragraph in page.real)
+        if page.recycled:
+            group = "below" if RECYCLED_PAGES[page.site] < cfg.min_pages else "above"
+            counts[f"recycled {group}"] += 1
+            counts[f"recycled {group} kept"] += page.recycled in cleaned.body
+    return _rows(counts, cfg)
+
+
+def _rows(counts: Counter[str], cfg: TemplateConfig) -> list[Row]:
     config = f"min_pages={cfg.min_pages}, window={cfg.window_hours:g}h, edges={cfg.edge_lines}"
+    removed = counts["regular removed"] + counts["rare removed"]
+    lines = counts["regular lines"] + counts["rare lines"]
     return [
-        (
-            "template",
-            "template lines removed",
-            f"{removed / template:.4f}",
-            f"{removed}/{template}; {config}; first {learning} pages learn",
+        _share("template lines removed (all sites)", removed, lines, config),
+        _share(
+            "  sites publishing within the window",
+            counts["regular removed"],
+            counts["regular lines"],
         ),
-        (
-            "template",
+        _share(
+            "  a site publishing every 96 h (never learned)",
+            counts["rare removed"],
+            counts["rare lines"],
+        ),
+        _share(
             "removed with kind template",
-            f"{as_template / template:.4f}",
-            f"{as_template}/{template}",
+            counts["regular as template"] + counts["rare as template"],
+            lines,
+        ),
+        _share("real paragraphs kept", counts["real"] - counts["lost"], counts["real"]),
+        _share(
+            f"recycled paragraph kept, on < {cfg.min_pages} pages",
+            counts["recycled below kept"],
+            counts["recycled below"],
+        ),
+        _share(
+            f"recycled paragraph kept, on >= {cfg.min_pages} pages",
+            counts["recycled above kept"],
+            counts["recycled above"],
+            "removed once learned: a paragraph closing 4+ pages in a row reads as a footer",
         ),
         (
             "template",
-            "real paragraphs kept",
-            f"{1 - lost / real:.4f}",
-            f"{lost} lost of {real}, incl. {learning} recycled on {cfg.min_pages - 1} pages",
+            "titles taken from a learned template line",
+            str(counts["regular titles"]),
+            f"must be 0; the 96 h site's header is its pages' title {counts['rare titles']} times",
         ),
-        ("template", "titles taken from a template line", f"{titles}", "must be 0"),
     ]
+
+
+def _share(metric: str, hits: int, total: int, detail: str = "") -> Row:
+    value = f"{hits / total:.4f}" if total else "-"
+    return ("template", metric, value, f"{hits}/{total}" + (f"; {detail}" if detail else ""))

@@ -1,10 +1,9 @@
-"""Plain-text quality: filler and chrome removal, Latin kept in prose, header structure.
+"""Plain-text quality: Latin kept in prose, header structure.
 
 Real prose comes from the Lee corpus (ABC news, one line per article, here cut into paragraphs of
-two or three sentences). The harness injects what must go (placeholder Latin drawn from Faker's
-``la`` vocabulary, with or without "Lorem ipsum dolor sit amet", as its own paragraph or glued to
-a real one, at the start, middle or end; chrome lines) and what must stay (English sentences
-using Latin phrases), and knows the offsets of everything it injected.
+two or three sentences). The harness injects what must stay (English sentences using Latin
+phrases) and builds feed texts under real publishers' titles, and knows where everything went.
+Placeholder filler is measured in ``quality_filler``, chrome lines in ``quality_chrome``.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from corpora import htmldate_cases, latin_words, lee_articles, newspaper_pages, trafilatura_cases
+from corpora import htmldate_cases, lee_articles, newspaper_pages, trafilatura_cases
 
 from transforms.text.boilerplate import strip_boilerplate
 from transforms.text.extract import parse_structure
@@ -23,51 +22,6 @@ from transforms.text.extract import parse_structure
 Row = tuple[str, str, str, str]
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 _WORD = re.compile(r"\w+")
-PLACES = ("start", "middle", "end")
-CHROME = {
-    "share_prompt": (
-        "Share this article",
-        "Share on Facebook",
-        "Share on WhatsApp",
-        "Tweet this",
-        "Share on Facebook | Share on X | Email this article",
-        "Follow us on Instagram",
-        "Email this story",
-        "Facebook | Twitter | LinkedIn | Copy link",
-    ),
-    "newsletter": (
-        "Sign up to our daily newsletter",
-        "Subscribe to our weekly briefing",
-        "Get the best stories delivered to your inbox every morning",
-        "Newsletter",
-        "Don't miss our breaking news email alerts",
-    ),
-    "navigation": (
-        "Advertisement",
-        "ADVERTISEMENT",
-        "Read more",
-        "Continue reading below",
-        "Skip to main content",
-        "Back to top",
-        "Sponsored content",
-        "Home › News › World",
-    ),
-    "credit": (
-        "Photograph: Dan Kitwood/Getty Images",
-        "Photo: Mark Baker/AP",
-        "John Smith/Reuters",
-        "Illustration: Jane Doe",
-        "(Reuters)",
-        "Reporting by Mary Brown; Editing by Tom Hale",
-        "© Australian Broadcasting Corporation 2001",
-    ),
-    "cookie_notice": (
-        "We use cookies to give you the best experience on our website.",
-        "Accept all cookies",
-        "Manage cookie preferences",
-        "By continuing to use this site you agree to our use of cookies.",
-    ),
-}
 LATIN_IN_PROSE = (
     "The minister said the ad hoc committee would report by June.",
     "Lawyers lodged a habeas corpus application on Tuesday.",
@@ -84,45 +38,19 @@ LATIN_IN_PROSE = (
 )
 
 
+def split_sentences(text: str) -> list[str]:
+    """Sentences of real prose (a Lee article or paragraph): split after . ! ? and a capital."""
+    return _SENTENCE.split(text)
+
+
 def paragraphs(article: str, rng: random.Random) -> list[str]:
     """A one-line Lee article cut into paragraphs of two or three sentences."""
-    sentences, out = _SENTENCE.split(article), []
+    sentences, out = split_sentences(article), []
     while sentences:
         take = rng.choice((2, 3))
         out.append(" ".join(sentences[:take]))
         sentences = sentences[take:]
     return out
-
-
-def filler(words: list[str], rng: random.Random) -> str:
-    """One to four placeholder sentences; half open with the classic lorem ipsum words."""
-    sentences = ["Lorem ipsum dolor sit amet, consectetur adipiscing elit."] * (rng.random() < 0.5)
-    for _ in range(rng.randint(1, 4)):
-        chosen = rng.sample(words, rng.randint(4, 12))
-        if len(chosen) > 6:
-            chosen[rng.randrange(2, len(chosen) - 2)] += ","
-        sentences.append(" ".join(chosen).capitalize() + ".")
-    return " ".join(sentences)
-
-
-def injected(
-    blocks: list[str], piece: str, place: str, glued: bool, rng: random.Random
-) -> tuple[str, int, int]:
-    """Body with ``piece`` inserted, and the piece's offsets in it."""
-    index = {"start": 0, "middle": len(blocks) // 2, "end": len(blocks) - 1}[place]
-    before, target, after = blocks[:index], blocks[index], blocks[index + 1 :]
-    if not glued:
-        head = "\n\n".join([*before, target] if place != "start" else before)
-        start = len(head) + 2 if head else 0
-        tail = [*after] if place != "start" else [target, *after]
-        return "\n\n".join([*([head] if head else []), piece, *tail]), start, start + len(piece)
-    prefix = "\n\n".join(before) + ("\n\n" if before else "")
-    if place == "start":
-        glued_block, start = f"{piece} {target}", len(prefix)
-    else:
-        glued_block, start = f"{target} {piece}", len(prefix) + len(target) + 1
-    body = "\n\n".join([*before, glued_block, *after])
-    return body, start, start + len(piece)
 
 
 def removed_words(raw: str, start: int, end: int) -> tuple[int, int]:
@@ -133,97 +61,10 @@ def removed_words(raw: str, start: int, end: int) -> tuple[int, int]:
     return inside, len(words)
 
 
-def filler_rows(seed: int = 11, trials: int = 2) -> list[Row]:
-    """Filler recall and kept real words over every place and glued/own-paragraph case."""
-    rng, vocabulary = random.Random(seed), latin_words()
-    gone = filler_total = real_lost = real_total = complete = cases = 0
-    for article in lee_articles():
-        blocks = paragraphs(article, rng)
-        for place in PLACES:
-            for glued in (False, True):
-                for _ in range(trials):
-                    body, start, end = injected(blocks, filler(vocabulary, rng), place, glued, rng)
-                    hit, count = removed_words(body, start, end)
-                    gone, filler_total, cases = gone + hit, filler_total + count, cases + 1
-                    complete += hit == count
-                    lost_before, before = removed_words(body, 0, start)
-                    lost_after, after = removed_words(body, end, len(body))
-                    real_lost += lost_before + lost_after
-                    real_total += before + after
-    clean_kept, clean_total = _clean_words_kept(rng)
-    return [
-        (
-            "filler",
-            "filler words removed (recall)",
-            f"{gone / filler_total:.4f}",
-            f"{gone}/{filler_total} in {cases} bodies",
-        ),
-        (
-            "filler",
-            "bodies with all filler removed",
-            f"{complete / cases:.4f}",
-            f"{complete}/{cases}",
-        ),
-        (
-            "filler",
-            "real words kept next to filler",
-            f"{1 - real_lost / real_total:.4f}",
-            f"{real_lost} lost of {real_total}",
-        ),
-        (
-            "filler",
-            "clean articles: words kept",
-            f"{clean_kept / clean_total:.4f}",
-            f"{clean_total - clean_kept} lost of {clean_total}, 350 Lee articles",
-        ),
-    ]
-
-
-def _clean_words_kept(rng: random.Random) -> tuple[int, int]:
-    kept = total = 0
-    for article in lee_articles():
-        body = "\n\n".join(paragraphs(article, rng))
-        lost, count = removed_words(body, 0, len(body))
-        kept, total = kept + count - lost, total + count
-    return kept, total
-
-
-def chrome_rows(seed: int = 12) -> list[Row]:
-    """Chrome lines on their own line inside real articles: removed, and with the right kind."""
-    rng = random.Random(seed)
-    removed = right_kind = total = 0
-    lines = [(kind, line) for kind, group in CHROME.items() for line in group]
-    for article in lee_articles()[:100]:
-        blocks = paragraphs(article, rng)
-        for kind, line in lines:
-            index = rng.randrange(len(blocks) + 1)
-            body = "\n\n".join([*blocks[:index], line, *blocks[index:]])
-            start = body.index(line) if index == 0 else len("\n\n".join(blocks[:index])) + 2
-            spans = [s for s in strip_boilerplate(body).removed if s.start <= start < s.end]
-            total += 1
-            removed += bool(spans) and spans[0].end >= start + len(line)
-            right_kind += bool(spans) and spans[0].kind == kind
-    latin_kept, latin_total = _latin_kept(rng)
-    return [
-        (
-            "chrome",
-            f"chrome lines removed ({len(lines)} kinds of line)",
-            f"{removed / total:.4f}",
-            f"{removed}/{total}",
-        ),
-        (
-            "chrome",
-            "removed with the expected kind",
-            f"{right_kind / total:.4f}",
-            f"{right_kind}/{total}",
-        ),
-        (
-            "latin",
-            "Latin phrases in prose kept",
-            f"{latin_kept / latin_total:.4f}",
-            f"{latin_kept}/{latin_total}",
-        ),
-    ]
+def latin_rows(seed: int = 14) -> list[Row]:
+    """English sentences using Latin phrases, glued into real paragraphs: never removed."""
+    kept, total = _latin_kept(random.Random(seed))
+    return [("latin", "Latin phrases in prose kept", f"{kept / total:.4f}", f"{kept}/{total}")]
 
 
 def _latin_kept(rng: random.Random) -> tuple[int, int]:
@@ -255,6 +96,9 @@ BYLINES = ("By {name}", "{name}", "{name}, {role}", "{section} | {name}", "BY {u
 ROLES = ("Political Editor", "staff reporter", "Science correspondent", "in Sydney")
 SECTIONS = ("World", "Politics", "Sport", "Business", "Science")
 ORDERS = (("date", "title", "byline"), ("title", "byline", "date"), ("title", "date", "byline"))
+# Headers with less to go on: a title with only a byline or nothing after it, a date with no
+# title (its first paragraph must stay body), no header at all.
+SPARSE_ORDERS = (("title", "byline"), ("title",), ("date",), ())
 
 
 def real_titles_and_authors() -> tuple[list[str], list[str]]:
@@ -291,8 +135,11 @@ def feed_text(
     return top + joiner.join(header) + "\n\n" + "\n\n".join(body)
 
 
-def structure_cases(rng: random.Random) -> Iterator[tuple[str, dict[str, object]]]:
-    """(feed text, truth) for each Lee article with a real title and byline drawn for it."""
+def structure_cases(
+    rng: random.Random, orders: tuple[tuple[str, ...], ...] = ORDERS
+) -> Iterator[tuple[str, dict[str, object]]]:
+    """(feed text, truth) for each Lee article with a real title and byline drawn for it, under
+    a header in one of ``orders``; truth is None for a field the header does not hold."""
     titles, authors = real_titles_and_authors()
     for article in lee_articles():
         when = datetime(
@@ -314,37 +161,58 @@ def structure_cases(rng: random.Random) -> Iterator[tuple[str, dict[str, object]
             "byline": byline if rng.random() < 0.8 else "",
         }
         body = paragraphs(article, rng)
+        order = rng.choice(orders)
         truth = {
-            "title": fields["title"],
-            "day": when.date().isoformat(),
-            "byline": name if fields["byline"] else None,
+            "title": fields["title"] if "title" in order else None,
+            "day": when.date().isoformat() if "date" in order else None,
+            "byline": name if fields["byline"] and "byline" in order else None,
             "first": body[0],
         }
-        yield feed_text(fields, rng.choice(ORDERS), body, rng), truth
+        yield feed_text(fields, order, body, rng), truth
 
 
 def structure_rows(seed: int = 13) -> list[Row]:
-    """Title, date, byline and body-start accuracy of parse_structure on feed-style texts."""
-    rng, scores, total = (
-        random.Random(seed),
-        dict.fromkeys(("title", "date", "byline", "body"), 0),
-        0,
-    )
-    for text, truth in structure_cases(rng):
-        found = parse_structure([block.text for block in strip_boilerplate(text).blocks])
-        day = found.published_at and datetime.fromtimestamp(found.published_at / 1000, UTC)
-        byline = found.byline and found.byline.split(",")[0].split(" | ")[-1].strip()
-        total += 1
-        scores["title"] += found.title == truth["title"]
-        scores["date"] += bool(day) and day.date().isoformat() == truth["day"]
-        scores["byline"] += (byline or "").casefold() == (truth["byline"] or "").casefold()
-        scores["body"] += bool(found.paragraphs) and found.paragraphs[0] == truth["first"]
-    return [
-        (
-            "structure",
-            f"{name} exact ({total} feed texts)",
-            f"{hits / total:.3f}",
-            f"{hits}/{total}",
-        )
-        for name, hits in scores.items()
-    ]
+    """Title, date, byline and body-start accuracy of parse_structure on feed-style texts: the
+    350 full headers, then 350 sparse ones (and how many texts without a title got one)."""
+    rows = []
+    for name, orders, offset in (("", ORDERS, 0), ("sparse ", SPARSE_ORDERS, 1)):
+        scores = dict.fromkeys(("title", "date", "byline", "body", "false title"), 0)
+        cases = list(structure_cases(random.Random(seed + offset), orders))
+        untitled = sum(truth["title"] is None for _, truth in cases)
+        for text, truth in cases:
+            for field, hit in structure_hits(text, truth).items():
+                scores[field] += hit
+        rows += [
+            (
+                "structure",
+                f"{field} exact ({len(cases)} {name}feed texts)",
+                f"{hits / len(cases):.3f}",
+                f"{hits}/{len(cases)}",
+            )
+            for field, hits in scores.items()
+            if field != "false title"
+        ]
+        if untitled:
+            rows.append(
+                (
+                    "structure",
+                    f"  titles found where there is none ({name.strip() or 'full'})",
+                    str(scores["false title"]),
+                    f"of {untitled} texts without a title",
+                )
+            )
+    return rows
+
+
+def structure_hits(text: str, truth: dict[str, object]) -> dict[str, bool]:
+    """Which fields parse_structure got exactly right for one feed text (None must be None)."""
+    found = parse_structure([block.text for block in strip_boilerplate(text).blocks])
+    day = found.published_at and datetime.fromtimestamp(found.published_at / 1000, UTC)
+    byline = found.byline and found.byline.split(",")[0].split(" | ")[-1].strip()
+    return {
+        "title": found.title == truth["title"],
+        "date": (day and day.date().isoformat()) == truth["day"],
+        "byline": (byline or "").casefold() == (truth["byline"] or "").casefold(),
+        "body": bool(found.paragraphs) and found.paragraphs[0] == truth["first"],
+        "false title": truth["title"] is None and found.title is not None,
+    }

@@ -107,8 +107,13 @@ class Outputs(threading.Thread):
 
 
 def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (nearest rank); NaN, printed as "-", when no input of the span got out."""
     ordered = sorted(values)
     return ordered[round(q * (len(ordered) - 1))] if ordered else float("nan")
+
+
+def seconds(value: float) -> str:
+    return "-" if value != value else f"{value:.1f}"
 
 
 def measure(args, rate: float, payloads: list[bytes], log: Path) -> Result:
@@ -195,9 +200,11 @@ def main() -> int:
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r.rate:g} | {args.minutes:g} | {r.sent} | {r.once} | {r.twice} | {r.p50:.1f} "
-              f"| {r.p99:.1f} | {r.worst:.1f} | {r.first[0]:.1f} / {r.first[1]:.1f} "
-              f"| {r.last[0]:.1f} / {r.last[1]:.1f} |")  # fmt: skip
+        figures = [r.p50, r.p99, r.worst]
+        print(f"| {r.rate:g} | {args.minutes:g} | {r.sent} | {r.once} | {r.twice} | "
+              + " | ".join(map(seconds, figures))
+              + f" | {seconds(r.first[0])} / {seconds(r.first[1])} "
+              f"| {seconds(r.last[0])} / {seconds(r.last[1])} |")  # fmt: skip
     within = [r.rate for r in results if r.once == r.sent and r.p99 <= args.target_p99_seconds]
     best = f"{max(within):g} events/s" if within else "none of the rates tried"
     print(f"highest rate with every input once and p99 <= {args.target_p99_seconds:g} s: {best}")

@@ -27,7 +27,7 @@ from transforms.io.recovery import REFILE, WRITTEN, SkipWritten
 from transforms.steps.clean import CleanArticles
 from transforms.steps.dead_letters import DEAD_LETTER
 from transforms.steps.decode import DecodeEvents
-from transforms.steps.dedup import ARTICLES, DUPLICATES, DeduplicateArticles
+from transforms.steps.dedup import ARTICLES, DUPLICATES, DedupConfig, DeduplicateArticles
 from transforms.steps.encode import (
     ENCODED,
     RECORDS,
@@ -61,18 +61,21 @@ class Outcomes:
     dead_letters: beam.PCollection
 
 
-def enrich_events(events: beam.PCollection, opts: NewsflowOptions) -> Outcomes:
-    """RawEvents -> enriched articles, duplicates and dead letters."""
+def enrich_events(events: beam.PCollection, opts: NewsflowOptions, config: DedupConfig) -> Outcomes:
+    """RawEvents -> enriched articles, duplicates and dead letters (dedup configured by
+    ``config``: Kafka mode adds the changelog)."""
     decoded = events | "DecodeEvents" >> DecodeEvents(opts.max_body_bytes, opts.schema_registry_url)
     cleaned = decoded[ARTICLES] | "CleanArticles" >> CleanArticles()
     templated = cleaned[ARTICLES] | "StripTemplates" >> StripTemplates()
-    deduped = templated | "DeduplicateArticles" >> DeduplicateArticles(dedup_config(opts))
+    deduped = templated[ARTICLES] | "DeduplicateArticles" >> DeduplicateArticles(config)
     enriched = deduped[ARTICLES] | "ExtractMetadata" >> ExtractMetadata(
         opts.spacy_model, opts.ner_batch_size, opts.ner_processes
     )
     dead_letters = (
         decoded[DEAD_LETTER],
         cleaned[DEAD_LETTER],
+        templated[DEAD_LETTER],
+        deduped[DEAD_LETTER],
         enriched[DEAD_LETTER],
     ) | "AllDeadLetters" >> beam.Flatten()
     return Outcomes(enriched[ARTICLES], deduped[DUPLICATES], dead_letters)
@@ -180,7 +183,8 @@ def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | No
     if events is None:
         read = p | "ReadEvents" >> ReadEvents(opts)
         events, already_written, to_write = read.events, [read[WRITTEN]], {"refiled": read[REFILE]}
-    outcomes = enrich_events(events, opts)
+    kafka = client_config(opts.bootstrap_servers, kafka_overrides(opts))
+    outcomes = enrich_events(events, opts, dedup_config(opts, kafka))
     written = {
         "enriched": outcomes.enriched,
         "duplicates": outcomes.duplicates,
@@ -233,7 +237,7 @@ class WriteFileOutcomes(beam.PTransform):
 def build_file_mode(p: beam.Pipeline, opts: NewsflowOptions, input_pattern: str, output: str):
     """``newsflow process``: the same transforms on event files, JSON twins plus Avro out."""
     events = p | "ReadEventFiles" >> ReadEventFiles(input_pattern)
-    outcomes = enrich_events(events, opts)
+    outcomes = enrich_events(events, opts, dedup_config(opts))
     _ = {
         "enriched": outcomes.enriched,
         "duplicates": outcomes.duplicates,

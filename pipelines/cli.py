@@ -24,7 +24,7 @@ from kafka.errors import KafkaError
 from pipelines import assembly, replay, status
 from pipelines.group_lock import GroupLock
 from pipelines.kafka_tools import produce, tail
-from pipelines.metrics import job_snapshot, serve_job_metrics
+from pipelines.metrics import job_metrics, job_snapshot
 from pipelines.options import DEFAULT_BOOTSTRAP, NewsflowOptions, kafka_overrides, validate
 from pipelines.progress import show_progress
 from pipelines.runners import PrismNotFoundError, use_local_runner
@@ -172,8 +172,9 @@ def _run(beam_argv: list[str], runner: str, streaming: bool) -> None:
 def _run_to_end(pipeline: beam.Pipeline, opts: NewsflowOptions) -> str:
     """Run the job until it ends or is cancelled by a signal; a failed job raises
     ``JobFailedError`` with one line naming the error raised on the worker."""
+    metrics = job_metrics(opts)
     result = pipeline.run()
-    stop_metrics = serve_job_metrics(result, opts)
+    metrics.attach(result)
     stopping = threading.Event()
     if not opts.stop_at_end:
         _cancel_on_signals(result, stopping)
@@ -185,7 +186,7 @@ def _run_to_end(pipeline: beam.Pipeline, opts: NewsflowOptions) -> str:
         LOG.info("job status stream ended after cancel: %r", exc)
         return PipelineState.CANCELLED
     finally:
-        stop_metrics()
+        metrics.stop()
 
 
 class JobFailedError(Exception):

@@ -12,7 +12,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from schemas.codec import decode_any
-from schemas.confluent import RegistryClient, decode_confluent_any, is_confluent
+from schemas.confluent import RegistryClient, decode_confluent_any, is_confluent, unframe
 from schemas.errors import CodecError
 from transforms.io.broker_retry import BrokerCalls
 from transforms.io.kafka_config import client_config, for_client
@@ -142,6 +142,10 @@ def describe(message, registry: RegistryClient | None = None) -> dict:
     """A message as a JSON-friendly dict: decoded Avro if it is one of ours (single-object, or
     Confluent-framed when a registry is given), else the raw text."""
     where = f"{message.topic}/{message.partition}@{message.offset}"
+    if registry is None and is_confluent(message.value):
+        schema_id = unframe(message.value)[0]
+        hint = f"Confluent-framed Avro (schema id {schema_id}): pass --schema-registry-url"
+        return {"at": where, "raw": hint}
     try:
         if registry is not None and is_confluent(message.value):
             schema, record = decode_confluent_any(message.value, registry)

@@ -33,7 +33,7 @@ from prometheus_client.core import (
 
 from pipelines.options import kafka_overrides
 from pipelines.status import PartitionLag, consumer_lag
-from schemas.errors import InfrastructureError
+from schemas.errors import ConfigurationError, InfrastructureError
 from transforms.io.histograms import bucket_upper_ms
 from transforms.io.kafka_config import client_config
 from transforms.io.kafka_sink import END_TO_END_LATENCY, WRITE_METRICS_NAMESPACE
@@ -185,14 +185,47 @@ def _seconds_label(upper_ms: float) -> str:
     return repr(upper_ms / 1000)
 
 
-class JobCollector:
-    """A Prometheus collector that asks the job (and the broker, for lag) on every scrape."""
+class JobMetrics:
+    """The ``/metrics`` endpoint of one ``newsflow run``: bound before the job starts (a port in
+    use fails the command at once), then fed by the job once ``attach``-ed; every scrape asks the
+    job service and the broker afresh."""
 
     def __init__(
-        self, read: Callable[[], Snapshot], lag: Callable[[], list[PartitionLag]] | None
+        self,
+        lag: Callable[[], list[PartitionLag]] | None = None,
+        read: Callable[[], Snapshot] = Snapshot,
     ) -> None:
         self._read = read
         self._lag = lag
+        self._stop: Callable[[], None] = lambda: None
+        self.port: int | None = None
+
+    def attach(self, result) -> None:
+        """From now on, scrapes read this running job's metrics."""
+        self._read = partial(job_snapshot, result)
+
+    def serve(self, port: int, host: str) -> None:
+        """Serve ``/metrics`` on ``host:port`` in a daemon thread until ``stop``."""
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(self)
+        try:
+            server, thread = start_http_server(port, addr=host, registry=registry)
+        except OSError as exc:  # a second instance on the same port, a host not on this machine
+            raise ConfigurationError(
+                f"--metrics-port {port}: cannot serve on {host}:{port}: {exc.strerror or exc}"
+            ) from exc
+        self.port = server.server_port
+        LOG.info("metrics on http://%s:%d/metrics", host, self.port)
+
+        def stop() -> None:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+
+        self._stop = stop
+
+    def stop(self) -> None:
+        self._stop()
 
     def collect(self) -> Iterator[Metric]:
         lags = None
@@ -204,34 +237,16 @@ class JobCollector:
         yield from families(self._read(), lags)
 
 
-def serve(
-    read: Callable[[], Snapshot],
-    lag: Callable[[], list[PartitionLag]] | None,
-    port: int,
-    host: str,
-) -> Callable[[], None]:
-    """Serve ``/metrics`` on ``host:port`` in a daemon thread; returns the function to stop it."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(JobCollector(read, lag))
-    server, thread = start_http_server(port, addr=host, registry=registry)
-    LOG.info("metrics on http://%s:%d/metrics", host, port)
-
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-    return stop
-
-
-def serve_job_metrics(result, opts) -> Callable[[], None]:
-    """``--metrics-port``: serve the running job's metrics and its consumer group's lag; returns
-    the function that stops serving (one that does nothing when no port was asked for)."""
+def job_metrics(opts) -> JobMetrics:
+    """``--metrics-port``: the endpoint of this job, serving already (consumer lag included);
+    without the flag, one that serves nothing."""
     if opts.metrics_port is None:
-        return lambda: None
+        return JobMetrics()
     config = client_config(opts.bootstrap_servers, kafka_overrides(opts))
 
     def lag() -> list[PartitionLag]:
         return consumer_lag(config, opts.consumer_group, opts.input_topic)[0]
 
-    return serve(partial(job_snapshot, result), lag, opts.metrics_port, opts.metrics_host)
+    metrics = JobMetrics(lag)
+    metrics.serve(opts.metrics_port, opts.metrics_host)
+    return metrics

@@ -15,6 +15,7 @@ from dataclasses import replace
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.io.broker_retry import DEFAULT_BROKER_TIMEOUT_SECONDS
+from transforms.io.changelog import ChangelogConfig, changelog_topic
 from transforms.io.kafka_config import client_config, kafka_settings
 from transforms.steps.dedup import DEFAULT_TTL_HOURS, DedupConfig
 from transforms.steps.enrich import DEFAULT_BATCH_SIZE, DEFAULT_NER_PROCESSES
@@ -96,6 +97,16 @@ class NewsflowOptions(PipelineOptions):
         )
         _flag(
             parser,
+            "dedup-changelog",
+            choices=("on", "off"),
+            default="on",
+            help="newsflow run: write the dedup index to the compacted topic "
+            "<consumer-group>-dedup-changelog and restore it when the job starts with empty "
+            "state, so dedup memory survives a restart of the local runner (whose state is in "
+            "memory); off on a runner whose state is durable (Flink with checkpoints)",
+        )
+        _flag(
+            parser,
             "near-dup-threshold",
             type=float,
             default=MinHashConfig().threshold,
@@ -166,11 +177,21 @@ class NewsflowOptions(PipelineOptions):
         )
 
 
-def dedup_config(opts: NewsflowOptions) -> DedupConfig:
-    """The frozen config every dedup worker gets; seeds are fixed inside MinHashConfig."""
+def dedup_config(opts: NewsflowOptions, kafka: dict | None = None) -> DedupConfig:
+    """The frozen config every dedup worker gets; seeds are fixed inside MinHashConfig. With the
+    Kafka client settings ``kafka`` (``newsflow run``) and ``--dedup-changelog on``, the index is
+    also kept in the group's changelog topic; file mode passes none and has no changelog."""
+    changelog = None
+    if kafka is not None and opts.dedup_changelog == "on":
+        changelog = ChangelogConfig(
+            client=kafka,
+            topic=changelog_topic(opts.consumer_group),
+            ttl_ms=int(opts.dedup_ttl_hours * 3600 * 1000),
+        )
     return DedupConfig(
         ttl_hours=opts.dedup_ttl_hours,
         minhash=replace(MinHashConfig(), threshold=opts.near_dup_threshold),
+        changelog=changelog,
     )
 
 

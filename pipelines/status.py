@@ -85,11 +85,12 @@ def consumer_lag(
     config: dict, group: str, topic: str, count_topics: tuple[str, ...] | list[str] = ()
 ) -> tuple[list[PartitionLag], dict[str, int]]:
     """Per-partition lag of ``group`` on ``topic``, and the record counts of ``count_topics``."""
-    # A group id only to ask for its commits: without subscribe() the consumer never joins it.
-    consumer = KafkaConsumer(
-        **for_client(config, KafkaConsumer), group_id=group, enable_auto_commit=False
-    )
+    consumer = None
     try:
+        # A group id only to ask for its commits: without subscribe() it never joins the group.
+        consumer = KafkaConsumer(
+            **for_client(config, KafkaConsumer), group_id=group, enable_auto_commit=False
+        )
         inputs = _partitions(consumer, topic)
         beginning = consumer.beginning_offsets(inputs)
         ends = consumer.end_offsets(inputs)
@@ -104,7 +105,8 @@ def consumer_lag(
         servers = config.get("bootstrap_servers")
         raise KafkaIOError(f"cannot read the offsets of {topic} from {servers}: {exc!r}") from exc
     finally:
-        consumer.close()
+        if consumer is not None:
+            consumer.close()
     return lags, counts
 
 

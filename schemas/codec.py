@@ -44,12 +44,23 @@ def schema_fingerprint(schema: Mapping) -> bytes:
     return bytes.fromhex(fingerprint(to_parsing_canonical_form(schema), "CRC-64-AVRO"))
 
 
+@cache
+def named_fingerprint(name: str) -> bytes:
+    """The fingerprint of ``schemas/<name>.avsc``, computed once per process: fastavro's CRC-64 is
+    pure Python and took more time than the Avro encoding of a record itself."""
+    return schema_fingerprint(load_schema(name))
+
+
+def _fingerprint(schema: Mapping | str) -> bytes:
+    return named_fingerprint(schema) if isinstance(schema, str) else schema_fingerprint(schema)
+
+
 def encode(record: Mapping[str, Any], schema: Mapping | str) -> bytes:
     """One record as a single-object Avro message."""
     parsed = load_schema(schema) if isinstance(schema, str) else schema
     out = io.BytesIO()
     out.write(MAGIC)
-    out.write(schema_fingerprint(parsed))
+    out.write(_fingerprint(schema))
     try:
         fastavro.schemaless_writer(out, parsed, dict(record), strict_allow_default=True)
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
@@ -63,7 +74,8 @@ def decode(data: bytes, reader: Mapping | str, writers: Iterable[Mapping] = ()) 
     parsed_reader = load_schema(reader) if isinstance(reader, str) else reader
     if len(data) < HEADER_LEN or data[:2] != MAGIC:
         raise CodecError("not an Avro single-object message (missing C3 01 header)")
-    known = {schema_fingerprint(s): s for s in (parsed_reader, *writers)}
+    known = {schema_fingerprint(s): s for s in writers}
+    known[_fingerprint(reader)] = parsed_reader
     writer = known.get(data[2:HEADER_LEN])
     if writer is None:
         raise CodecError(f"unknown writer schema fingerprint {data[2:HEADER_LEN].hex()}")
@@ -86,6 +98,6 @@ def read_container(fo: BinaryIO) -> list[dict[str, Any]]:
 def decode_any(data: bytes) -> tuple[str, dict[str, Any]]:
     """Decode a message of any newsflow schema, telling which one by its fingerprint."""
     for name in (ENRICHED, DEAD_LETTER, ARTICLE_EVENT):
-        if data[2:HEADER_LEN] == schema_fingerprint(load_schema(name)):
+        if data[2:HEADER_LEN] == named_fingerprint(name):
             return name, decode(data, name)
     raise CodecError(f"no newsflow schema has fingerprint {data[2:HEADER_LEN].hex()}")

@@ -1,45 +1,63 @@
-"""Exact and near-duplicate detection, with all memory in keyed Beam state that expires.
+"""Exact and near-duplicate detection in one keyed step, its memory in Beam state that expires.
 
-Each keyed step buffers what arrives until the event-time watermark passes it, then decides in
-``(fetched_at, input position)`` order, so the first-seen copy is the one kept whatever order a
-runner delivers elements in (in batch the watermark only moves at the end, which sorts the whole
-input). What a key remembers (the first copy's id, or its MinHash signature) is cleared by an
-event-time timer ``ttl`` after it was stored: memory is bounded by arrival rate x TTL.
+``Fingerprint`` (stateless, before the shuffle) computes each article's MinHash fingerprint, the
+expensive part, wherever the runner has cores. ``DecideDuplicates`` is keyed by dedup shard: it
+buffers what arrives until the event-time watermark passes it (``transforms.steps.buffering``),
+then decides the whole batch in ``(fetched_at, input position)`` order against the shard's index
+of first-seen kept articles (``transforms.text.dedup_index``): exact by content hash, near by LSH
+band candidates judged on the full fingerprints. There is no per-band fan-out and no gather step:
+one article costs well under one state request in file mode (counter
+``newsflow.dedup/state_requests``).
 
-Each buffering step declares its own ``PENDING``/``FLUSH`` specs rather than inheriting them: Beam
-binds one ``on_timer`` callback per ``TimerSpec`` object, so a shared base class cannot hold them.
+Dedup memory lives in Beam state: an append-only bag of encoded index entries plus a version
+(a fresh random token at every change, with the bag's entry count). The ``DedupIndex`` a DoFn holds
+in memory is only a cache of that bag, used while its version equals the state's version, which is
+read at every flush; otherwise it is rebuilt from the bag. Entries older than the TTL are dropped
+from the cache at each flush and the bag is rewritten once it holds more expired entries than live
+ones: memory is arrival rate x TTL.
 
-Near-dup runs in three keyed steps: articles are fanned out to their LSH band buckets, each bucket
-judges new members against the first signature it saw, and a step keyed per input gathers every
-band's verdict before the article moves on as kept or duplicate.
+With a changelog configured (Kafka mode), every entry added is written to the compacted topic and
+acknowledged before the batch's decisions are emitted, and a shard whose Beam state is empty (a
+new job, or a restarted local runner, whose state is in memory) restores its index from it.
+
+All articles go to one shard key (``SHARD``): near-duplicates share no key a router could compute
+before comparing them (any shared LSH band may be the one that matches), so one index must see
+them all. The step's own work per article is microseconds (lookups and ``judge`` on candidates);
+fingerprinting, cleaning and NER run in parallel around it on every runner.
 """
 
 from __future__ import annotations
 
+import random
 import typing
 from dataclasses import dataclass, field, replace
 
 import apache_beam as beam
-from apache_beam.coders import PickleCoder
+from apache_beam.coders import BytesCoder, PickleCoder
 from apache_beam.metrics import Metrics
-from apache_beam.transforms.timeutil import TimeDomain
-from apache_beam.transforms.userstate import (
-    BagStateSpec,
-    ReadModifyWriteStateSpec,
-    TimerSpec,
-    on_timer,
-)
-from apache_beam.utils.timestamp import Duration, Timestamp
+from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, on_timer
+from apache_beam.utils.timestamp import Duration
 
+from transforms.io.changelog import ChangelogConfig, ChangelogWriter, ensure_topic, restore
+from transforms.steps import buffering
+from transforms.steps.dead_letters import DEAD_LETTER, article_payload, dead_letter_output
+from transforms.text.dedup_index import (
+    DedupIndex,
+    arrival_order,
+    decide,
+    decode_entry,
+    encode_entry,
+)
 from transforms.text.fingerprint import fingerprint
 from transforms.text.models import Article
-from transforms.text.near_dup import MinHashConfig, judge
+from transforms.text.near_dup import MinHashConfig
 
 STEP = "dedup"
+NAMESPACE = f"newsflow.{STEP}"
 ARTICLES = "articles"
 DUPLICATES = "duplicates"
 DEFAULT_TTL_HOURS = 24 * 7
-FLUSH_DELAY = Duration(micros=1000)
+SHARD = "all"
 # String keys get Beam's deterministic UTF-8 coder, as keyed state requires.
 Keyed = tuple[str, typing.Any]
 KeyedArticle = tuple[str, Article]
@@ -47,208 +65,172 @@ KeyedArticle = tuple[str, Article]
 
 @dataclass(frozen=True)
 class DedupConfig:
-    """How long a first copy is remembered, and how near-duplicates are judged."""
+    """How long a first copy is remembered, how near-duplicates are judged, and the changelog
+    that makes the memory durable on a runner whose state is not (None: none, as in file mode)."""
 
     ttl_hours: float = DEFAULT_TTL_HOURS
     minhash: MinHashConfig = field(default_factory=MinHashConfig)
+    changelog: ChangelogConfig | None = None
 
     @property
     def ttl(self) -> Duration:
         return Duration(seconds=self.ttl_hours * 3600)
 
 
-def flush_time(timestamp: Timestamp) -> Timestamp:
-    """When a buffered element is decided: just after its own timestamp, never at it.
+class FingerprintFn(beam.DoFn):
+    """Article -> ``(shard, (article, fingerprint))``; a failure is a ``dedup_failed`` dead
+    letter."""
 
-    An element may carry exactly the current watermark (the source lifts early Kafka timestamps to
-    it, and a timer's outputs carry the timer's time); a timer set at the watermark may count as
-    already passed and never fire, stranding what it buffered. One millisecond later is in the
-    future."""
-    return timestamp + FLUSH_DELAY
+    def __init__(self, cfg: MinHashConfig) -> None:
+        self._cfg = cfg
 
-
-def arrival_order(article: Article) -> tuple[int, tuple[int, int], str]:
-    """Earliest fetched first, then input position: DESIGN.md's rule for which copy is kept."""
-    return (article.fetched_at, article.ref.position, article.id)
-
-
-def input_key(article: Article) -> str:
-    """Unique per input (ids can repeat across inputs; coordinates cannot)."""
-    return f"{article.id}|{article.ref}"
+    def process(self, article: Article):
+        try:
+            yield SHARD, (article, fingerprint(article.body, self._cfg))
+        except Exception as exc:  # one bad article must not stop the job
+            yield dead_letter_output(STEP, article_payload(article), article.ref, exc)
 
 
-class ExactDedupFn(beam.DoFn):
-    """Keyed by content hash: the first copy goes on, later ones go to ``duplicates``."""
+class DecideDuplicatesFn(beam.DoFn):
+    """Keyed by shard: first copies go on, later copies go to ``duplicates`` with
+    ``duplicate_of`` naming the kept first copy."""
 
-    PENDING = BagStateSpec("pending", PickleCoder())
-    FIRST = ReadModifyWriteStateSpec("first", PickleCoder())
-    FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
-    EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
+    PENDING = buffering.pending_spec()
+    ARMED = buffering.armed_spec()
+    FLUSH = buffering.flush_spec()
+    INDEX = BagStateSpec("index", BytesCoder())
+    VERSION = ReadModifyWriteStateSpec("version", PickleCoder())
 
     def __init__(self, config: DedupConfig) -> None:
         self._config = config
-        self._dups = Metrics.counter(f"newsflow.{STEP}", "duplicates_exact")
+        self._requests = buffering.StateRequests(NAMESPACE)
+        self._exact = Metrics.counter(NAMESPACE, "duplicates_exact")
+        self._near = Metrics.counter(NAMESPACE, "duplicates_near")
+        self._restored = Metrics.counter(NAMESPACE, "entries_restored")
+        self._cache: dict[str, tuple[object, DedupIndex]] = {}
+        self._changelog: ChangelogWriter | None = None
+
+    def setup(self) -> None:
+        self._cache = {}
+        if self._config.changelog is not None:
+            ensure_topic(self._config.changelog)
+            self._changelog = ChangelogWriter(self._config.changelog)
+
+    def teardown(self) -> None:
+        if self._changelog is not None:
+            self._changelog.close()
+
+    def start_bundle(self) -> None:
+        self._requests.start_bundle()
+
+    def finish_bundle(self) -> None:
+        self._requests.finish_bundle()
 
     def process(
         self,
-        element: tuple[str, Article],
+        element: Keyed,
         timestamp=beam.DoFn.TimestampParam,
         pending=beam.DoFn.StateParam(PENDING),
+        armed=beam.DoFn.StateParam(ARMED),
         flush=beam.DoFn.TimerParam(FLUSH),
     ):
-        pending.add(element[1])
-        flush.set(flush_time(timestamp))
+        key, value = element
+        buffering.buffer(key, value, timestamp, pending, armed, flush, self._requests)
 
     @on_timer(FLUSH)
-    def decide(
+    def flush(
         self,
+        key=beam.DoFn.KeyParam,
         fired_at=beam.DoFn.TimestampParam,
         pending=beam.DoFn.StateParam(PENDING),
-        first=beam.DoFn.StateParam(FIRST),
-        expire=beam.DoFn.TimerParam(EXPIRE),
-    ):
-        kept = first.read()
-        for article in sorted(pending.read(), key=arrival_order):
-            if kept is None:
-                kept = article.id
-                first.write(kept)
-                expire.set(fired_at + self._config.ttl)
-                yield article
-            else:
-                self._dups.inc()
-                yield beam.pvalue.TaggedOutput(DUPLICATES, replace(article, duplicate_of=kept))
-        pending.clear()
-
-    @on_timer(EXPIRE)
-    def forget(self, first=beam.DoFn.StateParam(FIRST)):
-        first.clear()
-
-
-class BandBucketFn(beam.DoFn):
-    """Keyed by LSH band bucket: judge each member against the first signature the bucket saw and
-    emit ``(input_key, duplicate_of or None, similarity)``."""
-
-    PENDING = BagStateSpec("pending", PickleCoder())
-    FIRST = ReadModifyWriteStateSpec("first", PickleCoder())
-    FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
-    EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
-
-    def __init__(self, config: DedupConfig) -> None:
-        self._config = config
-
-    def process(
-        self,
-        element: tuple[str, tuple],
-        timestamp=beam.DoFn.TimestampParam,
-        pending=beam.DoFn.StateParam(PENDING),
+        armed=beam.DoFn.StateParam(ARMED),
         flush=beam.DoFn.TimerParam(FLUSH),
+        index_state=beam.DoFn.StateParam(INDEX),
+        version_state=beam.DoFn.StateParam(VERSION),
     ):
-        pending.add(element[1])
-        flush.set(flush_time(timestamp))
-
-    @on_timer(FLUSH)
-    def decide(
-        self,
-        fired_at=beam.DoFn.TimestampParam,
-        pending=beam.DoFn.StateParam(PENDING),
-        first=beam.DoFn.StateParam(FIRST),
-        expire=beam.DoFn.TimerParam(EXPIRE),
-    ):
-        stored = first.read()
-        for _, key, article_id, fp in sorted(pending.read(), key=lambda m: m[0]):
-            if stored is None:
-                stored = (article_id, fp)
-                first.write(stored)
-                expire.set(fired_at + self._config.ttl)
-                yield key, (None, 0.0)
+        due = buffering.take_due(key, fired_at, pending, armed, flush, self._requests)
+        if not due:
+            return
+        now_ms = fired_at.micros // 1000
+        index, stored, fresh = self._index(key, index_state, version_state, now_ms)
+        index.expire_before(now_ms - int(self._config.ttl.micros // 1000))
+        outputs, added = [], []
+        for article, fp in sorted(due, key=lambda item: arrival_order(item[0])):
+            try:
+                decision = decide(article, fp, index, self._config.minhash, now_ms)
+            except Exception as exc:  # one bad article must not stop the job
+                outputs.append(dead_letter_output(STEP, article_payload(article), article.ref, exc))
                 continue
-            verdict = judge(fp, stored[1], self._config.minhash)
-            yield key, (stored[0] if verdict.duplicate else None, verdict.similarity)
-        pending.clear()
+            if decision.entry is not None:
+                added.append(decision.entry)
+                outputs.append(article)
+                continue
+            (self._exact if decision.kind == "exact" else self._near).inc()
+            duplicate = replace(article, duplicate_of=decision.duplicate_of)
+            outputs.append(beam.pvalue.TaggedOutput(DUPLICATES, duplicate))
+        if added and self._changelog is not None:
+            self._changelog.write(added)
+        if added or fresh or stored > 2 * len(index):
+            self._persist(key, index, stored, added, index_state, version_state)
+        yield from outputs
 
-    @on_timer(EXPIRE)
-    def forget(self, first=beam.DoFn.StateParam(FIRST)):
-        first.clear()
+    def _index(self, key, index_state, version_state, now_ms: int):
+        """``(index, entries in the state bag, whether the state was empty)``: the cached index
+        when its version is the state's, else rebuilt from the bag, else (empty state) restored
+        from the changelog."""
+        version = self._requests.read(key, "version", version_state)
+        cached = self._cache.get(key)
+        if version is not None and cached is not None and cached[0] == version:
+            return cached[1], version[1], False
+        if version is not None:
+            rows = self._requests.read_all(key, "index", index_state)
+            return DedupIndex(decode_entry(row) for row in rows), len(rows), False
+        if self._config.changelog is None:
+            return DedupIndex(), 0, True
+        since = now_ms - int(self._config.ttl.micros // 1000)
+        restored = list(restore(self._config.changelog, since))
+        self._restored.inc(len(restored))
+        for entry in restored:
+            self._requests.add(key, "index", index_state, encode_entry(entry))
+        return DedupIndex(restored), len(restored), True
 
-
-class GatherVerdictsFn(beam.DoFn):
-    """Keyed per input: hold the article until every band has judged it, then route it.
-
-    One small cell (article arrived?, verdicts counted, best match so far) is read and written per
-    element; the article itself is stored once and read once. State reads cross the runner
-    boundary, and an article gets a verdict from each of its bands."""
-
-    ARTICLE = BagStateSpec("article", PickleCoder())
-    TALLY = ReadModifyWriteStateSpec("tally", PickleCoder())
-
-    def __init__(self, config: DedupConfig) -> None:
-        self._bands = config.minhash.bands
-        self._dups = Metrics.counter(f"newsflow.{STEP}", "duplicates_near")
-
-    def process(
-        self,
-        element: tuple[str, tuple[str, object]],
-        article_state=beam.DoFn.StateParam(ARTICLE),
-        tally_state=beam.DoFn.StateParam(TALLY),
-    ):
-        kind, value = element[1]
-        arrived, counted, best = tally_state.read() or (False, 0, None)
-        if kind == "article":
-            article_state.add(value)
-            arrived = True
+    def _persist(self, key, index, stored: int, added, index_state, version_state) -> None:
+        """Append what was added (or rewrite the bag once most of it has expired) and move the
+        version, so every cached copy elsewhere is known stale. ``stored`` is the bag's count."""
+        if stored + len(added) > 2 * len(index):
+            self._requests.clear(key, "index", index_state)
+            for entry in index.entries():
+                self._requests.add(key, "index", index_state, encode_entry(entry))
+            stored = len(index)
         else:
-            counted += 1
-            if value[0] is not None and (best is None or value[1] > best[1]):
-                best = value
-        if not arrived or counted < self._bands:
-            tally_state.write((arrived, counted, best))
-            return
-        (article,) = article_state.read()
-        article_state.clear()
-        tally_state.clear()
-        if best is None:
-            yield article
-            return
-        self._dups.inc()
-        yield beam.pvalue.TaggedOutput(DUPLICATES, replace(article, duplicate_of=best[0]))
-
-
-def band_members(article: Article, cfg: MinHashConfig):
-    """One ``(bucket, member)`` pair per LSH band of the article's fingerprint."""
-    fp = fingerprint(article.body, cfg)
-    member = (arrival_order(article), input_key(article), article.id, fp)
-    for bucket in fp.bands:
-        yield str(bucket), member
+            for entry in added:
+                self._requests.add(key, "index", index_state, encode_entry(entry))
+            stored += len(added)
+        version = (random.getrandbits(63), stored)
+        self._requests.write(key, "version", version_state, version)
+        self._cache[key] = (version, index)
 
 
 class DeduplicateArticles(beam.PTransform):
-    """Outputs ``articles`` (first copies) and ``duplicates`` (``duplicate_of`` set)."""
+    """Outputs ``articles`` (first copies), ``duplicates`` (``duplicate_of`` set to the kept first
+    copy) and ``dead_letter`` (``dedup_failed``: an unexpected error on one article)."""
 
     def __init__(self, config: DedupConfig) -> None:
         super().__init__()
         self._config = config
 
     def expand(self, articles):
-        cfg = self._config
-        exact = (
-            articles
-            | "KeyByContentHash"
-            >> beam.Map(lambda a: (a.content_hash, a)).with_output_types(KeyedArticle)
-            | "ExactDedup" >> beam.ParDo(ExactDedupFn(cfg)).with_outputs(DUPLICATES, main=ARTICLES)
+        fingerprinted = articles | "Fingerprint" >> beam.ParDo(
+            FingerprintFn(self._config.minhash)
+        ).with_output_types(Keyed).with_outputs(DEAD_LETTER, main="keyed")
+        decided = fingerprinted.keyed | "DecideDuplicates" >> beam.ParDo(
+            DecideDuplicatesFn(self._config)
+        ).with_outputs(DUPLICATES, DEAD_LETTER, main=ARTICLES)
+        dead_letters = (fingerprinted[DEAD_LETTER], decided[DEAD_LETTER]) | (
+            "DedupDeadLetters" >> beam.Flatten()
         )
-        verdicts = (
-            exact[ARTICLES]
-            | "FanOutToBands" >> beam.FlatMap(band_members, cfg.minhash).with_output_types(Keyed)
-            | "JudgeInBands" >> beam.ParDo(BandBucketFn(cfg))
-            | "TagVerdicts"
-            >> beam.Map(lambda kv: (kv[0], ("verdict", kv[1]))).with_output_types(Keyed)
-        )
-        keyed = exact[ARTICLES] | "KeyByInput" >> beam.Map(lambda a: (input_key(a), ("article", a)))
-        near = (
-            (keyed, verdicts)
-            | "JoinVerdicts" >> beam.Flatten()
-            | "NearDedup"
-            >> beam.ParDo(GatherVerdictsFn(cfg)).with_outputs(DUPLICATES, main=ARTICLES)
-        )
-        duplicates = (exact[DUPLICATES], near[DUPLICATES]) | "AllDuplicates" >> beam.Flatten()
-        return {ARTICLES: near[ARTICLES], DUPLICATES: duplicates}
+        return {
+            ARTICLES: decided[ARTICLES],
+            DUPLICATES: decided[DUPLICATES],
+            DEAD_LETTER: dead_letters,
+        }

@@ -14,72 +14,91 @@ import apache_beam as beam
 from apache_beam.coders import PickleCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
-from apache_beam.transforms.userstate import (
-    BagStateSpec,
-    ReadModifyWriteStateSpec,
-    TimerSpec,
-    on_timer,
-)
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.utils.timestamp import Duration
 
-from transforms.steps.dedup import KeyedArticle, arrival_order, flush_time
+from transforms.steps import buffering
+from transforms.steps.dead_letters import DEAD_LETTER, article_payload, dead_letter_output
+from transforms.steps.dedup import ARTICLES, KeyedArticle
+from transforms.text.dedup_index import arrival_order
 from transforms.text.models import Article
 from transforms.text.templates import TemplateConfig, TemplateMemory, learn_and_strip
 
 STEP = "templates"
+NAMESPACE = f"newsflow.{STEP}"
 
 
 class LearnTemplatesFn(beam.DoFn):
-    """Keyed by source: every article goes on, its learned template lines removed and recorded."""
+    """Keyed by source: every article goes on, its learned template lines removed and recorded;
+    an unexpected error on one article makes it a ``templates_failed`` dead letter."""
 
-    PENDING = BagStateSpec("pending", PickleCoder())
+    PENDING = buffering.pending_spec()
+    ARMED = buffering.armed_spec()
+    FLUSH = buffering.flush_spec()
     MEMORY = ReadModifyWriteStateSpec("memory", PickleCoder())
-    FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
     EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
 
     def __init__(self, config: TemplateConfig) -> None:
         self._config = config
-        self._stripped = Metrics.counter(f"newsflow.{STEP}", "articles_stripped")
-        self._lines = Metrics.counter(f"newsflow.{STEP}", "lines_removed")
+        self._requests = buffering.StateRequests(NAMESPACE)
+        self._stripped = Metrics.counter(NAMESPACE, "articles_stripped")
+        self._lines = Metrics.counter(NAMESPACE, "lines_removed")
+
+    def start_bundle(self) -> None:
+        self._requests.start_bundle()
+
+    def finish_bundle(self) -> None:
+        self._requests.finish_bundle()
 
     def process(
         self,
         element: tuple[str, Article],
         timestamp=beam.DoFn.TimestampParam,
         pending=beam.DoFn.StateParam(PENDING),
+        armed=beam.DoFn.StateParam(ARMED),
         flush=beam.DoFn.TimerParam(FLUSH),
     ):
-        pending.add(element[1])
-        flush.set(flush_time(timestamp))
+        key, article = element
+        buffering.buffer(key, article, timestamp, pending, armed, flush, self._requests)
 
     @on_timer(FLUSH)
     def decide(
         self,
+        key=beam.DoFn.KeyParam,
         fired_at=beam.DoFn.TimestampParam,
         pending=beam.DoFn.StateParam(PENDING),
+        armed=beam.DoFn.StateParam(ARMED),
+        flush=beam.DoFn.TimerParam(FLUSH),
         memory_state=beam.DoFn.StateParam(MEMORY),
         expire=beam.DoFn.TimerParam(EXPIRE),
     ):
-        memory = memory_state.read() or TemplateMemory()
-        for article in sorted(pending.read(), key=arrival_order):
-            stripped = learn_and_strip(article, memory, self._config)
+        due = buffering.take_due(key, fired_at, pending, armed, flush, self._requests)
+        if not due:
+            return
+        memory = self._requests.read(key, "memory", memory_state) or TemplateMemory()
+        for article in sorted(due, key=arrival_order):
+            try:
+                stripped = learn_and_strip(article, memory, self._config)
+            except Exception as exc:  # one bad article must not stop the job
+                yield dead_letter_output(STEP, article_payload(article), article.ref, exc)
+                continue
             removed = len(stripped.boilerplate) - len(article.boilerplate)
             if removed:
                 self._stripped.inc()
                 self._lines.inc(removed)
             yield stripped
         memory.forget_before(fired_at.micros // 1000 - self._config.window_ms)
-        memory_state.write(memory)
+        self._requests.write(key, "memory", memory_state, memory)
         expire.set(fired_at + Duration(seconds=self._config.window_hours * 3600))
-        pending.clear()
 
     @on_timer(EXPIRE)
-    def forget(self, memory_state=beam.DoFn.StateParam(MEMORY)):
-        memory_state.clear()
+    def forget(self, key=beam.DoFn.KeyParam, memory_state=beam.DoFn.StateParam(MEMORY)):
+        self._requests.clear(key, "memory", memory_state)
 
 
 class StripTemplates(beam.PTransform):
-    """Articles in, the same articles out (none dropped), learned template lines removed."""
+    """Articles in; ``articles`` (every article, learned template lines removed; none dropped) and
+    ``dead_letter`` (``templates_failed``) out."""
 
     def __init__(self, config: TemplateConfig | None = None) -> None:
         super().__init__()
@@ -92,6 +111,10 @@ class StripTemplates(beam.PTransform):
         learned = (
             sourced
             | "KeyBySource" >> beam.Map(lambda a: (a.source, a)).with_output_types(KeyedArticle)
-            | "LearnTemplates" >> beam.ParDo(LearnTemplatesFn(self._config))
+            | "LearnTemplates"
+            >> beam.ParDo(LearnTemplatesFn(self._config)).with_outputs(DEAD_LETTER, main=ARTICLES)
         )
-        return (learned, unsourced) | "WithUnsourced" >> beam.Flatten()
+        return {
+            ARTICLES: (learned[ARTICLES], unsourced) | "WithUnsourced" >> beam.Flatten(),
+            DEAD_LETTER: learned[DEAD_LETTER],
+        }

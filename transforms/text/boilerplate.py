@@ -52,8 +52,11 @@ class FillerRules:
 
     max_stop_density: float = 0.2
     min_latin_probability: float = 0.6
+    # A sentence with few stop words ("Defense Secretary Donald Rumsfeld's statement that ...")
+    # is still prose when the identifier is this sure it is English.
+    min_english_probability: float = 0.6
     min_sentence_words: int = 4
-    min_run_words: int = 5
+    min_run_words: int = 4
 
 
 DEFAULT_RULES = FillerRules()
@@ -78,44 +81,65 @@ _QUOTES = frozenset('"“”„«»')
 # A sentence ends at . ! ? or … (plus closing quotes/brackets) followed by space and a capital.
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 
+_AGENCY = r"(getty images|reuters|ap|afp|aap|pa|epa|dpa|bloomberg|shutterstock|alamy)"
+_SHARE_WORDS = r"share|post|send|email|e-mail|tweet|pin"
 _CHROME: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern, re.IGNORECASE))
     for kind, pattern in (
         (
             "cookie_notice",
             r"(we|we and our partners|this (web)?site) uses? cookies\b.*"
-            r"|by (continuing|using) (to use )?(this|our) (web)?site\b.*"
-            r"|(accept|reject|allow) (all )?cookies\b.*"
-            r"|(manage )?cookie (settings|preferences|policy)\b.*",
+            r"|by (continuing|using) (to (use|browse) )?(this|our) (web)?site\b.*"
+            r"|(accept|reject|decline|refuse|allow) (all )?cookies\b.*"
+            r"|(accept|reject|decline|refuse|allow) all[.!]?"
+            r"|(manage )?cookie (settings|preferences|policy|notice|statement)\b.*"
+            r"|manage (my |your )?(preferences|consent|cookies|privacy settings)"
+            r"|(your |our )?privacy (choices|settings|preferences)",
         ),
         (
             "share_prompt",
-            r"(share|tweet|email|pin)( this| (this|the) (article|story|page|post))?"
-            r"( (on|via|with) [\w ,&+]+)?[:!.]?"
+            rf"({_SHARE_WORDS})( this| (this|the) (article|story|page|post|link))?"
+            r"( (on|to|via|with) [\w ,&+@]+)?( \(opens? in (a )?new (window|tab)\))?[:!.]?"
             r"|(share|follow us|follow @\w+|like us|find us) on [\w ,&+@]+[:!.]?"
-            r"|follow us[:!.]?|click (here )?to share\b.*",
+            r"|follow (the )?[\w.&' -]{1,40} on (facebook|twitter|x|instagram|tiktok|youtube"
+            r"|linkedin|threads|bluesky)( and [\w]+)?[:!.]?"
+            r"|follow us[:!.]?|click (here )?to share\b.*"
+            r"|copy (the )?(article |story |page )?link( to (the )?clipboard)?"
+            r"|print( this)?( (article|story|page))?",
         ),
         (
             "newsletter",
-            r"(sign[ -]?up|subscribe|join|get|don['’]t miss|enter your email|register)\b"
-            r".{0,100}\b(newsletters?|inbox|email alerts?|briefing|subscription|subscribe)\b"
-            r".{0,100}"
-            r"|(daily |weekly |free )?newsletters?[:!.]?",
+            r"(.{0,60}[?:.!] )?"
+            r"(sign[ -]?up|subscribe|join|get|don['’]t miss( out)?|enter your email|register)\b"
+            r".{0,100}\b(newsletters?|inbox|(news |email )?alerts?|briefing|subscription"
+            r"|subscribe|email)\b.{0,100}"
+            r"|(daily |weekly |free )?newsletters?[:!.]?"
+            r"|subscribe( now| today| here)?[:!.]?|.{0,100}\bsign up (here|now|today)[:!.]?"
+            r"|enter your email( address)?[:!.]?|(already|become) a (subscriber|member)\b.{0,80}"
+            r"|register (for free )?to (keep|continue) reading\b.{0,40}",
         ),
         (
             "navigation",
-            r"read more\b.{0,120}|advertisement|advert|sponsored( content)?"
+            r"read more( (here|now|stories|news))?[:!.…]?|read more ?[:|›>»-] ?.{1,120}"
+            r"|advertisement\b.{0,60}|advert|sponsored( content)?"
+            r"|(the )?(story|article) continues (below|after)( (the|this))?( advert(isement)?)?"
             r"|skip to (main )?(content|navigation)"
-            r"|related( articles| stories| content| links)?(:.{0,160})?"
+            r"|related( articles| stories| content| links| topics)?(:.{0,160})?"
             r"|more on this (story|topic)|see also:.{0,160}|continue reading\b.{0,80}"
+            r"|(most|top) (read|popular|viewed|shared|commented|stories)( (stories|articles))?"
+            r"|trending( now| stories)?|you (may|might) (also )?like|recommended( for you)?"
+            r"|(next|previous) (article|story|post)|more from [\w' &-]{1,40}"
+            r"|listen to this (article|story)|(show|hide|view) comments|load more( stories)?"
             r"|back to top|(home|news)( ?[›>»|/] ?[\w' &-]{1,40}){1,6}"
             r"|[\w' &-]{1,40}( ?[›>»] ?[\w' &-]{1,40}){2,6}",
         ),
         (
             "credit",
-            r"(photograph|photo|picture|image|illustration|video|composite)s?( credit)?:"
-            r" ?.{1,120}|.{1,80}/(getty images|reuters|ap|afp|pa|epa|shutterstock|alamy)"
-            r"|\((reuters|ap|afp|pa|bloomberg)\)|©.{1,120}"
+            r"(file )?(photograph|photo|picture|image|illustration|video|composite|source"
+            r"|credit)s?( credit)?: ?.{1,120}|image copyright .{1,80}"
+            rf"|.{{1,80}}/{_AGENCY}|\({_AGENCY}\)|©.{{1,120}}|{_AGENCY}( photo)?"
+            r"|\([^()]{0,80}\b(photo|picture|image)s?\b[^()]{0,80}\)"
+            r"|copyright (©|\(c\) )?(19|20)\d\d\b.{0,100}"
             r"|((additional )?(reporting|writing|editing) by"
             r" (?-i:[A-Z][\w'.-]*(?:,? (?:and |in |de |van )?[A-Z][\w'.-]*){0,6})[;.]? ?)+",
         ),
@@ -124,9 +148,12 @@ _CHROME: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _BAR_SEPARATOR = re.compile(r"\s*[|•·]\s*")
 _SHARE_TARGET = re.compile(
     r"(facebook|twitter|x|whatsapp|linkedin|e-?mail|print|reddit|pinterest|telegram|messenger"
-    r"|flipboard|bluesky|threads|copy( the)? link|comments?)",
+    r"|flipboard|bluesky|threads|copy( the)? link|comments?|share|tweet|pin|save)",
     re.IGNORECASE,
 )
+_TOKEN = re.compile(r"\S+")
+# A word of placeholder text: letters, then at most clause or sentence punctuation.
+_PLAIN_WORD = re.compile(r"([^\W\d_]+)[,;:.!?…]*")
 _WIRE_DATELINE = re.compile(r"[A-Z][A-Z .,'-]{1,40}\((?:Reuters|AP|AFP|PA|Bloomberg)\)\s*[-–—]+\s*")
 
 
@@ -198,15 +225,17 @@ def _block_cuts(raw: str, start: int, end: int, rules: FillerRules) -> list[tupl
 def chrome_kind(line: str) -> str | None:
     """The boilerplate kind of a whole line of page chrome, or None for content.
 
-    A bar of items ("Share on Facebook | Share on X | Email this article") is chrome when every
-    item is; it takes the kind of its first item. Bare network names count only inside a bar.
+    A bar of items ("Share on Facebook | Share on X | Email this article", or without
+    separators "WhatsApp Facebook Twitter Email") is chrome when every item is; it takes the
+    kind of its first item. Bare network names count only inside a bar.
     """
     if len(line) > 300:
         return None
     kind = _item_kind(line)
-    if kind is not None or not _BAR_SEPARATOR.search(line):
+    if kind is not None:
         return kind
-    kinds = [_item_kind(item) or _share_target(item) for item in _bar_items(line)]
+    items = _bar_items(line) if _BAR_SEPARATOR.search(line) else line.split()
+    kinds = [_item_kind(item) or _share_target(item) for item in items]
     return kinds[0] if len(kinds) > 1 and None not in kinds else None
 
 
@@ -230,8 +259,9 @@ def _bar_items(line: str) -> list[str]:
 
 def _filler_cuts(raw: str, start: int, end: int, rules: FillerRules) -> list[tuple[str, int, int]]:
     """Runs of filler sentences in raw[start:end] long enough to remove, as lorem_ipsum cuts."""
-    sentences = list(_sentences(raw, start, end))
-    labels = [_sentence_label(raw[s:e], rules) for s, e in sentences]
+    labelled = list(_labelled_sentences(raw, start, end, rules))
+    sentences = [(s, e) for s, e, _ in labelled]
+    labels = [label for _, _, label in labelled]
     cuts = []
     for first, last in _runs(labels):
         words = sum(len(_WORD.findall(raw[s:e])) for s, e in sentences[first : last + 1])
@@ -264,6 +294,50 @@ def _runs(labels: list[Label]) -> Iterator[tuple[int, int]]:
         index = end + 1
 
 
+def _labelled_sentences(
+    raw: str, start: int, end: int, rules: FillerRules
+) -> Iterator[tuple[int, int, Label]]:
+    """(start, end, label) of each sentence; filler glued to a sentence is a sentence of its own.
+
+    Text before placeholder Latin does not always end cleanly ("out of work.- Tincidunt ...",
+    "(AFP, Reuters) Nisl ...", "SMS to 61124 Curabitur ...", 'for them."?,-1" Sed ...'), so the
+    sentence splitter sees one sentence. When a sentence ends in a tail that reads as filler (or
+    a filler sentence starts with something else), the two are labelled apart; the text before
+    the tail ("(AFP, Reuters)") counts as prose unless it reads as filler on its own.
+    """
+    for sentence_start, sentence_end in _sentences(raw, start, end):
+        label = _sentence_label(raw[sentence_start:sentence_end], rules)
+        tail = _glued_tail(raw, sentence_start, sentence_end)
+        if tail is None or not (
+            label is Label.FILLER or _sentence_label(raw[tail:sentence_end], rules) is Label.FILLER
+        ):
+            yield sentence_start, sentence_end, label
+            continue
+        head_end = sentence_start + len(raw[sentence_start:tail].rstrip())
+        head_label = _sentence_label(raw[sentence_start:head_end], rules)
+        yield sentence_start, head_end, Label.FILLER if head_label is Label.FILLER else Label.PROSE
+        yield tail, sentence_end, Label.FILLER
+
+
+def _glued_tail(raw: str, start: int, end: int) -> int | None:
+    """Start of the sentence's tail written like a placeholder sentence, or None.
+
+    Such a tail is a capitalized word followed only by lowercase words (placeholder text is
+    capitalized like a sentence and has no names, figures or quotes); the sentence's first word
+    never starts one (that would be the whole sentence, judged already).
+    """
+    words = list(_TOKEN.finditer(raw, start, end))
+    for word in reversed(words[1:]):
+        letters = _PLAIN_WORD.fullmatch(word.group())
+        if letters is None:
+            return None
+        text = letters.group(1)
+        if not text.islower():
+            capitalized = text[0].isupper() and (len(text) == 1 or text[1:].islower())
+            return word.start() if capitalized else None
+    return None
+
+
 def _sentences(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
     """Yield (start, end) of each sentence of text[start:end], whitespace excluded."""
     position = start
@@ -285,11 +359,15 @@ def _sentence_label(sentence: str, rules: FillerRules) -> Label:
     if not words:
         return Label.PROSE
     english = sum(word in _english_stopwords() and word not in _LATIN_HOMOGRAPHS for word in words)
-    if len(words) >= rules.min_sentence_words and english / len(words) >= rules.max_stop_density:
+    judged = len(words) >= rules.min_sentence_words
+    if judged and english / len(words) >= rules.max_stop_density:
         return Label.PROSE
     ranked = rank_languages(sentence)
-    if len(words) >= rules.min_sentence_words and dict(ranked)["la"] >= rules.min_latin_probability:
+    probability = dict(ranked)
+    if judged and probability["la"] >= rules.min_latin_probability:
         return Label.FILLER
+    if judged and probability["en"] >= rules.min_english_probability:
+        return Label.PROSE
     return Label.LATIN_LEAN if ranked[0][0] == "la" and not english else Label.UNSURE
 
 

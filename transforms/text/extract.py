@@ -48,6 +48,9 @@ class HtmlPage:
 
 
 MAX_HEADER_BLOCKS = 4
+# A title placed like one (before the date or byline, or after a date) may be this long.
+MAX_TITLE_WORDS = 30
+MAX_TITLE_CHARS = 250
 MIN_LANGUAGE_CHARS = 20
 MIN_LANGUAGE_CONFIDENCE = 0.5
 MAX_LANGUAGE_CHARS = 20_000
@@ -93,36 +96,70 @@ _CLITIC = re.compile(r"(?:n['’]t|['’](?:s|re|ve|ll|d|m))", re.IGNORECASE)
 def parse_structure(blocks: Sequence[str]) -> Structure:
     """Take an optional date, a title and an optional byline from the first lines; the rest is body.
 
-    A title must be short, unpunctuated at the end and followed by body text; otherwise the
-    whole input is body and only a leading date line (if any) is taken out.
+    A title must be short and followed by body text; it is either headline-like on its own
+    (unpunctuated at the end, very short or mostly Title Case) or placed like one (see
+    ``_placed_like_title``). Otherwise the whole input is body and only a leading date line (if
+    any) is taken out.
     """
     fields: dict[str, Any] = {"date": None, "title": None, "byline": None}
-    for index, block in enumerate(blocks[:MAX_HEADER_BLOCKS]):
-        lines = [line.strip() for line in block.splitlines() if line.strip()]
-        used = 0
-        for used, line in enumerate(lines):
-            more_follows = used + 1 < len(lines) or index + 1 < len(blocks)
-            role = _header_role(line, fields, more_follows)
-            if role is None:
-                break
-            fields[role] = line if role != "date" else parse_date(line)
-        else:
-            used = len(lines)
-        if used < len(lines):
-            rest = ("\n".join(lines[used:]),) if used else (block,)
-            return _structure(fields, rest + tuple(blocks[index + 1 :]))
+    lines = [
+        (index, number, line)
+        for index, block in enumerate(blocks[:MAX_HEADER_BLOCKS])
+        for number, line in enumerate(_stripped_lines(block))
+    ]
+    for position, (index, number, line) in enumerate(lines):
+        following = lines[position + 1][2] if position + 1 < len(lines) else None
+        more_follows = following is not None or index + 1 < len(blocks)
+        role = _header_role(line, fields, more_follows, following)
+        if role is None:
+            rest = ("\n".join(_stripped_lines(blocks[index])[number:]),) if number else ()
+            return _structure(fields, (*rest, *blocks[index + (1 if number else 0) :]))
+        fields[role] = line if role != "date" else parse_date(line)
     return _structure(fields, tuple(blocks[MAX_HEADER_BLOCKS:]))
 
 
-def _header_role(line: str, fields: dict[str, Any], more_follows: bool) -> str | None:
-    """Which header field ``line`` fills given those already found, or None if it is body."""
+def _stripped_lines(block: str) -> list[str]:
+    return [line.strip() for line in block.splitlines() if line.strip()]
+
+
+def _header_role(
+    line: str, fields: dict[str, Any], more_follows: bool, following: str | None
+) -> str | None:
+    """Which header field ``line`` fills given those already found and the next header line,
+    or None if it is body."""
     if fields["date"] is None and parse_date(line) is not None:
         return "date"
-    if fields["title"] is None and more_follows and _looks_like_title(line):
+    if (
+        fields["title"] is None
+        and more_follows
+        and (_looks_like_title(line) or _placed_like_title(line, fields, following))
+    ):
         return "title"
     if fields["title"] is not None and fields["byline"] is None and _looks_like_byline(line):
         return "byline"
     return None
+
+
+def _placed_like_title(line: str, fields: dict[str, Any], following: str | None) -> bool:
+    """A headline that reads like a sentence ("Steve Forbes: Trump is indeed a billionaire.",
+    a long sentence-case line, one ending in "!" or "…"), told apart from a lede by its place.
+
+    It is a title when the next line is the header's date or byline; or when a date line came
+    first and it does not end like a sentence ("." but not "...", or a clause mark), since a
+    lede under a date ends with a full stop.
+    """
+    words = line.split()
+    if not 2 <= len(words) <= MAX_TITLE_WORDS or len(line) > MAX_TITLE_CHARS:
+        return False
+    if line.endswith((",", ";", ":", "，", "、", "；", "：", "،", "؛")):
+        return False
+    if following is not None and (
+        (fields["date"] is None and parse_date(following) is not None)
+        or _looks_like_byline(following)
+    ):
+        return True
+    sentence_end = line.endswith(_TERMINAL) and not line.endswith(("...", "…"))
+    return fields["date"] is not None and not sentence_end
 
 
 def _structure(fields: dict[str, Any], body: tuple[str, ...]) -> Structure:

@@ -112,6 +112,7 @@ def test_confluent_outputs_read_by_confluent_deserializer_and_schema_evolves(
     assert all(m.value[:1] == b"\x00" for m in values)
     tailed = describe(values[0], RegistryClient(schema_registry_url))  # what `newsflow tail` shows
     assert (tailed["schema"], tailed["id"]) == ("enriched_article", enriched[0]["id"])
+    assert "pass --schema-registry-url" in describe(values[0])["raw"]
 
 
 def test_incompatible_schema_is_refused_before_the_job_starts(

@@ -7,12 +7,15 @@ import base64
 import gzip
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import fastavro
 import pytest
 
 from pipelines import cli
+from transforms.text.records import iso8601
 
 pytestmark = pytest.mark.stream
 
@@ -35,9 +38,10 @@ def json_lines(folder: Path, prefix: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def outputs(tmp_path_factory) -> Path:
+def run(tmp_path_factory) -> SimpleNamespace:
     """Runs ``newsflow process`` on the examples plus a gzipped file with a blank line, a line
-    that is not UTF-8 and one more article; returns the output folder."""
+    that is not UTF-8 and one more article; returns the output folder and when the run began and
+    ended (ISO strings, as the records hold times)."""
     tmp_path = tmp_path_factory.mktemp("file_mode")
     inputs = tmp_path / "in"
     inputs.mkdir()
@@ -45,8 +49,14 @@ def outputs(tmp_path_factory) -> Path:
     with gzip.open(inputs / "more.jsonl.gz", "wb") as fh:
         fh.write(b"\n" + NOT_UTF8 + b"\n" + json.dumps(EXTRA).encode() + b"\n")
     out = tmp_path / "out"
+    began = iso8601(datetime.now(UTC))
     assert cli.main(["process", str(inputs / "*.jsonl*"), "--output", str(out)]) == 0
-    return out
+    return SimpleNamespace(out=out, began=began, ended=iso8601(datetime.now(UTC)))
+
+
+@pytest.fixture(scope="module")
+def outputs(run) -> Path:
+    return run.out
 
 
 def test_every_line_ends_in_exactly_one_output_with_its_file_and_line(outputs):
@@ -79,9 +89,39 @@ def test_json_twins_carry_iso_times_and_the_original_bytes(outputs):
             assert record["payload"].encode("utf-8") == lines[record["line"] - 1]
 
 
+@pytest.mark.parametrize(
+    ("article", "fetched_at"),
+    [
+        ("seed-rudd-2017", "2017-03-26T10:00:00.000Z"),  # ISO-8601 with Z
+        ("swiss-glaciers-2023", "2023-09-28T10:40:00.000Z"),  # +02:00, the same instant in UTC
+        ("leeds-tram-2023", "2023-11-14T12:00:00.000Z"),  # epoch millis
+    ],
+)
+def test_fetched_at_is_the_events_own_time_in_utc(outputs, article, fetched_at):
+    records = json_lines(outputs, "enriched") + json_lines(outputs, "duplicates")
+    assert next(r["fetched_at"] for r in records if r["id"] == article) == fetched_at
+
+
+def test_an_event_without_fetched_at_gets_the_time_it_was_read(run):
+    extra = next(r for r in json_lines(run.out, "enriched") if r["id"] == "council-budget")
+    assert run.began <= extra["fetched_at"] <= run.ended
+
+
 def test_the_avro_file_holds_the_enriched_records(outputs):
     avro_ids = set()
     for path in outputs.glob("enriched-*.avro"):
         with path.open("rb") as fh:
             avro_ids.update(r["id"] for r in fastavro.reader(fh))
     assert avro_ids == {r["id"] for r in json_lines(outputs, "enriched")}
+
+
+def test_the_seed_record_is_the_one_the_readme_shows(outputs):
+    seed = next(r for r in json_lines(outputs, "enriched") if r["id"] == "seed-rudd-2017")
+    assert seed["title"] == "Amber Rudd: Whatsapp Must Be Accessible By Intelligence Services"
+    assert seed["published_at"].startswith("2017-03-26")
+    assert seed["byline"]
+    entities = {(e["text"], e["label"]) for e in seed["entities"]}
+    assert {("Khalid Masood", "PERSON"), ("WhatsApp", "ORG")} <= entities
+    filler = seed["boilerplate"][-1]
+    assert (filler["kind"], filler["start"], filler["end"]) == ("lorem_ipsum", 5750, 5921)
+    assert filler["text"].startswith("Etiam at libero iaculis")

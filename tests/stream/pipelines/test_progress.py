@@ -27,7 +27,9 @@ def events(tmp_path_factory) -> Path:
 
 
 def process_argv(events: Path, output: Path) -> list[str]:
-    return [sys.executable, "-m", "pipelines.cli", "process", str(events), "--output", str(output)]
+    """One NER process: no pool to start, so the short job stays short."""
+    return [sys.executable, "-m", "pipelines.cli", "process", str(events), "--output", str(output),
+            "--ner-processes", "1"]  # fmt: skip
 
 
 def test_progress_on_a_terminal(events, tmp_path):

@@ -1,14 +1,27 @@
-"""DeduplicateArticles in streaming: first copy kept, later copies routed, state expiring."""
+"""DeduplicateArticles in streaming: first copy kept, later copies routed to the kept copy, state
+expiring, state requests counted, a failing article dead-lettered."""
+
+from dataclasses import replace
 
 import apache_beam as beam
 import pytest
+from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
-from transforms.steps.dedup import ARTICLES, DUPLICATES, DedupConfig, DeduplicateArticles
+from pipelines.runners import use_local_runner
+from transforms.steps.buffering import STATE_REQUESTS
+from transforms.steps.dead_letters import DEAD_LETTER
+from transforms.steps.dedup import (
+    ARTICLES,
+    DUPLICATES,
+    NAMESPACE,
+    DedupConfig,
+    DeduplicateArticles,
+)
 from transforms.text.fingerprint import exact_key
 from transforms.text.models import Article, SourceRef
 
@@ -47,7 +60,8 @@ def run_dedup(stream: TestStream, ttl_hours: float = 1.0):
     out = pipeline | stream | DeduplicateArticles(DedupConfig(ttl_hours=ttl_hours))
     kept = out[ARTICLES] | "KeptIds" >> beam.Map(lambda a: a.id)
     dups = out[DUPLICATES] | "DupPairs" >> beam.Map(lambda a: (a.id, a.duplicate_of))
-    return pipeline, kept, dups
+    dead = out[DEAD_LETTER] | "DeadCodes" >> beam.Map(lambda d: (str(d.ref), d.code))
+    return pipeline, kept, dups, dead
 
 
 def test_copies_within_ttl_are_duplicates_of_the_first():
@@ -61,7 +75,7 @@ def test_copies_within_ttl_are_duplicates_of_the_first():
         .advance_watermark_to(400)
         .advance_watermark_to_infinity()
     )
-    pipeline, kept, dups = run_dedup(stream)
+    pipeline, kept, dups, _ = run_dedup(stream)
     assert_that(kept, equal_to(["first", "other"]), label="kept")
     assert_that(dups, equal_to([("exact", "first"), ("edited", "first")]), label="dups")
     pipeline.run()
@@ -77,7 +91,7 @@ def test_a_copy_after_the_ttl_is_kept_again():
         .advance_watermark_to(100 + 3 * HOUR)
         .advance_watermark_to_infinity()
     )
-    pipeline, kept, dups = run_dedup(stream, ttl_hours=1.0)
+    pipeline, kept, dups, _ = run_dedup(stream, ttl_hours=1.0)
     assert_that(kept, equal_to(["first", "late-copy"]), label="kept")
     assert_that(dups, equal_to([]), label="dups")
     pipeline.run()
@@ -96,7 +110,70 @@ def test_earliest_fetched_copy_wins_when_copies_arrive_together():
         .advance_watermark_to(600)
         .advance_watermark_to_infinity()
     )
-    pipeline, kept, dups = run_dedup(stream)
+    pipeline, kept, dups, _ = run_dedup(stream)
     assert_that(kept, equal_to(["earlier-fetch"]), label="kept")
     assert_that(dups, equal_to([("later-fetch", "earlier-fetch")]), label="dups")
     pipeline.run()
+
+
+def test_a_copy_of_a_copy_names_the_kept_original():
+    """The near copy is a duplicate, never enriched; an exact copy of it (a later batch) and a
+    lightly edited copy of it name the original, not the copy they share the most text with."""
+    near = STORY + " Update: the council will meet again on Friday to vote on the repair budget."
+    copy_of_near = near.replace("vote on", "decide", 1)
+    stream = (
+        TestStream()
+        .advance_watermark_to(0)
+        .add_elements([at(article("original", STORY, 100, 0))])
+        .advance_watermark_to(200)
+        .add_elements([at(article("near", near, 300, 1))])
+        .advance_watermark_to(400)
+        .add_elements(
+            [at(article("copy-of-near", near, 500, 2)), at(article("edit", copy_of_near, 510, 3))]
+        )
+        .advance_watermark_to(600)
+        .advance_watermark_to_infinity()
+    )
+    pipeline, kept, dups, _ = run_dedup(stream)
+    assert_that(kept, equal_to(["original"]), label="kept")
+    expected = [("near", "original"), ("copy-of-near", "original"), ("edit", "original")]
+    assert_that(dups, equal_to(expected), label="dups")
+    pipeline.run()
+
+
+def test_an_article_that_fails_is_a_dead_letter_and_the_rest_go_on():
+    broken = replace(article("broken", STORY, 120, 1), body=None)
+    stream = (
+        TestStream()
+        .advance_watermark_to(0)
+        .add_elements([at(article("first", STORY, 100, 0)), at(broken)])
+        .advance_watermark_to(200)
+        .advance_watermark_to_infinity()
+    )
+    pipeline, kept, dups, dead = run_dedup(stream)
+    assert_that(kept, equal_to(["first"]), label="kept")
+    assert_that(dups, equal_to([]), label="dups")
+    assert_that(dead, equal_to([("articles.raw/0@1", "dedup_failed")]), label="dead")
+    pipeline.run()
+
+
+def test_state_requests_per_article_stay_below_one_in_file_mode():
+    """Counted on Prism (the project's local runner; the BundleBased DirectRunner drops metrics of
+    timer callbacks): forty articles read together, half of them copies, cost at most one state
+    request each (the old per-band design cost ~200)."""
+    options = PipelineOptions()
+    use_local_runner(options, "DirectRunner")
+    pipeline = beam.Pipeline(options=options)
+    articles = [article(f"a{n}", STORY if n % 2 else f"{OTHER} {n}", 100, n) for n in range(40)]
+    out = (
+        pipeline
+        | beam.Create(articles)
+        | beam.Map(lambda a: TimestampedValue(a, 100))
+        | DeduplicateArticles(DedupConfig())
+    )
+    assert_that(out[ARTICLES] | "KeptIds" >> beam.Map(lambda a: a.id), equal_to(["a0", "a1"]))
+    result = pipeline.run()
+    result.wait_until_finish()
+    query = MetricsFilter().with_namespace(NAMESPACE).with_name(STATE_REQUESTS)
+    total = sum(counter.committed for counter in result.metrics().query(query)["counters"])
+    assert 0 < total <= len(articles)

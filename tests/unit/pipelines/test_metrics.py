@@ -9,9 +9,10 @@ from apache_beam.metrics.metricbase import MetricName
 from prometheus_client import generate_latest
 from prometheus_client.core import CollectorRegistry
 
-from pipelines.metrics import JobCollector, snapshot
+from pipelines.metrics import JobMetrics, snapshot
 from pipelines.progress import progress_line, show_progress
 from pipelines.status import PartitionLag
+from schemas.errors import ConfigurationError
 from transforms.io.histograms import bucket_counter_name, bucket_upper_ms
 
 
@@ -72,7 +73,7 @@ def test_prometheus_text_has_counters_histogram_and_lag():
     snap = snapshot({"counters": COUNTERS, "distributions": DISTRIBUTIONS})
     lags = [PartitionLag(0, 5, 9, 4, None), PartitionLag(1, None, 3, 3, None)]
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(JobCollector(lambda: snap, lambda: lags))
+    registry.register(JobMetrics(lambda: lags, lambda: snap))
     text = generate_latest(registry).decode()
     assert "newsflow_inputs_read_total 27.0" in text
     assert 'newsflow_duplicates_total{kind="near"} 2.0' in text
@@ -112,3 +113,14 @@ def test_progress_only_on_a_terminal(tty):
     with show_progress(lambda: snap, stream):
         pass
     assert ("events read 27" in stream.text) is tty
+
+
+def test_a_taken_metrics_port_is_one_clear_error():
+    first = JobMetrics()
+    first.serve(0, "127.0.0.1")  # port 0: the system picks a free one
+    port = first.port
+    try:
+        with pytest.raises(ConfigurationError, match=f"--metrics-port {port}: cannot serve"):
+            JobMetrics().serve(port, "127.0.0.1")
+    finally:
+        first.stop()

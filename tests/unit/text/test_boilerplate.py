@@ -135,6 +135,53 @@ def test_crlf_body_offsets_point_into_raw(seed: str) -> None:
             [f"{FILLER_A} {FILLER_B}"],
             id="glued-interior-run",
         ),
+        pytest.param(
+            f"Unemployment is high, with 44% of youth out of work.- {FILLER_C}\n\n{PROSE_2}",
+            ["Unemployment is high, with 44% of youth out of work.-", PROSE_2],
+            [FILLER_C],
+            id="glued-after-a-dash",
+        ),
+        pytest.param(
+            f"{PROSE_1} (AFP, Reuters, DW) {FILLER_B}",
+            [f"{PROSE_1} (AFP, Reuters, DW)"],
+            [FILLER_B],
+            id="glued-after-agency-credits",
+        ),
+        pytest.param(
+            f"To donate, send an SMS or MMS to 61124 {FILLER_A} {PROSE_2}",
+            [f"To donate, send an SMS or MMS to 61124 {PROSE_2}"],
+            [FILLER_A],
+            id="glued-after-a-number-mid-sentence",
+        ),
+        pytest.param(
+            f'The bishop said: "Let us pray for them."?,-1" {FILLER_C}',
+            ['The bishop said: "Let us pray for them."?,-1"'],
+            [FILLER_C],
+            id="glued-after-quote-junk",
+        ),
+        pytest.param(
+            f"{PROSE_1} The mayor said she would {FILLER_B}",
+            [f"{PROSE_1} The mayor said she would"],
+            [FILLER_B],
+            id="glued-to-a-cut-sentence",
+        ),
+        pytest.param(
+            f"{PROSE_1} Officials said there were 88618 A dignissimos rerum tempora, corrupti"
+            " nulla placeat.",
+            [f"{PROSE_1} Officials said there were 88618"],
+            ["A dignissimos rerum tempora, corrupti nulla placeat."],
+            id="filler-opening-with-a-one-letter-word",
+        ),
+        pytest.param(
+            "Defense Secretary Donald Rumsfeld's statement that Moscow's economic relationships"
+            f" with such countries sends a negative signal. {FILLER_A}",
+            [
+                "Defense Secretary Donald Rumsfeld's statement that Moscow's economic relationships"
+                " with such countries sends a negative signal."
+            ],
+            [FILLER_A],
+            id="english-with-few-stop-words-before-filler-kept",
+        ),
     ],
 )
 def test_filler_removed_wherever_it_sits(raw: str, kept: list[str], removed: list[str]) -> None:
@@ -159,6 +206,8 @@ def test_filler_removed_wherever_it_sits(raw: str, kept: list[str], removed: lis
         "Le gouvernement a annoncé mardi une nouvelle loi sur la sécurité intérieure du pays.",
         "Il governo ha approvato la legge sulla sicurezza nazionale con un voto unanime.",
         "Ministers, MPs, peers, police chiefs, unions, businesses: everyone agrees.",
+        "The visit was the first by Pope Francis to the region.",
+        "Rome hosted Caesar Augustus Festival.",
     ],
 )
 def test_latin_in_prose_and_other_languages_kept(paragraph: str) -> None:
@@ -223,6 +272,21 @@ def test_is_filler(text: str, expected: bool) -> None:
         ("Share prices fell sharply on Monday after the announcement.", None),
         ("Subscribers to the service rose 10% after it cut prices.", None),
         ("Amber Rudd", None),
+        ("WhatsApp Facebook Twitter Email", "share_prompt"),
+        ("Share on Facebook (opens in a new tab)", "share_prompt"),
+        ("Follow The Courier on Instagram", "share_prompt"),
+        ("Want more stories like this? Subscribe to our weekly email.", "newsletter"),
+        ("Already a subscriber? Log in", "newsletter"),
+        ("Story continues below advertisement", "navigation"),
+        ("You may also like", "navigation"),
+        ("(Photo by Mark Baker/AFP via Getty Images)", "credit"),
+        ("Copyright 2019 Nine Entertainment Co.", "credit"),
+        ("Reject all", "cookie_notice"),
+        ("Read more closely, the figures tell a different story.", None),
+        ("Follow-up tests showed no trace of the virus, the hospital said.", None),
+        ("Print runs of the newspaper have fallen by half since 2001.", None),
+        ("Sign-ups for the program doubled in March, officials said.", None),
+        ("Copyright lawyers say the ruling will be appealed to the High Court.", None),
     ],
 )
 def test_chrome_kind(line: str, kind: str | None) -> None:

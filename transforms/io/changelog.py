@@ -1,0 +1,178 @@
+"""The dedup index's Kafka changelog: a compacted topic that lets dedup memory survive a restart.
+
+Prism keeps Beam state in memory, so a restarted local job would forget every article it kept and
+let a later copy through as a first copy. As Kafka Streams does for its state stores
+(``<application>-<store>-changelog``), the dedup step writes each index entry it adds to
+``<consumer group>-dedup-changelog`` and, when it finds its Beam state empty (a new job, or a
+restarted local runner), restores the index from it.
+
+* Key = the kept article's content hash, value = ``dedup_index.encode_entry`` bytes.
+* The topic is created if missing (one partition, the broker's default replication), with
+  ``cleanup.policy=compact,delete`` and ``retention.ms`` = the TTL: Kafka itself forgets entries
+  the TTL has expired, and restore skips the older ones it has not deleted yet.
+* A write is acknowledged by all in-sync replicas (``acks=all``) and flushed before the dedup step
+  emits the decisions that depend on it, so no decision is committed downstream (and no input
+  offset) whose index entry could be lost.
+
+Failures are ``KafkaIOError`` (an infrastructure failure: the bundle is retried). A changelog
+record this module cannot decode is skipped with a warning naming its coordinates.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from schemas.errors import KafkaIOError
+from transforms.io.kafka_config import for_client
+from transforms.text.dedup_index import IndexEntry, decode_entry, encode_entry
+
+_LOG = logging.getLogger(__name__)
+
+SUFFIX = "-dedup-changelog"
+FLUSH_TIMEOUT_SECONDS = 60.0
+LINGER_MS = 5
+TIMEOUT_MS = 30000
+# One partition: a dedup shard restores everything it remembers, in the order it was stored.
+PARTITIONS = 1
+# Replication factor -1: the broker's default.replication.factor (Kafka 2.4+), as for any topic.
+BROKER_DEFAULT = -1
+
+
+def changelog_topic(consumer_group: str) -> str:
+    """``<group>-dedup-changelog``: one changelog per job (consumer group), as in Kafka Streams."""
+    return f"{consumer_group}{SUFFIX}"
+
+
+@dataclass(frozen=True)
+class ChangelogConfig:
+    """Where the changelog lives and how long entries matter (picklable, built from options)."""
+
+    client: dict[str, Any]
+    topic: str
+    ttl_ms: int
+
+
+def ensure_topic(config: ChangelogConfig) -> None:
+    """Create the compacted, TTL-bounded changelog topic unless it exists."""
+    topic = NewTopic(
+        config.topic,
+        PARTITIONS,
+        BROKER_DEFAULT,
+        topic_configs={"cleanup.policy": "compact,delete", "retention.ms": str(config.ttl_ms)},
+    )
+    try:
+        admin = KafkaAdminClient(**for_client(config.client, KafkaAdminClient))
+    except KafkaError as exc:
+        raise KafkaIOError(f"cannot reach Kafka to create {config.topic}: {exc!r}") from exc
+    try:
+        admin.create_topics([topic])
+    except TopicAlreadyExistsError:
+        pass
+    except KafkaError as exc:
+        raise KafkaIOError(f"cannot create the dedup changelog {config.topic}: {exc!r}") from exc
+    finally:
+        admin.close()
+
+
+class ChangelogWriter:
+    """Appends index entries to the changelog and returns only once all are acknowledged."""
+
+    def __init__(self, config: ChangelogConfig) -> None:
+        self._topic = config.topic
+        settings = {"linger_ms": LINGER_MS, **for_client(config.client, KafkaProducer)}
+        self._producer = KafkaProducer(**{**settings, "acks": "all"})
+
+    def write(self, entries: Iterable[IndexEntry]) -> int:
+        futures = [
+            self._producer.send(
+                self._topic, key=entry.content_hash.encode(), value=encode_entry(entry)
+            )
+            for entry in entries
+        ]
+        try:
+            self._producer.flush(timeout=FLUSH_TIMEOUT_SECONDS)
+            for future in futures:
+                future.get(timeout=0)
+        except KafkaError as exc:
+            raise KafkaIOError(
+                f"writing {len(futures)} dedup index entries to {self._topic} failed: {exc!r}"
+            ) from exc
+        return len(futures)
+
+    def close(self) -> None:
+        self._producer.close()
+
+
+def restore(config: ChangelogConfig, since_ms: int) -> Iterator[IndexEntry]:
+    """Every entry stored at or after ``since_ms``, oldest first, read to the end offsets seen at
+    start (the job's own writes come after the restore)."""
+    try:
+        consumer = KafkaConsumer(
+            **for_client(config.client, KafkaConsumer),
+            enable_auto_commit=False,
+            group_id=None,
+            consumer_timeout_ms=TIMEOUT_MS,
+        )
+    except KafkaError as exc:
+        raise KafkaIOError(f"cannot read the dedup changelog {config.topic}: {exc!r}") from exc
+    try:
+        yield from _read_to_end(consumer, config.topic, since_ms)
+    except KafkaError as exc:
+        raise KafkaIOError(f"reading the dedup changelog {config.topic} failed: {exc!r}") from exc
+    finally:
+        consumer.close()
+
+
+def _read_to_end(consumer: KafkaConsumer, topic: str, since_ms: int) -> Iterator[IndexEntry]:
+    partitions = [TopicPartition(topic, p) for p in sorted(_partitions(consumer, topic))]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    ends = consumer.end_offsets(partitions)
+    remaining = {tp for tp in partitions if consumer.position(tp) < ends[tp]}
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while remaining:
+        if time.monotonic() > deadline:
+            raise KafkaIOError(f"the dedup changelog {topic} did not reach its end offsets")
+        for tp, records in consumer.poll(timeout_ms=1000).items():
+            for record in records:
+                if record.offset < ends[tp]:
+                    yield from _decoded(record, since_ms)
+            if consumer.position(tp) >= ends[tp]:
+                remaining.discard(tp)
+
+
+def _decoded(record, since_ms: int) -> Iterator[IndexEntry]:
+    if record.value is None:
+        return
+    try:
+        entry = decode_entry(record.value)
+    except (ValueError, UnicodeDecodeError) as exc:
+        _LOG.warning(
+            "skipping undecodable dedup changelog record %s/%s@%s: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            exc,
+        )
+        return
+    if entry.stored_at >= since_ms:
+        yield entry
+
+
+def _partitions(consumer: KafkaConsumer, topic: str) -> set[int]:
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions:
+            return partitions
+        consumer.topics()
+        time.sleep(0.2)
+    raise KafkaIOError(f"the dedup changelog topic {topic} has no partitions")
