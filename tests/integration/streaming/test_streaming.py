@@ -87,20 +87,20 @@ def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
     refused = kit.run_once([*argv[1:], "--stop-at-end"])
     assert refused.returncode == 2, refused.stderr[-2000:]
     assert f"pid {first.proc.pid}," in refused.stderr, "the refusal names the running job"
-    assert "consumer group killed is in use" in refused.stderr
+    assert f"consumer group {group} is in use" in refused.stderr
     assert first.proc.poll() is None, "the running job is unaffected"
 
     # Kill while some inputs are written but not yet committed (enriched ones wait for their
     # 5 s file window): those are what recovery must recognise.
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        committed, _ = kit.committed_vs_end(kafka_bootstrap, stream_topics["raw"], "killed")
+        committed, _ = kit.committed_vs_end(kafka_bootstrap, stream_topics["raw"], group)
         if kit.uncommitted_outputs(kit.output_records(kafka_bootstrap, stream_topics), committed):
             break
         time.sleep(0.5)
     first.kill()
     producer.join()
-    committed_at_kill, _ = kit.committed_vs_end(kafka_bootstrap, stream_topics["raw"], "killed")
+    committed_at_kill, _ = kit.committed_vs_end(kafka_bootstrap, stream_topics["raw"], group)
     before_restart = kit.output_records(kafka_bootstrap, stream_topics)
     assert 0 < len(kit.accounted(before_restart)) < count, "killed mid-stream"
     written_not_committed = kit.uncommitted_outputs(before_restart, committed_at_kill)
