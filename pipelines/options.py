@@ -135,8 +135,9 @@ class NewsflowOptions(PipelineOptions):
             type=int,
             default=DEFAULT_NER_PROCESSES,
             help="processes that run spaCy NER per SDK worker process, each holding the model "
-            "(about 200 MB); 1 runs it inside the SDK worker, on one core "
-            "(the default measured best on 2 cores, see README Performance)",
+            "(about 200 MB); 1 runs it inside the SDK worker, on one core; more use more cores "
+            f"where there are idle ones (default {DEFAULT_NER_PROCESSES}: measured best on the "
+            "shared 2-core machine, see README Performance)",
         )
         _flag(
             parser,
