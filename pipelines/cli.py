@@ -27,6 +27,7 @@ from pipelines.kafka_tools import produce, tail
 from pipelines.metrics import job_metrics, job_snapshot
 from pipelines.options import DEFAULT_BOOTSTRAP, NewsflowOptions, kafka_overrides, validate
 from pipelines.progress import show_progress
+from pipelines.quiet_stderr import show_worker_tracebacks
 from pipelines.runners import PrismNotFoundError, use_local_runner
 from schemas import errors
 from schemas.errors import NewsflowError
@@ -326,6 +327,7 @@ def _set_verbosity(verbose: int) -> None:
     """Quiet by default: newsflow warnings only, Beam's only from -v (its startup chatter and
     runner notices are not the user's problem); -vv shows everything at debug."""
     logging.getLogger().setLevel([logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)])
+    show_worker_tracebacks(verbose > 0)
     for noisy in ("apache_beam", "PrismRunner"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL if verbose == 0 else logging.NOTSET)
     # kafka-python logs every failed socket and retry during a broker outage; newsflow logs the
