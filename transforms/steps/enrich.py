@@ -21,7 +21,7 @@ from transforms.text.ner_pool import NerPool
 STEP = "enrich"
 ARTICLES = "articles"
 DEFAULT_BATCH_SIZE = 32
-DEFAULT_NER_PROCESSES = 2
+DEFAULT_NER_PROCESSES = 1
 NER_BATCH_TIME = "ner_batch_time"
 
 
