@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from near_dup_calibration import near_dup_rows
 from quality_chrome import chrome_rows
 from quality_filler import filler_rows
-from quality_html import date_rows, newspaper_rows, snippet_rows
+from quality_html import date_rows, fragment_rows, newspaper_rows, snippet_rows
 from quality_templates import template_rows
 from quality_text import latin_rows, structure_rows
 
@@ -37,6 +37,7 @@ SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "snippets": snippet_rows,
     "newspaper": newspaper_rows,
     "dates": date_rows,
+    "fragments": fragment_rows,
     "near-dup": lambda: near_dup_rows(MinHashConfig()),
 }
 
@@ -52,7 +53,7 @@ def print_table(rows: list[Row]) -> None:
 
 
 # Names that stand for several sections.
-GROUPS = {"html": ("snippets", "newspaper", "dates")}
+GROUPS = {"html": ("snippets", "newspaper", "dates", "fragments")}
 
 
 def main(argv: list[str] | None = None) -> int:

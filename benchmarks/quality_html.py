@@ -12,7 +12,9 @@ import statistics
 from collections import Counter
 from datetime import UTC, datetime
 
-from corpora import htmldate_cases, newspaper_pages, trafilatura_cases
+from corpora import SnippetCase, htmldate_cases, newspaper_pages, trafilatura_cases
+from lxml import etree
+from lxml import html as lxml_html
 
 from schemas.errors import NewsflowError
 from transforms.text.cleaning import clean_article
@@ -23,6 +25,7 @@ from transforms.text.models import Article, SourceRef
 Row = tuple[str, str, str, str]
 # Scripts written without spaces between words: shingles are character 4-grams there.
 UNSPACED = ("zh", "ja", "th")
+_CHARSET = re.compile(r"charset=[\"']?[\w-]+", re.IGNORECASE)
 
 
 def cleaned_page(html: str, url: str | None) -> Article | None:
@@ -178,3 +181,61 @@ def date_rows() -> list[Row]:
             f"original {split['original']}, updated {split['default']}, neither {split['neither']}",
         ),
     ]
+
+
+def fragment_rows() -> list[Row]:
+    """trafilatura's real-world pages sent as a fragment (the element holding most of the
+    page's paragraph text, without ``<html>``/``<body>``; pages with no ``<p>`` text skipped)
+    and as the whole page declaring an unknown charset: how many yield text, and the
+    must-contain snippets found in their body."""
+    counts: Counter[str] = Counter()
+    for case in trafilatura_cases():
+        fragment = main_fragment(case.html)
+        if fragment is None:
+            continue
+        counts["pages"] += 1
+        counts["snippets"] += len(case.present)
+        for name, html in (("fragment", fragment), ("charset", _charset(case))):
+            article = cleaned_page(html, case.url)
+            counts[name] += article is not None
+            body = f"{article.title or ''}\n{article.body}" if article else ""
+            counts[f"{name} found"] += sum(snippet in body for snippet in case.present)
+    pages, snippets = counts["pages"], counts["snippets"]
+    return [
+        (
+            "html",
+            "fragments (main element only) with text",
+            f"{counts['fragment'] / pages:.3f}",
+            f"{counts['fragment']}/{pages}; must-contain in body "
+            f"{counts['fragment found']}/{snippets}",
+        ),
+        (
+            "html",
+            "pages declaring an unknown charset with text",
+            f"{counts['charset'] / pages:.3f}",
+            f"{counts['charset']}/{pages}; must-contain in body "
+            f"{counts['charset found']}/{snippets}",
+        ),
+    ]
+
+
+def main_fragment(html: str) -> str | None:
+    """The HTML of the element whose ``<p>`` children hold the most text, as a crawler's
+    fragment; None for a page without paragraph text."""
+    try:
+        tree = lxml_html.fromstring(html.encode("utf-8"))
+    except (ValueError, etree.ParserError):
+        return None
+    parents: Counter[lxml_html.HtmlElement] = Counter()
+    for paragraph in tree.iter("p"):
+        if paragraph.getparent() is not None:
+            parents[paragraph.getparent()] += len(paragraph.text_content().strip())
+    if not parents or parents.most_common(1)[0][1] == 0:
+        return None
+    element = parents.most_common(1)[0][0]
+    return lxml_html.tostring(element, encoding="unicode")
+
+
+def _charset(case: SnippetCase) -> str:
+    """The page with every declared charset replaced by one no codec knows."""
+    return _CHARSET.sub("charset=x-unknown-9", case.html)

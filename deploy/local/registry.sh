@@ -12,9 +12,11 @@
 # a restart forgets every schema (producers register theirs again at start). Environment:
 #   REGISTRY_PORT            HTTP port on 127.0.0.1 (default 8085)
 #   NEWSFLOW_REGISTRY_HOME   pid file and registry.log (default deploy/local/.cache/registry)
-#   REGISTRY_START_TIMEOUT   seconds to wait for the API to answer (default 120)
+#   REGISTRY_START_TIMEOUT   seconds to wait for the API to answer (default 300; it starts in ~15 s
+#                            on an idle 2-core machine, over 2 minutes under heavy load)
 #   REGISTRY_STOP_TIMEOUT    seconds to wait after SIGTERM before SIGKILL (default 30)
-#   JAVA_HOME                a Java >= 21 to use; else the newest >= 21 under /usr/lib/jvm or on PATH
+#   JAVA_HOME                a Java >= 21 to use; else the newest >= 21 under JVM_DIR or on PATH
+#   JVM_DIR                  where JDKs are installed (default /usr/lib/jvm)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,10 +25,11 @@ ARTIFACT="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all"
 APP_DIR="$HERE/.cache/apicurio-registry-$APICURIO_VERSION"
 REGISTRY_PORT="${REGISTRY_PORT:-8085}"
 HOME_DIR="${NEWSFLOW_REGISTRY_HOME:-$HERE/.cache/registry}"
-START_TIMEOUT="${REGISTRY_START_TIMEOUT:-120}"
+START_TIMEOUT="${REGISTRY_START_TIMEOUT:-300}"
 STOP_TIMEOUT="${REGISTRY_STOP_TIMEOUT:-30}"
 API_URL="http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
 MIN_JAVA=21
+JVM_DIR="${JVM_DIR:-/usr/lib/jvm}"
 
 log() { printf 'registry.sh: %s\n' "$*" >&2; }
 # shellcheck source=../lib.sh
@@ -39,11 +42,11 @@ java_major() {
 }
 
 # Apicurio 3 needs Java 21+, while the broker and Flink run on the machine's default (often 17):
-# JAVA_HOME first, then every JDK under /usr/lib/jvm (newest first), then java on PATH.
+# JAVA_HOME first, then every JDK under JVM_DIR (newest first), then java on PATH.
 find_java() {
     local candidate major
     for candidate in "${JAVA_HOME:+$JAVA_HOME/bin/java}" \
-        $(ls -d /usr/lib/jvm/*/bin/java 2>/dev/null | sort -rV) \
+        $(ls -d "$JVM_DIR"/*/bin/java 2>/dev/null | sort -rV) \
         "$(command -v java 2>/dev/null || true)"; do
         [[ -n "$candidate" && -x "$candidate" ]] || continue
         major="$(java_major "$candidate")"
@@ -52,7 +55,7 @@ find_java() {
             return 0
         fi
     done
-    die "no Java >= $MIN_JAVA found (looked at JAVA_HOME, /usr/lib/jvm/*, PATH); Apicurio Registry $APICURIO_VERSION needs one: install e.g. openjdk-21-jdk-headless and/or set JAVA_HOME"
+    die "no Java >= $MIN_JAVA found (looked at JAVA_HOME, $JVM_DIR/*, PATH); Apicurio Registry $APICURIO_VERSION needs one: install e.g. openjdk-21-jdk-headless and/or set JAVA_HOME"
 }
 
 resolve_app() {
@@ -89,12 +92,13 @@ start_registry() {
     log "starting Apicurio Registry $APICURIO_VERSION on 127.0.0.1:$REGISTRY_PORT ($java; log: $HOME_DIR/registry.log)"
     # A session of its own, so Ctrl-C in the calling terminal does not reach it; `exec` keeps the
     # written pid the java pid; fd 9 (the lock) is not inherited. The management interface (health,
-    # metrics on :9000 of every address) is off: nothing here uses it and the port may be taken.
+    # metrics; built in, :9000 on every address by default) gets a free port on loopback only:
+    # nothing here uses it, and 9000 may be taken.
     # shellcheck disable=SC2016
     setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$HOME_DIR/registry.pid" \
         "$java" -Xms128m -Xmx512m \
         -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
-        -Dquarkus.management.enabled=false \
+        -Dquarkus.management.host=127.0.0.1 -Dquarkus.management.port=0 \
         -Dapicurio.rules.global.compatibility=BACKWARD \
         -jar "$APP_DIR/quarkus-run.jar" \
         </dev/null >>"$HOME_DIR/registry.log" 2>&1 9>&- &
@@ -155,7 +159,7 @@ cmd_status() {
 }
 
 # One `up` or `down` at a time per registry home.
-usage() { usage_from_header 17; }
+usage() { usage_from_header 19; }
 
 main() {
     (($# == 1)) || usage

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import fastavro
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
@@ -114,3 +115,18 @@ def _run_args(
 def run_args():
     """Builds ``newsflow run`` arguments; every integration test runs the job the same way."""
     return _run_args
+
+
+def _avro_ids(folder: Path) -> set[str]:
+    """Ids of the enriched records in a run's Avro files."""
+    ids = set()
+    for path in folder.glob("enriched*.avro"):
+        with path.open("rb") as fh:
+            ids.update(record["id"] for record in fastavro.reader(fh))
+    return ids
+
+
+@pytest.fixture
+def avro_ids():
+    """Reads the ids of the enriched records in a run's ``--output-dir``."""
+    return _avro_ids

@@ -301,22 +301,36 @@ def _labelled_sentences(
 
     Text before placeholder Latin does not always end cleanly ("out of work.- Tincidunt ...",
     "(AFP, Reuters) Nisl ...", "SMS to 61124 Curabitur ...", 'for them."?,-1" Sed ...'), so the
-    sentence splitter sees one sentence. When a sentence ends in a tail that reads as filler (or
-    a filler sentence starts with something else), the two are labelled apart; the text before
-    the tail ("(AFP, Reuters)") counts as prose unless it reads as filler on its own.
+    sentence splitter sees one sentence. When a sentence ends in a tail that reads as filler or
+    leans Latin (or a filler sentence starts with something else), the two are labelled apart;
+    the text before the tail ("(AFP, Reuters)") counts as prose unless it reads as filler.
     """
     for sentence_start, sentence_end in _sentences(raw, start, end):
         label = _sentence_label(raw[sentence_start:sentence_end], rules)
         tail = _glued_tail(raw, sentence_start, sentence_end)
-        if tail is None or not (
-            label is Label.FILLER or _sentence_label(raw[tail:sentence_end], rules) is Label.FILLER
-        ):
+        tail_label = _tail_label(raw[tail:sentence_end], label, rules) if tail else None
+        if tail is None or tail_label is None:
             yield sentence_start, sentence_end, label
             continue
         head_end = sentence_start + len(raw[sentence_start:tail].rstrip())
         head_label = _sentence_label(raw[sentence_start:head_end], rules)
         yield sentence_start, head_end, Label.FILLER if head_label is Label.FILLER else Label.PROSE
-        yield tail, sentence_end, Label.FILLER
+        yield tail, sentence_end, tail_label
+
+
+def _tail_label(tail: str, sentence_label: Label, rules: FillerRules) -> Label | None:
+    """The label of a placeholder-looking tail worth setting apart, else None.
+
+    A filler tail is; so is a tail of ``min_sentence_words`` or more leaning Latin ("Eveniet
+    eius a iste."), which is then removed only as part of a run with filler next to it.
+    """
+    if sentence_label is Label.FILLER:
+        return Label.FILLER
+    label = _sentence_label(tail, rules)
+    if label is Label.FILLER:
+        return label
+    long_enough = len(_WORD.findall(tail)) >= rules.min_sentence_words
+    return label if label is Label.LATIN_LEAN and long_enough else None
 
 
 def _glued_tail(raw: str, start: int, end: int) -> int | None:

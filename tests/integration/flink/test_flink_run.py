@@ -12,7 +12,6 @@ import json
 import subprocess
 from pathlib import Path
 
-import fastavro
 import pytest
 
 from pipelines import cli
@@ -81,14 +80,6 @@ def assert_known_answer(outputs: dict[str, dict], runner: str) -> None:
     assert codes == sorted(EXPECTED["dead_letters"].values()), runner
 
 
-def avro_ids(out: Path) -> set[str]:
-    ids = set()
-    for path in out.glob("enriched*.avro"):
-        with path.open("rb") as fh:
-            ids.update(record["id"] for record in fastavro.reader(fh))
-    return ids
-
-
 @pytest.fixture
 def raw_topic(kafka_bootstrap, unique_topic) -> str:
     topic = unique_topic(3, "raw")
@@ -102,7 +93,7 @@ def output_topics(unique_topic, runner: str) -> dict[str, str]:
 
 def test_flink_runner_matches_direct_runner(
     kafka_bootstrap, unique_topic, raw_topic, flink_job_server_jar, flink_newsflow, run_args,
-    tmp_path,
+    avro_ids, tmp_path,
 ):  # fmt: skip
     direct = output_topics(unique_topic, "direct")
     flink = output_topics(unique_topic, "flink")

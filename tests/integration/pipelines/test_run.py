@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import fastavro
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
@@ -41,15 +40,6 @@ def end_offsets(inputs: dict[tuple[int, int], bytes]) -> dict[int, int]:
     return {p: 1 + max(o for (q, o) in inputs if q == p) for p in {p for p, _ in inputs}}
 
 
-def avro_ids(folder: Path) -> set[str]:
-    """Ids of the enriched records in a run's Avro files."""
-    ids = set()
-    for path in folder.glob("enriched*.avro"):
-        with path.open("rb") as fh:
-            ids.update(record["id"] for record in fastavro.reader(fh))
-    return ids
-
-
 @pytest.fixture
 def topics(unique_topic) -> dict[str, str]:
     return {name: unique_topic(3 if name == "raw" else 1, name) for name in
@@ -57,7 +47,7 @@ def topics(unique_topic) -> dict[str, str]:
 
 
 def test_examples_end_to_end_each_input_in_exactly_one_output(
-    kafka_bootstrap, topics, run_args, tmp_path
+    kafka_bootstrap, topics, run_args, avro_ids, tmp_path
 ):
     sent = produce(str(EXAMPLES), topics["raw"], kafka_bootstrap, {})
     inputs = input_coordinates(kafka_bootstrap, topics["raw"])
@@ -97,7 +87,9 @@ def test_examples_end_to_end_each_input_in_exactly_one_output(
     assert ends == end_offsets(inputs), "offsets committed up to the end after outputs were written"
 
 
-def test_rerun_with_the_same_group_reads_nothing_again(kafka_bootstrap, topics, run_args, tmp_path):
+def test_rerun_with_the_same_group_reads_nothing_again(
+    kafka_bootstrap, topics, run_args, avro_ids, tmp_path
+):
     produce(str(EXAMPLES), topics["raw"], kafka_bootstrap, {})
     group = f"{topics['raw']}.group"
     assert cli.main(run_args(kafka_bootstrap, topics, group, tmp_path / "first", BOUNDED)) == 0

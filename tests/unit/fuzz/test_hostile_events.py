@@ -4,10 +4,11 @@ Hostile inputs (arbitrary JSON values in every field, random and corrupted bytes
 extreme and non-finite numbers, deep nesting, huge fields and ids, HTML oddities, Avro events with
 extreme times and corrupt Avro) go through the pure core of every step, in pipeline order:
 decode -> clean -> templates (``learn_and_strip``) -> dedup keys (content hash, MinHash, LSH bands)
--> NER input (the real model) -> record -> Avro message and JSON twin. The only exception a step
-may raise is a ``DataError`` (it becomes a dead letter with its reason code); the dead letter
-itself must then encode. Anything else escaping is a bug: the Beam steps would route it to a
-``<step>_failed`` dead letter, but the decode step is meant to reject it first, with a code.
+-> NER input (``annotate``'s lines, chunks and tokens) -> record -> Avro message and JSON twin.
+The only exception a step may raise is a ``DataError`` (it becomes a dead letter with its reason
+code); the dead letter itself must then encode. Anything else escaping is a bug: the Beam steps
+would route it to a ``<step>_failed`` dead letter, but decode is meant to reject it first, with a
+code.
 
 ``make test`` runs a quick, derandomized profile; ``make fuzz`` sets ``NEWSFLOW_FUZZ_EXAMPLES``
 (100,000) and prints hypothesis' statistics: which hostile classes ran and how each input ended.
@@ -22,6 +23,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import spacy
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -42,18 +44,19 @@ from transforms.text.extract import detect_language
 from transforms.text.fingerprint import exact_key, fingerprint
 from transforms.text.models import RawEvent, SourceRef
 from transforms.text.near_dup import MinHashConfig
-from transforms.text.ner import annotate, load_ner_model
+from transforms.text.ner import annotate
 from transforms.text.templates import TemplateConfig, TemplateMemory, learn_and_strip
 
 EXAMPLES = int(os.environ.get("NEWSFLOW_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
-    derandomize=EXAMPLES <= 1000,  # `make test` is reproducible; `make fuzz` explores
+    derandomize="NEWSFLOW_FUZZ_EXAMPLES" not in os.environ,  # `make test` is reproducible
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 ROOT = Path(__file__).resolve().parents[3]
 MAX_BODY_BYTES = 4_000
+NER_MAX_LENGTH = 500
 AVRO_DECODER = AvroValueDecoder(ARTICLE_EVENT)  # as the decode step has it, without a registry
 NOW_MS = 1_700_000_000_000
 REF = SourceRef(topic="articles.raw", partition=0, offset=42)
@@ -199,7 +202,13 @@ HOSTILE = st.one_of(
 
 @functools.cache
 def _nlp():
-    return load_ner_model()
+    """A tokenizer-only English pipeline with a small ``max_length``: ``annotate`` still splits
+    lines, cuts chunks, tokenizes and maps offsets for every hostile body (the NER input), while
+    the model's cost, which would cap the examples, stays out (the enrich step dead-letters an
+    article the model itself fails on; tests/unit/text/test_ner.py runs the real model)."""
+    nlp = spacy.blank("en")
+    nlp.max_length = NER_MAX_LENGTH
+    return nlp
 
 
 def through_the_pipeline(payload: bytes) -> str:
@@ -212,7 +221,7 @@ def through_the_pipeline(payload: bytes) -> str:
         article = clean_article(article)
         step = "templates"
         memory = TemplateMemory()
-        for page in range(TEMPLATES.min_pages + 1):  # the last copy meets learned templates
+        for page in range(TEMPLATES.min_pages):  # the last copy meets its lines as templates
             copy = replace(article, url=f"https://fuzz.example/{page}", fetched_at=NOW_MS + page)
             stripped = learn_and_strip(copy, memory, TEMPLATES)
     except DataError as exc:

@@ -138,5 +138,6 @@ def test_no_job_ends_at_beams_five_minute_state_stream_deadline(argv, timeout):
     Beam's default 300 s deadline on the job's state stream; only an explicit flag sets one."""
     from apache_beam.options.pipeline_options import PortableOptions
 
-    options = cli._pipeline_options(argv, "DirectRunner")
+    # a named Prism binary: no lookup, so the test needs none built (no pipeline runs here)
+    options = cli._pipeline_options([*argv, "--prism_location=prism"], "DirectRunner")
     assert options.view_as(PortableOptions).job_server_timeout == timeout

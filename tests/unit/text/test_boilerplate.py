@@ -173,6 +173,18 @@ def test_crlf_body_offsets_point_into_raw(seed: str) -> None:
             id="filler-opening-with-a-one-letter-word",
         ),
         pytest.param(
+            f"{PROSE_1} Three of 41663 Eveniet eius a iste. {FILLER_A}",
+            [f"{PROSE_1} Three of 41663"],
+            [f"Eveniet eius a iste. {FILLER_A}"],
+            id="short-latin-tail-glued-before-filler",
+        ),
+        pytest.param(
+            f"{PROSE_1} (Xinhua) Expedita asperiores fuga laboriosam. {FILLER_B}",
+            [f"{PROSE_1} (Xinhua)"],
+            [f"Expedita asperiores fuga laboriosam. {FILLER_B}"],
+            id="credit-before-a-short-latin-sentence-kept",
+        ),
+        pytest.param(
             "Defense Secretary Donald Rumsfeld's statement that Moscow's economic relationships"
             f" with such countries sends a negative signal. {FILLER_A}",
             [
