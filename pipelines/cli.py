@@ -25,7 +25,7 @@ from pipelines import assembly, replay, status
 from pipelines.group_lock import GroupLock
 from pipelines.kafka_tools import produce, tail
 from pipelines.metrics import job_metrics, job_snapshot
-from pipelines.options import DEFAULT_BOOTSTRAP, NewsflowOptions, kafka_overrides, validate
+from pipelines.options import NewsflowOptions, add_kafka_client_flags, kafka_overrides, validate
 from pipelines.progress import show_progress
 from pipelines.quiet_stderr import show_worker_tracebacks
 from pipelines.runners import PrismNotFoundError, use_local_runner
@@ -90,27 +90,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         tool.add_argument(
             "--topic", required=True, default=argparse.SUPPRESS, help="Kafka topic (required)"
         )
-        tool.add_argument(
-            "--bootstrap-servers",
-            "--bootstrap_servers",
-            default=DEFAULT_BOOTSTRAP,
-            help="Kafka HOST:PORT[,...]",
-        )
-        tool.add_argument(
-            "--kafka-config",
-            "--kafka_config",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="Kafka client setting, Java-style (repeatable); secrets only as ${env:NAME}",
-        )
-        tool.add_argument(
-            "--kafka-config-file",
-            "--kafka_config_file",
-            default=None,
-            metavar="FILE",
-            help="Java properties file of Kafka client settings (flags override it)",
-        )
+        add_kafka_client_flags(tool)
         if name == "produce":
             tool.add_argument("file", help="JSON-lines events, one message per non-blank line")
         else:

@@ -223,3 +223,29 @@ def kafka_overrides(opts: NewsflowOptions) -> dict[str, str]:
     """``--kafka-config-file`` settings, then ``--kafka-config`` pairs in the order given (a later
     key wins); secrets stay references (see ``kafka_config``)."""
     return kafka_settings(opts.kafka_config, opts.kafka_config_file)
+
+
+def add_kafka_client_flags(parser: argparse.ArgumentParser) -> None:
+    """The Kafka connection flags of the tools that are not a pipeline (produce, tail, status,
+    replay): the same names, meaning and defaults as ``newsflow run``'s."""
+    parser.add_argument(
+        "--bootstrap-servers",
+        "--bootstrap_servers",
+        default=DEFAULT_BOOTSTRAP,
+        help="Kafka HOST:PORT[,...]",
+    )
+    parser.add_argument(
+        "--kafka-config",
+        "--kafka_config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Kafka client setting, Java-style (repeatable); secrets only as ${env:NAME}",
+    )
+    parser.add_argument(
+        "--kafka-config-file",
+        "--kafka_config_file",
+        default=None,
+        metavar="FILE",
+        help="Java properties file of Kafka client settings (flags override it)",
+    )
