@@ -17,6 +17,7 @@ from pipelines.options import NewsflowOptions, dedup_config, kafka_overrides
 from pipelines.value_format import topic_encoders
 from schemas.codec import ENRICHED
 from transforms.io.avro_files import WriteAvroFiles, WriteAvroWindows, WriteJsonFiles
+from transforms.io.broker_retry import BrokerCalls
 from transforms.io.event_files import ReadEventFiles
 from transforms.io.kafka_commit import CommitOffsets, JoinAcks
 from transforms.io.kafka_config import client_config
@@ -38,6 +39,10 @@ from transforms.steps.encode import (
 )
 from transforms.steps.enrich import ExtractMetadata
 from transforms.steps.templates import StripTemplates
+
+# Names of the sinks an enriched article must be written to before its offset may be committed.
+KAFKA_SINK = "kafka"
+FILE_SINK = "files"
 
 
 def pipeline_version() -> str:
@@ -87,17 +92,20 @@ class ReadEvents(beam.PTransform):
 
     def expand(self, pbegin):
         opts, overrides = self._opts, kafka_overrides(self._opts)
-        servers = opts.bootstrap_servers
+        servers, timeout = opts.bootstrap_servers, opts.broker_timeout_seconds
         outputs = (opts.output_topic, opts.duplicates_topic, opts.dead_letter_topic)
         read = pbegin | "ReadFromKafka" >> ReadFromKafka(
-            servers, opts.input_topic, opts.consumer_group, opts.stop_at_end, overrides
-        )
+            servers, opts.input_topic, opts.consumer_group, opts.stop_at_end, overrides, timeout,
+            outputs,
+        )  # fmt: skip
+        config = client_config(servers, overrides)
         return read | "SkipWritten" >> SkipWritten(
-            client_config(servers, overrides),
+            config,
             opts.consumer_group,
             opts.input_topic,
             outputs,
             refile=bool(opts.output_dir),
+            broker=BrokerCalls.for_config(config, timeout),
         )
 
 
@@ -116,6 +124,7 @@ class WriteOutcomes(beam.PTransform):
     def expand(self, outcomes):
         opts, version, overrides = self._opts, self._version, kafka_overrides(self._opts)
         servers, encoders = opts.bootstrap_servers, topic_encoders(opts)
+        timeout = opts.broker_timeout_seconds
         enriched = outcomes["enriched"] | "EncodeEnriched" >> EncodeArticles(
             partial(kafka_outputs, encode_value=encoders.enriched), version
         )
@@ -124,7 +133,8 @@ class WriteOutcomes(beam.PTransform):
         )
         enriched_acks = [
             enriched[ENCODED]
-            | "WriteEnriched" >> WriteToKafka(servers, opts.output_topic, overrides)
+            | "WriteEnriched" >> WriteToKafka(servers, opts.output_topic, overrides, timeout)
+            | "AckedByKafka" >> beam.Map(lambda ref: (KAFKA_SINK, ref))
         ]
         if opts.output_dir:
             refiled = [outcomes["refiled"]] if "refiled" in outcomes else []
@@ -138,9 +148,11 @@ class WriteOutcomes(beam.PTransform):
                     ENRICHED,
                     None if opts.stop_at_end else opts.window_seconds,
                 )
+                | "AckedByFiles" >> beam.Map(lambda ref: (FILE_SINK, ref))
             )
             enriched_acks.extend(
-                r | "AlreadyInKafka" >> beam.Map(lambda pair: pair[0]) for r in refiled
+                r | "AlreadyInKafka" >> beam.Map(lambda pair: (KAFKA_SINK, pair[0]))
+                for r in refiled
             )
         dead_letters = (
             outcomes["dead_letters"],
@@ -150,12 +162,14 @@ class WriteOutcomes(beam.PTransform):
         return (
             enriched_acks
             | "EnrichedAcks" >> beam.Flatten()
-            | "EnrichedEverywhere" >> JoinAcks(2 if opts.output_dir else 1),
+            | "EnrichedEverywhere"
+            >> JoinAcks(frozenset({KAFKA_SINK, FILE_SINK} if opts.output_dir else {KAFKA_SINK})),
             duplicates[ENCODED]
-            | "WriteDuplicates" >> WriteToKafka(servers, opts.duplicates_topic, overrides),
+            | "WriteDuplicates" >> WriteToKafka(servers, opts.duplicates_topic, overrides, timeout),
             dead_letters
             | "EncodeDeadLetters" >> beam.Map(dead_letter_message, version, encoders.dead_letters)
-            | "WriteDeadLetters" >> WriteToKafka(servers, opts.dead_letter_topic, overrides),
+            | "WriteDeadLetters"
+            >> WriteToKafka(servers, opts.dead_letter_topic, overrides, timeout),
         ) | "AllSinks" >> beam.Flatten()
 
 
@@ -181,7 +195,12 @@ def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | No
         [written, *already_written]
         | "AllWritten" >> beam.Flatten()
         | "CommitOffsets"
-        >> CommitOffsets(opts.bootstrap_servers, opts.consumer_group, kafka_overrides(opts))
+        >> CommitOffsets(
+            opts.bootstrap_servers,
+            opts.consumer_group,
+            kafka_overrides(opts),
+            opts.broker_timeout_seconds,
+        )
     )
     return outcomes
 

@@ -22,15 +22,24 @@ from apache_beam.runners.runner import PipelineState
 from kafka.errors import KafkaError
 
 from pipelines import assembly, replay, status
+from pipelines.group_lock import GroupLock
 from pipelines.kafka_tools import produce, tail
 from pipelines.metrics import job_metrics, job_snapshot
-from pipelines.options import DEFAULT_BOOTSTRAP, NewsflowOptions, validate
+from pipelines.options import NewsflowOptions, add_kafka_client_flags, kafka_overrides, validate
 from pipelines.progress import show_progress
+from pipelines.quiet_stderr import show_worker_tracebacks
 from pipelines.runners import PrismNotFoundError, use_local_runner
-from schemas.errors import InfrastructureError
-from transforms.io.kafka_config import parse_kafka_option
+from schemas import errors
+from schemas.errors import NewsflowError
+from transforms.io.broker_retry import BrokerCalls
+from transforms.io.kafka_config import client_config, kafka_settings
 
 LOG = logging.getLogger("newsflow")
+_NEWSFLOW_ERRORS = frozenset(
+    name for name, value in vars(errors).items() if isinstance(value, type) and name[0].isupper()
+)
+# By default only records of these packages are shown (see _set_verbosity).
+NEWSFLOW_PACKAGES = ("newsflow", "pipelines", "transforms", "schemas")
 JOB_TIMEOUT_SECONDS = 10 * 365 * 24 * 3600
 VERBOSE_HELP = "-v info, -vv debug (before or after the subcommand)"
 VERBOSITY = re.compile(r"-v+|--verbose")
@@ -81,20 +90,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         tool.add_argument(
             "--topic", required=True, default=argparse.SUPPRESS, help="Kafka topic (required)"
         )
-        tool.add_argument(
-            "--bootstrap-servers",
-            "--bootstrap_servers",
-            default=DEFAULT_BOOTSTRAP,
-            help="Kafka HOST:PORT[,...]",
-        )
-        tool.add_argument(
-            "--kafka-config",
-            "--kafka_config",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="Kafka client setting, passed through (repeatable)",
-        )
+        add_kafka_client_flags(tool)
         if name == "produce":
             tool.add_argument("file", help="JSON-lines events, one message per non-blank line")
         else:
@@ -141,8 +137,22 @@ def _run(beam_argv: list[str], runner: str, streaming: bool) -> None:
     options = _pipeline_options(beam_argv, runner)
     opts = options.view_as(NewsflowOptions)
     options.view_as(StandardOptions).streaming = streaming and not opts.stop_at_end
-    pipeline = beam.Pipeline(options=options)
-    assembly.build(pipeline, opts)
+    config = client_config(opts.bootstrap_servers, kafka_overrides(opts))
+    broker = BrokerCalls.for_config(config, opts.broker_timeout_seconds)
+    lock = GroupLock(config, opts.consumer_group, broker)
+    lock.acquire()
+    try:
+        pipeline = beam.Pipeline(options=options)
+        assembly.build(pipeline, opts)
+        state = _run_to_end(pipeline, opts)
+    finally:
+        lock.release()
+    LOG.info("pipeline finished: %s", state)
+
+
+def _run_to_end(pipeline: beam.Pipeline, opts: NewsflowOptions) -> str:
+    """Run the job until it ends or is cancelled by a signal; a failed job raises
+    ``JobFailedError`` with one line naming the error raised on the worker."""
     metrics = job_metrics(opts)
     result = pipeline.run()
     metrics.attach(result)
@@ -150,15 +160,34 @@ def _run(beam_argv: list[str], runner: str, streaming: bool) -> None:
     if not opts.stop_at_end:
         _cancel_on_signals(result, stopping)
     try:
-        state = result.wait_until_finish()
+        return result.wait_until_finish()
     except Exception as exc:  # the runner's status stream ends in several ways on cancel
         if not stopping.is_set():
-            metrics.stop()
-            raise
+            raise JobFailedError(failure_line(exc)) from exc
         LOG.info("job status stream ended after cancel: %r", exc)
-        state = PipelineState.CANCELLED
-    metrics.stop()
-    LOG.info("pipeline finished: %s", state)
+        return PipelineState.CANCELLED
+    finally:
+        metrics.stop()
+
+
+class JobFailedError(Exception):
+    """The job failed on a worker; its message is one line naming the cause."""
+
+
+# The "module.ErrorClass: message" lines of a worker traceback embedded in a job failure.
+_ERROR_LINE = re.compile(r"^(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.+)$", re.MULTILINE)
+
+
+def failure_line(exc: BaseException) -> str:
+    """One line for the operator from a failed job: a runner reports the worker's whole traceback
+    in its message; the error raised there (a newsflow error when newsflow raised it) is what
+    matters, so the last ``SomeError: message`` line of it is kept, else the first line."""
+    text = str(exc)
+    found = _ERROR_LINE.findall(text)
+    ours = [m for m in found if m[0] in _NEWSFLOW_ERRORS]
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    name, message = (ours or found or [(type(exc).__name__, first)])[-1]
+    return f"{name}: {message}"[:1000]
 
 
 def _given(argv: list[str]) -> set[str]:
@@ -201,7 +230,10 @@ def _process(beam_argv: list[str], runner: str, input_pattern: str, output: str)
     assembly.build_file_mode(pipeline, options.view_as(NewsflowOptions), input_pattern, output)
     result = pipeline.run()
     with show_progress(partial(job_snapshot, result)):
-        result.wait_until_finish()
+        try:
+            result.wait_until_finish()
+        except Exception as exc:  # the runner reports a failed job in several ways
+            raise JobFailedError(failure_line(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -246,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "process":
             _process(beam_argv, args.runner, args.input, args.output)
         else:
-            overrides = dict(parse_kafka_option(item) for item in args.kafka_config)
+            overrides = kafka_settings(args.kafka_config, args.kafka_config_file)
             if args.command == "produce":
                 sent = produce(args.file, args.topic, args.bootstrap_servers, overrides)
                 print(f"produced {sent} events to {args.topic}", file=sys.stderr)
@@ -263,7 +295,9 @@ def main(argv: list[str] | None = None) -> int:
                     registry_url=args.schema_registry_url,
                 )
                 print(f"{shown} records from {args.topic}", file=sys.stderr)
-    except (ValueError, KafkaError, OSError, PrismNotFoundError, InfrastructureError) as exc:
+    except (
+        ValueError, KafkaError, OSError, PrismNotFoundError, NewsflowError, JobFailedError
+    ) as exc:  # fmt: skip
         print(f"newsflow {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -273,8 +307,32 @@ def _set_verbosity(verbose: int) -> None:
     """Quiet by default: newsflow warnings only, Beam's only from -v (its startup chatter and
     runner notices are not the user's problem); -vv shows everything at debug."""
     logging.getLogger().setLevel([logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)])
+    show_worker_tracebacks(verbose > 0)
     for noisy in ("apache_beam", "PrismRunner"):
-        logging.getLogger(noisy).setLevel(logging.ERROR if verbose == 0 else logging.NOTSET)
+        logging.getLogger(noisy).setLevel(logging.CRITICAL if verbose == 0 else logging.NOTSET)
+    # kafka-python logs every failed socket and retry during a broker outage; newsflow logs the
+    # outage once (transforms/io/broker_retry.py), so its lines are for -vv debugging only. Its
+    # records are still made (broker_retry reads login rejections from them), just not shown.
+    # Beam relays the runner's messages (a failed job's worker tracebacks, several times over)
+    # through the root logger and loggers renamed on the fly; by default only newsflow's own
+    # records are shown, and a failed job ends in one line from main().
+    logging.getLogger("kafka").setLevel(logging.WARNING if verbose < 2 else logging.NOTSET)
+    shown = [_only_newsflow, _not_kafka, None][min(verbose, 2)]
+    for handler in logging.getLogger().handlers:
+        if type(handler) is not logging.StreamHandler:
+            continue  # console()'s handler only; a test harness's capture sees everything
+        for quiet in (_only_newsflow, _not_kafka):
+            handler.removeFilter(quiet)
+        if shown is not None:
+            handler.addFilter(shown)
+
+
+def _only_newsflow(record: logging.LogRecord) -> bool:
+    return record.name.split(".", 1)[0] in NEWSFLOW_PACKAGES
+
+
+def _not_kafka(record: logging.LogRecord) -> bool:
+    return record.name.split(".", 1)[0] != "kafka"
 
 
 def console() -> int:

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
@@ -14,12 +14,24 @@ from kafka.errors import KafkaError
 from schemas.codec import decode_any
 from schemas.confluent import RegistryClient, decode_confluent_any, is_confluent, unframe
 from schemas.errors import CodecError
+from transforms.io.broker_retry import BrokerCalls
 from transforms.io.kafka_config import client_config, for_client
 from transforms.text.records import (
     DEAD_LETTER_TIME_FIELDS,
     ENRICHED_TIME_FIELDS,
     json_twin,
 )
+
+# produce and tail are run by hand: a broker that is not there after this long is an error.
+TOOL_BROKER_TIMEOUT_SECONDS = 30.0
+T = TypeVar("T")
+
+
+def _connect(config: dict, build: Callable[[], T]) -> T:
+    """A client, retried while the broker is unreachable (up to ``TOOL_BROKER_TIMEOUT_SECONDS``);
+    a rejected login fails at once with "authentication failed"."""
+    broker = BrokerCalls.for_config(config, TOOL_BROKER_TIMEOUT_SECONDS)
+    return broker.call("connecting", build)
 
 
 def event_key(payload: bytes) -> bytes | None:
@@ -36,8 +48,10 @@ def event_key(payload: bytes) -> bytes | None:
 def produce(path: str, topic: str, servers: str, overrides: dict[str, str]) -> int:
     """Send every non-blank line of ``path`` as one message, byte for byte (malformed lines too:
     they are what the dead-letter path is for). Returns the number sent."""
-    config = for_client(client_config(servers, overrides), KafkaProducer)
-    producer = KafkaProducer(**config, acks="all", linger_ms=5)
+    config = client_config(servers, overrides)
+    producer = _connect(
+        config, lambda: KafkaProducer(**for_client(config, KafkaProducer), acks="all", linger_ms=5)
+    )
     sent = 0
     try:
         with open(path, "rb") as fh:
@@ -85,8 +99,11 @@ def read_topic(
     what was written before it was called; with ``follow`` it waits for more until
     ``idle_timeout_ms`` passes with none. No consumer group: reading never moves the pipeline's
     offsets."""
-    consumer = KafkaConsumer(**for_client(client_config(servers, overrides), KafkaConsumer),
-                             enable_auto_commit=False)  # fmt: skip
+    config = client_config(servers, overrides)
+    consumer = _connect(
+        config,
+        lambda: KafkaConsumer(**for_client(config, KafkaConsumer), enable_auto_commit=False),
+    )
     try:
         partitions = consumer.partitions_for_topic(topic)
         if not partitions:

@@ -14,8 +14,9 @@ from dataclasses import replace
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from transforms.io.broker_retry import DEFAULT_BROKER_TIMEOUT_SECONDS
 from transforms.io.changelog import ChangelogConfig, changelog_topic
-from transforms.io.kafka_config import parse_kafka_option
+from transforms.io.kafka_config import client_config, kafka_settings
 from transforms.steps.dedup import DEFAULT_TTL_HOURS, DedupConfig
 from transforms.steps.enrich import DEFAULT_BATCH_SIZE, DEFAULT_NER_PROCESSES
 from transforms.text.event import DEFAULT_MAX_BODY_BYTES
@@ -68,7 +69,24 @@ class NewsflowOptions(PipelineOptions):
             action="append",
             default=[],
             metavar="KEY=VALUE",
-            help="Kafka client setting, passed through: security.protocol=SASL_SSL (repeatable)",
+            help="Kafka client setting, Java-style: security.protocol=SASL_SSL (repeatable); "
+            "secrets only as references: sasl.plain.password=${env:KAFKA_PASSWORD}",
+        )
+        _flag(
+            parser,
+            "kafka-config-file",
+            default=None,
+            metavar="FILE",
+            help="Java properties file of Kafka client settings, read where clients are built; "
+            "its secrets never enter the pipeline options (flags override it)",
+        )
+        _flag(
+            parser,
+            "broker-timeout-seconds",
+            type=float,
+            default=DEFAULT_BROKER_TIMEOUT_SECONDS,
+            help="how long reads, writes and commits retry while the Kafka broker is unreachable "
+            "before the job ends, in seconds (default %(default)g)",
         )
         _flag(
             parser,
@@ -117,8 +135,9 @@ class NewsflowOptions(PipelineOptions):
             type=int,
             default=DEFAULT_NER_PROCESSES,
             help="processes that run spaCy NER per SDK worker process, each holding the model "
-            "(about 200 MB); 1 runs it inside the SDK worker, on one core "
-            "(the default measured best on 2 cores, see README Performance)",
+            "(about 200 MB); 1 runs it inside the SDK worker, on one core; more use more cores "
+            f"where there are idle ones (default {DEFAULT_NER_PROCESSES}: faster on 1,000 articles "
+            "on the 2-core machine, see README Performance)",
         )
         _flag(
             parser,
@@ -189,10 +208,11 @@ def validate(opts: NewsflowOptions) -> None:
         raise ValueError(f"--ner-batch-size must be > 0, got {opts.ner_batch_size}")
     if opts.ner_processes <= 0:
         raise ValueError(f"--ner-processes must be > 0, got {opts.ner_processes}")
+    if opts.broker_timeout_seconds <= 0:
+        raise ValueError(f"--broker-timeout-seconds must be > 0, got {opts.broker_timeout_seconds}")
     if opts.window_seconds <= 0:
         raise ValueError(f"--window-seconds must be > 0, got {opts.window_seconds}")
-    for item in opts.kafka_config:
-        parse_kafka_option(item)
+    client_config(opts.bootstrap_servers, kafka_overrides(opts))
     if opts.metrics_port is not None and not 0 < opts.metrics_port < 65536:
         raise ValueError(f"--metrics-port must be in 1..65535, got {opts.metrics_port}")
     if opts.value_format == CONFLUENT and not opts.schema_registry_url:
@@ -200,5 +220,32 @@ def validate(opts: NewsflowOptions) -> None:
 
 
 def kafka_overrides(opts: NewsflowOptions) -> dict[str, str]:
-    """``--kafka-config`` pairs as a dict, in the order given (a later key wins)."""
-    return dict(parse_kafka_option(item) for item in opts.kafka_config)
+    """``--kafka-config-file`` settings, then ``--kafka-config`` pairs in the order given (a later
+    key wins); secrets stay references (see ``kafka_config``)."""
+    return kafka_settings(opts.kafka_config, opts.kafka_config_file)
+
+
+def add_kafka_client_flags(parser: argparse.ArgumentParser) -> None:
+    """The Kafka connection flags of the tools that are not a pipeline (produce, tail, status,
+    replay): the same names, meaning and defaults as ``newsflow run``'s."""
+    parser.add_argument(
+        "--bootstrap-servers",
+        "--bootstrap_servers",
+        default=DEFAULT_BOOTSTRAP,
+        help="Kafka HOST:PORT[,...]",
+    )
+    parser.add_argument(
+        "--kafka-config",
+        "--kafka_config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Kafka client setting, Java-style (repeatable); secrets only as ${env:NAME}",
+    )
+    parser.add_argument(
+        "--kafka-config-file",
+        "--kafka_config_file",
+        default=None,
+        metavar="FILE",
+        help="Java properties file of Kafka client settings (flags override it)",
+    )

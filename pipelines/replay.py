@@ -19,7 +19,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from pipelines.kafka_tools import event_key, read_topic
-from pipelines.options import DEFAULT_BOOTSTRAP, kafka_overrides
+from pipelines.options import add_kafka_client_flags, kafka_overrides
 from schemas.codec import DEAD_LETTER, decode_any
 from schemas.confluent import RegistryClient, decode_confluent_any, is_confluent
 from schemas.errors import CodecError, KafkaIOError
@@ -105,10 +105,7 @@ def add_parser(sub_parser: Callable[..., argparse.ArgumentParser]) -> None:
                         help="count what would be sent, send nothing")  # fmt: skip
     replay.add_argument("--schema-registry-url", "--schema_registry_url", default=None,
                         help="decode Confluent-framed dead letters with this registry")  # fmt: skip
-    replay.add_argument("--bootstrap-servers", "--bootstrap_servers", default=DEFAULT_BOOTSTRAP,
-                        help="Kafka HOST:PORT[,...]")  # fmt: skip
-    replay.add_argument("--kafka-config", "--kafka_config", action="append", default=[],
-                        metavar="KEY=VALUE", help="Kafka client setting (repeatable)")  # fmt: skip
+    add_kafka_client_flags(replay)
 
 
 def run(args: argparse.Namespace) -> int:

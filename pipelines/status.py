@@ -21,7 +21,7 @@ from kafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.options import DEFAULT_BOOTSTRAP, kafka_overrides
+from pipelines.options import add_kafka_client_flags, kafka_overrides
 from schemas.errors import KafkaIOError
 from transforms.io.kafka_config import client_config, for_client
 
@@ -160,10 +160,7 @@ def add_parser(sub_parser: Callable[..., argparse.ArgumentParser]) -> None:
         default=["articles.enriched", "articles.duplicates", "articles.dlq"],
         help="topics whose record counts (end minus start offsets) are shown",
     )
-    status.add_argument("--bootstrap-servers", "--bootstrap_servers", default=DEFAULT_BOOTSTRAP,
-                        help="Kafka HOST:PORT[,...]")  # fmt: skip
-    status.add_argument("--kafka-config", "--kafka_config", action="append", default=[],
-                        metavar="KEY=VALUE", help="Kafka client setting (repeatable)")  # fmt: skip
+    add_kafka_client_flags(status)
     status.add_argument("--json", action="store_true", help="print one JSON object")
 
 

@@ -69,3 +69,15 @@ class ConfigurationError(InfrastructureError, ValueError):
     """A setting that cannot work (a missing schema file, a bad option)."""
 
     code = "configuration"
+
+
+class BrokerUnavailableError(KafkaIOError):
+    """The broker stayed unreachable longer than ``--broker-timeout-seconds``."""
+
+    code = "broker_unavailable"
+
+
+class AuthenticationError(ConfigurationError):
+    """The broker rejected the client's credentials (SASL) or its TLS handshake."""
+
+    code = "authentication_failed"

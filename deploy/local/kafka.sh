@@ -16,6 +16,13 @@
 #   NEWSFLOW_KAFKA_LIBS   resolved jars (default deploy/local/.cache/libs, shared by all homes)
 #   PYTHON                interpreter with kafka-python for the readiness check and topic creation
 #                         (default .venv/bin/python, relative to the repository root)
+#   KAFKA_SECURE          1: also listen with SASL_SSL (SCRAM-SHA-512) on KAFKA_PORT + 2 and SSL on
+#                         KAFKA_PORT + 3. A CA and a broker certificate are made with keytool in
+#                         NEWSFLOW_KAFKA_HOME/tls (ca.pem for clients), the SCRAM user is added when
+#                         the storage is formatted, and NEWSFLOW_KAFKA_HOME/client-sasl.properties
+#                         and client-ssl.properties hold client settings (--kafka-config-file).
+#                         Decided when a home is first formatted: use one home per mode.
+#   KAFKA_SCRAM_USER, KAFKA_SCRAM_PASSWORD   the SCRAM user (default newsflow, a random password)
 #   KAFKA_START_TIMEOUT   seconds to wait for the broker to answer (default 90)
 #   KAFKA_STOP_TIMEOUT    seconds to wait after SIGTERM before SIGKILL (default 30)
 #   KAFKA_HEAP_OPTS, KAFKA_JVM_OPTS   JVM flags for the broker
@@ -31,6 +38,10 @@ LIBS_DIR="${NEWSFLOW_KAFKA_LIBS:-$HERE/.cache/libs}"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+SECURE="${KAFKA_SECURE:-0}"
+SASL_SSL_PORT=$((KAFKA_PORT + 2))
+SSL_PORT=$((KAFKA_PORT + 3))
+SCRAM_USER="${KAFKA_SCRAM_USER:-newsflow}"
 JVM_OPTS="${KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true}"
 
 # Relative paths in the environment are taken from the caller's working directory.
@@ -43,6 +54,7 @@ CONFIG="$KAFKA_HOME_DIR/server.properties"
 PID_FILE="$KAFKA_HOME_DIR/kafka.pid"
 LOG_FILE="$KAFKA_HOME_DIR/kafka.log"
 PORTS_STAMP="$DATA_DIR/newsflow-ports"
+TLS_DIR="$KAFKA_HOME_DIR/tls"
 LIBS_STAMP="$LIBS_DIR/.resolved"
 BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 LOG4J_OPTS="-Dlog4j2.configurationFile=$HERE/log4j2.properties"
@@ -172,6 +184,74 @@ render_config() {
         -e "s|@CONTROLLER_PORT@|$CONTROLLER_PORT|g" \
         -e "s|@LOG_DIR@|$DATA_DIR|g" \
         "$HERE/server.properties" >"$CONFIG"
+    [[ "$SECURE" == 1 ]] || return 0
+    # Later keys win in a Java properties file: the secure listeners extend the plaintext ones,
+    # which stay for the broker's own traffic and this script's readiness check.
+    local pw
+    pw="$(<"$TLS_DIR/store.password")"
+    chmod 600 "$CONFIG"
+    cat >>"$CONFIG" <<EOF
+
+# KAFKA_SECURE=1 (kafka.sh): SASL_SSL with SCRAM-SHA-512, and SSL, for clients.
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT,SASL_SSL://127.0.0.1:$SASL_SSL_PORT,SSL://127.0.0.1:$SSL_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$SASL_SSL_PORT,SSL://127.0.0.1:$SSL_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$TLS_DIR/broker.p12
+ssl.keystore.password=$pw
+ssl.key.password=$pw
+ssl.client.auth=none
+EOF
+}
+
+# A local CA and a broker certificate for 127.0.0.1/localhost, made once with the JDK's keytool;
+# kafka-python reads PEM, so the CA is exported as ca.pem.
+make_certificates() {
+    [[ -f "$TLS_DIR/broker.p12" && -f "$TLS_DIR/ca.pem" ]] && return 0
+    command -v keytool >/dev/null 2>&1 || die "keytool not found; install a JDK (17+)"
+    log "making a local CA and broker certificate in $TLS_DIR"
+    mkdir -p "$TLS_DIR"
+    chmod 700 "$TLS_DIR"
+    local pw
+    pw="$(random_secret)"
+    printf '%s' "$pw" >"$TLS_DIR/store.password"
+    local kt=(keytool -storetype PKCS12 -storepass "$pw" -keypass "$pw")
+    {
+        "${kt[@]}" -genkeypair -alias ca -keyalg RSA -keysize 2048 -validity 3650 \
+            -dname "CN=newsflow local CA" -ext bc:c -keystore "$TLS_DIR/ca.p12"
+        "${kt[@]}" -exportcert -rfc -alias ca -keystore "$TLS_DIR/ca.p12" -file "$TLS_DIR/ca.pem"
+        "${kt[@]}" -genkeypair -alias broker -keyalg RSA -keysize 2048 -validity 3650 \
+            -dname "CN=localhost" -keystore "$TLS_DIR/broker.p12"
+        "${kt[@]}" -certreq -alias broker -keystore "$TLS_DIR/broker.p12" -file "$TLS_DIR/broker.csr"
+        "${kt[@]}" -gencert -alias ca -keystore "$TLS_DIR/ca.p12" -rfc -validity 3650 \
+            -ext "SAN=DNS:localhost,IP:127.0.0.1" -infile "$TLS_DIR/broker.csr" \
+            -outfile "$TLS_DIR/broker.crt"
+        "${kt[@]}" -importcert -noprompt -alias ca -file "$TLS_DIR/ca.pem" \
+            -keystore "$TLS_DIR/broker.p12"
+        "${kt[@]}" -importcert -noprompt -alias broker -file "$TLS_DIR/broker.crt" \
+            -keystore "$TLS_DIR/broker.p12"
+    } >"$TLS_DIR/keytool.log" 2>&1 || { cat "$TLS_DIR/keytool.log" >&2; die "keytool failed"; }
+}
+
+random_secret() {
+    "$(python_bin)" -c 'import secrets; print(secrets.token_urlsafe(18))'
+}
+
+# Client settings for the secure listeners, as Java properties files newsflow reads with
+# --kafka-config-file (mode 600: the SASL one holds the SCRAM password).
+write_client_properties() {
+    (
+        umask 077
+        printf 'security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n' \
+            >"$KAFKA_HOME_DIR/client-sasl.properties"
+        printf 'sasl.plain.username=%s\nsasl.plain.password=%s\nssl.cafile=%s\n' \
+            "$SCRAM_USER" "$(<"$TLS_DIR/scram.password")" "$TLS_DIR/ca.pem" \
+            >>"$KAFKA_HOME_DIR/client-sasl.properties"
+        printf 'security.protocol=SSL\nssl.cafile=%s\n' "$TLS_DIR/ca.pem" \
+            >"$KAFKA_HOME_DIR/client-ssl.properties"
+    )
 }
 
 # The storage is formatted once; the controller endpoint is written into it, so a later `up` on
@@ -191,9 +271,17 @@ format_storage() {
     cluster_id="$("$(python_bin)" -c \
         'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
     log "formatting $DATA_DIR (cluster id $cluster_id)"
+    local scram=()
+    if [[ "$SECURE" == 1 ]]; then
+        # SCRAM credentials live in the cluster metadata; adding them at format time means the
+        # user exists before the broker first answers.
+        local password="${KAFKA_SCRAM_PASSWORD:-$(random_secret)}"
+        (umask 077 && printf '%s' "$password" >"$TLS_DIR/scram.password")
+        scram=(--add-scram "SCRAM-SHA-512=[name=$SCRAM_USER,password=$password]")
+    fi
     # shellcheck disable=SC2086
     java $LOG4J_OPTS -cp "$LIBS_DIR/*" kafka.tools.StorageTool format \
-        -t "$cluster_id" -c "$CONFIG" --standalone </dev/null >>"$LOG_FILE" 2>&1 \
+        -t "$cluster_id" -c "$CONFIG" --standalone "${scram[@]}" </dev/null >>"$LOG_FILE" 2>&1 \
         || { show_log_failure; die "formatting the storage failed"; }
     printf '%s %s' "$KAFKA_PORT" "$CONTROLLER_PORT" >"$PORTS_STAMP"
 }
@@ -261,6 +349,7 @@ cmd_up() {
         rm -f "$PID_FILE"
         command -v java >/dev/null 2>&1 || die "java not found; install Java 17+"
         resolve_jars
+        if [[ "$SECURE" == 1 ]]; then make_certificates; fi
         render_config
         LOG_MARK=0
         [[ -f "$LOG_FILE" ]] && LOG_MARK="$(wc -l <"$LOG_FILE")"
@@ -269,6 +358,11 @@ cmd_up() {
         pid="$(broker_pid)" || { show_log_failure; die "broker exited at once"; }
         wait_ready "$pid" stop
         log "up (pid $pid) on $BOOTSTRAP"
+        if [[ "$SECURE" == 1 ]]; then
+            write_client_properties
+            log "SASL_SSL on 127.0.0.1:$SASL_SSL_PORT, SSL on 127.0.0.1:$SSL_PORT;" \
+                "client settings in $KAFKA_HOME_DIR/client-sasl.properties"
+        fi
     fi
     cmd_create_topics
 }

@@ -33,12 +33,15 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from schemas.errors import KafkaIOError
 from transforms.io.kafka_config import for_client
 from transforms.text.dedup_index import IndexEntry, decode_entry, encode_entry
+from transforms.text.near_dup import MinHashConfig
 
 _LOG = logging.getLogger(__name__)
 
 SUFFIX = "-dedup-changelog"
 FLUSH_TIMEOUT_SECONDS = 60.0
 LINGER_MS = 5
+# Restore reads the whole changelog: larger fetches than kafka-python's 1 MB default.
+RESTORE_FETCH_BYTES = 16 * 1024 * 1024
 TIMEOUT_MS = 30000
 # One partition: a dedup shard restores everything it remembers, in the order it was stored.
 PARTITIONS = 1
@@ -111,27 +114,28 @@ class ChangelogWriter:
         self._producer.close()
 
 
-def restore(config: ChangelogConfig, since_ms: int) -> Iterator[IndexEntry]:
+def restore(config: ChangelogConfig, since_ms: int, cfg: MinHashConfig) -> Iterator[IndexEntry]:
     """Every entry stored at or after ``since_ms``, oldest first, read to the end offsets seen at
     start (the job's own writes come after the restore)."""
     try:
-        consumer = KafkaConsumer(
+        settings = {
+            "max_partition_fetch_bytes": RESTORE_FETCH_BYTES,
             **for_client(config.client, KafkaConsumer),
-            enable_auto_commit=False,
-            group_id=None,
-            consumer_timeout_ms=TIMEOUT_MS,
-        )
+        }
+        consumer = KafkaConsumer(**{**settings, "enable_auto_commit": False, "group_id": None})
     except KafkaError as exc:
         raise KafkaIOError(f"cannot read the dedup changelog {config.topic}: {exc!r}") from exc
     try:
-        yield from _read_to_end(consumer, config.topic, since_ms)
+        yield from _read_to_end(consumer, config.topic, since_ms, cfg)
     except KafkaError as exc:
         raise KafkaIOError(f"reading the dedup changelog {config.topic} failed: {exc!r}") from exc
     finally:
         consumer.close()
 
 
-def _read_to_end(consumer: KafkaConsumer, topic: str, since_ms: int) -> Iterator[IndexEntry]:
+def _read_to_end(
+    consumer: KafkaConsumer, topic: str, since_ms: int, cfg: MinHashConfig
+) -> Iterator[IndexEntry]:
     partitions = [TopicPartition(topic, p) for p in sorted(_partitions(consumer, topic))]
     consumer.assign(partitions)
     consumer.seek_to_beginning(*partitions)
@@ -140,20 +144,24 @@ def _read_to_end(consumer: KafkaConsumer, topic: str, since_ms: int) -> Iterator
     deadline = time.monotonic() + TIMEOUT_MS / 1000
     while remaining:
         if time.monotonic() > deadline:
-            raise KafkaIOError(f"the dedup changelog {topic} did not reach its end offsets")
+            raise KafkaIOError(
+                f"the dedup changelog {topic} returned nothing for {TIMEOUT_MS} ms before its "
+                "end offsets"
+            )
         for tp, records in consumer.poll(timeout_ms=1000).items():
+            deadline = time.monotonic() + TIMEOUT_MS / 1000
             for record in records:
                 if record.offset < ends[tp]:
-                    yield from _decoded(record, since_ms)
+                    yield from _decoded(record, since_ms, cfg)
             if consumer.position(tp) >= ends[tp]:
                 remaining.discard(tp)
 
 
-def _decoded(record, since_ms: int) -> Iterator[IndexEntry]:
+def _decoded(record, since_ms: int, cfg: MinHashConfig) -> Iterator[IndexEntry]:
     if record.value is None:
         return
     try:
-        entry = decode_entry(record.value)
+        entry = decode_entry(record.value, cfg)
     except (ValueError, UnicodeDecodeError) as exc:
         _LOG.warning(
             "skipping undecodable dedup changelog record %s/%s@%s: %s",

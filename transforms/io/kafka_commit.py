@@ -6,11 +6,16 @@ offset may advance to ``n`` exactly when the written spans chain from the curren
 up to ``n``. ``CommitWrittenFn`` keeps the spans written beyond that point in keyed state per
 partition and commits in ``finish_bundle``: one commit per partition per bundle, never past a hole.
 A restart therefore resumes at the first input whose outputs were not all written; inputs after it
-that were written are read again (at-least-once; the sinks' id-keyed records make that visible and
-removable by consumers).
+that were written are read again and recognised by ``recovery.SkipWritten``.
+
+Each commit records, in its metadata, the output floor of the input just before the committed
+offset (``SourceRef.output_floor``: the output topics' end offsets sampled before that input was
+read). Inputs at or after the committed offset were read later, so all their outputs lie at or
+after that floor: the restart scan starts there and misses nothing (DESIGN.md, "Kafka commit
+metadata").
 
 Enriched articles go to Kafka and, with ``--output-dir``, to files too: ``JoinAcks`` passes a ref on
-only when every sink that must write it has acknowledged it.
+only when every sink that must write it has acknowledged it (distinct sinks, not acknowledgements).
 """
 
 from __future__ import annotations
@@ -26,34 +31,80 @@ from apache_beam.coders import PickleCoder, VarIntCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from schemas.errors import KafkaIOError
-from transforms.io.kafka_config import client_config, for_client
+from transforms.io.broker_retry import (
+    ATTEMPT_TIMEOUT_MS,
+    DEFAULT_BROKER_TIMEOUT_SECONDS,
+    BrokerCalls,
+)
+from transforms.io.kafka_config import client_config
+from transforms.io.kafka_partitions import manual_consumer
 from transforms.text.models import SourceRef
 
 _LOG = logging.getLogger(__name__)
 
 NAMESPACE = "newsflow.commit_offsets"
-COMMIT_TIMEOUT_MS = 30000
 
 Span = tuple[int, int]
 PartitionKey = tuple[str, int]
+Floor = tuple[tuple[str, int, int], ...]
+# A written span waiting behind a hole: start -> (end, the output floor of its input).
+Waiting = dict[int, tuple[int, Floor | None]]
 
 
-def advance(committed: int, written: dict[int, int], span: Span) -> tuple[int, dict[int, int]]:
-    """Add a written ``[start, end)`` span; return the new committable offset and the spans still
-    waiting beyond it. Spans never overlap: each offset belongs to exactly one input."""
-    waiting = {**written, span[0]: span[1]}
+def advance(
+    committed: int, waiting: Waiting, span: Span, floor: Floor | None = None
+) -> tuple[int, Floor | None, Waiting]:
+    """Add a written ``[start, end)`` span (its input's output floor with it); return the new
+    committable offset, the floor of the span ending there (None if it did not move) and the
+    spans still waiting beyond it.
+
+    Spans never overlap (each offset belongs to one input); a span acknowledged twice, or one
+    below the committed offset (written again after a restart), changes nothing."""
+    if span[1] <= committed:
+        return committed, None, waiting
+    waiting = {**waiting, span[0]: (span[1], floor)}
+    last: Floor | None = None
     while committed in waiting:
-        committed = waiting.pop(committed)
-    return committed, waiting
+        committed, last = waiting.pop(committed)
+    return committed, last, waiting
 
 
 def span_of(ref: SourceRef) -> Span:
+    """The offsets ``ref``'s input accounts for: from the reader's position before it through it."""
     start = ref.span_start if ref.span_start is not None else ref.offset
     return start, ref.offset + 1
+
+
+def commit_metadata(committed_at_ms: int, floor: Floor | None) -> str:
+    """The commit's metadata (DESIGN.md, "Kafka commit metadata"): JSON, commit time and, when
+    known, the output floor as ``{topic: {partition: offset}}``."""
+    data: dict[str, Any] = {"committed_at": committed_at_ms}
+    if floor is not None:
+        outputs: dict[str, dict[str, int]] = {}
+        for topic, partition, offset in floor:
+            outputs.setdefault(topic, {})[str(partition)] = offset
+        data["output_floor"] = outputs
+    return json.dumps(data, separators=(",", ":"), sort_keys=True)
+
+
+def parse_output_floor(metadata: str | None) -> Floor | None:
+    """The output floor recorded by ``commit_metadata``; None when absent or unreadable (a commit
+    by an older version, or by another tool)."""
+    try:
+        outputs = json.loads(metadata or "{}").get("output_floor")
+        if not isinstance(outputs, dict):
+            return None
+        return tuple(
+            sorted(
+                (topic, int(partition), int(offset))
+                for topic, offsets in outputs.items()
+                for partition, offset in offsets.items()
+            )
+        )
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 class CommitWrittenFn(beam.DoFn):
@@ -62,57 +113,61 @@ class CommitWrittenFn(beam.DoFn):
     COMMITTED = ReadModifyWriteStateSpec("committed", VarIntCoder())
     WAITING = ReadModifyWriteStateSpec("waiting", PickleCoder())
 
-    def __init__(self, config: dict[str, Any], consumer_group: str) -> None:
+    def __init__(self, config: dict[str, Any], consumer_group: str, broker: BrokerCalls) -> None:
         self._config = config
         self._group = consumer_group
+        self._broker = broker
         self._consumer: KafkaConsumer | None = None
-        self._due: dict[TopicPartition, int] = {}
+        self._due: dict[TopicPartition, tuple[int, Floor | None]] = {}
         self._commits = Metrics.counter(NAMESPACE, "commits")
         self._waiting = Metrics.distribution(NAMESPACE, "spans_waiting")
 
     def setup(self) -> None:
-        self._consumer = KafkaConsumer(
-            **for_client(self._config, KafkaConsumer),
-            group_id=self._group,
-            enable_auto_commit=False,
+        self._consumer = self._broker.call(
+            "connecting",
+            manual_consumer,
+            self._config,
+            self._group,
         )
 
     def process(
         self,
-        element: tuple[PartitionKey, Span],
+        element: tuple[PartitionKey, tuple[Span, Floor | None]],
         committed_state=beam.DoFn.StateParam(COMMITTED),
         waiting_state=beam.DoFn.StateParam(WAITING),
     ) -> Iterator[tuple[str, int, int]]:
-        (topic, partition), span = element
+        (topic, partition), (span, floor) = element
         tp = TopicPartition(topic, partition)
         before = committed_state.read()
         if before is None:
             before = self._starting_offset(tp)
-        after, waiting = advance(before, waiting_state.read() or {}, span)
+        after, last_floor, waiting = advance(before, waiting_state.read() or {}, span, floor)
         committed_state.write(after)
         waiting_state.write(waiting)
         self._waiting.update(len(waiting))
         if after != before:
-            self._due[tp] = after
+            self._due[tp] = (after, last_floor)
             yield topic, partition, after
 
     def finish_bundle(self) -> None:
-        """Commit what this bundle advanced, now that its inputs' outputs are known written."""
+        """Commit what this bundle advanced, now that its inputs' outputs are known written;
+        retried through a broker outage (a commit is idempotent)."""
         if not self._due:
             return
-        metadata = json.dumps({"committed_at": int(time.time() * 1000)})
-        offsets = {tp: OffsetAndMetadata(n, metadata, -1) for tp, n in self._due.items()}
-        try:
-            self._consumer.commit(offsets, timeout_ms=COMMIT_TIMEOUT_MS)
-        except KafkaError as exc:
-            where = ", ".join(f"{tp.topic}/{tp.partition}@{n}" for tp, n in self._due.items())
-            raise KafkaIOError(f"cannot commit {where} for {self._group}: {exc!r}") from exc
-        self._commits.inc(len(offsets))
-        _LOG.info(
-            "committed %s for %s",
-            {f"{t.topic}/{t.partition}": n for t, n in self._due.items()},
-            self._group,
+        now_ms = int(time.time() * 1000)
+        offsets = {
+            tp: OffsetAndMetadata(n, commit_metadata(now_ms, floor), -1)
+            for tp, (n, floor) in self._due.items()
+        }
+        where = ", ".join(f"{tp.topic}/{tp.partition}@{n}" for tp, (n, _) in self._due.items())
+        self._broker.call(
+            f"committing {where} for {self._group}",
+            self._consumer.commit,
+            offsets,
+            ATTEMPT_TIMEOUT_MS,
         )
+        self._commits.inc(len(offsets))
+        _LOG.info("committed %s for %s", where, self._group)
         self._due = {}
 
     def teardown(self) -> None:
@@ -123,46 +178,65 @@ class CommitWrittenFn(beam.DoFn):
     def _starting_offset(self, tp: TopicPartition) -> int:
         """Where the reader started: the group's committed offset, else the log start (the same
         rule as ``PartitionRestrictionProvider.initial_restriction``)."""
-        try:
-            committed = self._consumer.committed(tp, timeout_ms=COMMIT_TIMEOUT_MS)
-            beginning = self._consumer.beginning_offsets([tp], COMMIT_TIMEOUT_MS)[tp]
-        except KafkaError as exc:
-            raise KafkaIOError(f"cannot read offsets of {tp.topic}/{tp.partition}") from exc
+        committed = self._broker.call(
+            f"committed offset of {tp.topic}/{tp.partition}",
+            self._consumer.committed,
+            tp,
+            False,
+            ATTEMPT_TIMEOUT_MS,
+        )
+        beginning = self._broker.call(
+            f"log start of {tp.topic}/{tp.partition}",
+            self._consumer.beginning_offsets,
+            [tp],
+            ATTEMPT_TIMEOUT_MS,
+        )[tp]
         return beginning if committed is None else max(committed, beginning)
 
 
+def acknowledged_by_all(seen: frozenset[str], sink: str, required: frozenset[str]):
+    """Record ``sink``'s acknowledgement; return (every required sink has written, sinks seen).
+    A sink acknowledging twice (a retried bundle, a window file written again) counts once."""
+    seen = seen | {sink}
+    return required <= seen, seen
+
+
 class JoinAcksFn(beam.DoFn):
-    """Keyed by input: emits the ref once ``required`` sinks have acknowledged writing it."""
+    """Keyed by input: emits the ref once every required sink has acknowledged writing it."""
 
-    COUNT = ReadModifyWriteStateSpec("count", VarIntCoder())
+    SEEN = ReadModifyWriteStateSpec("sinks", PickleCoder())
 
-    def __init__(self, required: int) -> None:
+    def __init__(self, required: frozenset[str]) -> None:
         self._required = required
 
-    def process(self, element: tuple[str, SourceRef], count=beam.DoFn.StateParam(COUNT)):
-        seen = (count.read() or 0) + 1
-        if seen < self._required:
-            count.write(seen)
+    def process(
+        self, element: tuple[str, tuple[str, SourceRef]], seen_state=beam.DoFn.StateParam(SEEN)
+    ):
+        sink, ref = element[1]
+        done, seen = acknowledged_by_all(seen_state.read() or frozenset(), sink, self._required)
+        if not done:
+            seen_state.write(seen)
             return
-        count.clear()
-        yield element[1]
+        seen_state.clear()
+        yield ref
 
 
 class JoinAcks(beam.PTransform):
-    """Refs acknowledged by several sinks -> each ref once, when all of them have written it."""
+    """``(sink name, ref)`` acknowledgements -> each ref once, when every sink in ``sinks`` has
+    written it."""
 
-    def __init__(self, required: int) -> None:
+    def __init__(self, sinks: frozenset[str]) -> None:
         super().__init__()
-        self._required = required
+        self._sinks = frozenset(sinks)
 
     def expand(self, acks):
-        if self._required == 1:
-            return acks
+        if len(self._sinks) == 1:
+            return acks | "Refs" >> beam.Map(lambda ack: ack[1])
         return (
             acks
             | "KeyByInput"
-            >> beam.Map(lambda ref: (str(ref), ref)).with_output_types(tuple[str, Any])
-            | "CountAcks" >> beam.ParDo(JoinAcksFn(self._required))
+            >> beam.Map(lambda ack: (str(ack[1]), ack)).with_output_types(tuple[str, Any])
+            | "JoinSinks" >> beam.ParDo(JoinAcksFn(self._sinks))
         )
 
 
@@ -175,18 +249,20 @@ class CommitOffsets(beam.PTransform):
         bootstrap_servers: str,
         consumer_group: str,
         client_overrides: dict[str, str] | None = None,
+        broker_timeout_seconds: float = DEFAULT_BROKER_TIMEOUT_SECONDS,
     ) -> None:
         super().__init__()
         self._config = client_config(bootstrap_servers, client_overrides or {})
         self._group = consumer_group
+        self._broker = BrokerCalls.for_config(self._config, broker_timeout_seconds)
 
     def expand(self, refs):
         return (
             refs
             | "OnlyKafkaInputs" >> beam.Filter(lambda ref: ref.topic is not None)
             | "KeyByPartition"
-            >> beam.Map(lambda ref: ((ref.topic, ref.partition), span_of(ref))).with_output_types(
-                tuple[tuple[str, int], tuple[int, int]]
-            )
-            | "Commit" >> beam.ParDo(CommitWrittenFn(self._config, self._group))
+            >> beam.Map(
+                lambda ref: ((ref.topic, ref.partition), (span_of(ref), ref.output_floor))
+            ).with_output_types(tuple[tuple[str, int], Any])
+            | "Commit" >> beam.ParDo(CommitWrittenFn(self._config, self._group, self._broker))
         )

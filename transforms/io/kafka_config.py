@@ -6,12 +6,21 @@ into the keyword arguments kafka-python expects: dots become underscores, a few 
 and settings kafka-python cannot honour (JAAS, Java keystores) fail with a hint, never silently.
 Values are read by the type of kafka-python's default (numbers, booleans, a version tuple);
 text settings, the security ones among them, pass through unchanged.
+
+Secrets never travel as values. A value may be a reference resolved only when a client is built,
+on the worker, the way Kafka's config providers work: ``${env:NAME}`` (an environment variable)
+or ``${file:PATH:KEY}`` (a key of a Java properties file). ``--kafka-config-file FILE`` reads
+settings from such a file; its secret settings become references to it. A literal password on
+the command line is refused (it would show in ``ps``, in shell history and in the pipeline
+options a runner UI displays).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -84,6 +93,14 @@ _DEFAULTS: dict[str, Any] = {
     key: default for client in KAFKA_CLIENTS for key, default in client.DEFAULT_CONFIG.items()
 }
 _NUMERIC_WITHOUT_DEFAULT = frozenset({"receive_buffer_bytes", "send_buffer_bytes"})
+# Defaults of every client newsflow builds (a --kafka-config setting wins). A new client's first
+# connection (TCP, TLS, SASL) may take seconds on a loaded machine; one that fails within this
+# time is retried by broker_retry's loop, which is where an outage or a rejected login is seen.
+CLIENT_DEFAULTS = {"bootstrap_timeout_ms": 10000}
+
+# kafka-python settings that hold secrets: only ever given as a reference.
+SECRET_SETTINGS = frozenset({"sasl_plain_password", "ssl_password"})
+_REFERENCE = re.compile(r"\$\{(env|file):([^}]*)\}")
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _VERSION = re.compile(r"\d+(\.\d+){1,2}")
 _TRUE = frozenset({"true", "yes", "on"})
@@ -101,29 +118,109 @@ def parse_kafka_option(s: str) -> tuple[str, str]:
     return key, value
 
 
+@dataclass(frozen=True)
+class Reference:
+    """A setting whose value is looked up when a client is built: ``${env:..}``/``${file:..}``.
+    Its repr never shows the value, so a config dict can be logged or pickled safely."""
+
+    java_key: str
+    text: str
+
+    def resolve(self) -> str:
+        return _REFERENCE.sub(lambda m: _lookup(self.java_key, m[1], m[2]), self.text)
+
+
+def _lookup(java_key: str, provider: str, where: str) -> str:
+    if provider == "env":
+        if where not in os.environ:
+            raise ValueError(f"Kafka setting {java_key!r}: environment variable {where} is not set")
+        return os.environ[where]
+    path, sep, key = where.rpartition(":")
+    if not sep:
+        raise ValueError(f"Kafka setting {java_key!r}: expected ${{file:PATH:KEY}}")
+    try:
+        properties = read_properties(path)
+    except ValueError as exc:
+        raise ValueError(f"Kafka setting {java_key!r}: {exc}") from None
+    if key not in properties:
+        raise ValueError(f"Kafka setting {java_key!r}: {path} has no key {key!r}")
+    return properties[key]
+
+
+def read_properties(path: str) -> dict[str, str]:
+    """A Java properties file: ``key=value`` (or ``key: value``) lines, ``#``/``!`` comments,
+    backslash line continuations. Errors name the file, never a value."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = re.sub(r"\\\n[ \t]*", "", fh.read())
+    except OSError as exc:
+        raise ValueError(f"cannot read Kafka settings file {path}: {exc.strerror}") from None
+    properties = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line[0] in "#!":
+            continue
+        match = re.match(r"([^=:\s]+)\s*[=:\s]\s*(.*)$", line)
+        if match is None:
+            raise ValueError(f"{path}:{number}: expected key=value")
+        properties[match[1]] = match[2]
+    return properties
+
+
+def kafka_settings(flags: list[str], config_file: str | None) -> dict[str, str]:
+    """Java-style settings from ``--kafka-config-file`` (secrets as references to it) and the
+    ``--kafka-config`` flags, which win. A literal secret in a flag is refused."""
+    settings: dict[str, str] = {}
+    if config_file:
+        path = os.path.abspath(config_file)
+        for key, value in read_properties(path).items():
+            secret = _python_key(key) in SECRET_SETTINGS
+            settings[key] = f"${{file:{path}:{key}}}" if secret else value
+    for flag in flags:
+        key, value = parse_kafka_option(flag)
+        if _python_key(key) in SECRET_SETTINGS and not _REFERENCE.search(value):
+            raise ValueError(
+                f"Kafka setting {key!r} is a secret: give it as ${{env:NAME}} or "
+                "${file:PATH:KEY}, or in --kafka-config-file, never on the command line"
+            )
+        settings[key] = value
+    return settings
+
+
 def client_config(bootstrap_servers: str, overrides: Mapping[str, str]) -> dict[str, Any]:
     """kafka-python kwargs for the given brokers and Java-style overrides.
 
     The result holds every setting for any client; pass it through ``for_client`` before building
     one, since kafka-python rejects settings of other client kinds. Raises ``ValueError`` naming
-    the offending key for unsupported, unknown, or newsflow-owned settings.
+    the offending key for unsupported, unknown, or newsflow-owned settings. A value holding a
+    reference stays a ``Reference`` until ``for_client`` resolves it.
     """
     if not bootstrap_servers.strip():
         raise ValueError("bootstrap servers must not be empty (e.g. localhost:9092)")
     config: dict[str, Any] = {"bootstrap_servers": bootstrap_servers.strip()}
     for java_key, value in overrides.items():
         key = _python_key(java_key)
-        config[key] = _python_value(key, java_key, value)
+        if _REFERENCE.search(value):
+            config[key] = Reference(java_key, value)
+        else:
+            config[key] = _python_value(key, java_key, value)
     return config
 
 
 def for_client(config: Mapping[str, Any], client: type) -> dict[str, Any]:
-    """The part of ``config`` that ``client`` (e.g. ``KafkaConsumer``) accepts.
+    """The part of ``config`` that ``client`` (e.g. ``KafkaConsumer``) accepts, over
+    ``CLIENT_DEFAULTS``, references resolved (call it where the client is built: on the worker).
 
     One set of ``--kafka-config`` flags serves consumers, producers and the admin client alike, so
     a producer-only setting such as ``linger_ms`` is left out of a consumer's kwargs, not an error.
     """
-    return {key: value for key, value in config.items() if key in client.DEFAULT_CONFIG}
+    return {
+        key: _python_value(key, value.java_key, value.resolve())
+        if isinstance(value, Reference)
+        else value
+        for key, value in {**CLIENT_DEFAULTS, **config}.items()
+        if key in client.DEFAULT_CONFIG
+    }
 
 
 def _python_key(java_key: str) -> str:

@@ -5,9 +5,12 @@ and every send acknowledged, emits the ``SourceRef`` of each written record; wir
 every sink into ``kafka_commit.CommitOffsets`` gives DESIGN.md's at-least-once delivery: an offset
 is committed only after the output of its input is durably written.
 
-A failed send is an infrastructure failure: it raises ``KafkaIOError`` with the input's
-coordinates, the bundle is retried, and records of it may be written twice (the output topic is
-deduplicated by article id downstream). Bodies are never logged.
+The producer rides through a broker outage of up to ``--broker-timeout-seconds``: ``send`` is
+retried while it cannot get metadata (nothing was appended, so nothing is sent twice) and the
+producer's own delivery retries, idempotent (kafka-python's default, which stops a retried batch
+being written twice), are allowed that long. A record still not acknowledged then is an
+infrastructure failure: ``KafkaIOError`` with the input's coordinates ends the job, and a restart
+resumes from the committed offsets. Bodies are never logged.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
 from schemas.errors import KafkaIOError
+from transforms.io.broker_retry import (
+    DEFAULT_BROKER_TIMEOUT_SECONDS,
+    BrokerCalls,
+)
 from transforms.io.histograms import CounterHistogram
 from transforms.io.kafka_config import client_config, for_client
 from transforms.text.models import SourceRef
@@ -34,19 +41,18 @@ from transforms.text.models import SourceRef
 _LOG = logging.getLogger(__name__)
 
 WRITE_METRICS_NAMESPACE = "newsflow.write_kafka"
-COMMIT_METRICS_NAMESPACE = "newsflow.commit_offsets"
 COUNTER_IN = "in"
 COUNTER_OUT = "out"
 COUNTER_NOT_KAFKA = "not_from_kafka"
-COUNTER_COMMITS = "commits"
 # From an input's Kafka timestamp (its event time) to the acknowledgement of its output.
 END_TO_END_LATENCY = "end_to_end_latency"
 
 # Batch records for up to this long before sending; overridable with linger.ms.
 DEFAULT_LINGER_MS = 20
-# Upper bound on waiting for a bundle's acknowledgements before failing it.
-FLUSH_TIMEOUT_SECONDS = 180.0
-COMMIT_TIMEOUT_MS = 30000
+# How long send() waits for metadata before the retry loop takes over (and logs the outage).
+MAX_BLOCK_MS = 5000
+# Beyond the broker timeout, how long a flush may wait for the last in-flight requests.
+FLUSH_MARGIN_SECONDS = 60.0
 
 _TIMESTAMP = beam.DoFn.TimestampParam
 _WINDOW = beam.DoFn.WindowParam
@@ -59,9 +65,10 @@ class WriteToKafkaFn(beam.DoFn):
     downstream step sees a ref only once the record is acknowledged.
     """
 
-    def __init__(self, config: dict[str, Any], topic: str) -> None:
+    def __init__(self, config: dict[str, Any], topic: str, broker: BrokerCalls) -> None:
         self._config = config
         self._topic = topic
+        self._broker = broker
         self._producer: KafkaProducer | None = None
         self._pending: list[tuple[FutureRecordMetadata, SourceRef, Timestamp, BoundedWindow]] = []
         self._in = Metrics.counter(WRITE_METRICS_NAMESPACE, COUNTER_IN)
@@ -69,9 +76,17 @@ class WriteToKafkaFn(beam.DoFn):
         self._latency = CounterHistogram(WRITE_METRICS_NAMESPACE, END_TO_END_LATENCY)
 
     def setup(self) -> None:
-        self._producer = KafkaProducer(
-            **{"linger_ms": DEFAULT_LINGER_MS, **for_client(self._config, KafkaProducer)},
-            acks="all",
+        delivery_ms = int(self._broker.timeout_seconds * 1000)
+        defaults = {
+            "linger_ms": DEFAULT_LINGER_MS,
+            "max_block_ms": MAX_BLOCK_MS,
+            "delivery_timeout_ms": delivery_ms,
+        }
+        self._producer = self._broker.call(
+            "connecting",
+            lambda: KafkaProducer(
+                **{**defaults, **for_client(self._config, KafkaProducer)}, acks="all"
+            ),
         )
 
     def start_bundle(self) -> None:
@@ -85,17 +100,16 @@ class WriteToKafkaFn(beam.DoFn):
     ) -> None:
         key, value, ref = element
         self._in.inc()
-        try:
-            future = self._producer.send(self._topic, key=key, value=value)
-        except KafkaError as exc:
-            raise KafkaIOError(
-                f"cannot send the output of {ref} to {self._topic}: {exc!r}"
-            ) from exc
+        future = self._broker.call(
+            f"sending the output of {ref} to {self._topic}",
+            lambda: self._producer.send(self._topic, key=key, value=value),
+            local=True,
+        )
         self._pending.append((future, ref, timestamp, window))
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
         try:
-            self._producer.flush(timeout=FLUSH_TIMEOUT_SECONDS)
+            self._producer.flush(timeout=self._broker.timeout_seconds + FLUSH_MARGIN_SECONDS)
         except KafkaError as exc:
             raise KafkaIOError(
                 f"flushing {len(self._pending)} records to {self._topic} failed"
@@ -131,15 +145,17 @@ class WriteToKafka(beam.PTransform):
         bootstrap_servers: str,
         topic: str,
         client_overrides: dict[str, str] | None = None,
+        broker_timeout_seconds: float = DEFAULT_BROKER_TIMEOUT_SECONDS,
     ) -> None:
         super().__init__()
         self._config = client_config(bootstrap_servers, client_overrides or {})
         self._topic = topic
+        self._broker = BrokerCalls.for_config(self._config, broker_timeout_seconds)
 
     def default_label(self) -> str:
         return f"WriteToKafka({self._topic})"
 
     def expand(self, records: beam.PCollection) -> beam.PCollection[SourceRef]:
         return records | "Send" >> beam.ParDo(
-            WriteToKafkaFn(self._config, self._topic)
+            WriteToKafkaFn(self._config, self._topic, self._broker)
         ).with_output_types(SourceRef)

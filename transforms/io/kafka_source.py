@@ -8,8 +8,9 @@ after the outputs are written, so the reader only uses ``assign`` and ``seek``: 
 membership, no auto-commit.
 
 Every record is emitted, as a ``RawEvent`` timestamped with its Kafka timestamp; nothing is dropped
-here (a tombstone's missing value becomes an empty payload for the decoder to dead-letter). Broker
-failures raise ``KafkaIOError`` with the topic/partition/offset; bodies are never logged.
+here (a tombstone's missing value becomes an empty payload for the decoder to dead-letter). Every
+broker call is retried through an outage (``broker_retry``); past ``--broker-timeout-seconds`` it
+raises ``BrokerUnavailableError`` naming what failed. Bodies are never logged.
 """
 
 from __future__ import annotations
@@ -21,21 +22,29 @@ from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.coders import VarIntCoder
 from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
 from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from apache_beam.metrics import Metrics
-from apache_beam.transforms import trigger, window
 from apache_beam.transforms.core import RestrictionProvider
-from apache_beam.transforms.periodicsequence import PeriodicImpulse
-from apache_beam.transforms.userstate import BagStateSpec
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Duration, Timestamp
 from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
 
-from schemas.errors import KafkaIOError
-from transforms.io.kafka_config import client_config, for_client
+from transforms.io.broker_retry import (
+    ATTEMPT_TIMEOUT_MS,
+    DEFAULT_BROKER_TIMEOUT_SECONDS,
+    BrokerCalls,
+)
+from transforms.io.kafka_commit import Floor, commit_metadata
+from transforms.io.kafka_config import client_config
+from transforms.io.kafka_partitions import (
+    ListPartitionsFn,
+    SeparateStage,
+    list_once_or_periodically,
+    manual_consumer,
+)
+from transforms.io.recovery import output_floor
 from transforms.text.models import RawEvent, SourceRef
 
 _LOG = logging.getLogger(__name__)
@@ -56,52 +65,14 @@ MAX_READ_SECONDS = 1.0
 # A caught-up partition advances its watermark to wall clock minus this lag, so idle partitions
 # do not hold back windows of the busy ones.
 IDLE_WATERMARK_LAG_SECONDS = 2.0
-METADATA_TIMEOUT_MS = 30000
-PARTITION_DISCOVERY_SECONDS = 30.0
+# The output floor attached to each record (see recovery.py) is resampled this often: an older
+# sample is still a valid floor, just a lower one (a longer restart scan).
+OUTPUT_FLOOR_MAX_AGE_SECONDS = 10.0
 
 # DoFn parameter markers: the DoFn is its own restriction provider; the watermark is set by hand
 # from Kafka timestamps.
 _RESTRICTION = beam.DoFn.RestrictionParam()
 _WATERMARK = beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider())
-
-
-def _consumer(config: dict[str, Any], group_id: str | None = None) -> KafkaConsumer:
-    """A consumer that never joins the group or commits by itself: offsets are managed by hand.
-
-    A seek below the log start (retention deleted the records) resumes at the earliest record
-    left, not at the end, unless ``auto.offset.reset`` says otherwise.
-    """
-    return KafkaConsumer(
-        **{"auto_offset_reset": "earliest", **for_client(config, KafkaConsumer)},
-        group_id=group_id,
-        enable_auto_commit=False,
-    )
-
-
-class ListPartitionsFn(beam.DoFn):
-    """Turns each impulse into one ``(topic, partition)`` per partition of the topic.
-
-    Each listing asks the broker with a new consumer: a long-lived one answers from metadata it
-    refreshes only every ``metadata.max.age.ms`` (5 minutes), so a partition added to a live topic
-    would be found minutes late."""
-
-    def __init__(self, config: dict[str, Any], topic: str) -> None:
-        self._config = config
-        self._topic = topic
-
-    def process(self, _impulse: bytes) -> Iterator[tuple[str, int]]:
-        consumer = _consumer(self._config)
-        try:
-            partitions = consumer.partitions_for_topic(self._topic)
-        except KafkaError as exc:
-            raise KafkaIOError(f"cannot list partitions of {self._topic}: {exc!r}") from exc
-        finally:
-            consumer.close(autocommit=False)
-        if not partitions:
-            raise KafkaIOError(f"topic {self._topic} does not exist or has no partitions")
-        _LOG.info("reading %s partitions %s", self._topic, sorted(partitions))
-        for partition in sorted(partitions):
-            yield self._topic, partition
 
 
 class PartitionOffsetTracker(OffsetRestrictionTracker):
@@ -120,23 +91,33 @@ class PartitionOffsetTracker(OffsetRestrictionTracker):
         return self.current_restriction().stop != UNBOUNDED_END
 
 
+def end_offset(broker: BrokerCalls, consumer: KafkaConsumer, tp: TopicPartition) -> int:
+    """The partition's end offset, asked of the broker (retried through an outage)."""
+    return broker.call(
+        f"end offset of {tp.topic}/{tp.partition}", consumer.end_offsets, [tp], ATTEMPT_TIMEOUT_MS
+    )[tp]
+
+
 class EndOffsets:
     """End offsets of partitions, looked up at most every ``max_age_seconds`` per partition.
 
     Runners ask for restriction sizes often (to report backlog and to decide splits); one shared
     consumer per worker, created on first use and never pickled, keeps that cheap."""
 
-    def __init__(self, config: dict[str, Any], max_age_seconds: float = 5.0) -> None:
+    def __init__(
+        self, config: dict[str, Any], broker: BrokerCalls, max_age_seconds: float = 5.0
+    ) -> None:
         self._config = config
+        self._broker = broker
         self._max_age = max_age_seconds
         self._consumer: KafkaConsumer | None = None
         self._cache: dict[tuple[str, int], tuple[float, int]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"_config": self._config, "_max_age": self._max_age}
+        return {"_config": self._config, "_broker": self._broker, "_max_age": self._max_age}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["_config"], state["_max_age"])
+        self.__init__(state["_config"], state["_broker"], state["_max_age"])
 
     def latest(self, element: tuple[str, int]) -> int:
         now = time.monotonic()
@@ -144,30 +125,10 @@ class EndOffsets:
         if cached is not None and now - cached[0] < self._max_age:
             return cached[1]
         if self._consumer is None:
-            self._consumer = _consumer(self._config)
-        tp = TopicPartition(*element)
-        try:
-            end = self._consumer.end_offsets([tp], METADATA_TIMEOUT_MS)[tp]
-        except KafkaError as exc:
-            raise KafkaIOError(f"cannot read end offset of {tp.topic}/{tp.partition}") from exc
+            self._consumer = self._broker.call("connecting", manual_consumer, self._config)
+        end = end_offset(self._broker, self._consumer, TopicPartition(*element))
         self._cache[element] = (now, end)
         return end
-
-
-class NewPartitionsFn(beam.DoFn):
-    """Keyed by topic: passes on each partition the first time it is listed, so a periodic listing
-    starts one reader per partition, including partitions added while the job runs."""
-
-    SEEN = BagStateSpec("seen", VarIntCoder())
-
-    def process(
-        self, element: tuple[str, int], seen=beam.DoFn.StateParam(SEEN)
-    ) -> Iterator[tuple[str, int]]:
-        if element[1] in set(seen.read()):
-            return
-        seen.add(element[1])
-        _LOG.info("new partition %s/%s", *element)
-        yield element
 
 
 class PartitionRestrictionProvider(RestrictionProvider):
@@ -177,24 +138,31 @@ class PartitionRestrictionProvider(RestrictionProvider):
     partition and a ``RestrictionProvider`` has no setup/teardown in which to keep a client.
     """
 
-    def __init__(self, config: dict[str, Any], consumer_group: str, stop_at_end: bool) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        consumer_group: str,
+        stop_at_end: bool,
+        broker: BrokerCalls,
+        output_topics: tuple[str, ...] = (),
+    ) -> None:
         self._config = config
         self._consumer_group = consumer_group
         self._stop_at_end = stop_at_end
-        self._end_offsets = EndOffsets(config)
+        self._broker = broker
+        self.output_topics = output_topics
+        self._end_offsets = EndOffsets(config, broker)
 
     def initial_restriction(self, element: tuple[str, int]) -> OffsetRange:
         topic, partition = element
-        tp = TopicPartition(topic, partition)
-        consumer = _consumer(self._config, group_id=self._consumer_group)
-        try:
-            committed = consumer.committed(tp, timeout_ms=METADATA_TIMEOUT_MS)
-            beginning = consumer.beginning_offsets([tp], METADATA_TIMEOUT_MS)[tp]
-            end = consumer.end_offsets([tp], METADATA_TIMEOUT_MS)[tp]
-        except KafkaError as exc:
-            raise KafkaIOError(f"cannot look up offsets of {topic}/{partition}: {exc!r}") from exc
-        finally:
-            consumer.close(autocommit=False)
+        committed, beginning, end = self._broker.call(
+            f"offsets of {topic}/{partition}",
+            _group_offsets,
+            self._config,
+            self._consumer_group,
+            TopicPartition(topic, partition),
+            self.output_topics,
+        )
         # A committed offset below the log start was deleted by retention: resume at the start.
         start = beginning if committed is None else max(committed, beginning)
         stop = max(start, end) if self._stop_at_end else UNBOUNDED_END
@@ -223,6 +191,29 @@ class PartitionRestrictionProvider(RestrictionProvider):
         return None
 
 
+def _group_offsets(
+    config: dict[str, Any], group: str, tp: TopicPartition, output_topics: tuple[str, ...]
+) -> tuple[int | None, int, int]:
+    """The group's committed offset of ``tp`` (None if never committed), its log start and end.
+
+    A partition the group never committed gets its log start committed now, with the output
+    floor, before anything of it is read: every partition a job has read then has a floor, and a
+    restart scans the outputs from there instead of from their beginning."""
+    consumer = manual_consumer(config, group_id=group)
+    try:
+        committed = consumer.committed(tp, timeout_ms=ATTEMPT_TIMEOUT_MS)
+        beginning = consumer.beginning_offsets([tp], ATTEMPT_TIMEOUT_MS)[tp]
+        end = consumer.end_offsets([tp], ATTEMPT_TIMEOUT_MS)[tp]
+        if committed is None and output_topics:
+            metadata = commit_metadata(
+                int(time.time() * 1000), output_floor(consumer, output_topics)
+            )
+            consumer.commit({tp: OffsetAndMetadata(beginning, metadata, -1)}, ATTEMPT_TIMEOUT_MS)
+    finally:
+        consumer.close(autocommit=False)
+    return committed, beginning, end
+
+
 class ReadPartitionFn(beam.DoFn, RestrictionProvider):
     """Reads the claimed offset range of one partition; emits a timestamped ``RawEvent`` each.
 
@@ -231,11 +222,19 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
     its own restriction provider, delegating to ``PartitionRestrictionProvider``.
     """
 
-    def __init__(self, config: dict[str, Any], restrictions: PartitionRestrictionProvider) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        restrictions: PartitionRestrictionProvider,
+        broker: BrokerCalls,
+    ) -> None:
         super().__init__()
         self._config = config
         self._restrictions = restrictions
+        self._broker = broker
+        self._output_topics = restrictions.output_topics
         self._consumer: KafkaConsumer | None = None
+        self._floor: tuple[float, Floor | None] = (float("-inf"), None)
         self._out = Metrics.counter(METRICS_NAMESPACE, COUNTER_OUT)
         self._empty_polls = Metrics.counter(METRICS_NAMESPACE, COUNTER_EMPTY_POLLS)
 
@@ -252,7 +251,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         return self._restrictions.truncate(element, restriction)
 
     def setup(self) -> None:
-        self._consumer = _consumer(self._config)
+        self._consumer = self._broker.call("connecting", manual_consumer, self._config)
 
     def process(
         self,
@@ -274,6 +273,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         live = tracker.current_restriction().stop == UNBOUNDED_END
         deadline = time.monotonic() + MAX_READ_SECONDS
         while True:
+            floor = self._output_floor()
             records = self._poll(tp, next_offset)
             if not records:
                 self._empty_polls.inc()
@@ -284,7 +284,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
             for record in records:
                 if not tracker.try_claim(record.offset):
                     return
-                event, timestamp = _raw_event(record, span_start)
+                event, timestamp = _raw_event(record, span_start, floor)
                 timestamp = _not_late(timestamp, watermark)
                 span_start = record.offset + 1
                 self._out.inc()
@@ -306,29 +306,49 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
             self._consumer.close(autocommit=False)
             self._consumer = None
 
+    def _output_floor(self) -> Floor | None:
+        """The output topics' end offsets, sampled before the records it is attached to are read
+        (so it is a floor for their outputs); reused for up to OUTPUT_FLOOR_MAX_AGE_SECONDS."""
+        if not self._output_topics:
+            return None
+        sampled_at, floor = self._floor
+        if time.monotonic() - sampled_at > OUTPUT_FLOOR_MAX_AGE_SECONDS:
+            sampled_at = time.monotonic()
+            floor = self._broker.call(
+                "end offsets of the output topics",
+                output_floor,
+                self._consumer,
+                self._output_topics,
+            )
+            self._floor = (sampled_at, floor)
+        return floor
+
     def _poll(self, tp: TopicPartition, next_offset: int) -> list[Any]:
-        try:
-            batches = self._consumer.poll(timeout_ms=POLL_TIMEOUT_MS, max_records=MAX_POLL_RECORDS)
-        except KafkaError as exc:
-            raise KafkaIOError(
-                f"poll failed on {tp.topic}/{tp.partition}@{next_offset}: {exc!r}"
-            ) from exc
+        batches = self._broker.call(
+            f"poll of {tp.topic}/{tp.partition}@{next_offset}",
+            self._consumer.poll,
+            POLL_TIMEOUT_MS,
+            MAX_POLL_RECORDS,
+            local=True,
+        )
         return batches.get(tp, [])
 
     def _position(self, tp: TopicPartition) -> int:
-        try:
-            return self._consumer.position(tp, timeout_ms=METADATA_TIMEOUT_MS)
-        except KafkaError as exc:
-            raise KafkaIOError(
-                f"cannot read position of {tp.topic}/{tp.partition}: {exc!r}"
-            ) from exc
+        return self._broker.call(
+            f"position of {tp.topic}/{tp.partition}",
+            self._consumer.position,
+            tp,
+            ATTEMPT_TIMEOUT_MS,
+            local=True,
+        )
 
     def _advance_idle_watermark(
         self, tp: TopicPartition, watermark: ManualWatermarkEstimator
     ) -> None:
-        """On a caught-up partition, move the watermark on with the wall clock."""
-        highwater = self._consumer.highwater(tp)
-        if highwater is not None and self._position(tp) >= highwater:
+        """On a caught-up partition, move the watermark on with the wall clock. The end offset is
+        asked of the broker (an empty poll cannot tell a caught-up partition from an outage),
+        which is also where an outage is noticed when the stream is idle."""
+        if self._position(tp) >= end_offset(self._broker, self._consumer, tp):
             _set_watermark(watermark, Timestamp.now() - IDLE_WATERMARK_LAG_SECONDS)
 
 
@@ -351,6 +371,8 @@ class ReadFromKafka(beam.PTransform):
 
     ``stop_at_end`` bounds the read at the end offsets seen at start, so a backfill or a test
     finishes; without it the read runs until the pipeline is cancelled or drained.
+    ``output_topics`` (the job's outputs) are sampled into each ref's ``output_floor`` for the
+    commit metadata that makes the restart scan exact (``recovery.py``).
     ``client_overrides`` are Java-style settings (see ``kafka_config.client_config``).
     """
 
@@ -361,71 +383,34 @@ class ReadFromKafka(beam.PTransform):
         consumer_group: str,
         stop_at_end: bool,
         client_overrides: dict[str, str] | None = None,
+        broker_timeout_seconds: float = DEFAULT_BROKER_TIMEOUT_SECONDS,
+        output_topics: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
         self._config = client_config(bootstrap_servers, client_overrides or {})
+        self._output_topics = output_topics
         self._topic = topic
         self._consumer_group = consumer_group
         self._stop_at_end = stop_at_end
+        self._broker = BrokerCalls.for_config(self._config, broker_timeout_seconds)
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[RawEvent]:
         restrictions = PartitionRestrictionProvider(
-            self._config, self._consumer_group, self._stop_at_end
+            self._config, self._consumer_group, self._stop_at_end, self._broker, self._output_topics
         )
         read_fn = ReadPartitionFn if self._stop_at_end else ReadUnboundedPartitionFn
+        listing = ListPartitionsFn(self._config, self._topic, self._broker)
         return (
-            _list_once_or_periodically(pbegin, self._config, self._topic, self._stop_at_end)
+            list_once_or_periodically(pbegin, listing, self._stop_at_end)
             | "SpreadPartitions" >> SeparateStage()
             | "ReadPartitions"
-            >> beam.ParDo(read_fn(self._config, restrictions)).with_output_types(RawEvent)
-        )
-
-
-class SeparateStage(beam.PTransform):
-    """A stage boundary the runner cannot fuse away, in batch and streaming.
-
-    Partition readers run for the life of the job; fused to the step that discovers partitions,
-    they would keep that step's bundle (and its state) open forever and pin every partition to one
-    worker. Prism elides ``Reshuffle``, so this groups for real, firing per element, then puts
-    the default global windowing back so no trigger leaks into the steps downstream."""
-
-    def expand(self, pcoll):
-        return (
-            pcoll
-            | "PerElement"
-            >> beam.WindowInto(
-                window.GlobalWindows(),
-                trigger=trigger.Repeatedly(trigger.AfterCount(1)),
-                accumulation_mode=trigger.AccumulationMode.DISCARDING,
+            >> beam.ParDo(read_fn(self._config, restrictions, self._broker)).with_output_types(
+                RawEvent
             )
-            | "KeyByPartition"
-            >> beam.Map(lambda tp: (tp[1], tp)).with_output_types(tuple[int, tuple[str, int]])
-            | "Group" >> beam.GroupByKey()
-            | "Ungroup" >> beam.FlatMap(lambda kv: kv[1]).with_output_types(tuple[str, int])
-            | "DefaultWindowing" >> beam.WindowInto(window.GlobalWindows())
         )
 
 
-def _list_once_or_periodically(pbegin, config, topic, stop_at_end: bool):
-    """A bounded read lists partitions once; a streaming read re-lists them every
-    ``PARTITION_DISCOVERY_SECONDS`` and starts readers for new ones only."""
-    listing = ListPartitionsFn(config, topic)
-    if stop_at_end:
-        return (
-            pbegin
-            | "Impulse" >> beam.Impulse()
-            | "ListPartitions" >> beam.ParDo(listing).with_output_types(tuple[str, int])
-        )
-    return (
-        pbegin
-        | "ListEveryInterval"
-        >> PeriodicImpulse(fire_interval=PARTITION_DISCOVERY_SECONDS, apply_windowing=False)
-        | "ListPartitions" >> beam.ParDo(listing).with_output_types(tuple[str, int])
-        | "OnlyNew" >> beam.ParDo(NewPartitionsFn()).with_output_types(tuple[str, int])
-    )
-
-
-def _raw_event(record: Any, span_start: int) -> tuple[RawEvent, Timestamp]:
+def _raw_event(record: Any, span_start: int, floor: Floor | None) -> tuple[RawEvent, Timestamp]:
     """The record as a ``RawEvent`` and its event time: the Kafka timestamp, else the wall clock."""
     timestamp_ms = (
         record.timestamp if record.timestamp is not None and record.timestamp >= 0 else None
@@ -437,6 +422,7 @@ def _raw_event(record: Any, span_start: int) -> tuple[RawEvent, Timestamp]:
             partition=record.partition,
             offset=record.offset,
             span_start=span_start,
+            output_floor=floor,
         ),
         timestamp_ms=timestamp_ms,
         key=record.key,

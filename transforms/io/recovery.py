@@ -1,35 +1,41 @@
-"""Make a restart effectively-once on the output topics.
+"""Make a restart effectively-once on the output topics, with an exact, bounded scan.
 
 Offsets are committed only after outputs are written, so a crash leaves a stretch of inputs whose
 outputs were written but whose offsets were not committed; a restarted job reads them again. At
-start-up ``SkipWritten`` reads the output topics from shortly before the group's last commit
-(``committed_at`` in the commit metadata; the last 24 hours if the job died before its first
-commit), collects the source coordinates of every record written for an input at or after the
-committed offsets, and lets those inputs through only as acknowledgements: no second enriched,
-duplicate or dead-letter record appears for one input.
+start-up ``SkipWritten`` reads each output partition from the *output floor* recorded with the
+group's commits (``kafka_commit.commit_metadata``): the output topics' end offsets sampled before
+the input just below the committed offset was read. Every input at or after the committed offset
+was read after that sample, and each output is written after its input is read, so every output of
+an uncommitted input lies at or after the floor: the scan is exact, however long a slow article
+held the commit back. It keeps, per worker, only the coordinates of inputs at or after the
+committed offsets that already have an output (plus the enriched record when the file sink must
+get it again): memory is bounded by what was in flight, not by the scan.
 
-An enriched record found this way is handed to the file sink again (tagged ``refile``): it may be
-missing from the files if its window had not been written when the job died. Files are therefore
-at-least-once, topics effectively-once. Dedup state is in memory on the local runner and starts
-empty after a restart (Flink keeps it in checkpoints).
+Those inputs pass only as acknowledgements: no second enriched, duplicate or dead-letter record
+appears for one input. An enriched record found this way is handed to the file sink again (tagged
+``refile``): it may be missing from the files if its window had not been written when the job
+died. Files are therefore at-least-once, topics effectively-once. A committed partition without a
+floor (committed by an older version) makes the scan start at the output topics' log start.
+
+The floor assumes no output of an input is written by an earlier attempt than the read whose ref
+is committed; Prism fails the job rather than retry a bundle, so a restart is always a new read.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
 
 from schemas.codec import ENRICHED, decode_any
-from schemas.errors import CodecError, KafkaIOError
-from transforms.io.kafka_config import for_client
+from schemas.errors import CodecError
+from transforms.io.broker_retry import ATTEMPT_TIMEOUT_MS, BrokerCalls
+from transforms.io.kafka_commit import Floor, parse_output_floor
+from transforms.io.kafka_partitions import manual_consumer
 from transforms.text.models import RawEvent
 
 _LOG = logging.getLogger(__name__)
@@ -37,50 +43,96 @@ _LOG = logging.getLogger(__name__)
 STEP = "recover"
 WRITTEN = "written"
 REFILE = "refile"
-# Outputs of inputs read just before a commit may be written a little before it is recorded.
-SCAN_MARGIN_MS = 5 * 60 * 1000
-# With no commit time to start from (the job died before its first commit), how far back to look.
-DEFAULT_LOOKBACK_HOURS = 24.0
-TIMEOUT_MS = 30000
+OutputPartition = tuple[str, int]
 
 
-def resume_points(consumer: KafkaConsumer, topic: str) -> tuple[dict[int, int], int | None]:
-    """The group's committed offset per partition and the earliest commit time, if every
-    committed partition recorded one."""
-    partitions = consumer.partitions_for_topic(topic) or set()
-    offsets: dict[int, int] = {}
-    times: list[int] = []
-    for partition in partitions:
-        meta = consumer.committed(TopicPartition(topic, partition), metadata=True)
-        if meta is None:
-            continue
-        offsets[partition] = meta.offset
-        try:
-            times.append(int(json.loads(meta.metadata or "{}").get("committed_at")))
-        except (ValueError, TypeError):
-            continue
-    return offsets, (min(times) if times and len(times) == len(offsets) else None)
+def resume_points(consumer: KafkaConsumer, topic: str) -> dict[int, tuple[int, Floor | None]]:
+    """Per committed partition of ``topic``: the group's committed offset and its output floor."""
+    points: dict[int, tuple[int, Floor | None]] = {}
+    for partition in sorted(consumer.partitions_for_topic(topic) or ()):
+        meta = consumer.committed(TopicPartition(topic, partition), True, ATTEMPT_TIMEOUT_MS)
+        if meta is not None:
+            points[partition] = (meta.offset, parse_output_floor(meta.metadata))
+    return points
+
+
+def partitions_of(consumer: KafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
+    return [
+        TopicPartition(topic, p)
+        for topic in topics
+        for p in sorted(consumer.partitions_for_topic(topic) or ())
+    ]
+
+
+def output_floor(consumer: KafkaConsumer, topics: Iterable[str]) -> Floor:
+    """The end offset of every partition of ``topics`` now: a lower bound for the offsets of any
+    output written from here on."""
+    partitions = partitions_of(consumer, topics)
+    ends = consumer.end_offsets(partitions, ATTEMPT_TIMEOUT_MS) if partitions else {}
+    return tuple(sorted((tp.topic, tp.partition, ends[tp]) for tp in partitions))
+
+
+def scan_starts(
+    floors: Iterable[Floor | None], bounds: dict[OutputPartition, tuple[int, int]]
+) -> dict[OutputPartition, int]:
+    """Where to start reading each output partition (``bounds``: its log start and end).
+
+    The lowest floor of any committed input partition; an output partition no floor mentions was
+    created after every sample, so it is read whole; a floor of None (unknown) means the whole
+    log. No committed input partition at all: nothing can need skipping, read nothing."""
+    floors = list(floors)
+    if not floors:
+        return {tp: end for tp, (_, end) in bounds.items()}
+    known = [dict(((t, p), o) for t, p, o in floor) for floor in floors if floor is not None]
+    unknown = len(known) < len(floors)
+    starts = {}
+    for tp, (log_start, end) in bounds.items():
+        lowest = log_start if unknown else min(floor.get(tp, log_start) for floor in known)
+        starts[tp] = min(max(lowest, log_start), end)
+    return starts
 
 
 def scan_outputs(
-    consumer: KafkaConsumer, topics: Iterable[str], since_ms: int
+    consumer: KafkaConsumer, starts: dict[OutputPartition, int], ends: dict[OutputPartition, int]
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Decoded records of ``topics`` written since ``since_ms``."""
-    for topic in topics:
-        assigned = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(assigned)
-        ends = consumer.end_offsets(assigned)
-        starts = consumer.offsets_for_times({tp: since_ms for tp in assigned})
-        for tp in assigned:
-            found = starts.get(tp)
-            consumer.seek(tp, found.offset if found is not None else ends[tp])
-        while any(consumer.position(tp) < ends[tp] for tp in assigned):
-            for batch in consumer.poll(timeout_ms=1000).values():
-                for message in batch:
-                    try:
-                        yield decode_any(message.value)
-                    except CodecError:
-                        continue
+    """Decoded records of each output partition from its start to its end offset (records that
+    are not ours are skipped)."""
+    todo = {TopicPartition(*tp): ends[tp] for tp, start in starts.items() if start < ends[tp]}
+    if not todo:
+        return
+    consumer.assign(list(todo))
+    for tp in todo:
+        consumer.seek(tp, starts[(tp.topic, tp.partition)])
+    while any(consumer.position(tp, ATTEMPT_TIMEOUT_MS) < end for tp, end in todo.items()):
+        for tp, batch in consumer.poll(timeout_ms=1000).items():
+            for message in batch:
+                if message.offset >= todo[tp]:
+                    continue
+                try:
+                    yield decode_any(message.value)
+                except CodecError:
+                    continue
+
+
+def find_written(
+    consumer: KafkaConsumer, input_topic: str, outputs: tuple[str, ...], keep_records: bool
+) -> dict[str, dict[str, Any] | None]:
+    """Inputs of ``input_topic`` at or after the committed offsets that already have an output."""
+    points = resume_points(consumer, input_topic)
+    partitions = partitions_of(consumer, outputs)
+    log_starts = consumer.beginning_offsets(partitions, ATTEMPT_TIMEOUT_MS)
+    ends = consumer.end_offsets(partitions, ATTEMPT_TIMEOUT_MS)
+    bounds = {(tp.topic, tp.partition): (log_starts[tp], ends[tp]) for tp in partitions}
+    starts = scan_starts((floor for _, floor in points.values()), bounds)
+    committed = {partition: offset for partition, (offset, _) in points.items()}
+    records = scan_outputs(consumer, starts, {tp: end for tp, (_, end) in bounds.items()})
+    scanned = sum(bounds[tp][1] - start for tp, start in starts.items())
+    written = written_after(records, input_topic, committed, keep_records)
+    _LOG.info(
+        "recovery scanned %d output records: %d inputs after the committed offsets have outputs",
+        scanned, len(written),
+    )  # fmt: skip
+    return written
 
 
 class SkipWrittenFn(beam.DoFn):
@@ -90,10 +142,10 @@ class SkipWrittenFn(beam.DoFn):
 
     def __init__(
         self, config: dict[str, Any], group: str, input_topic: str, outputs: tuple[str, ...],
-        refile: bool, lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
+        refile: bool, broker: BrokerCalls,
     ) -> None:  # fmt: skip
         self._config = config
-        self._lookback_hours = lookback_hours
+        self._broker = broker
         self._group = group
         self._input_topic = input_topic
         self._outputs = outputs
@@ -102,21 +154,16 @@ class SkipWrittenFn(beam.DoFn):
         self._skipped = Metrics.counter(f"newsflow.{STEP}", "skipped_already_written")
 
     def setup(self) -> None:
-        consumer = KafkaConsumer(
-            **for_client(self._config, KafkaConsumer), group_id=self._group,
-            enable_auto_commit=False,
-        )  # fmt: skip
+        self._written = self._broker.call(
+            f"scanning {', '.join(self._outputs)} for written inputs", self._scan
+        )
+
+    def _scan(self) -> dict[str, dict[str, Any] | None]:
+        consumer = manual_consumer(self._config, self._group)
         try:
-            committed, since = resume_points(consumer, self._input_topic)
-            lookback = int(time.time() * 1000 - self._lookback_hours * 3600 * 1000)
-            since = since - SCAN_MARGIN_MS if since is not None else lookback
-            records = scan_outputs(consumer, self._outputs, since)
-            self._written = written_after(records, self._input_topic, committed)
-        except KafkaError as exc:
-            raise KafkaIOError(f"cannot scan {self._outputs} for written inputs: {exc!r}") from exc
+            return find_written(consumer, self._input_topic, self._outputs, self._refile)
         finally:
             consumer.close(autocommit=False)
-        _LOG.info("%d inputs after the committed offsets already have outputs", len(self._written))
 
     def process(self, raw: RawEvent):
         key = str(raw.ref)
@@ -124,7 +171,7 @@ class SkipWrittenFn(beam.DoFn):
             yield raw
             return
         self._skipped.inc()
-        record = self._written[key]
+        record = self._written.pop(key)  # each input is read once more at most: free it
         if self._refile and record is not None:
             yield beam.pvalue.TaggedOutput(REFILE, (raw.ref, record))
         else:
@@ -132,19 +179,24 @@ class SkipWrittenFn(beam.DoFn):
 
 
 def written_after(
-    records: Iterable[tuple[str, dict[str, Any]]], input_topic: str, committed: dict[int, int]
+    records: Iterable[tuple[str, dict[str, Any]]],
+    input_topic: str,
+    committed: dict[int, int],
+    keep_records: bool = True,
 ) -> dict[str, dict[str, Any] | None]:
     """``topic/partition@offset`` of inputs at or after the committed offsets that have an output,
-    with the enriched record when that output is one (for the file sink)."""
+    with the enriched record when that output is one and ``keep_records`` (for the file sink).
+    Inputs of partitions without a committed offset are left out: nothing of them was read."""
     written: dict[str, dict[str, Any] | None] = {}
     for schema, record in records:
         coords = record.get("kafka")
         if not coords or coords["topic"] != input_topic:
             continue
-        if coords["offset"] < committed.get(coords["partition"], 0):
+        start = committed.get(coords["partition"])
+        if start is None or coords["offset"] < start:
             continue
         key = f"{coords['topic']}/{coords['partition']}@{coords['offset']}"
-        enriched = schema == ENRICHED and record.get("duplicate_of") is None
+        enriched = keep_records and schema == ENRICHED and record.get("duplicate_of") is None
         written[key] = record if enriched else None
     return written
 
@@ -155,10 +207,10 @@ class SkipWritten(beam.PTransform):
 
     def __init__(
         self, config: dict[str, Any], group: str, input_topic: str, outputs: tuple[str, ...],
-        refile: bool,
+        refile: bool, broker: BrokerCalls,
     ) -> None:  # fmt: skip
         super().__init__()
-        self._fn = SkipWrittenFn(config, group, input_topic, outputs, refile)
+        self._fn = SkipWrittenFn(config, group, input_topic, outputs, refile, broker)
 
     def expand(self, events):
         return events | "SkipWritten" >> beam.ParDo(self._fn).with_outputs(

@@ -3,14 +3,17 @@
 Shared by the keyed steps that decide in ``(fetched_at, input position)`` order (dedup, templates).
 As in Beam's ``GroupIntoBatches``, these are helpers taking the DoFn's own state and timer objects:
 Beam binds one ``on_timer`` callback per ``TimerSpec`` object, so each DoFn declares its specs
-(``pending_spec``/``armed_spec``/``flush_spec`` build them) and passes them in.
+(``pending_spec``/``flush_spec`` build them) and passes them in.
 
-The flush timer is armed at the *earliest* pending element and never moved later, so a key that
-receives a continuous stream (a busy source is a hot key for templates) cannot postpone its flush:
-when the timer fires, everything before its time is decided and the timer is re-armed at the
-earliest element left. Flush times are rounded up to ``FLUSH_GRANULARITY`` of event time, so a
-watermark that jumps over many elements fires once for them rather than once per element (each
-firing costs state round trips); the rounding adds at most that much latency.
+Event time is cut into slots of ``FLUSH_GRANULARITY``; each element arms the flush timer of its
+own slot (a dynamic timer tagged with the slot's end), which fires once the watermark passes the
+slot and decides everything before it. A later element never moves an earlier slot's timer, so a
+key that receives a continuous stream (a busy source is a hot key for templates) cannot postpone
+its flush, and no state has to be read to know what is armed: an arrival costs one state request
+per bundle (the append). One flush per slot holding elements amortises its state requests over
+the slot's elements; the slot adds at most ``FLUSH_GRANULARITY`` of latency. A key's small running
+value (dedup's state version, templates' learned lines) is carried in the same bag, so a flush
+costs a read, a clear and an append of it, whatever it decides.
 
 ``StateRequests`` counts the state round trips the Python SDK makes for these objects (a read is
 one request; a cleared or appended state is one request each at bundle commit), as the counter
@@ -20,26 +23,24 @@ one request; a cleared or appended state is one request each at bundle commit), 
 from __future__ import annotations
 
 from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Any
 
-from apache_beam.coders import PickleCoder, VarIntCoder
+from apache_beam.coders import PickleCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
-from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec
-from apache_beam.utils.timestamp import Duration, Timestamp
+from apache_beam.transforms.userstate import BagStateSpec, TimerSpec
+from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
 
-FLUSH_GRANULARITY = Duration(seconds=0.5)
+FLUSH_GRANULARITY = Duration(seconds=1)
 STATE_REQUESTS = "state_requests"
+# Marks the carried value in the pending bag, where element timestamps (ints) are.
+CARRIED = "carried"
 
 
 def pending_spec() -> BagStateSpec:
     """Elements waiting for the watermark, each with its timestamp (microseconds)."""
     return BagStateSpec("pending", PickleCoder())
-
-
-def armed_spec() -> ReadModifyWriteStateSpec:
-    """When the flush timer is armed (microseconds), or empty when nothing is pending."""
-    return ReadModifyWriteStateSpec("armed", VarIntCoder())
 
 
 def flush_spec() -> TimerSpec:
@@ -67,23 +68,16 @@ class StateRequests:
     def finish_bundle(self) -> None:
         self._counter.inc(sum(len(ops) for ops in self._commits.values()))
 
-    def read(self, key: Hashable, name: str, state) -> Any:
-        """A value state's value; free after a clear in the same bundle (the SDK knows it)."""
+    def read_all(self, key: Hashable, name: str, state) -> list:
+        """A bag's elements, read once into a list; free after a clear in the same bundle (the
+        SDK knows the bag is empty)."""
         if "clear" not in self._commits.get((key, name), ()):
             self._counter.inc()
-        return state.read()
-
-    def read_all(self, key: Hashable, name: str, state) -> list:
-        """A bag's elements, read once into a list."""
-        return list(self.read(key, name, state))
+        return list(state.read())
 
     def add(self, key: Hashable, name: str, state, value: Any) -> None:
         state.add(value)
         self._commits.setdefault((key, name), set()).add("extend")
-
-    def write(self, key: Hashable, name: str, state, value: Any) -> None:
-        state.write(value)
-        self._commits.setdefault((key, name), set()).update(("clear", "extend"))
 
     def clear(self, key: Hashable, name: str, state) -> None:
         state.clear()
@@ -92,29 +86,43 @@ class StateRequests:
         ops.add("clear")
 
 
-def buffer(key, value, timestamp: Timestamp, pending, armed, flush, requests: StateRequests):
-    """Add ``value`` to the pending bag; arm the flush if it is now the earliest pending."""
+def buffer(key, value, timestamp: Timestamp, pending, flush, requests: StateRequests) -> None:
+    """Add ``value`` to the pending bag and arm its slot's flush timer."""
     requests.add(key, "pending", pending, (timestamp.micros, value))
     at = flush_time(timestamp)
-    current = requests.read(key, "armed", armed)
-    if current is None or at.micros < current:
-        flush.set(at)
-        requests.write(key, "armed", armed, at.micros)
+    flush.set(at, dynamic_timer_tag=str(at.micros))
 
 
-def take_due(key, fired_at: Timestamp, pending, armed, flush, requests: StateRequests) -> list:
-    """The pending values the watermark has passed (timestamps before ``fired_at``), removed from
-    the bag; the flush is re-armed at the earliest value left."""
+@dataclass(frozen=True)
+class Due:
+    """What a flush found: the ``values`` the watermark has passed, the key's ``carried`` value
+    (None at first) and the ``later`` ``(micros, value)`` pairs still waiting."""
+
+    values: list
+    carried: Any
+    later: list
+
+
+def take_due(key, fired_at: Timestamp, pending, requests: StateRequests) -> Due:
+    """Read the pending bag (one request): the values with timestamps before ``fired_at``, the
+    carried value and the rest. Nothing changes until ``put_back``."""
     items = requests.read_all(key, "pending", pending)
-    due = [value for micros, value in items if micros < fired_at.micros]
-    rest = [item for item in items if item[0] >= fired_at.micros]
+    carried = next((value for mark, value in items if mark == CARRIED), None)
+    timed = [item for item in items if item[0] != CARRIED]
+    due = [value for micros, value in timed if micros < fired_at.micros]
+    return Due(due, carried, [item for item in timed if item[0] >= fired_at.micros])
+
+
+def put_back(key, due: Due, carried, pending, requests: StateRequests) -> None:
+    """Leave in the bag only what is not yet due, plus ``carried`` (the key's small running value,
+    e.g. dedup's state version): a clear and one append, whatever was taken."""
     requests.clear(key, "pending", pending)
-    for item in rest:
+    for item in due.later:
         requests.add(key, "pending", pending, item)
-    if rest:
-        at = flush_time(Timestamp(micros=min(micros for micros, _ in rest)))
-        flush.set(at)
-        requests.write(key, "armed", armed, at.micros)
-    else:
-        requests.clear(key, "armed", armed)
-    return due
+    if carried is not None:
+        requests.add(key, "pending", pending, (CARRIED, carried))
+
+
+def forget_carried(key, pending, requests: StateRequests) -> None:
+    """Drop the carried value, keeping every pending element."""
+    put_back(key, take_due(key, MIN_TIMESTAMP, pending, requests), None, pending, requests)

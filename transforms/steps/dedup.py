@@ -10,7 +10,8 @@ one article costs well under one state request in file mode (counter
 ``newsflow.dedup/state_requests``).
 
 Dedup memory lives in Beam state: an append-only bag of encoded index entries plus a version
-(a fresh random token at every change, with the bag's entry count). The ``DedupIndex`` a DoFn holds
+(a fresh random token at every change, with the bag's entry count), carried in the pending bag
+(``buffering.put_back``) so reading it costs no extra state request. The ``DedupIndex`` a DoFn holds
 in memory is only a cache of that bag, used while its version equals the state's version, which is
 read at every flush; otherwise it is rebuilt from the bag. Entries older than the TTL are dropped
 from the cache at each flush and the bag is rewritten once it holds more expired entries than live
@@ -22,8 +23,8 @@ new job, or a restarted local runner, whose state is in memory) restores its ind
 
 All articles go to one shard key (``SHARD``): near-duplicates share no key a router could compute
 before comparing them (any shared LSH band may be the one that matches), so one index must see
-them all. The step's own work per article is microseconds (lookups and ``judge`` on candidates);
-fingerprinting, cleaning and NER run in parallel around it on every runner.
+them all. The step's own work per article is an exact lookup, a vectorised band-key lookup and
+``judge`` on the candidates; fingerprinting, cleaning and NER run in parallel around it.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ import typing
 from dataclasses import dataclass, field, replace
 
 import apache_beam as beam
-from apache_beam.coders import BytesCoder, PickleCoder
+from apache_beam.coders import BytesCoder
 from apache_beam.metrics import Metrics
-from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, on_timer
+from apache_beam.transforms.userstate import BagStateSpec, on_timer
 from apache_beam.utils.timestamp import Duration
 
 from transforms.io.changelog import ChangelogConfig, ChangelogWriter, ensure_topic, restore
@@ -96,10 +97,8 @@ class DecideDuplicatesFn(beam.DoFn):
     ``duplicate_of`` naming the kept first copy."""
 
     PENDING = buffering.pending_spec()
-    ARMED = buffering.armed_spec()
     FLUSH = buffering.flush_spec()
     INDEX = BagStateSpec("index", BytesCoder())
-    VERSION = ReadModifyWriteStateSpec("version", PickleCoder())
 
     def __init__(self, config: DedupConfig) -> None:
         self._config = config
@@ -131,11 +130,10 @@ class DecideDuplicatesFn(beam.DoFn):
         element: Keyed,
         timestamp=beam.DoFn.TimestampParam,
         pending=beam.DoFn.StateParam(PENDING),
-        armed=beam.DoFn.StateParam(ARMED),
         flush=beam.DoFn.TimerParam(FLUSH),
     ):
         key, value = element
-        buffering.buffer(key, value, timestamp, pending, armed, flush, self._requests)
+        buffering.buffer(key, value, timestamp, pending, flush, self._requests)
 
     @on_timer(FLUSH)
     def flush(
@@ -143,21 +141,19 @@ class DecideDuplicatesFn(beam.DoFn):
         key=beam.DoFn.KeyParam,
         fired_at=beam.DoFn.TimestampParam,
         pending=beam.DoFn.StateParam(PENDING),
-        armed=beam.DoFn.StateParam(ARMED),
-        flush=beam.DoFn.TimerParam(FLUSH),
         index_state=beam.DoFn.StateParam(INDEX),
-        version_state=beam.DoFn.StateParam(VERSION),
     ):
-        due = buffering.take_due(key, fired_at, pending, armed, flush, self._requests)
-        if not due:
+        due = buffering.take_due(key, fired_at, pending, self._requests)
+        if not due.values:
             return
         now_ms = fired_at.micros // 1000
-        index, stored, fresh = self._index(key, index_state, version_state, now_ms)
+        version = due.carried
+        index, stored, fresh = self._index(key, version, index_state, now_ms)
         index.expire_before(now_ms - int(self._config.ttl.micros // 1000))
         outputs, added = [], []
-        for article, fp in sorted(due, key=lambda item: arrival_order(item[0])):
+        for article, fp in sorted(due.values, key=lambda item: arrival_order(item[0])):
             try:
-                decision = decide(article, fp, index, self._config.minhash, now_ms)
+                decision = decide(article, fp, index, now_ms)
             except Exception as exc:  # one bad article must not stop the job
                 outputs.append(dead_letter_output(STEP, article_payload(article), article.ref, exc))
                 continue
@@ -171,32 +167,39 @@ class DecideDuplicatesFn(beam.DoFn):
         if added and self._changelog is not None:
             self._changelog.write(added)
         if added or fresh or stored > 2 * len(index):
-            self._persist(key, index, stored, added, index_state, version_state)
+            version = self._persist(key, index, stored, added, index_state)
+        buffering.put_back(key, due, version, pending, self._requests)
         yield from outputs
 
-    def _index(self, key, index_state, version_state, now_ms: int):
+    def _index(self, key, version, index_state, now_ms: int):
         """``(index, entries in the state bag, whether the state was empty)``: the cached index
         when its version is the state's, else rebuilt from the bag, else (empty state) restored
         from the changelog."""
-        version = self._requests.read(key, "version", version_state)
         cached = self._cache.get(key)
         if version is not None and cached is not None and cached[0] == version:
             return cached[1], version[1], False
         if version is not None:
             rows = self._requests.read_all(key, "index", index_state)
-            return DedupIndex(decode_entry(row) for row in rows), len(rows), False
+            return (
+                DedupIndex(
+                    self._config.minhash, (decode_entry(row, self._config.minhash) for row in rows)
+                ),
+                len(rows),
+                False,
+            )
         if self._config.changelog is None:
-            return DedupIndex(), 0, True
+            return DedupIndex(self._config.minhash), 0, True
         since = now_ms - int(self._config.ttl.micros // 1000)
-        restored = list(restore(self._config.changelog, since))
+        restored = list(restore(self._config.changelog, since, self._config.minhash))
         self._restored.inc(len(restored))
         for entry in restored:
             self._requests.add(key, "index", index_state, encode_entry(entry))
-        return DedupIndex(restored), len(restored), True
+        return DedupIndex(self._config.minhash, restored), len(restored), True
 
-    def _persist(self, key, index, stored: int, added, index_state, version_state) -> None:
-        """Append what was added (or rewrite the bag once most of it has expired) and move the
-        version, so every cached copy elsewhere is known stale. ``stored`` is the bag's count."""
+    def _persist(self, key, index, stored: int, added, index_state) -> tuple[int, int]:
+        """Append what was added (or rewrite the bag once most of it has expired); returns the
+        new version, so every cached copy elsewhere is known stale. ``stored`` is the bag's
+        count."""
         if stored + len(added) > 2 * len(index):
             self._requests.clear(key, "index", index_state)
             for entry in index.entries():
@@ -207,8 +210,8 @@ class DecideDuplicatesFn(beam.DoFn):
                 self._requests.add(key, "index", index_state, encode_entry(entry))
             stored += len(added)
         version = (random.getrandbits(63), stored)
-        self._requests.write(key, "version", version_state, version)
         self._cache[key] = (version, index)
+        return version
 
 
 class DeduplicateArticles(beam.PTransform):

@@ -11,10 +11,9 @@ window: memory is bounded by a source's distinct edge lines per window. Articles
 from __future__ import annotations
 
 import apache_beam as beam
-from apache_beam.coders import PickleCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
-from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
+from apache_beam.transforms.userstate import TimerSpec, on_timer
 from apache_beam.utils.timestamp import Duration
 
 from transforms.steps import buffering
@@ -33,9 +32,7 @@ class LearnTemplatesFn(beam.DoFn):
     an unexpected error on one article makes it a ``templates_failed`` dead letter."""
 
     PENDING = buffering.pending_spec()
-    ARMED = buffering.armed_spec()
     FLUSH = buffering.flush_spec()
-    MEMORY = ReadModifyWriteStateSpec("memory", PickleCoder())
     EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
 
     def __init__(self, config: TemplateConfig) -> None:
@@ -55,11 +52,10 @@ class LearnTemplatesFn(beam.DoFn):
         element: tuple[str, Article],
         timestamp=beam.DoFn.TimestampParam,
         pending=beam.DoFn.StateParam(PENDING),
-        armed=beam.DoFn.StateParam(ARMED),
         flush=beam.DoFn.TimerParam(FLUSH),
     ):
         key, article = element
-        buffering.buffer(key, article, timestamp, pending, armed, flush, self._requests)
+        buffering.buffer(key, article, timestamp, pending, flush, self._requests)
 
     @on_timer(FLUSH)
     def decide(
@@ -67,16 +63,13 @@ class LearnTemplatesFn(beam.DoFn):
         key=beam.DoFn.KeyParam,
         fired_at=beam.DoFn.TimestampParam,
         pending=beam.DoFn.StateParam(PENDING),
-        armed=beam.DoFn.StateParam(ARMED),
-        flush=beam.DoFn.TimerParam(FLUSH),
-        memory_state=beam.DoFn.StateParam(MEMORY),
         expire=beam.DoFn.TimerParam(EXPIRE),
     ):
-        due = buffering.take_due(key, fired_at, pending, armed, flush, self._requests)
-        if not due:
+        due = buffering.take_due(key, fired_at, pending, self._requests)
+        if not due.values:
             return
-        memory = self._requests.read(key, "memory", memory_state) or TemplateMemory()
-        for article in sorted(due, key=arrival_order):
+        memory = due.carried or TemplateMemory()
+        for article in sorted(due.values, key=arrival_order):
             try:
                 stripped = learn_and_strip(article, memory, self._config)
             except Exception as exc:  # one bad article must not stop the job
@@ -88,12 +81,12 @@ class LearnTemplatesFn(beam.DoFn):
                 self._lines.inc(removed)
             yield stripped
         memory.forget_before(fired_at.micros // 1000 - self._config.window_ms)
-        self._requests.write(key, "memory", memory_state, memory)
+        buffering.put_back(key, due, memory, pending, self._requests)
         expire.set(fired_at + Duration(seconds=self._config.window_hours * 3600))
 
     @on_timer(EXPIRE)
-    def forget(self, key=beam.DoFn.KeyParam, memory_state=beam.DoFn.StateParam(MEMORY)):
-        self._requests.clear(key, "memory", memory_state)
+    def forget(self, key=beam.DoFn.KeyParam, pending=beam.DoFn.StateParam(PENDING)):
+        buffering.forget_carried(key, pending, self._requests)
 
 
 class StripTemplates(beam.PTransform):

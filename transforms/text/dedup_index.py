@@ -4,12 +4,14 @@ Only first-seen kept copies are remembered, so a duplicate's ``duplicate_of`` al
 article that went on to be enriched, never another duplicate (a copy of a copy is judged against
 the original it shares text with, or kept if it no longer resembles it).
 
-Memory is what bounds a 7-day TTL, so an entry is kept compact (about 1.5 KB at 128 permutations,
-measured by ``benchmarks/dedup_memory.py``): the packed MinHash signature and band keys as bytes,
-one row tuple, and the band keys in one sorted numpy array of (key, row) pairs rather than a
-Python dict per band (a dict costs ~80 bytes per band and article, 2.5 KB at 32 bands). New keys
-wait in a small dict until they are merged into the sorted array; entries expire in the order they
-were stored, so forgetting is dropping a prefix.
+Memory is what bounds a 7-day TTL, so an entry is kept compact (measured by
+``benchmarks/dedup_state.py``; figures in the README): one row tuple with the packed MinHash
+signature, and the band keys as (low 32 bits of the key, row) pairs in two sorted numpy uint32
+arrays, 8 bytes a band, rather than a Python dict per band (~80 bytes a band and article, 5 KB at
+64 bands). A stored entry's band keys are recomputed from its signature when needed. New keys wait
+in a small dict until they are merged into the sorted arrays; entries expire in the order they were
+stored, so forgetting is dropping a prefix, and row numbers are kept modulo 2**32 (unambiguous
+while fewer than 2**31 entries are remembered).
 """
 
 from __future__ import annotations
@@ -20,17 +22,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transforms.text.fingerprint import Fingerprint
+from transforms.text.fingerprint import Fingerprint, lsh_bands
 from transforms.text.models import Article
 from transforms.text.near_dup import MinHashConfig, judge
 
-ENTRY_FORMAT = 1
-_HEADER = struct.Struct("<BqIHHHH")
-_BAND = np.dtype("<i8")
+ENTRY_FORMAT = 2
+_HEADER = struct.Struct("<BqIHHH")
 # Merge the recent keys into the sorted arrays at this many, or at 1/MERGE_SHARE of the merged
 # ones: the dict costs ~100 bytes a key, the merge a sort, so it is kept to a few percent.
 MERGE_AT_LEAST = 1024
 MERGE_SHARE = 32
+KEY_MASK = 0xFFFFFFFF
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,13 @@ class Decision:
 
 
 def encode_entry(entry: IndexEntry) -> bytes:
-    """Versioned little-endian bytes of an entry: for Beam state and the Kafka changelog alike."""
+    """Versioned little-endian bytes of an entry, for Beam state and the Kafka changelog alike.
+
+    Band keys are left out (half the bytes at 64 bands): ``decode_entry`` recomputes them from the
+    signature under the running configuration, so a changelog written before a change of bands x
+    rows still proposes candidates correctly."""
     fp = entry.fingerprint
     hash_bytes, id_bytes = entry.content_hash.encode(), entry.article_id.encode()
-    bands = np.asarray(fp.bands, dtype=_BAND).tobytes()
     header = _HEADER.pack(
         ENTRY_FORMAT,
         entry.stored_at,
@@ -66,38 +71,36 @@ def encode_entry(entry: IndexEntry) -> bytes:
         len(hash_bytes),
         len(id_bytes),
         len(fp.signature),
-        len(fp.bands),
     )
-    return b"".join((header, hash_bytes, id_bytes, fp.signature, bands))
+    return b"".join((header, hash_bytes, id_bytes, fp.signature))
 
 
-def decode_entry(data: bytes) -> IndexEntry:
+def decode_entry(data: bytes, cfg: MinHashConfig) -> IndexEntry:
     """Inverse of ``encode_entry``; raises ValueError on bytes it did not write."""
     if len(data) < _HEADER.size or data[0] != ENTRY_FORMAT:
         raise ValueError(f"not a dedup index entry (format byte {data[:1]!r})")
-    _, stored_at, shingles, hash_len, id_len, sig_len, band_count = _HEADER.unpack_from(data)
-    sizes = (hash_len, id_len, sig_len, band_count * _BAND.itemsize)
-    if _HEADER.size + sum(sizes) != len(data):
+    _, stored_at, shingles, hash_len, id_len, sig_len = _HEADER.unpack_from(data)
+    if _HEADER.size + hash_len + id_len + sig_len != len(data):
         raise ValueError(f"dedup index entry of {len(data)} bytes does not match its header")
-    parts, start = [], _HEADER.size
-    for size in sizes:
-        parts.append(data[start : start + size])
-        start += size
-    bands = tuple(np.frombuffer(parts[3], dtype=_BAND).tolist())
-    fp = Fingerprint(signature=parts[2], bands=bands, shingle_count=shingles)
-    return IndexEntry(parts[0].decode(), parts[1].decode(), fp, stored_at)
+    start = _HEADER.size
+    content_hash = data[start : start + hash_len].decode()
+    article_id = data[start + hash_len : start + hash_len + id_len].decode()
+    signature = data[start + hash_len + id_len :]
+    fp = Fingerprint(signature, lsh_bands(signature, cfg), shingles)
+    return IndexEntry(content_hash, article_id, fp, stored_at)
 
 
 class DedupIndex:
     """First-seen kept articles of one shard: exact lookup by content hash, near lookup by LSH band
     keys (candidates) then ``judge`` on the full fingerprints."""
 
-    def __init__(self, entries: Iterable[IndexEntry] = ()) -> None:
-        self._rows: list[tuple] = []  # (content_hash, article_id, signature, bands, shingles, at)
+    def __init__(self, cfg: MinHashConfig, entries: Iterable[IndexEntry] = ()) -> None:
+        self._cfg = cfg
+        self._rows: list[tuple] = []  # (content_hash, article_id, signature, shingles, stored_at)
         self._base = 0  # sequence number of self._rows[0]; rows before it have expired
         self._exact: dict[str, int] = {}
-        self._keys = np.empty(0, dtype=np.int64)  # sorted band keys
-        self._seqs = np.empty(0, dtype=np.int64)  # the row each key belongs to
+        self._keys = np.empty(0, dtype=np.uint32)  # sorted band keys, low 32 bits
+        self._seqs = np.empty(0, dtype=np.uint32)  # the row of each key, sequence number mod 2**32
         # Band keys not yet merged into self._keys: a row, or a list of rows on a shared key.
         self._recent: dict[int, int | list[int]] = {}
         self._expired_unmerged = 0  # rows expired whose keys are still in self._keys
@@ -111,19 +114,17 @@ class DedupIndex:
         """Remember a kept article (entries must arrive in the order they were stored)."""
         fp = entry.fingerprint
         seq = self._base + len(self._rows)
-        bands = np.asarray(fp.bands, dtype=_BAND).tobytes()
-        self._rows.append(
-            (
-                entry.content_hash,
-                entry.article_id,
-                fp.signature,
-                bands,
-                fp.shingle_count,
-                entry.stored_at,
-            )
+        row = (
+            entry.content_hash,
+            entry.article_id,
+            fp.signature,
+            fp.shingle_count,
+            entry.stored_at,
         )
+        self._rows.append(row)
         self._exact.setdefault(entry.content_hash, seq)
         for key in fp.bands:
+            key &= KEY_MASK
             present = self._recent.get(key)
             if present is None:
                 self._recent[key] = seq
@@ -137,7 +138,7 @@ class DedupIndex:
     def expire_before(self, cutoff_ms: int) -> int:
         """Forget entries stored before ``cutoff_ms``; returns how many were forgotten."""
         expired = 0
-        while expired < len(self._rows) and self._rows[expired][5] < cutoff_ms:
+        while expired < len(self._rows) and self._rows[expired][4] < cutoff_ms:
             row = self._rows[expired]
             if self._exact.get(row[0]) == self._base + expired:
                 del self._exact[row[0]]
@@ -155,7 +156,7 @@ class DedupIndex:
         for seq in range(self._base, self._base + len(self._rows)):
             yield self._entry(seq)
 
-    def match(self, content_hash: str, fp: Fingerprint, cfg: MinHashConfig) -> Decision | None:
+    def match(self, content_hash: str, fp: Fingerprint) -> Decision | None:
         """The remembered article ``fp`` duplicates (exact first, then the most similar near
         copy, the earliest stored on a tie), or None."""
         seq = self._exact.get(content_hash)
@@ -163,7 +164,7 @@ class DedupIndex:
             return Decision(self._rows[seq - self._base][1], "exact", 1.0, None)
         best: tuple[float, int] | None = None
         for seq in sorted(self._candidates(fp.bands)):
-            verdict = judge(fp, self._entry(seq).fingerprint, cfg)
+            verdict = judge(fp, self._entry(seq).fingerprint, self._cfg)
             if verdict.duplicate and (best is None or verdict.similarity > best[0]):
                 best = (verdict.similarity, seq)
         if best is None:
@@ -171,11 +172,14 @@ class DedupIndex:
         return Decision(self._rows[best[1] - self._base][1], "near", best[0], None)
 
     def _candidates(self, bands: tuple[int, ...]) -> set[int]:
-        query = np.asarray(bands, dtype=np.int64)
+        """Rows sharing a band key's low 32 bits (a rare false candidate costs one ``judge``)."""
+        query = np.asarray([key & KEY_MASK for key in bands], dtype=np.uint32)
         low = np.searchsorted(self._keys, query, side="left")
         high = np.searchsorted(self._keys, query, side="right")
-        found = {int(s) for lo, hi in zip(low, high, strict=True) for s in self._seqs[lo:hi]}
-        for key in bands:
+        stored = np.concatenate([self._seqs[lo:hi] for lo, hi in zip(low, high, strict=True)])
+        offsets = stored - np.uint32(self._base & KEY_MASK)  # wraps, as sequence numbers do
+        found = {self._base + int(o) for o in offsets[offsets < len(self._rows)]}
+        for key in query.tolist():
             present = self._recent.get(key)
             if isinstance(present, list):
                 found.update(present)
@@ -184,20 +188,22 @@ class DedupIndex:
         return {seq for seq in found if seq >= self._base}
 
     def _entry(self, seq: int) -> IndexEntry:
-        content_hash, article_id, signature, bands, shingles, at = self._rows[seq - self._base]
-        band_keys = tuple(np.frombuffer(bands, dtype=_BAND).tolist())
-        return IndexEntry(content_hash, article_id, Fingerprint(signature, band_keys, shingles), at)
+        """A remembered entry; band keys are recomputed from the signature rather than kept."""
+        content_hash, article_id, signature, shingles, stored_at = self._rows[seq - self._base]
+        fp = Fingerprint(signature, lsh_bands(signature, self._cfg), shingles)
+        return IndexEntry(content_hash, article_id, fp, stored_at)
 
     def _merge(self) -> None:
         """Fold the recent keys into the sorted arrays, dropping keys of expired rows."""
         pairs = [
-            (key, seq)
+            (key, seq & KEY_MASK)
             for key, present in self._recent.items()
             for seq in (present if isinstance(present, list) else (present,))
+            if seq >= self._base
         ]
-        keys = np.concatenate([self._keys, np.fromiter((k for k, _ in pairs), np.int64)])
-        seqs = np.concatenate([self._seqs, np.fromiter((s for _, s in pairs), np.int64)])
-        alive = seqs >= self._base
+        keys = np.concatenate([self._keys, np.fromiter((k for k, _ in pairs), np.uint32)])
+        seqs = np.concatenate([self._seqs, np.fromiter((s for _, s in pairs), np.uint32)])
+        alive = (seqs - np.uint32(self._base & KEY_MASK)) < len(self._rows)
         keys, seqs = keys[alive], seqs[alive]
         order = np.argsort(keys, kind="stable")
         self._keys, self._seqs = keys[order], seqs[order]
@@ -210,12 +216,10 @@ def arrival_order(article: Article) -> tuple[int, tuple[int, int], str]:
     return (article.fetched_at, article.ref.position, article.id)
 
 
-def decide(
-    article: Article, fp: Fingerprint, index: DedupIndex, cfg: MinHashConfig, now_ms: int
-) -> Decision:
+def decide(article: Article, fp: Fingerprint, index: DedupIndex, now_ms: int) -> Decision:
     """Judge one article against the index; a kept article is added to it at once, so the next
     article of the same batch is judged against it too. Call in ``arrival_order``."""
-    found = index.match(article.content_hash, fp, cfg)
+    found = index.match(article.content_hash, fp)
     if found is not None:
         return found
     entry = IndexEntry(article.content_hash, article.id, fp, now_ms)

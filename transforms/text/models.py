@@ -24,6 +24,9 @@ class SourceRef:
     file: str | None = None
     line: int | None = None
     span_start: int | None = field(default=None, compare=False)
+    # Output topics' end offsets, (topic, partition, offset), sampled before this input was read:
+    # every output of it lies at or after them (see transforms/io/recovery.py).
+    output_floor: tuple[tuple[str, int, int], ...] | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         if self.topic is not None:

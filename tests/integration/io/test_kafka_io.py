@@ -21,6 +21,7 @@ from apache_beam.utils.timestamp import Timestamp
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from schemas.errors import KafkaIOError
+from transforms.io.broker_retry import BrokerCalls
 from transforms.io.kafka_commit import CommitOffsets
 from transforms.io.kafka_config import client_config
 from transforms.io.kafka_sink import WriteToKafka
@@ -153,8 +154,9 @@ def test_unbounded_read_defers_the_rest_of_the_partition_once_caught_up(
     topic = unique_topic(partitions=1)
     stored = _produce(kafka_bootstrap, topic, range(5), partitions=1)
     config = client_config(kafka_bootstrap, {})
+    broker = BrokerCalls(kafka_bootstrap)
     fn = ReadUnboundedPartitionFn(
-        config, PartitionRestrictionProvider(config, _group(), stop_at_end=False)
+        config, PartitionRestrictionProvider(config, _group(), False, broker), broker
     )
     restriction = fn.initial_restriction((topic, 0))
     assert restriction == OffsetRange(0, UNBOUNDED_END)

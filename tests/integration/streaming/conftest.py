@@ -24,6 +24,7 @@ from schemas.codec import decode_any
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples" / "articles.jsonl"
+KAFKA_SH = ROOT / "deploy" / "local" / "kafka.sh"
 
 
 def vocabulary() -> list[str]:
@@ -102,6 +103,14 @@ class Job:
             self._log.close()
 
 
+def run_once(argv: list[str], timeout: float = 240) -> subprocess.CompletedProcess:
+    """``newsflow`` as a command that is expected to end by itself; stderr captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *argv], cwd=ROOT, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
 def output_records(bootstrap: str, topics: dict[str, str]) -> dict[str, list[tuple]]:
     """Per output: (input partition, offset, id, output Kafka timestamp) of each record."""
     found: dict[str, list[tuple]] = {}
@@ -151,6 +160,30 @@ def add_partition(bootstrap: str, topic: str, total: int) -> None:
         admin.close()
 
 
+def broker_outage(seconds: float) -> float:
+    """Stop the test broker (``kafka.sh down``: SIGTERM, as an operator would), keep it down
+    ``seconds``, start it again; returns how long clients could not reach it."""
+    env = {**os.environ, "PYTHON": os.environ.get("PYTHON", sys.executable)}
+
+    def kafka_sh(command: str) -> None:
+        subprocess.run(
+            [str(KAFKA_SH), command], env=env, stdin=subprocess.DEVNULL, check=True, timeout=300,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    started = time.monotonic()
+    kafka_sh("down")
+    time.sleep(seconds)
+    kafka_sh("up")
+    return time.monotonic() - started
+
+
+def uncommitted_outputs(found: dict[str, list[tuple]], committed: dict) -> set[tuple[int, int]]:
+    """Inputs that have an output but whose offset the group has not committed."""
+    done = {tp.partition: (meta or 0) for tp, meta in committed.items()}
+    return {(p, o) for rows in found.values() for (p, o, _, _) in rows if o >= done.get(p, 0)}
+
+
 def accounted(found: dict[str, list[tuple]]) -> Counter:
     """How many output records each input has across all outputs (must be exactly 1)."""
     return Counter((p, o) for rows in found.values() for (p, o, _, _) in rows)
@@ -196,4 +229,7 @@ def kit(run_args) -> SimpleNamespace:
         input_timestamps=input_timestamps,
         committed_vs_end=committed_vs_end,
         add_partition=add_partition,
+        broker_outage=broker_outage,
+        run_once=run_once,
+        uncommitted_outputs=uncommitted_outputs,
     )

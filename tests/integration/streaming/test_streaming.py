@@ -82,12 +82,29 @@ def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
     first = job_factory(argv)
     time.sleep(15)
     producer = kit.produce_steadily(
-        kafka_bootstrap, stream_topics["raw"], kit.events(count, 2), 20.0
+        kafka_bootstrap, stream_topics["raw"], kit.events(count, 2), 10.0
     )
-    partial = kit.wait_for_outputs(kafka_bootstrap, stream_topics, count // 3, timeout=180)
-    assert 0 < len(kit.accounted(partial)) < count, "killed mid-stream"
+    refused = kit.run_once([*argv[1:], "--stop-at-end"])
+    assert refused.returncode == 2, refused.stderr[-2000:]
+    assert f"pid {first.proc.pid}," in refused.stderr, "the refusal names the running job"
+    assert f"consumer group {group} is in use" in refused.stderr
+    assert first.proc.poll() is None, "the running job is unaffected"
+
+    # Kill while some inputs are written but not yet committed (enriched ones wait for their
+    # 5 s file window): those are what recovery must recognise.
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        committed, _ = kit.committed_vs_end(kafka_bootstrap, stream_topics["raw"], group)
+        if kit.uncommitted_outputs(kit.output_records(kafka_bootstrap, stream_topics), committed):
+            break
+        time.sleep(0.5)
     first.kill()
     producer.join()
+    committed_at_kill, _ = kit.committed_vs_end(kafka_bootstrap, stream_topics["raw"], group)
+    before_restart = kit.output_records(kafka_bootstrap, stream_topics)
+    assert 0 < len(kit.accounted(before_restart)) < count, "killed mid-stream"
+    written_not_committed = kit.uncommitted_outputs(before_restart, committed_at_kill)
+    assert written_not_committed, "some inputs were written but not committed when killed"
 
     second = job_factory(argv)
     found = kit.wait_for_outputs(kafka_bootstrap, stream_topics, count, timeout=300)
@@ -98,6 +115,10 @@ def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
     per_input = kit.accounted(found)
     assert len(per_input) == count, "every input has an output"
     assert set(per_input.values()) == {1}, "no input has two outputs"
+    assert all(per_input[i] == 1 for i in written_not_committed), (
+        f"the {len(written_not_committed)} inputs written before the kill but not committed were "
+        "read again and recognised: no second record"
+    )
     ids = [row[2] for row in found["enriched"]]
     assert len(ids) == len(set(ids)), "no duplicate enriched record for one id"
 
@@ -108,3 +129,35 @@ def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
         with path.open("rb") as fh:
             in_files.update(r["id"] for r in fastavro.reader(fh))
     assert in_files == set(ids), "the files hold every enriched record (at-least-once)"
+
+
+def test_broker_outage_mid_stream_is_ridden_through(
+    kafka_bootstrap, stream_topics, job_factory, kit, tmp_path
+):
+    """The broker is stopped for 30 s while the job has inputs in flight and started again: the
+    job stays up, logs the outage once, and every input ends in exactly one output."""
+    count = 160
+    payloads = kit.events(count, 3)
+    job = job_factory(kit.run_argv(kafka_bootstrap, stream_topics, "outage", tmp_path / "files"))
+    time.sleep(15)
+    kit.produce_steadily(kafka_bootstrap, stream_topics["raw"], payloads[:100], 20.0).join()
+    partial = kit.wait_for_outputs(kafka_bootstrap, stream_topics, 20, timeout=180)
+    assert len(kit.accounted(partial)) < 100, "the outage starts with inputs in flight"
+
+    down_seconds = kit.broker_outage(30)
+    assert job.proc.poll() is None, "the job is alive after the outage"
+    kit.produce_steadily(kafka_bootstrap, stream_topics["raw"], payloads[100:], 20.0).join()
+    kit.wait_for_outputs(kafka_bootstrap, stream_topics, count, timeout=300)
+    assert job.proc.poll() is None, "the job is alive at the end"
+    time.sleep(12)
+    assert job.stop() == 0
+
+    per_input = kit.accounted(kit.output_records(kafka_bootstrap, stream_topics))
+    print(f"\nbroker down {down_seconds:.0f} s; {len(per_input)}/{count} inputs accounted, "
+          f"{sum(per_input.values())} output records")  # fmt: skip
+    assert len(per_input) == count, "nothing lost"
+    assert set(per_input.values()) == {1}, "nothing written twice"
+    log = (tmp_path / "job.log").read_text()
+    assert log.count("unreachable (") == 1, "one warning when the outage starts"
+    assert log.count("reachable again after") == 1, "one line when it ends"
+    assert "kafka.conn" not in log and "kafka.net" not in log, "kafka-python's loggers are quiet"

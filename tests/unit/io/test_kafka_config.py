@@ -3,7 +3,14 @@
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
-from transforms.io.kafka_config import client_config, for_client, parse_kafka_option
+from transforms.io.kafka_config import (
+    CLIENT_DEFAULTS,
+    client_config,
+    for_client,
+    kafka_settings,
+    parse_kafka_option,
+    read_properties,
+)
 
 BOOTSTRAP = "localhost:9092"
 
@@ -129,4 +136,76 @@ def test_for_client_keeps_only_the_settings_a_client_accepts(client, kept):
         BOOTSTRAP,
         {"security.protocol": "SSL", "linger.ms": "5", "isolation.level": "read_committed"},
     )
-    assert set(for_client(config, client)) == kept
+    assert set(for_client(config, client)) == kept | set(CLIENT_DEFAULTS)
+
+
+def test_client_defaults_yield_to_a_setting_given():
+    config = client_config(BOOTSTRAP, {"bootstrap.timeout.ms": "60000"})
+    assert for_client(config, KafkaConsumer)["bootstrap_timeout_ms"] == 60000
+    assert (
+        for_client(client_config(BOOTSTRAP, {}), KafkaConsumer)["bootstrap_timeout_ms"]
+        == (CLIENT_DEFAULTS["bootstrap_timeout_ms"])
+    )
+
+
+def test_references_are_resolved_only_when_a_client_is_built(monkeypatch, tmp_path):
+    secrets = tmp_path / "client.properties"
+    secrets.write_text("# SCRAM\nsasl.plain.password = s3cret=x\nssl.key.password: k\\\n  ey\n")
+    config = client_config(
+        BOOTSTRAP,
+        {
+            "sasl.plain.password": "${env:NEWSFLOW_TEST_PW}",
+            "ssl.key.password": f"${{file:{secrets}:ssl.key.password}}",
+            "request.timeout.ms": "${env:NEWSFLOW_TEST_TIMEOUT}",
+        },
+    )
+    assert "hunter2" not in repr(config), "nothing resolved yet, nothing to leak"
+    monkeypatch.setenv("NEWSFLOW_TEST_PW", "hunter2")
+    monkeypatch.setenv("NEWSFLOW_TEST_TIMEOUT", "4000")
+    resolved = for_client(config, KafkaConsumer)
+    assert resolved["sasl_plain_password"] == "hunter2"
+    assert resolved["ssl_password"] == "key"
+    assert resolved["request_timeout_ms"] == 4000, "typed after resolution"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("${env:NEWSFLOW_TEST_UNSET}", "environment variable NEWSFLOW_TEST_UNSET is not set"),
+        ("${file:/nonexistent/newsflow.properties:x}", "cannot read Kafka settings file"),
+        ("${file:nocolon}", "expected ${file:PATH:KEY}"),
+    ],
+)
+def test_an_unresolvable_reference_fails_naming_the_setting(value, message):
+    config = client_config(BOOTSTRAP, {"sasl.plain.password": value})
+    with pytest.raises(ValueError, match=r"Kafka setting 'sasl\.plain\.password'") as info:
+        for_client(config, KafkaConsumer)
+    assert message in str(info.value)
+
+
+def test_a_settings_file_keeps_its_secrets_as_references(tmp_path):
+    path = tmp_path / "client.properties"
+    path.write_text("security.protocol=SASL_SSL\nsasl.plain.password=hunter2\n")
+    settings = kafka_settings(["security.protocol=SSL"], str(path))
+    assert settings == {
+        "security.protocol": "SSL",
+        "sasl.plain.password": f"${{file:{path}:sasl.plain.password}}",
+    }, "flags win; the password stays in the file"
+    assert (
+        for_client(client_config(BOOTSTRAP, settings), KafkaConsumer)["sasl_plain_password"]
+        == "hunter2"
+    )
+
+
+@pytest.mark.parametrize("flag", ["sasl.plain.password=hunter2", "ssl.key.password=hunter2"])
+def test_a_literal_secret_on_the_command_line_is_refused_without_echoing_it(flag):
+    with pytest.raises(ValueError, match="is a secret") as info:
+        kafka_settings([flag], None)
+    assert "hunter2" not in str(info.value)
+
+
+def test_a_malformed_settings_file_names_the_line(tmp_path):
+    path = tmp_path / "bad.properties"
+    path.write_text("security.protocol=SSL\n=orphan\n")
+    with pytest.raises(ValueError, match=r"bad.properties:2: expected key=value"):
+        read_properties(str(path))

@@ -34,7 +34,7 @@ def options(*argv: str) -> NewsflowOptions:
         (["--window-seconds", "-60"], "--window-seconds must be > 0, got -60"),
         (["--kafka-config", "security.protocol"], f"{KAFKA_CONFIG}, got 'security.protocol'"),
         (["--kafka-config", "=SSL"], f"{KAFKA_CONFIG}, got '=SSL'"),
-        (["--kafka-config", "acks=all", "--kafka-config", "x"], f"{KAFKA_CONFIG}, got 'x'"),
+        (["--kafka-config", "linger.ms=5", "--kafka-config", "x"], f"{KAFKA_CONFIG}, got 'x'"),
         (["--metrics-port", "0"], "--metrics-port must be in 1..65535, got 0"),
         (["--metrics-port", "65536"], "--metrics-port must be in 1..65535, got 65536"),
         (["--value-format", "confluent"], "--value-format confluent needs --schema-registry-url"),
@@ -59,7 +59,8 @@ def test_a_setting_that_cannot_work_is_refused_naming_flag_and_value(argv, messa
         ["--metrics-port", "1"],
         ["--metrics-port", "65535"],
         ["--value-format", "confluent", "--schema-registry-url", "http://127.0.0.1:8085"],
-        ["--kafka-config", "sasl.plain.password=a=b="],
+        ["--kafka-config", "sasl.plain.username=a=b="],
+        ["--kafka-config", "sasl.plain.password=${env:KAFKA_PASSWORD}"],
         # the underscore spellings reach the same settings
         ["--dedup_ttl_hours", "2", "--near_dup_threshold", "0.7", "--window_seconds", "5"],
     ],
@@ -78,10 +79,10 @@ def test_underscore_spelling_sets_the_same_option_as_the_hyphenated_flag():
 def test_kafka_overrides_keep_the_order_and_a_later_key_wins():
     opts = options(
         "--kafka-config", "security.protocol=SSL",
-        "--kafka-config", "sasl.plain.password=p=w",
+        "--kafka-config", "client.id=p=w",
         "--kafka-config", "security.protocol=SASL_SSL",
     )  # fmt: skip
     assert kafka_overrides(opts) == {
         "security.protocol": "SASL_SSL",
-        "sasl.plain.password": "p=w",
+        "client.id": "p=w",
     }

@@ -34,12 +34,12 @@ def article(article_id: str, body: str) -> Article:
 
 
 def judged(index: DedupIndex, article_id: str, body: str, now_ms: int = 0):
-    return decide(article(article_id, body), fingerprint(body, CFG), index, CFG, now_ms)
+    return decide(article(article_id, body), fingerprint(body, CFG), index, now_ms)
 
 
 def test_entry_round_trips_through_bytes():
     entry = IndexEntry(exact_key(STORY), "id-é", fingerprint(STORY, CFG), 1_700_000_000_000)
-    assert decode_entry(encode_entry(entry)) == entry
+    assert decode_entry(encode_entry(entry), CFG) == entry
 
 
 @pytest.mark.parametrize(
@@ -47,11 +47,11 @@ def test_entry_round_trips_through_bytes():
 )
 def test_decode_rejects_bytes_it_did_not_write(data):
     with pytest.raises(ValueError):
-        decode_entry(data)
+        decode_entry(data, CFG)
 
 
 def test_first_copy_kept_exact_and_near_copies_name_it():
-    index = DedupIndex()
+    index = DedupIndex(CFG)
     assert judged(index, "first", STORY).kind == "kept"
     assert judged(index, "other", OTHER).kind == "kept"
     exact = judged(index, "exact", STORY)
@@ -62,7 +62,7 @@ def test_first_copy_kept_exact_and_near_copies_name_it():
 
 
 def test_duplicates_are_never_remembered_so_copies_of_copies_name_the_original():
-    index = DedupIndex()
+    index = DedupIndex(CFG)
     judged(index, "original", STORY)
     copy = STORY + " Update: the council meets on Friday to vote on the repair budget."
     assert judged(index, "copy", copy).duplicate_of == "original"
@@ -71,7 +71,7 @@ def test_duplicates_are_never_remembered_so_copies_of_copies_name_the_original()
 
 
 def test_expired_entries_are_forgotten_in_storage_order():
-    index = DedupIndex()
+    index = DedupIndex(CFG)
     judged(index, "old", STORY, now_ms=1_000)
     judged(index, "new", OTHER, now_ms=5_000)
     assert index.expire_before(2_000) == 1
@@ -82,15 +82,13 @@ def test_expired_entries_are_forgotten_in_storage_order():
 
 def test_lookups_survive_merging_keys_into_the_sorted_arrays():
     """More entries than MERGE_AT_LEAST band keys: earlier keys live in the sorted arrays."""
-    index = DedupIndex()
+    index = DedupIndex(CFG)
     bodies = [f"{OTHER} Distinct closing line number {n} of many." for n in range(MERGE_AT_LEAST)]
     for n, body in enumerate(bodies[: MERGE_AT_LEAST // CFG.bands + 2]):
         index.add(IndexEntry(exact_key(body), f"a{n}", fingerprint(body, CFG), n))
     first_body = bodies[0]
-    found = index.match("no-such-hash", fingerprint(first_body + " More.", CFG), CFG)
+    found = index.match("no-such-hash", fingerprint(first_body + " More.", CFG))
     assert found is not None and found.kind == "near"
-    assert (
-        index.match(exact_key(first_body), fingerprint(first_body, CFG), CFG).duplicate_of == "a0"
-    )
-    rebuilt = DedupIndex(index.entries())
+    assert index.match(exact_key(first_body), fingerprint(first_body, CFG)).duplicate_of == "a0"
+    rebuilt = DedupIndex(CFG, index.entries())
     assert list(rebuilt.entries()) == list(index.entries())

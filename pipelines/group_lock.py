@@ -1,0 +1,160 @@
+"""One ``newsflow run`` per consumer group: a lease held through Kafka itself.
+
+Two jobs committing one group's offsets would each read every partition (the reader assigns
+partitions by hand) and write every input twice. So ``newsflow run`` first takes a lease: a guard
+consumer in the group ``<group>.lock`` subscribes to the one-partition topic ``newsflow.locks``;
+Kafka assigns that partition to one live member only. The guard is not a member of the job's own
+group, whose manual offset commits a group with live members would reject.
+
+The holder's client id names it (host, pid, start time), so a second job refuses to start with a
+message naming the running one. The lease lives as long as the guard's session: a job killed with
+``kill -9`` stops heartbeating and Kafka frees its lease after the session timeout
+(``LOCK_SESSION_TIMEOUT_MS``, 10 s), so a restart waits up to ``LOCK_WAIT_SECONDS`` for a lease
+still held and then starts; a job still alive after that wait is a live job, and the newcomer
+refuses.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.admin import NewTopic
+from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from schemas.errors import ConfigurationError
+from transforms.io.broker_retry import BrokerCalls
+from transforms.io.kafka_config import for_client
+
+_LOG = logging.getLogger(__name__)
+
+LOCK_TOPIC = "newsflow.locks"
+LOCK_SESSION_TIMEOUT_MS = 10000
+# A kill -9'd holder's session expires within LOCK_SESSION_TIMEOUT_MS; wait a little longer.
+LOCK_WAIT_SECONDS = LOCK_SESSION_TIMEOUT_MS / 1000 + 5
+JOIN_TIMEOUT_SECONDS = 60.0
+_CLIENT_PREFIX = "newsflow-lock"
+
+
+class GroupInUseError(ConfigurationError):
+    """Another live newsflow job holds the consumer group."""
+
+    code = "group_in_use"
+
+
+def holder_id(host: str, pid: int, since: datetime) -> str:
+    """The guard's client id: who holds the lease, readable by the job that is refused."""
+    return f"{_CLIENT_PREFIX} host={host} pid={pid} since={since.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+
+
+def describe_holder(client_id: str, client_host: str) -> str:
+    """A holder for humans: its own client id's fields, else what the broker saw."""
+    if client_id.startswith(_CLIENT_PREFIX + " "):
+        fields = dict(part.split("=", 1) for part in client_id.split()[1:] if "=" in part)
+        return f"host {fields.get('host')}, pid {fields.get('pid')}, since {fields.get('since')}"
+    return f"client {client_id!r} at {client_host.lstrip('/')}"
+
+
+class GroupLock:
+    """Held from ``acquire`` to ``release`` by a guard consumer polled from a daemon thread."""
+
+    def __init__(self, config: dict[str, Any], group: str, broker: BrokerCalls) -> None:
+        self._config = config
+        self._group = group
+        self._lock_group = f"{group}.lock"
+        self._broker = broker
+        self._consumer: KafkaConsumer | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> None:
+        """Take the lease or raise ``GroupInUseError`` naming the job that holds it."""
+        self._broker.call("creating the lock topic", self._ensure_topic)
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        holders = self._broker.call("describing the lock group", self._holders)
+        while holders and time.monotonic() < deadline:
+            time.sleep(1)
+            holders = self._broker.call("describing the lock group", self._holders)
+        if holders:
+            raise self._in_use(holders)
+        self._consumer = self._broker.call("joining the lock group", self._join)
+        if not self._consumer.assignment():
+            others = self._broker.call("describing the lock group", self._holders)
+            self.release()
+            raise self._in_use(others)
+        self._thread = threading.Thread(target=self._heartbeat, name="group-lock", daemon=True)
+        self._thread.start()
+        _LOG.info("holding consumer group %s (lease %s)", self._group, self._lock_group)
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._consumer is not None:
+            self._consumer.close(autocommit=False)
+            self._consumer = None
+
+    def _ensure_topic(self) -> None:
+        admin = KafkaAdminClient(**for_client(self._config, KafkaAdminClient))
+        try:
+            if LOCK_TOPIC not in admin.list_topics():
+                admin.create_topics([NewTopic(LOCK_TOPIC, 1, 1)], timeout_ms=30000)
+        except TopicAlreadyExistsError:
+            pass
+        finally:
+            admin.close()
+
+    def _holders(self) -> list[dict[str, Any]]:
+        admin = KafkaAdminClient(**for_client(self._config, KafkaAdminClient))
+        try:
+            group = admin.describe_groups([self._lock_group]).get(self._lock_group, {})
+        finally:
+            admin.close()
+        return list(group.get("members") or [])
+
+    def _join(self) -> KafkaConsumer:
+        consumer = KafkaConsumer(
+            **for_client(self._config, KafkaConsumer),
+            group_id=self._lock_group,
+            client_id=holder_id(socket.gethostname(), os.getpid(), datetime.now(UTC)),
+            enable_auto_commit=False,
+            session_timeout_ms=LOCK_SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms=LOCK_SESSION_TIMEOUT_MS // 5,
+            partition_assignment_strategy=[StickyPartitionAssignor],
+        )
+        consumer.subscribe([LOCK_TOPIC])
+        deadline = time.monotonic() + JOIN_TIMEOUT_SECONDS
+        while not consumer.assignment() and time.monotonic() < deadline:
+            consumer.poll(timeout_ms=500)
+            if consumer.assignment() or len(self._holders()) > 1:
+                break
+        return consumer
+
+    def _heartbeat(self) -> None:
+        """Polls the guard so it stays a live member; a lost lease is logged, once per loss."""
+        held = True
+        while not self._stop.wait(1.0):
+            try:
+                self._consumer.poll(timeout_ms=0)
+            except KafkaError:
+                continue  # the broker is away; the job's IO logs the outage
+            if held and not self._consumer.assignment():
+                _LOG.warning("lost the lease on consumer group %s; rejoining", self._group)
+            held = bool(self._consumer.assignment())
+
+    def _in_use(self, holders: list[dict[str, Any]]) -> GroupInUseError:
+        names = "; ".join(
+            describe_holder(m.get("client_id") or "", m.get("client_host") or "") for m in holders
+        )
+        return GroupInUseError(
+            f"consumer group {self._group} is in use by another newsflow job ({names}); stop it "
+            f"first, or use another --consumer-group (a killed job's lease expires within "
+            f"{LOCK_WAIT_SECONDS:g} s)"
+        )

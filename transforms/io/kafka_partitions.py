@@ -1,0 +1,132 @@
+"""Which partitions to read: listed once (a bounded read) or every 30 s (a streaming read, so a
+partition added to a live topic is read), each passed on once, in a stage of its own.
+
+Also the one way newsflow's IO builds a consumer that never joins a group or commits by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.coders import VarIntCoder
+from apache_beam.transforms import trigger, window
+from apache_beam.transforms.periodicsequence import PeriodicImpulse
+from apache_beam.transforms.userstate import BagStateSpec
+from kafka import KafkaConsumer
+
+from schemas.errors import KafkaIOError
+from transforms.io.broker_retry import BrokerCalls
+from transforms.io.kafka_config import for_client
+
+_LOG = logging.getLogger(__name__)
+
+PARTITION_DISCOVERY_SECONDS = 30.0
+
+
+def manual_consumer(config: dict[str, Any], group_id: str | None = None) -> KafkaConsumer:
+    """A consumer that never joins the group or commits by itself: offsets are managed by hand.
+
+    A seek below the log start (retention deleted the records) resumes at the earliest record
+    left, not at the end, unless ``auto.offset.reset`` says otherwise.
+    """
+    return KafkaConsumer(
+        **{
+            "auto_offset_reset": "earliest",
+            **for_client(config, KafkaConsumer),
+        },
+        group_id=group_id,
+        enable_auto_commit=False,
+    )
+
+
+class ListPartitionsFn(beam.DoFn):
+    """Turns each impulse into one ``(topic, partition)`` per partition of the topic.
+
+    Each listing asks the broker with a new consumer: a long-lived one answers from metadata it
+    refreshes only every ``metadata.max.age.ms`` (5 minutes), so a partition added to a live topic
+    would be found minutes late."""
+
+    def __init__(self, config: dict[str, Any], topic: str, broker: BrokerCalls) -> None:
+        self._config = config
+        self._topic = topic
+        self._broker = broker
+
+    def process(self, _impulse: bytes) -> Iterator[tuple[str, int]]:
+        partitions = self._broker.call(
+            f"listing partitions of {self._topic}", _partitions_of, self._config, self._topic
+        )
+        if not partitions:
+            raise KafkaIOError(f"topic {self._topic} does not exist or has no partitions")
+        _LOG.info("reading %s partitions %s", self._topic, sorted(partitions))
+        for partition in sorted(partitions):
+            yield self._topic, partition
+
+
+def _partitions_of(config: dict[str, Any], topic: str) -> set[int] | None:
+    consumer = manual_consumer(config)
+    try:
+        return consumer.partitions_for_topic(topic)
+    finally:
+        consumer.close(autocommit=False)
+
+
+class NewPartitionsFn(beam.DoFn):
+    """Keyed by topic: passes on each partition the first time it is listed, so a periodic listing
+    starts one reader per partition, including partitions added while the job runs."""
+
+    SEEN = BagStateSpec("seen", VarIntCoder())
+
+    def process(
+        self, element: tuple[str, int], seen=beam.DoFn.StateParam(SEEN)
+    ) -> Iterator[tuple[str, int]]:
+        if element[1] in set(seen.read()):
+            return
+        seen.add(element[1])
+        _LOG.info("new partition %s/%s", *element)
+        yield element
+
+
+class SeparateStage(beam.PTransform):
+    """A stage boundary the runner cannot fuse away, in batch and streaming.
+
+    Partition readers run for the life of the job; fused to the step that discovers partitions,
+    they would keep that step's bundle (and its state) open forever and pin every partition to one
+    worker. Prism elides ``Reshuffle``, so this groups for real, firing per element, then puts
+    the default global windowing back so no trigger leaks into the steps downstream."""
+
+    def expand(self, pcoll):
+        return (
+            pcoll
+            | "PerElement"
+            >> beam.WindowInto(
+                window.GlobalWindows(),
+                trigger=trigger.Repeatedly(trigger.AfterCount(1)),
+                accumulation_mode=trigger.AccumulationMode.DISCARDING,
+            )
+            | "KeyByPartition"
+            >> beam.Map(lambda tp: (tp[1], tp)).with_output_types(tuple[int, tuple[str, int]])
+            | "Group" >> beam.GroupByKey()
+            | "Ungroup" >> beam.FlatMap(lambda kv: kv[1]).with_output_types(tuple[str, int])
+            | "DefaultWindowing" >> beam.WindowInto(window.GlobalWindows())
+        )
+
+
+def list_once_or_periodically(pbegin, listing: ListPartitionsFn, stop_at_end: bool):
+    """A bounded read lists partitions once; a streaming read re-lists them every
+    ``PARTITION_DISCOVERY_SECONDS`` and starts readers for new ones only."""
+    if stop_at_end:
+        return (
+            pbegin
+            | "Impulse" >> beam.Impulse()
+            | "ListPartitions" >> beam.ParDo(listing).with_output_types(tuple[str, int])
+        )
+    return (
+        pbegin
+        | "ListEveryInterval"
+        >> PeriodicImpulse(fire_interval=PARTITION_DISCOVERY_SECONDS, apply_windowing=False)
+        | "ListPartitions" >> beam.ParDo(listing).with_output_types(tuple[str, int])
+        | "OnlyNew" >> beam.ParDo(NewPartitionsFn()).with_output_types(tuple[str, int])
+    )
