@@ -188,6 +188,7 @@ def dedup_config(opts: NewsflowOptions, kafka: dict | None = None) -> DedupConfi
             client=kafka,
             topic=changelog_topic(opts.consumer_group),
             ttl_ms=int(opts.dedup_ttl_hours * 3600 * 1000),
+            broker_timeout_seconds=opts.broker_timeout_seconds,
         )
     return DedupConfig(
         ttl_hours=opts.dedup_ttl_hours,

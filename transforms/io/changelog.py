@@ -14,8 +14,10 @@ restarted local runner), restores the index from it.
   emits the decisions that depend on it, so no decision is committed downstream (and no input
   offset) whose index entry could be lost.
 
-Failures are ``KafkaIOError`` (an infrastructure failure: the bundle is retried). A changelog
-record this module cannot decode is skipped with a warning naming its coordinates.
+Every call rides through a broker outage like the sinks' (``broker_retry``, up to
+``--broker-timeout-seconds``); a failure past that is a ``KafkaIOError`` (an infrastructure
+failure). A changelog record this module cannot decode is skipped with a warning naming its
+coordinates.
 """
 
 from __future__ import annotations
@@ -26,19 +28,20 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from schemas.errors import KafkaIOError
+from transforms.io.broker_retry import DEFAULT_BROKER_TIMEOUT_SECONDS, BrokerCalls
 from transforms.io.kafka_config import for_client
+from transforms.io.kafka_sink import acknowledged_producer, flush_timeout_seconds
 from transforms.text.dedup_index import IndexEntry, decode_entry, encode_entry
 from transforms.text.near_dup import MinHashConfig
 
 _LOG = logging.getLogger(__name__)
 
 SUFFIX = "-dedup-changelog"
-FLUSH_TIMEOUT_SECONDS = 60.0
 LINGER_MS = 5
 # Restore reads the whole changelog: larger fetches than kafka-python's 1 MB default.
 RESTORE_FETCH_BYTES = 16 * 1024 * 1024
@@ -61,26 +64,29 @@ class ChangelogConfig:
     client: dict[str, Any]
     topic: str
     ttl_ms: int
+    broker_timeout_seconds: float = DEFAULT_BROKER_TIMEOUT_SECONDS
+
+    def broker(self) -> BrokerCalls:
+        return BrokerCalls.for_config(self.client, self.broker_timeout_seconds)
 
 
 def ensure_topic(config: ChangelogConfig) -> None:
     """Create the compacted, TTL-bounded changelog topic unless it exists."""
+    config.broker().call(f"creating {config.topic}", _create_topic, config)
+
+
+def _create_topic(config: ChangelogConfig) -> None:
     topic = NewTopic(
         config.topic,
         PARTITIONS,
         BROKER_DEFAULT,
         topic_configs={"cleanup.policy": "compact,delete", "retention.ms": str(config.ttl_ms)},
     )
-    try:
-        admin = KafkaAdminClient(**for_client(config.client, KafkaAdminClient))
-    except KafkaError as exc:
-        raise KafkaIOError(f"cannot reach Kafka to create {config.topic}: {exc!r}") from exc
+    admin = KafkaAdminClient(**for_client(config.client, KafkaAdminClient))
     try:
         admin.create_topics([topic])
     except TopicAlreadyExistsError:
         pass
-    except KafkaError as exc:
-        raise KafkaIOError(f"cannot create the dedup changelog {config.topic}: {exc!r}") from exc
     finally:
         admin.close()
 
@@ -90,18 +96,22 @@ class ChangelogWriter:
 
     def __init__(self, config: ChangelogConfig) -> None:
         self._topic = config.topic
-        settings = {"linger_ms": LINGER_MS, **for_client(config.client, KafkaProducer)}
-        self._producer = KafkaProducer(**{**settings, "acks": "all"})
+        self._broker = config.broker()
+        self._producer = acknowledged_producer(config.client, self._broker, LINGER_MS)
 
     def write(self, entries: Iterable[IndexEntry]) -> int:
         futures = [
-            self._producer.send(
-                self._topic, key=entry.content_hash.encode(), value=encode_entry(entry)
+            self._broker.call(
+                f"writing to {self._topic}",
+                lambda entry=entry: self._producer.send(
+                    self._topic, key=entry.content_hash.encode(), value=encode_entry(entry)
+                ),
+                local=True,
             )
             for entry in entries
         ]
         try:
-            self._producer.flush(timeout=FLUSH_TIMEOUT_SECONDS)
+            self._producer.flush(timeout=flush_timeout_seconds(self._broker))
             for future in futures:
                 future.get(timeout=0)
         except KafkaError as exc:
@@ -114,21 +124,27 @@ class ChangelogWriter:
         self._producer.close()
 
 
-def restore(config: ChangelogConfig, since_ms: int, cfg: MinHashConfig) -> Iterator[IndexEntry]:
+def restore(config: ChangelogConfig, since_ms: int, cfg: MinHashConfig) -> list[IndexEntry]:
     """Every entry stored at or after ``since_ms``, oldest first, read to the end offsets seen at
-    start (the job's own writes come after the restore)."""
-    try:
-        settings = {
-            "max_partition_fetch_bytes": RESTORE_FETCH_BYTES,
-            **for_client(config.client, KafkaConsumer),
-        }
-        consumer = KafkaConsumer(**{**settings, "enable_auto_commit": False, "group_id": None})
-    except KafkaError as exc:
-        raise KafkaIOError(f"cannot read the dedup changelog {config.topic}: {exc!r}") from exc
+    start (the job's own writes come after the restore); read again from the start if the broker
+    goes away meanwhile."""
+    return config.broker().call(
+        f"restoring from {config.topic}", lambda: list(_restore_once(config, since_ms, cfg))
+    )
+
+
+def _restore_once(
+    config: ChangelogConfig, since_ms: int, cfg: MinHashConfig
+) -> Iterator[IndexEntry]:
+    """One read of the changelog; a ``KafkaError`` (the broker went away) goes to the caller's
+    retry, which starts the read again."""
+    settings = {
+        "max_partition_fetch_bytes": RESTORE_FETCH_BYTES,
+        **for_client(config.client, KafkaConsumer),
+    }
+    consumer = KafkaConsumer(**{**settings, "enable_auto_commit": False, "group_id": None})
     try:
         yield from _read_to_end(consumer, config.topic, since_ms, cfg)
-    except KafkaError as exc:
-        raise KafkaIOError(f"reading the dedup changelog {config.topic} failed: {exc!r}") from exc
     finally:
         consumer.close()
 
@@ -144,7 +160,7 @@ def _read_to_end(
     deadline = time.monotonic() + TIMEOUT_MS / 1000
     while remaining:
         if time.monotonic() > deadline:
-            raise KafkaIOError(
+            raise KafkaTimeoutError(
                 f"the dedup changelog {topic} returned nothing for {TIMEOUT_MS} ms before its "
                 "end offsets"
             )
@@ -183,4 +199,4 @@ def _partitions(consumer: KafkaConsumer, topic: str) -> set[int]:
             return partitions
         consumer.topics()
         time.sleep(0.2)
-    raise KafkaIOError(f"the dedup changelog topic {topic} has no partitions")
+    raise KafkaTimeoutError(f"the dedup changelog topic {topic} has no partitions")

@@ -58,6 +58,28 @@ _TIMESTAMP = beam.DoFn.TimestampParam
 _WINDOW = beam.DoFn.WindowParam
 
 
+def acknowledged_producer(
+    config: dict[str, Any], broker: BrokerCalls, linger_ms: int = DEFAULT_LINGER_MS
+) -> KafkaProducer:
+    """A producer whose writes are acknowledged by all in-sync replicas and retried by the client
+    for as long as the broker may be away (``--broker-timeout-seconds``): every writer of the job
+    (the three sinks, the dedup changelog) rides through an outage the same way."""
+    defaults = {
+        "linger_ms": linger_ms,
+        "max_block_ms": MAX_BLOCK_MS,
+        "delivery_timeout_ms": int(broker.timeout_seconds * 1000),
+    }
+    return broker.call(
+        "connecting",
+        lambda: KafkaProducer(**{**defaults, **for_client(config, KafkaProducer)}, acks="all"),
+    )
+
+
+def flush_timeout_seconds(broker: BrokerCalls) -> float:
+    """How long a flush may wait: the outage a write rides through, plus the last requests."""
+    return broker.timeout_seconds + FLUSH_MARGIN_SECONDS
+
+
 class WriteToKafkaFn(beam.DoFn):
     """Sends ``(key, value, ref)`` to the topic; after the flush, emits each written ``ref``.
 
@@ -76,18 +98,7 @@ class WriteToKafkaFn(beam.DoFn):
         self._latency = CounterHistogram(WRITE_METRICS_NAMESPACE, END_TO_END_LATENCY)
 
     def setup(self) -> None:
-        delivery_ms = int(self._broker.timeout_seconds * 1000)
-        defaults = {
-            "linger_ms": DEFAULT_LINGER_MS,
-            "max_block_ms": MAX_BLOCK_MS,
-            "delivery_timeout_ms": delivery_ms,
-        }
-        self._producer = self._broker.call(
-            "connecting",
-            lambda: KafkaProducer(
-                **{**defaults, **for_client(self._config, KafkaProducer)}, acks="all"
-            ),
-        )
+        self._producer = acknowledged_producer(self._config, self._broker)
 
     def start_bundle(self) -> None:
         self._pending = []
@@ -109,7 +120,7 @@ class WriteToKafkaFn(beam.DoFn):
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
         try:
-            self._producer.flush(timeout=self._broker.timeout_seconds + FLUSH_MARGIN_SECONDS)
+            self._producer.flush(timeout=flush_timeout_seconds(self._broker))
         except KafkaError as exc:
             raise KafkaIOError(
                 f"flushing {len(self._pending)} records to {self._topic} failed"

@@ -190,7 +190,7 @@ class DecideDuplicatesFn(beam.DoFn):
         if self._config.changelog is None:
             return DedupIndex(self._config.minhash), 0, True
         since = now_ms - int(self._config.ttl.micros // 1000)
-        restored = list(restore(self._config.changelog, since, self._config.minhash))
+        restored = restore(self._config.changelog, since, self._config.minhash)
         self._restored.inc(len(restored))
         for entry in restored:
             self._requests.add(key, "index", index_state, encode_entry(entry))
