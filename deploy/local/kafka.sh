@@ -268,8 +268,13 @@ format_storage() {
         return 0
     fi
     local cluster_id
-    cluster_id="$("$(python_bin)" -c \
-        'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
+    # A base64url id may begin with "-", which the storage tool's argument parser takes for a flag
+    # (one start in 64 failed so); Kafka's own random-uuid avoids that prefix the same way.
+    cluster_id="$("$(python_bin)" -c '
+import base64, uuid
+while (cid := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
+    pass
+print(cid)')"
     log "formatting $DATA_DIR (cluster id $cluster_id)"
     local scram=()
     if [[ "$SECURE" == 1 ]]; then
@@ -281,7 +286,7 @@ format_storage() {
     fi
     # shellcheck disable=SC2086
     java $LOG4J_OPTS -cp "$LIBS_DIR/*" kafka.tools.StorageTool format \
-        -t "$cluster_id" -c "$CONFIG" --standalone "${scram[@]}" </dev/null >>"$LOG_FILE" 2>&1 \
+        --cluster-id="$cluster_id" -c "$CONFIG" --standalone "${scram[@]}" </dev/null >>"$LOG_FILE" 2>&1 \
         || { show_log_failure; die "formatting the storage failed"; }
     printf '%s %s' "$KAFKA_PORT" "$CONTROLLER_PORT" >"$PORTS_STAMP"
 }
