@@ -315,9 +315,10 @@ def entities_from_doc(doc: Any) -> tuple[Entity, ...]:
     paragraphs under one label that fits at most one of them) are dropped.
     """
     entities = []
+    whole = doc.text  # spaCy joins every token to build it: once per doc, not per entity
     for ent in doc.ents:
-        start, end = _trim(doc.text, ent.start_char, ent.end_char)
-        text = doc.text[start:end]
+        start, end = _trim(whole, ent.start_char, ent.end_char)
+        text = whole[start:end]
         if _WORD.search(text) and not _CLITIC.fullmatch(text) and "\n" not in text:
             entities.append(Entity(text, ent.label_, start, end))
     return tuple(entities)
