@@ -39,12 +39,10 @@ $(STAMP): pyproject.toml | $(PRISM)
 	@touch $@
 
 # Beam's local runner. Beam would download it from GitHub releases, which is not reachable from
-# every network; the Go module proxy is, so it is built from source once (see pipelines/runners.py).
-$(PRISM):
-	@command -v go >/dev/null || { echo "need Go to build the Prism runner" >&2; exit 1; }
-	@echo "building Beam's Prism runner v$(BEAM_VERSION) (first time only, a few minutes)"
-	GOBIN=$(CURDIR)/.cache/prism GOFLAGS=-mod=mod go install \
-		github.com/apache/beam/sdks/v2/go/cmd/prism@v$(BEAM_VERSION)
+# every network; the Go module proxy is, so it is built from source once, with the patches in
+# deploy/local/prism (see pipelines/runners.py); a changed patch rebuilds it.
+$(PRISM): deploy/local/prism/build.sh $(wildcard deploy/local/prism/*.patch)
+	deploy/local/prism/build.sh $(BEAM_VERSION) $(PRISM)
 
 install: $(STAMP) ## create .venv (pinned deps, spaCy model) and build the Prism runner
 
