@@ -68,7 +68,10 @@ def enrich_events(events: beam.PCollection, opts: NewsflowOptions, config: Dedup
     cleaned = decoded[ARTICLES] | "CleanArticles" >> CleanArticles()
     templated = cleaned[ARTICLES] | "StripTemplates" >> StripTemplates()
     deduped = templated[ARTICLES] | "DeduplicateArticles" >> DeduplicateArticles(config)
-    enriched = deduped[ARTICLES] | "ExtractMetadata" >> ExtractMetadata(
+    # Dedup has one key, so whatever is fused after it runs one bundle at a time: the shuffle
+    # lets NER batches run in parallel bundles (and the pool's processes stay busy).
+    spread = deduped[ARTICLES] | "SpreadForNER" >> beam.Reshuffle()
+    enriched = spread | "ExtractMetadata" >> ExtractMetadata(
         opts.spacy_model, opts.ner_batch_size, opts.ner_processes
     )
     dead_letters = (

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
-from apache_beam.utils.shared import Shared
 
 from transforms.io.histograms import CounterHistogram
 from transforms.steps.dead_letters import DEAD_LETTER, article_payload, dead_letter_output
@@ -23,6 +24,37 @@ ARTICLES = "articles"
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_NER_PROCESSES = 2
 NER_BATCH_TIME = "ner_batch_time"
+Annotate = Callable[[Sequence[str], int], list[tuple[Entity, ...]]]
+
+_pools: dict[tuple[str, int], NerPool] = {}
+_pools_lock = threading.Lock()
+
+
+def shared_pool(model: str, processes: int) -> NerPool:
+    """This process's pool for ``model``: started (every worker with its model loaded) by whoever
+    asks first, the job-start warm-up or an ``ExtractEntitiesFn``, and kept while the SDK worker
+    lives, so all DoFn instances and threads share its processes."""
+    with _pools_lock:
+        pool = _pools.get((model, processes))
+        if pool is None:
+            pool = _pools[(model, processes)] = NerPool(model, processes)
+            pool.warm_up()
+        return pool
+
+
+class LoadNerModelFn(beam.DoFn):
+    """Starts the NER pool when the job starts (fed by an Impulse), so the first articles do
+    not wait while its processes load spaCy. With one process the model loads in the DoFn that
+    uses it, as before."""
+
+    def __init__(self, model: str, processes: int) -> None:
+        self._model = model
+        self._processes = processes
+
+    def process(self, _):
+        if self._processes > 1:
+            shared_pool(self._model, self._processes)
+        return ()
 
 
 class ExtractEntitiesFn(beam.DoFn):
@@ -30,7 +62,7 @@ class ExtractEntitiesFn(beam.DoFn):
 
     With ``processes`` = 1 the spaCy model is loaded once per DoFn instance in ``setup`` and runs
     in the SDK worker; above 1, every instance in the SDK worker process shares one ``NerPool``
-    of that many processes (Beam's ``Shared``), so the cores are used and the model is loaded
+    of that many processes (``shared_pool``), so the cores are used and the model is loaded
     once per pool process. A batch that fails, whatever the exception, is retried one article at
     a time so a single bad input becomes a dead letter instead of failing its neighbours.
     """
@@ -44,9 +76,7 @@ class ExtractEntitiesFn(beam.DoFn):
         self._model = model
         self._batch_size = batch_size
         self._processes = processes
-        self._shared_pool = Shared()
-        self._pool = None
-        self._annotate = None
+        self._annotate: Annotate | None = None
         self._in = Metrics.counter(f"newsflow.{STEP}", "in")
         self._out = Metrics.counter(f"newsflow.{STEP}", "out")
         self._per_article = Metrics.distribution(f"newsflow.{STEP}", "entities_per_article")
@@ -54,16 +84,13 @@ class ExtractEntitiesFn(beam.DoFn):
 
     def setup(self) -> None:
         if self._processes > 1:
-            self._pool = self._shared_pool.acquire(
-                lambda: NerPool(self._model, self._processes), tag=(self._model, self._processes)
-            )
-            self._annotate = self._pool.annotate
+            self._annotate = shared_pool(self._model, self._processes).annotate
         else:
             self._annotate = partial(annotate, load_ner_model(self._model))
 
     def teardown(self) -> None:
-        """Drop the model; the last instance to let go of a pool lets it shut down."""
-        self._annotate = self._pool = None
+        """Drop the in-worker model; a pool lives as long as the SDK worker process."""
+        self._annotate = None
 
     def process(self, batch: list[Article]):
         self._in.inc(len(batch))
@@ -111,6 +138,11 @@ class ExtractMetadata(beam.PTransform):
         self._processes = processes
 
     def expand(self, articles):
+        _ = (
+            articles.pipeline
+            | "StartNER" >> beam.Impulse()
+            | "LoadNERModel" >> beam.ParDo(LoadNerModelFn(self._model, self._processes))
+        )
         return (
             articles
             | "BatchForNER" >> beam.BatchElements(min_batch_size=1, max_batch_size=self._batch_size)

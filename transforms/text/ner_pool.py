@@ -37,6 +37,10 @@ def _annotate_in_worker(bodies: list[str], batch_size: int) -> list[tuple[Entity
     return annotate(_worker_nlp, bodies, batch_size)
 
 
+def _loaded() -> bool:
+    return _worker_nlp is not None
+
+
 def balanced_slices(sizes: Sequence[int], parts: int) -> list[range]:
     """Contiguous index ranges, at most ``parts`` of them and none empty, of about equal total
     size: a batch is as slow as its slowest slice. Every item weighs at least 1."""
@@ -67,6 +71,14 @@ class NerPool:
             initializer=_load_model,
             initargs=(self._model,),
         )
+
+    def warm_up(self) -> None:
+        """Start every worker and wait until each has loaded the model. The executor spawns a
+        process per task submitted while none is idle, so ``processes`` tasks at once start them
+        all; without this the first batches wait for the model loads."""
+        futures = [self._executor.submit(_loaded) for _ in range(self._processes)]
+        for future in futures:
+            future.result()
 
     def annotate(self, bodies: Sequence[str], batch_size: int) -> list[tuple[Entity, ...]]:
         """Entities for each body, in order, as ``ner.annotate`` gives them."""
