@@ -9,7 +9,7 @@ from concurrent.futures.process import BrokenProcessPool
 import pytest
 
 from transforms.text.ner import DEFAULT_MODEL, annotate, load_ner_model
-from transforms.text.ner_pool import NerPool, balanced_slices
+from transforms.text.ner_pool import NerPool, _loaded, balanced_slices
 
 BODIES = [
     "Amber Rudd spoke to the BBC in London on Sunday.",
@@ -51,3 +51,15 @@ def test_a_killed_worker_fails_one_call_then_the_pool_is_new(pool: NerPool) -> N
     with pytest.raises(BrokenProcessPool):
         pool.annotate(BODIES, 2)
     assert pool.annotate(BODIES, 2) == expected
+
+
+def test_warm_up_starts_every_worker_with_its_model_loaded() -> None:
+    """The job-start warm-up must leave no model load for the first batch: every worker process
+    exists and has run its initializer (a worker that had not could not answer ``_loaded``)."""
+    pool = NerPool(DEFAULT_MODEL, 2)
+    try:
+        pool.warm_up()
+        assert len(pool._executor._processes) == 2
+        assert all(pool._executor.submit(_loaded).result() for _ in range(4))
+    finally:
+        pool.close()
