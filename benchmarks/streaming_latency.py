@@ -9,10 +9,12 @@ the last send, the job gets SIGTERM.
 
 Reported per rate: inputs accounted exactly once (enriched + duplicates + dead letters, by input
 partition/offset), latency = output record's Kafka timestamp - input's Kafka timestamp (p50,
-p99, max), and the same for inputs of the first and of the last minute (growth). Prints a
-markdown table and the highest rate whose p99 is within ``--target-p99-seconds``. Extra
-arguments after ``--`` go to ``newsflow run`` (e.g. ``-- --ner-processes 1``). Run it on your
-own broker: ``deploy/local/kafka.sh up`` (``KAFKA_PORT`` picks the port).
+p99, max), and the same for inputs of the first and of the last minute (growth), and the dedup
+step's state requests per input read (scraped from the job's ``--metrics-port`` before it
+stops). Prints a markdown table and the highest rate whose p99 is within
+``--target-p99-seconds``. Extra arguments after ``--`` go to ``newsflow run`` (e.g.
+``-- --ner-processes 1``). Run it on your own broker: ``deploy/local/kafka.sh up``
+(``KAFKA_PORT`` picks the port).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -27,14 +30,16 @@ import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.request import urlopen
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from news_events import describe, distinct_news, event_lines
+from prometheus_client.parser import text_string_to_metric_families
 
 from pipelines.kafka_tools import read_topic, send_steadily
 from schemas.codec import decode_any
@@ -55,6 +60,7 @@ class Result:
     worst: float
     first: tuple[float, float]
     last: tuple[float, float]
+    state_requests: float | None = None
 
 
 def create_topics(bootstrap: str, run: str) -> dict[str, str]:
@@ -112,12 +118,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[round(q * (len(ordered) - 1))] if ordered else float("nan")
 
 
+def per_input(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
 def seconds(value: float) -> str:
     return "-" if value != value else f"{value:.1f}"
 
 
 def measure(args, rate: float, payloads: list[bytes], log: Path) -> Result:
-    run = uuid.uuid4().hex[:8]
+    run, port = uuid.uuid4().hex[:8], free_port()
     topics = create_topics(args.bootstrap_servers, run)
     outputs = Outputs(args.bootstrap_servers, topics)
     outputs.start()
@@ -126,7 +136,7 @@ def measure(args, rate: float, payloads: list[bytes], log: Path) -> Result:
         "--bootstrap-servers", args.bootstrap_servers,
         "--input-topic", topics["raw"], "--output-topic", topics["enriched"],
         "--duplicates-topic", topics["duplicates"], "--dead-letter-topic", topics["dlq"],
-        "--consumer-group", f"bench-{run}", *args.job_args,
+        "--consumer-group", f"bench-{run}", "--metrics-port", str(port), *args.job_args,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with log.open("ab") as out:
@@ -141,6 +151,7 @@ def measure(args, rate: float, payloads: list[bytes], log: Path) -> Result:
         while len(outputs.found) < len(payloads) and time.monotonic() < deadline:
             time.sleep(2)
         time.sleep(5)  # a late second output of an input would show now
+        requests = state_requests_per_input(port)
     finally:
         os.killpg(job.pid, signal.SIGTERM)
         try:
@@ -151,7 +162,30 @@ def measure(args, rate: float, payloads: list[bytes], log: Path) -> Result:
     sent = {(m.partition, m.offset): m.timestamp
             for m in read_topic(topics["raw"], args.bootstrap_servers, {})}  # fmt: skip
     delete_topics(args.bootstrap_servers, topics)
-    return summarize(rate, sent, outputs.found)
+    return replace(summarize(rate, sent, outputs.found), state_requests=requests)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def state_requests_per_input(port: int) -> float | None:
+    """The dedup step's state requests over inputs read, from the job's own metrics endpoint
+    (``newsflow.dedup/state_requests``); None when the endpoint does not answer."""
+    try:
+        text = urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    except OSError:
+        return None
+    requests = inputs = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "newsflow_inputs_read_total":
+                inputs = sample.value
+            elif sample.labels == {"step": "dedup", "name": "state_requests"}:
+                requests = sample.value
+    return requests / inputs if inputs else None
 
 
 def summarize(rate: float, sent: dict, found: dict) -> Result:
@@ -196,15 +230,16 @@ def main() -> int:
           f"job flags: {' '.join(args.job_args) or '(defaults)'}; job log: {log}")  # fmt: skip
     print(
         "| rate/s | minutes | inputs | accounted once | twice+ | p50 s | p99 s | max s "
-        "| first minute p50/p99 s | last minute p50/p99 s |"
+        "| first minute p50/p99 s | last minute p50/p99 s | dedup state requests per input |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         figures = [r.p50, r.p99, r.worst]
         print(f"| {r.rate:g} | {args.minutes:g} | {r.sent} | {r.once} | {r.twice} | "
               + " | ".join(map(seconds, figures))
               + f" | {seconds(r.first[0])} / {seconds(r.first[1])} "
-              f"| {seconds(r.last[0])} / {seconds(r.last[1])} |")  # fmt: skip
+              f"| {seconds(r.last[0])} / {seconds(r.last[1])} "
+              f"| {per_input(r.state_requests)} |")  # fmt: skip
     within = [r.rate for r in results if r.once == r.sent and r.p99 <= args.target_p99_seconds]
     best = f"{max(within):g} events/s" if within else "none of the rates tried"
     print(f"highest rate with every input once and p99 <= {args.target_p99_seconds:g} s: {best}")
