@@ -52,7 +52,13 @@ def test_metrics_move_while_the_job_runs(
     latest = first
     while time.monotonic() < deadline:
         latest = scrape(url) or latest
-        if latest.get("newsflow_enriched_total") == 16 and _lag(latest) == 0:
+        # Counters converge bundle by bundle: wait for the last one asserted below too.
+        latency_count = latest.get("newsflow_end_to_end_latency_seconds_count")
+        if (
+            latest.get("newsflow_enriched_total") == 16
+            and _lag(latest) == 0
+            and latency_count == sent
+        ):
             break
         time.sleep(3)
     assert job.proc.poll() is None, "the job is still running while it is scraped"

@@ -98,11 +98,14 @@ def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
     assert first.proc.poll() is None, "the running job is unaffected"
 
     # Kill while some inputs are written but not yet committed (enriched ones wait for their
-    # 5 s file window): those are what recovery must recognise.
+    # file window): those are what recovery must recognise. Outputs are read before the commits:
+    # the other way round, an output committed between the two reads would look uncommitted
+    # (duplicates and dead letters commit within a second of being written).
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
+        outputs = kit.output_records(kafka_bootstrap, stream_topics)
         committed, _ = kit.committed_vs_end(kafka_bootstrap, stream_topics["raw"], group)
-        if kit.uncommitted_outputs(kit.output_records(kafka_bootstrap, stream_topics), committed):
+        if kit.uncommitted_outputs(outputs, committed):
             break
         time.sleep(0.5)
     first.kill()
