@@ -20,7 +20,7 @@ from transforms.io.kafka_config import client_config, kafka_settings
 from transforms.steps.dedup import DEFAULT_TTL_HOURS, DedupConfig
 from transforms.steps.enrich import DEFAULT_BATCH_SIZE, DEFAULT_NER_PROCESSES
 from transforms.text.event import DEFAULT_MAX_BODY_BYTES
-from transforms.text.near_dup import MinHashConfig
+from transforms.text.minhash_config import MinHashConfig
 from transforms.text.ner import DEFAULT_MODEL
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"

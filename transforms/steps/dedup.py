@@ -50,8 +50,8 @@ from transforms.text.dedup_index import (
     encode_entry,
 )
 from transforms.text.fingerprint import fingerprint
+from transforms.text.minhash_config import MinHashConfig
 from transforms.text.models import Article
-from transforms.text.near_dup import MinHashConfig
 
 STEP = "dedup"
 NAMESPACE = f"newsflow.{STEP}"

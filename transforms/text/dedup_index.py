@@ -23,8 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from transforms.text.fingerprint import Fingerprint, lsh_bands
+from transforms.text.minhash_config import MinHashConfig
 from transforms.text.models import Article
-from transforms.text.near_dup import MinHashConfig, judge
+from transforms.text.near_dup import judge
 
 ENTRY_FORMAT = 2
 _HEADER = struct.Struct("<BqIHHH")
