@@ -25,9 +25,8 @@ from transforms.io.kafka_sink import WriteToKafka
 from transforms.io.kafka_source import ReadFromKafka
 from transforms.io.recovery import REFILE, WRITTEN, SkipWritten
 from transforms.steps.clean import CleanArticles
-from transforms.steps.dead_letters import DEAD_LETTER
 from transforms.steps.decode import DecodeEvents
-from transforms.steps.dedup import ARTICLES, DUPLICATES, DedupConfig, DeduplicateArticles
+from transforms.steps.dedup import DedupConfig, DeduplicateArticles
 from transforms.steps.encode import (
     ENCODED,
     RECORDS,
@@ -38,6 +37,7 @@ from transforms.steps.encode import (
     kafka_outputs,
 )
 from transforms.steps.enrich import ExtractMetadata
+from transforms.steps.shared import ARTICLES, DEAD_LETTER, DUPLICATES
 from transforms.steps.templates import StripTemplates
 
 # Names of the sinks an enriched article must be written to before its offset may be committed.

@@ -41,10 +41,10 @@ from apache_beam.utils.timestamp import Duration
 
 from transforms.io.changelog import ChangelogConfig, ChangelogWriter, ensure_topic, restore
 from transforms.steps import buffering
-from transforms.steps.dead_letters import DEAD_LETTER, article_payload, dead_letter_output
+from transforms.steps.dead_letters import article_payload, dead_letter_output
+from transforms.steps.shared import ARTICLES, DEAD_LETTER, DUPLICATES, arrival_order
 from transforms.text.dedup_index import (
     DedupIndex,
-    arrival_order,
     decide,
     decode_entry,
     encode_entry,
@@ -55,13 +55,10 @@ from transforms.text.models import Article
 
 STEP = "dedup"
 NAMESPACE = f"newsflow.{STEP}"
-ARTICLES = "articles"
-DUPLICATES = "duplicates"
 DEFAULT_TTL_HOURS = 24 * 7
 SHARD = "all"
 # String keys get Beam's deterministic UTF-8 coder, as keyed state requires.
 Keyed = tuple[str, typing.Any]
-KeyedArticle = tuple[str, Article]
 
 
 @dataclass(frozen=True)
