@@ -56,6 +56,7 @@ class Flag:
 
 
 def flag(name: str, **settings: Any) -> Flag:
+    """Declare a flag: ``flag("dedup-ttl-hours", type=float, default=168, help=...)``."""
     return Flag(name, settings)
 
 
@@ -272,7 +273,8 @@ def validate(opts: NewsflowOptions) -> None:
         raise ValueError("--value-format confluent needs --schema-registry-url")
 
 
-def kafka_overrides(opts: NewsflowOptions) -> dict[str, str]:
+def kafka_overrides(opts: NewsflowOptions | argparse.Namespace) -> dict[str, str]:
     """``--kafka-config-file`` settings, then ``--kafka-config`` pairs in the order given (a later
-    key wins); secrets stay references (see ``kafka_config``)."""
+    key wins), from the pipeline options or a tool's parsed flags; secrets stay references (see
+    ``kafka_config``)."""
     return kafka_settings(opts.kafka_config, opts.kafka_config_file)
