@@ -49,11 +49,12 @@ from pipelines.runners import use_local_runner
 from transforms.io.changelog import ChangelogConfig, ChangelogWriter, ensure_topic, restore
 from transforms.io.kafka_config import client_config
 from transforms.steps.buffering import STATE_REQUESTS
-from transforms.steps.dedup import ARTICLES, DUPLICATES, NAMESPACE, DedupConfig, DeduplicateArticles
+from transforms.steps.dedup import NAMESPACE, DedupConfig, DeduplicateArticles
+from transforms.steps.shared import ARTICLES, DUPLICATES
 from transforms.text.dedup_index import DedupIndex, IndexEntry, decide, decode_entry, encode_entry
 from transforms.text.fingerprint import Fingerprint, exact_key, lsh_bands, minhash, shingles
+from transforms.text.minhash_config import MinHashConfig
 from transforms.text.models import Article, SourceRef
-from transforms.text.near_dup import MinHashConfig
 
 SENTENCES = 8
 SLOT = np.dtype("<u4")

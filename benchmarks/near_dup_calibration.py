@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from near_dup_cases import REPORTED_APART, Pair, labelled_pairs
 
 from transforms.text.fingerprint import Fingerprint, fingerprint, shingles
-from transforms.text.near_dup import MinHashConfig, candidate_probability, judge, shares_band
+from transforms.text.minhash_config import MinHashConfig
+from transforms.text.near_dup import candidate_probability, judge, shares_band
 
 Row = tuple[str, str, str, str]
 THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8)

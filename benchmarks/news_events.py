@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 from corpora import NewsArticle, news_articles
 
 from transforms.text.fingerprint import Fingerprint, exact_key, fingerprint
-from transforms.text.near_dup import MinHashConfig, judge
+from transforms.text.minhash_config import MinHashConfig
+from transforms.text.near_dup import judge
 
 MIN_WORDS = 100
 

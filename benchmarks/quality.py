@@ -24,7 +24,7 @@ from quality_html import date_rows, fragment_rows, newspaper_rows, snippet_rows
 from quality_templates import template_rows
 from quality_text import latin_rows, structure_rows
 
-from transforms.text.near_dup import MinHashConfig
+from transforms.text.minhash_config import MinHashConfig
 
 Row = tuple[str, str, str, str]
 

@@ -1,7 +1,9 @@
-"""The ``newsflow`` command: run / process / produce / tail.
+"""The ``newsflow`` command: run / process / produce / tail / status / replay.
 
-Flags of ``run`` and ``process`` are NewsflowOptions; anything else on the line is handed to Beam
-unchanged (``--runner``, ``--flink_master``, ``--direct_num_workers`` ...).
+Each subcommand is a parser whose defaults name its handler and what Beam must not see
+(``set_defaults``); ``main`` parses the line and calls the handler, whatever the command. Flags
+of ``run`` and ``process`` are NewsflowOptions; anything else on the line is handed to Beam
+unchanged (``--flink_master``, ``--direct_num_workers`` ...).
 """
 
 from __future__ import annotations
@@ -21,18 +23,26 @@ from apache_beam.options.pipeline_options import PipelineOptions, PortableOption
 from apache_beam.runners.runner import PipelineState
 from kafka.errors import KafkaError
 
-from pipelines import assembly, replay, status
+from pipelines import assembly, kafka_tools, replay, status
 from pipelines.group_lock import GroupLock
-from pipelines.kafka_tools import produce, tail
 from pipelines.metrics import job_metrics, job_snapshot
-from pipelines.options import NewsflowOptions, add_kafka_client_flags, kafka_overrides, validate
+from pipelines.options import (
+    NEWSFLOW_FLAGS,
+    Flag,
+    NewsflowOptions,
+    add_flags,
+    flag,
+    kafka_overrides,
+    validate,
+    value_spellings,
+)
 from pipelines.progress import show_progress
 from pipelines.quiet_stderr import show_worker_tracebacks
 from pipelines.runners import PrismNotFoundError, use_local_runner
 from schemas import errors
 from schemas.errors import NewsflowError
 from transforms.io.broker_retry import BrokerCalls
-from transforms.io.kafka_config import client_config, kafka_settings
+from transforms.io.kafka_config import client_config
 
 LOG = logging.getLogger("newsflow")
 _NEWSFLOW_ERRORS = frozenset(
@@ -41,19 +51,41 @@ _NEWSFLOW_ERRORS = frozenset(
 # By default only records of these packages are shown (see _set_verbosity).
 NEWSFLOW_PACKAGES = ("newsflow", "pipelines", "transforms", "schemas")
 JOB_TIMEOUT_SECONDS = 10 * 365 * 24 * 3600
-VERBOSE_HELP = "-v info, -vv debug (before or after the subcommand)"
+VERBOSE_HELP = "log more: -v info, -vv debug (before or after the subcommand); 0: warnings only"
 VERBOSITY = re.compile(r"-v+|--verbose")
-COMMANDS = {"status": status, "replay": replay}
-BEAM_HINT = (
-    "Any other flag is passed to Beam (e.g. --runner FlinkRunner, --flink_master HOST:PORT)."
+BEAM_HINT = "Any other flag is passed to Beam (e.g. --flink_master HOST:PORT)."
+RUNNER = flag(
+    "runner",
+    default="DirectRunner",
+    help="Beam runner: DirectRunner (runs the job on the local Prism runner) or FlinkRunner",
+)
+OUTPUT = flag(
+    "output",
+    required=True,
+    default=argparse.SUPPRESS,
+    metavar="DIR",
+    help="directory for the *.jsonl and *.avro outputs (required)",
+)
+PROCESS_FLAGS = (OUTPUT, *NEWSFLOW_FLAGS, RUNNER)
+# The subcommands that only talk to Kafka: how each registers its parser, and what it runs.
+TOOLS = (
+    (kafka_tools.add_produce_parser, kafka_tools.run_produce),
+    (kafka_tools.add_tail_parser, kafka_tools.run_tail),
+    (status.add_parser, status.run),
+    (replay.add_parser, replay.run),
 )
 
 
-def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    """The ``newsflow`` parser and its subcommands' parsers. No abbreviated flags: Beam re-reads
-    the line without them (``--stop`` would pass here and be dropped there)."""
+def _parser() -> argparse.ArgumentParser:
+    """The ``newsflow`` parser. Each subcommand's defaults hold its ``handler`` (called with the
+    ``CommandLine``; a tool's handler calls its ``tool`` with the flags) and ``beam_flags`` (the
+    subcommand's flags -> the flags Beam gets). No abbreviated flags: Beam re-reads the line
+    without them (``--stop`` would pass here and be dropped there)."""
     parser = argparse.ArgumentParser(
-        prog="newsflow", description="News article ingestion on Beam.", allow_abbrev=False
+        prog="newsflow",
+        description="News article ingestion on Beam.",
+        allow_abbrev=False,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
     # The same flag after the subcommand, counted apart (a subcommand's values replace the top
@@ -71,54 +103,17 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     )
 
     run = sub_parser("run", help="the streaming pipeline on Kafka", epilog=BEAM_HINT)
-    NewsflowOptions._add_argparse_args(run)
-    run.add_argument("--runner", default="DirectRunner", help="Beam runner")
+    add_flags(run, (*NEWSFLOW_FLAGS, RUNNER))
+    run.set_defaults(handler=_run, beam_flags=_run_beam_flags)
 
     process = sub_parser("process", help="the same transforms on a JSONL file", epilog=BEAM_HINT)
     process.add_argument("input", help="JSON-lines events (a path or glob, any Beam filesystem)")
-    process.add_argument(
-        "--output",
-        required=True,
-        default=argparse.SUPPRESS,
-        help="directory for *.jsonl and *.avro (required)",
-    )
-    NewsflowOptions._add_argparse_args(process)
-    process.add_argument("--runner", default="DirectRunner", help="Beam runner")
+    add_flags(process, PROCESS_FLAGS)
+    process.set_defaults(handler=_process, beam_flags=_process_beam_flags)
 
-    for name, help_text in (("produce", "send a JSONL file's lines"), ("tail", "print a topic")):
-        tool = sub_parser(name, help=help_text)
-        tool.add_argument(
-            "--topic", required=True, default=argparse.SUPPRESS, help="Kafka topic (required)"
-        )
-        add_kafka_client_flags(tool)
-        if name == "produce":
-            tool.add_argument("file", help="JSON-lines events, one message per non-blank line")
-        else:
-            tool.add_argument("--json", action="store_true", help="JSON lines instead of summaries")
-            tool.add_argument("--follow", action="store_true", help="keep waiting for new records")
-            tool.add_argument(
-                "--max-messages",
-                "--max_messages",
-                type=int,
-                default=None,
-                help="stop after this many records; none: no limit",
-            )
-            tool.add_argument(
-                "--idle-timeout-seconds",
-                "--idle_timeout_seconds",
-                type=float,
-                default=5.0,
-                help="with --follow: stop after this many seconds without a record",
-            )
-            tool.add_argument(
-                "--schema-registry-url",
-                "--schema_registry_url",
-                default=None,
-                help="decode Confluent-framed values with this registry's schemas",
-            )
-    for command in COMMANDS.values():
-        command.add_parser(sub_parser)
-    return parser, sub.choices
+    for add_parser, run_tool in TOOLS:
+        add_parser(sub_parser).set_defaults(handler=_tool, tool=run_tool, beam_flags=_no_flags)
+    return parser
 
 
 def _pipeline_options(argv: list[str], runner: str) -> PipelineOptions:
@@ -133,10 +128,12 @@ def _pipeline_options(argv: list[str], runner: str) -> PipelineOptions:
     return options
 
 
-def _run(beam_argv: list[str], runner: str, streaming: bool) -> None:
-    options = _pipeline_options(beam_argv, runner)
+def _run(line: CommandLine) -> int:
+    """``newsflow run``: the Kafka job, streaming unless ``--stop-at-end``, run while holding the
+    consumer group's lease."""
+    options = _pipeline_options(line.beam_argv, line.args.runner)
     opts = options.view_as(NewsflowOptions)
-    options.view_as(StandardOptions).streaming = streaming and not opts.stop_at_end
+    options.view_as(StandardOptions).streaming = not opts.stop_at_end
     config = client_config(opts.bootstrap_servers, kafka_overrides(opts))
     broker = BrokerCalls.for_config(config, opts.broker_timeout_seconds)
     lock = GroupLock(config, opts.consumer_group, broker)
@@ -148,6 +145,7 @@ def _run(beam_argv: list[str], runner: str, streaming: bool) -> None:
     finally:
         lock.release()
     LOG.info("pipeline finished: %s", state)
+    return 0
 
 
 def _run_to_end(pipeline: beam.Pipeline, opts: NewsflowOptions) -> str:
@@ -224,16 +222,24 @@ def _quiet_worker_shutdown() -> None:
     threading.excepthook = hook
 
 
-def _process(beam_argv: list[str], runner: str, input_pattern: str, output: str) -> None:
-    options = _pipeline_options(beam_argv, runner)
+def _process(line: CommandLine) -> int:
+    """``newsflow process``: the same transforms on event files, with a progress line."""
+    args = line.args
+    options = _pipeline_options(line.beam_argv, args.runner)
     pipeline = beam.Pipeline(options=options)
-    assembly.build_file_mode(pipeline, options.view_as(NewsflowOptions), input_pattern, output)
+    assembly.build_file_mode(pipeline, options.view_as(NewsflowOptions), args.input, args.output)
     result = pipeline.run()
     with show_progress(partial(job_snapshot, result)):
         try:
             result.wait_until_finish()
         except Exception as exc:  # the runner reports a failed job in several ways
             raise JobFailedError(failure_line(exc)) from exc
+    return 0
+
+
+def _tool(line: CommandLine) -> int:
+    """A subcommand that only talks to Kafka (``tool``): it needs the parsed flags alone."""
+    return line.args.tool(line.args)
 
 
 @dataclass(frozen=True)
@@ -253,54 +259,25 @@ def parse_command_line(argv: list[str]) -> CommandLine:
     dropped. Beam's options are parsed from the subcommand's flags (newsflow's and Beam's alike)
     minus the verbosity and what only this command reads: ``--runner``, and ``process``'s input
     and ``--output``."""
-    parser, commands = _parser()
+    parser = _parser()
     at = next((i for i, token in enumerate(argv) if not VERBOSITY.fullmatch(token)), len(argv))
     if at < len(argv) and argv[at].startswith("-") and argv[at] not in ("-h", "--help"):
         parser.error(f"{argv[at]}: only -v may come before the subcommand")
     args, _unknown = parser.parse_known_args(argv)
     flags = [token for token in argv[at + 1 :] if not VERBOSITY.fullmatch(token)]
-    if args.command == "process":
-        flags = _without(_without_input(flags, commands["process"]), "--runner", "--output")
-    elif args.command == "run":
-        flags = _without(flags, "--runner")
-    return CommandLine(args, args.verbose + args.verbose_after, flags)
+    return CommandLine(args, args.verbose + args.verbose_after, args.beam_flags(flags))
 
 
 def main(argv: list[str] | None = None) -> int:
     line = parse_command_line(list(sys.argv[1:] if argv is None else argv))
-    args, beam_argv = line.args, line.beam_argv
     _set_verbosity(line.verbosity)
     try:
-        if args.command == "run":
-            _run(beam_argv, args.runner, streaming=True)
-        elif args.command in COMMANDS:
-            return COMMANDS[args.command].run(args)
-        elif args.command == "process":
-            _process(beam_argv, args.runner, args.input, args.output)
-        else:
-            overrides = kafka_settings(args.kafka_config, args.kafka_config_file)
-            if args.command == "produce":
-                sent = produce(args.file, args.topic, args.bootstrap_servers, overrides)
-                print(f"produced {sent} events to {args.topic}", file=sys.stderr)
-            else:
-                timeout_ms = int(args.idle_timeout_seconds * 1000)
-                shown = tail(
-                    args.topic,
-                    args.bootstrap_servers,
-                    overrides,
-                    args.json,
-                    args.follow,
-                    timeout_ms,
-                    args.max_messages,
-                    registry_url=args.schema_registry_url,
-                )
-                print(f"{shown} records from {args.topic}", file=sys.stderr)
+        return line.args.handler(line)
     except (
         ValueError, KafkaError, OSError, PrismNotFoundError, NewsflowError, JobFailedError
     ) as exc:  # fmt: skip
-        print(f"newsflow {args.command}: error: {exc}", file=sys.stderr)
+        print(f"newsflow {line.args.command}: error: {exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 def _set_verbosity(verbose: int) -> None:
@@ -341,8 +318,9 @@ def console() -> int:
     return main()
 
 
-def _without(argv: list[str], *flags: str) -> list[str]:
+def _without(argv: list[str], cli_only: tuple[Flag, ...]) -> list[str]:
     """Drop the CLI-only flags (``--flag value`` or ``--flag=value``) Beam must not see."""
+    takes_value = {name: one.takes_value for one in cli_only for name in one.spellings}
     out: list[str] = []
     skip = False
     for item in argv:
@@ -350,19 +328,17 @@ def _without(argv: list[str], *flags: str) -> list[str]:
             skip = False
             continue
         name = item.split("=", 1)[0]
-        if name in flags:
-            skip = "=" not in item
+        if name in takes_value:
+            skip = takes_value[name] and "=" not in item
             continue
         out.append(item)
     return out
 
 
-def _without_input(argv: list[str], command: argparse.ArgumentParser) -> list[str]:
+def _without_input(argv: list[str], takes_value: frozenset[str]) -> list[str]:
     """Drop the positional input: the first token that is neither a flag nor the value of one of
-    ``command``'s flags, the token argparse took (a path equal to a flag's value stays)."""
-    takes_value = {
-        name for name, action in command._option_string_actions.items() if action.nargs != 0
-    }
+    the flags in ``takes_value``, the token argparse took (a path equal to a flag's value
+    stays)."""
     skip = False
     for at, item in enumerate(argv):
         if skip:
@@ -372,6 +348,21 @@ def _without_input(argv: list[str], command: argparse.ArgumentParser) -> list[st
         else:
             return argv[:at] + argv[at + 1 :]
     return argv
+
+
+def _run_beam_flags(flags: list[str]) -> list[str]:
+    """``run``'s flags minus ``--runner``."""
+    return _without(flags, (RUNNER,))
+
+
+def _process_beam_flags(flags: list[str]) -> list[str]:
+    """``process``'s flags minus its input, ``--output`` and ``--runner``."""
+    return _without(_without_input(flags, value_spellings(PROCESS_FLAGS)), (RUNNER, OUTPUT))
+
+
+def _no_flags(_flags: list[str]) -> list[str]:
+    """A tool runs no pipeline: Beam gets nothing."""
+    return []
 
 
 if __name__ == "__main__":

@@ -1,16 +1,22 @@
 """Every newsflow setting, as Beam pipeline options with hyphenated CLI flags.
 
-Each flag also answers to its underscore spelling so Beam-style argument lists work unchanged;
-where Beam already owns that spelling with the same meaning (``--bootstrap_servers``, from its
-Kafka Streams runner options) the two share one destination. Units are in the names. Kafka client
-settings (SASL/SSL included) pass through ``--kafka-config KEY=VALUE``.
+Each flag is declared once, as a ``Flag``, and added to a parser by ``add_flags``: the pipeline
+options (``NewsflowOptions``), the ``newsflow`` subcommands and the tools (status, replay,
+produce, tail) share the declarations, so a flag has one name, meaning and default everywhere.
+Each answers to its underscore spelling too, so Beam-style argument lists work unchanged; where
+Beam already owns that spelling with the same meaning (``--bootstrap_servers``, from its Kafka
+Streams runner options) the two share one destination. Units are in the names or the help, which
+states the meaning; the parser shows the default. Kafka client settings (SASL/SSL included) pass
+through ``--kafka-config KEY=VALUE``.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import replace
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -20,21 +26,201 @@ from transforms.io.kafka_config import client_config, kafka_settings
 from transforms.steps.dedup import DEFAULT_TTL_HOURS, DedupConfig
 from transforms.steps.enrich import DEFAULT_BATCH_SIZE, DEFAULT_NER_PROCESSES
 from transforms.text.event import DEFAULT_MAX_BODY_BYTES
-from transforms.text.near_dup import MinHashConfig
+from transforms.text.minhash_config import MinHashConfig
 from transforms.text.ner import DEFAULT_MODEL
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 SINGLE_OBJECT = "single-object"
 CONFLUENT = "confluent"
 VALUE_FORMATS = (SINGLE_OBJECT, CONFLUENT)
+# argparse actions that take no value on the command line.
+_NO_VALUE_ACTIONS = frozenset({"store_true", "store_false", "count"})
 
 
-def _flag(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
-    dest = name.replace("-", "_")
-    spellings = [f"--{name}"]
-    if f"--{dest}" not in parser._option_string_actions:
-        spellings.append(f"--{dest}")
-    parser.add_argument(*spellings, dest=dest, **kwargs)
+@dataclass(frozen=True)
+class Flag:
+    """One command-line option: its hyphenated name and its ``argparse`` settings (``dest``
+    defaults to the name with underscores)."""
+
+    name: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        """``--name`` and, when it differs, ``--name_with_underscores``."""
+        return tuple(dict.fromkeys((f"--{self.name}", f"--{self.name.replace('-', '_')}")))
+
+    @property
+    def takes_value(self) -> bool:
+        return self.settings.get("action") not in _NO_VALUE_ACTIONS
+
+
+def flag(name: str, **settings: Any) -> Flag:
+    """Declare a flag: ``flag("dedup-ttl-hours", type=float, default=168, help=...)``."""
+    return Flag(name, settings)
+
+
+def add_flags(parser: argparse.ArgumentParser, flags: Iterable[Flag]) -> None:
+    """Add each flag under both spellings; one whose underscore spelling another options class
+    already registered (argparse refuses a second owner) keeps the hyphenated one and shares that
+    option's destination."""
+    for one in flags:
+        settings = {"dest": one.name.replace("-", "_"), **one.settings}
+        try:
+            parser.add_argument(*one.spellings, **settings)
+        except argparse.ArgumentError:
+            parser.add_argument(one.spellings[0], **settings)
+
+
+def value_spellings(flags: Iterable[Flag]) -> frozenset[str]:
+    """Every spelling of the flags that take a value (``--flag VALUE``)."""
+    return frozenset(s for one in flags if one.takes_value for s in one.spellings)
+
+
+BOOTSTRAP_SERVERS = flag(
+    "bootstrap-servers",
+    default=DEFAULT_BOOTSTRAP,
+    metavar="HOST:PORT",
+    help="Kafka brokers to connect to, comma-separated",
+)
+KAFKA_CONFIG = flag(
+    "kafka-config",
+    action="append",
+    default=[],
+    metavar="KEY=VALUE",
+    help="a Kafka client setting, Java-style, e.g. security.protocol=SASL_SSL (repeatable; a "
+    "later key wins); a secret only as a reference: sasl.plain.password=${env:KAFKA_PASSWORD} "
+    "or ${file:PATH:KEY}",
+)
+KAFKA_CONFIG_FILE = flag(
+    "kafka-config-file",
+    default=None,
+    metavar="FILE",
+    help="Java properties file of Kafka client settings, read where a client is built, so its "
+    "secrets never travel in options or on the command line; --kafka-config overrides it; "
+    "none: no file",
+)
+# How every command that talks to Kafka connects: declared once, here.
+KAFKA_CLIENT_FLAGS = (BOOTSTRAP_SERVERS, KAFKA_CONFIG, KAFKA_CONFIG_FILE)
+
+NEWSFLOW_FLAGS = (
+    BOOTSTRAP_SERVERS,
+    flag(
+        "input-topic", default="articles.raw", help="Kafka topic the raw article events come from"
+    ),
+    flag("output-topic", default="articles.enriched", help="Kafka topic of enriched records"),
+    flag(
+        "duplicates-topic",
+        default="articles.duplicates",
+        help="Kafka topic of duplicate records (duplicate_of set)",
+    ),
+    flag("dead-letter-topic", default="articles.dlq", help="Kafka topic of dead letters"),
+    flag(
+        "consumer-group",
+        default="newsflow",
+        help="Kafka consumer group whose input offsets the job commits (one job per group)",
+    ),
+    flag(
+        "output-dir",
+        default=None,
+        metavar="DIR",
+        help="directory (local path or any Beam filesystem URL) that also receives the enriched "
+        "records as Avro files; none: Kafka only",
+    ),
+    flag(
+        "stop-at-end",
+        action="store_true",
+        default=False,
+        help="read up to the end offsets seen at start, then finish (else: run until stopped)",
+    ),
+    KAFKA_CONFIG,
+    KAFKA_CONFIG_FILE,
+    flag(
+        "broker-timeout-seconds",
+        type=float,
+        default=DEFAULT_BROKER_TIMEOUT_SECONDS,
+        help="seconds reads, writes and commits keep retrying while the Kafka broker is "
+        "unreachable, before the job ends",
+    ),
+    flag(
+        "dedup-ttl-hours",
+        type=float,
+        default=DEFAULT_TTL_HOURS,
+        help="hours (event time) dedup remembers an article; a copy arriving later is kept",
+    ),
+    flag(
+        "dedup-changelog",
+        choices=("on", "off"),
+        default="on",
+        help="newsflow run: write the dedup index to the compacted topic "
+        "<consumer-group>-dedup-changelog and restore it when the job starts with empty "
+        "state, so dedup memory survives a restart of the local runner (whose state is in "
+        "memory); off on a runner whose state is durable (Flink with checkpoints)",
+    ),
+    flag(
+        "near-dup-threshold",
+        type=float,
+        default=MinHashConfig().threshold,
+        help="estimated share, in (0, 1], of the smaller article's word shingles found in "
+        "the other at which two articles are near-duplicates",
+    ),
+    flag(
+        "max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help="largest body accepted, in UTF-8 bytes; a larger one is a dead letter body_too_large",
+    ),
+    flag("spacy-model", default=DEFAULT_MODEL, help="installed spaCy pipeline (package name)"),
+    flag(
+        "ner-batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        help="articles per spaCy NER batch",
+    ),
+    flag(
+        "ner-processes",
+        type=int,
+        default=DEFAULT_NER_PROCESSES,
+        help="processes that run spaCy NER per SDK worker process, each holding the model "
+        "(about 200 MB); 1 runs it inside the SDK worker, on one core; more use more cores "
+        "where there are idle ones",
+    ),
+    flag(
+        "value-format",
+        choices=VALUE_FORMATS,
+        default=SINGLE_OBJECT,
+        help="Kafka value framing of the outputs: single-object Avro (C3 01 + schema "
+        "fingerprint, no registry) or confluent (00 + 4-byte registry id; needs "
+        "--schema-registry-url)",
+    ),
+    flag(
+        "schema-registry-url",
+        default=None,
+        metavar="URL",
+        help="Confluent-compatible schema registry API, e.g. "
+        "http://127.0.0.1:8085/apis/ccompat/v7; also decodes Confluent-framed input events; "
+        "none: no registry",
+    ),
+    flag(
+        "metrics-port",
+        type=int,
+        default=None,
+        help="newsflow run: TCP port serving Prometheus metrics at http://HOST:PORT/metrics "
+        "while the job runs; none: no endpoint",
+    ),
+    flag(
+        "metrics-host",
+        default="127.0.0.1",
+        help="address the metrics endpoint binds to (0.0.0.0: every interface)",
+    ),
+    flag(
+        "window-seconds",
+        type=int,
+        default=60,
+        help="streaming with --output-dir: length of a file window, in seconds of arrival at the "
+        "sink (one set of Avro files per window)",
+    ),
+)
 
 
 class NewsflowOptions(PipelineOptions):
@@ -42,140 +228,7 @@ class NewsflowOptions(PipelineOptions):
 
     @classmethod
     def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
-        _flag(parser, "bootstrap-servers", default=DEFAULT_BOOTSTRAP, help="Kafka HOST:PORT[,...]")
-        _flag(parser, "input-topic", default="articles.raw", help="raw article events")
-        _flag(parser, "output-topic", default="articles.enriched", help="enriched records")
-        _flag(parser, "duplicates-topic", default="articles.duplicates", help="duplicate records")
-        _flag(parser, "dead-letter-topic", default="articles.dlq", help="dead letters")
-        _flag(
-            parser, "consumer-group", default="newsflow", help="group whose offsets are committed"
-        )
-        _flag(
-            parser,
-            "output-dir",
-            default=None,
-            help="also write Avro files here (any Beam filesystem); none: Kafka only",
-        )
-        _flag(
-            parser,
-            "stop-at-end",
-            action="store_true",
-            default=False,
-            help="read up to the end offsets seen at start, then finish",
-        )
-        _flag(
-            parser,
-            "kafka-config",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="Kafka client setting, Java-style: security.protocol=SASL_SSL (repeatable); "
-            "secrets only as references: sasl.plain.password=${env:KAFKA_PASSWORD}",
-        )
-        _flag(
-            parser,
-            "kafka-config-file",
-            default=None,
-            metavar="FILE",
-            help="Java properties file of Kafka client settings, read where clients are built; "
-            "its secrets never enter the pipeline options (flags override it)",
-        )
-        _flag(
-            parser,
-            "broker-timeout-seconds",
-            type=float,
-            default=DEFAULT_BROKER_TIMEOUT_SECONDS,
-            help="how long reads, writes and commits retry while the Kafka broker is unreachable "
-            "before the job ends, in seconds (default %(default)g)",
-        )
-        _flag(
-            parser,
-            "dedup-ttl-hours",
-            type=float,
-            default=DEFAULT_TTL_HOURS,
-            help="hours (event time) dedup remembers an article; a copy arriving later is kept",
-        )
-        _flag(
-            parser,
-            "dedup-changelog",
-            choices=("on", "off"),
-            default="on",
-            help="newsflow run: write the dedup index to the compacted topic "
-            "<consumer-group>-dedup-changelog and restore it when the job starts with empty "
-            "state, so dedup memory survives a restart of the local runner (whose state is in "
-            "memory); off on a runner whose state is durable (Flink with checkpoints)",
-        )
-        _flag(
-            parser,
-            "near-dup-threshold",
-            type=float,
-            default=MinHashConfig().threshold,
-            help="estimated share, in (0, 1], of the smaller article's word shingles found in "
-            "the other at which two articles are near-duplicates",
-        )
-        _flag(
-            parser,
-            "max-body-bytes",
-            type=int,
-            default=DEFAULT_MAX_BODY_BYTES,
-            help="largest body accepted, in UTF-8 bytes; a larger one is a dead letter "
-            "body_too_large",
-        )
-        _flag(parser, "spacy-model", default=DEFAULT_MODEL, help="installed spaCy pipeline name")
-        _flag(
-            parser,
-            "ner-batch-size",
-            type=int,
-            default=DEFAULT_BATCH_SIZE,
-            help="articles per spaCy NER batch",
-        )
-        _flag(
-            parser,
-            "ner-processes",
-            type=int,
-            default=DEFAULT_NER_PROCESSES,
-            help="processes that run spaCy NER per SDK worker process, each holding the model "
-            "(about 200 MB); 1 runs it inside the SDK worker, on one core; more use more cores "
-            f"where there are idle ones (default {DEFAULT_NER_PROCESSES}: faster on 1,000 articles "
-            "on the 2-core machine, see README Performance)",
-        )
-        _flag(
-            parser,
-            "value-format",
-            choices=VALUE_FORMATS,
-            default=SINGLE_OBJECT,
-            help="Kafka value framing of the outputs: single-object Avro (C3 01 + schema "
-            "fingerprint, no registry) or confluent (00 + 4-byte registry id; needs "
-            "--schema-registry-url)",
-        )
-        _flag(
-            parser,
-            "schema-registry-url",
-            default=None,
-            help="Confluent-compatible schema registry API, e.g. "
-            "http://127.0.0.1:8085/apis/ccompat/v7; also decodes Confluent-framed input events",
-        )
-        _flag(
-            parser,
-            "metrics-port",
-            type=int,
-            default=None,
-            help="run: serve Prometheus metrics at http://HOST:PORT/metrics while the job runs; "
-            "none: no endpoint",
-        )
-        _flag(
-            parser,
-            "metrics-host",
-            default="127.0.0.1",
-            help="address the metrics endpoint binds to (0.0.0.0: every interface)",
-        )
-        _flag(
-            parser,
-            "window-seconds",
-            type=int,
-            default=60,
-            help="streaming: roll output files per window of this many seconds",
-        )
+        add_flags(parser, NEWSFLOW_FLAGS)
 
 
 def dedup_config(opts: NewsflowOptions, kafka: dict | None = None) -> DedupConfig:
@@ -220,33 +273,8 @@ def validate(opts: NewsflowOptions) -> None:
         raise ValueError("--value-format confluent needs --schema-registry-url")
 
 
-def kafka_overrides(opts: NewsflowOptions) -> dict[str, str]:
+def kafka_overrides(opts: NewsflowOptions | argparse.Namespace) -> dict[str, str]:
     """``--kafka-config-file`` settings, then ``--kafka-config`` pairs in the order given (a later
-    key wins); secrets stay references (see ``kafka_config``)."""
+    key wins), from the pipeline options or a tool's parsed flags; secrets stay references (see
+    ``kafka_config``)."""
     return kafka_settings(opts.kafka_config, opts.kafka_config_file)
-
-
-def add_kafka_client_flags(parser: argparse.ArgumentParser) -> None:
-    """The Kafka connection flags of the tools that are not a pipeline (produce, tail, status,
-    replay): the same names, meaning and defaults as ``newsflow run``'s."""
-    parser.add_argument(
-        "--bootstrap-servers",
-        "--bootstrap_servers",
-        default=DEFAULT_BOOTSTRAP,
-        help="Kafka HOST:PORT[,...]",
-    )
-    parser.add_argument(
-        "--kafka-config",
-        "--kafka_config",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="Kafka client setting, Java-style (repeatable); secrets only as ${env:NAME}",
-    )
-    parser.add_argument(
-        "--kafka-config-file",
-        "--kafka_config_file",
-        default=None,
-        metavar="FILE",
-        help="Java properties file of Kafka client settings (flags override it)",
-    )

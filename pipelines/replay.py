@@ -19,7 +19,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from pipelines.kafka_tools import event_key, read_topic
-from pipelines.options import add_kafka_client_flags, kafka_overrides
+from pipelines.options import KAFKA_CLIENT_FLAGS, add_flags, flag, kafka_overrides
 from schemas.codec import DEAD_LETTER, decode_any
 from schemas.confluent import RegistryClient, decode_confluent_any, is_confluent
 from schemas.errors import CodecError, KafkaIOError
@@ -88,24 +88,33 @@ def summary(result: ReplayCounts, to_topic: str, dry_run: bool) -> str:
     )
 
 
-def add_parser(sub_parser: Callable[..., argparse.ArgumentParser]) -> None:
+FLAGS = (
+    flag("from-topic", default="articles.dlq", help="Kafka topic of dead letters to read"),
+    flag("to-topic", default="articles.raw", help="Kafka topic the original payloads go to"),
+    flag(
+        "code",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="replay only dead letters with this reason code (repeatable); none: every code",
+    ),
+    flag("dry-run", action="store_true", help="count what would be sent, send nothing"),
+    flag(
+        "schema-registry-url",
+        default=None,
+        metavar="URL",
+        help="schema registry whose schemas decode Confluent-framed dead letters; none: "
+        "single-object framing only",
+    ),
+    *KAFKA_CLIENT_FLAGS,
+)
+
+
+def add_parser(sub_parser: Callable[..., argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Register ``newsflow replay`` through the CLI's subcommand factory."""
-    replay = sub_parser(
-        "replay",
-        help="re-produce the original payloads of dead letters",
-    )
-    replay.add_argument("--from-topic", "--from_topic", default="articles.dlq",
-                        help="dead-letter topic to read")  # fmt: skip
-    replay.add_argument("--to-topic", "--to_topic", default="articles.raw",
-                        help="topic to send the original payloads to")  # fmt: skip
-    replay.add_argument("--code", action="append", default=[], metavar="CODE",
-                        help="replay only dead letters with this reason code "
-                        "(repeatable; none: every code)")  # fmt: skip
-    replay.add_argument("--dry-run", "--dry_run", action="store_true",
-                        help="count what would be sent, send nothing")  # fmt: skip
-    replay.add_argument("--schema-registry-url", "--schema_registry_url", default=None,
-                        help="decode Confluent-framed dead letters with this registry")  # fmt: skip
-    add_kafka_client_flags(replay)
+    replay = sub_parser("replay", help="re-produce the original payloads of dead letters")
+    add_flags(replay, FLAGS)
+    return replay
 
 
 def run(args: argparse.Namespace) -> int:

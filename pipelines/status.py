@@ -21,7 +21,7 @@ from kafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.options import add_kafka_client_flags, kafka_overrides
+from pipelines.options import KAFKA_CLIENT_FLAGS, add_flags, flag, kafka_overrides
 from schemas.errors import KafkaIOError
 from transforms.io.kafka_config import client_config, for_client
 
@@ -141,27 +141,30 @@ def print_table(doc: dict, console: Console) -> None:
         console.print(f"{topic}: {count} records")
 
 
-def add_parser(sub_parser: Callable[..., argparse.ArgumentParser]) -> None:
+FLAGS = (
+    flag("consumer-group", default="newsflow", help="the job's Kafka consumer group"),
+    flag("input-topic", default="articles.raw", help="the Kafka topic the job reads"),
+    flag(
+        "output-topics",
+        dest="count_topics",
+        metavar="TOPIC",
+        nargs="*",
+        default=["articles.enriched", "articles.duplicates", "articles.dlq"],
+        help="Kafka topics whose record counts (end minus start offsets) are shown",
+    ),
+    *KAFKA_CLIENT_FLAGS,
+    flag("json", action="store_true", help="print one JSON object instead of a table"),
+)
+
+
+def add_parser(sub_parser: Callable[..., argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Register ``newsflow status`` through the CLI's subcommand factory."""
     status = sub_parser(
         "status",
         help="consumer lag per partition, last commit, output record counts",
     )
-    status.add_argument("--consumer-group", "--consumer_group", default="newsflow",
-                        help="the job's consumer group")  # fmt: skip
-    status.add_argument("--input-topic", "--input_topic", default="articles.raw",
-                        help="the topic the job reads")  # fmt: skip
-    status.add_argument(
-        "--output-topics",
-        "--output_topics",
-        dest="count_topics",
-        metavar="TOPIC",
-        nargs="*",
-        default=["articles.enriched", "articles.duplicates", "articles.dlq"],
-        help="topics whose record counts (end minus start offsets) are shown",
-    )
-    add_kafka_client_flags(status)
-    status.add_argument("--json", action="store_true", help="print one JSON object")
+    add_flags(status, FLAGS)
+    return status
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """newsflow's error types, in the lowest layer so every package can raise and catch them.
 
-Two kinds, handled differently everywhere (STYLE.md section 5, DESIGN.md "Delivery and faults"):
+Two kinds, handled differently everywhere (docs/DESIGN.md, "Delivery and faults"):
 
 * ``DataError``: something about one input. It carries a reason code and becomes a dead letter;
   the job goes on.

@@ -37,7 +37,7 @@ from transforms.io.broker_retry import DEFAULT_BROKER_TIMEOUT_SECONDS, BrokerCal
 from transforms.io.kafka_config import for_client
 from transforms.io.kafka_sink import acknowledged_producer, flush_timeout_seconds
 from transforms.text.dedup_index import IndexEntry, decode_entry, encode_entry
-from transforms.text.near_dup import MinHashConfig
+from transforms.text.minhash_config import MinHashConfig
 
 _LOG = logging.getLogger(__name__)
 

@@ -94,8 +94,10 @@ class SeparateStage(beam.PTransform):
 
     Partition readers run for the life of the job; fused to the step that discovers partitions,
     they would keep that step's bundle (and its state) open forever and pin every partition to one
-    worker. Prism elides ``Reshuffle``, so this groups for real, firing per element, then puts
-    the default global windowing back so no trigger leaks into the steps downstream."""
+    worker. A ``Reshuffle`` is only a hint a runner may honour (Prism does, by making its consumers
+    stage roots without moving elements: tests/stream/runners/test_prism_reshuffle.py); a
+    ``GroupByKey`` is a stage boundary on every runner. So this groups, firing per element, then
+    puts the default global windowing back so no trigger leaks into the steps downstream."""
 
     def expand(self, pcoll):
         return (

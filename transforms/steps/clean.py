@@ -7,12 +7,12 @@ from dataclasses import replace
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.steps.dead_letters import DEAD_LETTER, attempt, raw_payload
+from transforms.steps.dead_letters import attempt, raw_payload
+from transforms.steps.shared import ARTICLES, DEAD_LETTER
 from transforms.text.cleaning import clean_article
 from transforms.text.models import Article
 
 STEP = "clean"
-ARTICLES = "articles"
 
 
 class StripBoilerplateFn(beam.DoFn):

@@ -11,10 +11,10 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from schemas.errors import DataError, InfrastructureError
+from transforms.steps.shared import DEAD_LETTER
 from transforms.text.models import Article, DeadLetter, SourceRef
 from transforms.text.records import encodable
 
-DEAD_LETTER = "dead_letter"
 MAX_MESSAGE_CHARS = 2000
 
 T = TypeVar("T")

@@ -9,12 +9,12 @@ from apache_beam.metrics import Metrics
 
 from schemas.codec import ARTICLE_EVENT
 from schemas.confluent import AvroValueDecoder
-from transforms.steps.dead_letters import DEAD_LETTER, attempt, raw_payload
+from transforms.steps.dead_letters import attempt, raw_payload
+from transforms.steps.shared import ARTICLES, DEAD_LETTER
 from transforms.text.event import DEFAULT_MAX_BODY_BYTES, decode_event
 from transforms.text.models import RawEvent
 
 STEP = "decode"
-ARTICLES = "articles"
 
 
 class DecodeEventFn(beam.DoFn):

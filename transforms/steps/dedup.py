@@ -41,27 +41,24 @@ from apache_beam.utils.timestamp import Duration
 
 from transforms.io.changelog import ChangelogConfig, ChangelogWriter, ensure_topic, restore
 from transforms.steps import buffering
-from transforms.steps.dead_letters import DEAD_LETTER, article_payload, dead_letter_output
+from transforms.steps.dead_letters import article_payload, dead_letter_output
+from transforms.steps.shared import ARTICLES, DEAD_LETTER, DUPLICATES, arrival_order
 from transforms.text.dedup_index import (
     DedupIndex,
-    arrival_order,
     decide,
     decode_entry,
     encode_entry,
 )
 from transforms.text.fingerprint import fingerprint
+from transforms.text.minhash_config import MinHashConfig
 from transforms.text.models import Article
-from transforms.text.near_dup import MinHashConfig
 
 STEP = "dedup"
 NAMESPACE = f"newsflow.{STEP}"
-ARTICLES = "articles"
-DUPLICATES = "duplicates"
 DEFAULT_TTL_HOURS = 24 * 7
 SHARD = "all"
 # String keys get Beam's deterministic UTF-8 coder, as keyed state requires.
 Keyed = tuple[str, typing.Any]
-KeyedArticle = tuple[str, Article]
 
 
 @dataclass(frozen=True)

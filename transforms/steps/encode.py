@@ -19,7 +19,8 @@ from apache_beam.metrics import Metrics
 from schemas.codec import DEAD_LETTER as DEAD_LETTER_SCHEMA
 from schemas.codec import ENRICHED, encode
 from schemas.confluent import ValueEncoder
-from transforms.steps.dead_letters import DEAD_LETTER, article_payload, attempt
+from transforms.steps.dead_letters import article_payload, attempt
+from transforms.steps.shared import DEAD_LETTER
 from transforms.text.models import Article, DeadLetter, SourceRef
 from transforms.text.records import (
     DEAD_LETTER_TIME_FIELDS,

@@ -12,7 +12,8 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.io.histograms import CounterHistogram
-from transforms.steps.dead_letters import DEAD_LETTER, article_payload, dead_letter_output
+from transforms.steps.dead_letters import article_payload, dead_letter_output
+from transforms.steps.shared import ARTICLES, DEAD_LETTER
 from transforms.text.entities import resolve_entities
 from transforms.text.extract import detect_language
 from transforms.text.models import Article, Entity
@@ -20,7 +21,6 @@ from transforms.text.ner import DEFAULT_MODEL, annotate, load_ner_model
 from transforms.text.ner_pool import NerPool
 
 STEP = "enrich"
-ARTICLES = "articles"
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_NER_PROCESSES = 2
 NER_BATCH_TIME = "ner_batch_time"

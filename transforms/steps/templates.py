@@ -17,9 +17,8 @@ from apache_beam.transforms.userstate import TimerSpec, on_timer
 from apache_beam.utils.timestamp import Duration
 
 from transforms.steps import buffering
-from transforms.steps.dead_letters import DEAD_LETTER, article_payload, dead_letter_output
-from transforms.steps.dedup import ARTICLES, KeyedArticle
-from transforms.text.dedup_index import arrival_order
+from transforms.steps.dead_letters import article_payload, dead_letter_output
+from transforms.steps.shared import ARTICLES, DEAD_LETTER, KeyedArticle, arrival_order
 from transforms.text.models import Article
 from transforms.text.templates import TemplateConfig, TemplateMemory, learn_and_strip
 

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from transforms.text.fingerprint import Fingerprint, lsh_bands
+from transforms.text.minhash_config import MinHashConfig
 from transforms.text.models import Article
-from transforms.text.near_dup import MinHashConfig, judge
+from transforms.text.near_dup import judge
 
 ENTRY_FORMAT = 2
 _HEADER = struct.Struct("<BqIHHH")
@@ -211,14 +212,10 @@ class DedupIndex:
         self._expired_unmerged = 0
 
 
-def arrival_order(article: Article) -> tuple[int, tuple[int, int], str]:
-    """Earliest fetched first, then input position: DESIGN.md's rule for which copy is kept."""
-    return (article.fetched_at, article.ref.position, article.id)
-
-
 def decide(article: Article, fp: Fingerprint, index: DedupIndex, now_ms: int) -> Decision:
     """Judge one article against the index; a kept article is added to it at once, so the next
-    article of the same batch is judged against it too. Call in ``arrival_order``."""
+    article of the same batch is judged against it too. Call in arrival order: earliest
+    ``fetched_at`` first, then input position (DESIGN.md's rule for which copy is kept)."""
     found = index.match(article.content_hash, fp)
     if found is not None:
         return found

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from datasketch import MinHash
 
-from transforms.text.near_dup import MinHashConfig
+from transforms.text.minhash_config import MinHashConfig
 
 _CHARACTER_MAP = str.maketrans(
     {
@@ -61,7 +61,8 @@ class Fingerprint:
 
     ``signature`` holds ``num_perm`` unsigned 32-bit MinHash values packed little-endian (512 bytes
     at 128 permutations); ``bands`` one non-negative int < 2**63 per LSH band with the band index
-    mixed in, so equal ints mean the same band with the same rows and can key state directly;
+    mixed in, so equal ints mean the same band with the same rows: ``dedup_index`` looks them up
+    in its in-memory index to find candidates (they are not state keys: dedup has one shard key);
     ``shingle_count`` is the number of distinct shingles, from which containment is estimated.
     """
 

@@ -2,8 +2,9 @@
 
 Prism splits a bundle that makes no progress between two progress reports and frees the keys of
 the split-off rest, though the first part may still be processing elements of those keys. Two
-bundles of one key then run at once and a read-modify-write of its state is lost; in newsflow that
-left an article waiting in ``GatherVerdictsFn`` forever (about one Kafka-mode run in four).
+bundles of one key then run at once and a read-modify-write of its state is lost; in an earlier
+near-dedup design (a per-band fan-out and a gather step) that left an article waiting in the
+gather step forever (about one Kafka-mode run in four).
 ``use_local_runner`` turns those splits off (``prism_disable_sdf_split``).
 
 The second test shows the first one can fail: the same pipeline with Prism's splits left on loses

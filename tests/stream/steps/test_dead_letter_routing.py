@@ -19,9 +19,9 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from transforms.steps import clean, decode
 from transforms.steps.clean import CleanArticles
-from transforms.steps.dead_letters import DEAD_LETTER
 from transforms.steps.decode import DecodeEvents
 from transforms.steps.encode import ENCODED, EncodeArticles, file_outputs, kafka_outputs
+from transforms.steps.shared import DEAD_LETTER
 from transforms.text.models import Article, RawEvent, SourceRef
 
 pytestmark = pytest.mark.stream

@@ -14,14 +14,8 @@ from apache_beam.transforms.window import TimestampedValue
 
 from pipelines.runners import use_local_runner
 from transforms.steps.buffering import STATE_REQUESTS
-from transforms.steps.dead_letters import DEAD_LETTER
-from transforms.steps.dedup import (
-    ARTICLES,
-    DUPLICATES,
-    NAMESPACE,
-    DedupConfig,
-    DeduplicateArticles,
-)
+from transforms.steps.dedup import NAMESPACE, DedupConfig, DeduplicateArticles
+from transforms.steps.shared import ARTICLES, DEAD_LETTER, DUPLICATES
 from transforms.text.fingerprint import exact_key
 from transforms.text.models import Article, SourceRef
 

@@ -9,8 +9,8 @@ from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
-from transforms.steps.dead_letters import DEAD_LETTER
-from transforms.steps.enrich import ARTICLES, ExtractMetadata
+from transforms.steps.enrich import ExtractMetadata
+from transforms.steps.shared import ARTICLES, DEAD_LETTER
 from transforms.text.models import Article, SourceRef
 
 pytestmark = pytest.mark.stream

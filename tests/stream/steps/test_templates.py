@@ -13,8 +13,7 @@ from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
-from transforms.steps.dead_letters import DEAD_LETTER
-from transforms.steps.dedup import ARTICLES
+from transforms.steps.shared import ARTICLES, DEAD_LETTER
 from transforms.steps.templates import StripTemplates
 from transforms.text.models import Article, SourceRef
 from transforms.text.templates import TEMPLATE_KIND, TemplateConfig

@@ -42,8 +42,8 @@ from transforms.text.entities import resolve_entities
 from transforms.text.event import MAX_FIELD_BYTES, decode_event
 from transforms.text.extract import detect_language
 from transforms.text.fingerprint import exact_key, fingerprint
+from transforms.text.minhash_config import MinHashConfig
 from transforms.text.models import RawEvent, SourceRef
-from transforms.text.near_dup import MinHashConfig
 from transforms.text.ner import annotate
 from transforms.text.templates import TemplateConfig, TemplateMemory, learn_and_strip
 

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from schemas.errors import ConfigurationError, InvalidEventError, KafkaIOError
-from transforms.steps.dead_letters import DEAD_LETTER, article_payload, attempt, raw_payload
+from transforms.steps.dead_letters import article_payload, attempt, raw_payload
+from transforms.steps.shared import DEAD_LETTER
 from transforms.text.models import Article, RawEvent, SourceRef
 
 REF = SourceRef(topic="articles.raw", partition=2, offset=9)

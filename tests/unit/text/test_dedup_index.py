@@ -11,8 +11,8 @@ from transforms.text.dedup_index import (
     encode_entry,
 )
 from transforms.text.fingerprint import exact_key, fingerprint
+from transforms.text.minhash_config import MinHashConfig
 from transforms.text.models import Article, SourceRef
-from transforms.text.near_dup import MinHashConfig
 
 CFG = MinHashConfig()
 STORY = " ".join(

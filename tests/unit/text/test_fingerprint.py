@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from transforms.text.fingerprint import exact_key, fingerprint, lsh_bands, normalize, shingles
-from transforms.text.near_dup import MinHashConfig
+from transforms.text.minhash_config import MinHashConfig
 
 CFG = MinHashConfig()
 TEXT = "The home secretary said on Sunday that it was “completely unacceptable” — again."

@@ -11,8 +11,8 @@ import pytest
 
 from transforms.text.boilerplate import strip_boilerplate
 from transforms.text.fingerprint import Fingerprint, fingerprint
+from transforms.text.minhash_config import MinHashConfig
 from transforms.text.near_dup import (
-    MinHashConfig,
     Verdict,
     candidate_probability,
     estimated_containment,
