@@ -36,6 +36,10 @@ from apache_beam.options.pipeline_options import (
     PrismRunnerOptions,
     StandardOptions,
 )
+from apache_beam.runners.portability import job_server
+from apache_beam.runners.portability.prism_runner import PrismJobServer, PrismRunner
+
+from pipelines.lifeline import launcher_command
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PRISM_ENV = "NEWSFLOW_PRISM"
@@ -92,7 +96,26 @@ def use_local_runner(options: PipelineOptions, runner: str) -> None:
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
         prism.prism_log_level = "warn"
     options.view_as(DebugOptions).add_experiment(PRISM_NO_SPLITS)
-    standard.runner = "PrismRunner"
+    standard.runner = f"{__name__}.{TiedPrismRunner.__name__}"
+
+
+class TiedPrismJobServer(PrismJobServer):
+    """Beam's Prism job server, its binary started through ``pipelines.lifeline``."""
+
+    def subprocess_cmd_and_endpoint(self) -> tuple[list[str], str]:
+        command, endpoint = super().subprocess_cmd_and_endpoint()
+        return launcher_command([str(arg) for arg in command]), endpoint
+
+
+class TiedPrismRunner(PrismRunner):
+    """Beam's PrismRunner whose Prism process dies with the job, however the job dies (a
+    ``kill -9`` included: ``pipelines/lifeline.py``). One Prism per job process, as Beam's."""
+
+    def default_job_server(self, options: PipelineOptions):
+        def start() -> job_server.JobServer:
+            return job_server.StopOnExitJobServer(TiedPrismJobServer(options))
+
+        return PrismRunner.shared_handle.acquire(start)
 
 
 def use_flink_job_server(options: PipelineOptions) -> None:

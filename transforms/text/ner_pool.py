@@ -9,11 +9,18 @@ thread only waits, so the SDK worker's other bundles (decode, dedup, sinks) run 
 A worker that dies (a crash in native code) breaks the pool: the call raises, the pool is started
 anew, and the caller retries one article at a time, so only the article that kills a worker
 is dead-lettered.
+
+A worker also ends when the process that started it ends, however that one died (``kill -9``, the
+OOM killer): it watches its end of the spawn pipe, which the kernel closes with the parent. A
+worker left behind would hold its model (over 300 MB) and keep multiprocessing's resource tracker
+alive, which exits once every holder of its pipe has.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
+import os
 import threading
 import weakref
 from collections.abc import Sequence
@@ -27,10 +34,28 @@ from transforms.text.ner import annotate, load_ner_model
 _worker_nlp: Any = None
 
 
-def _load_model(model: str) -> None:
-    """Pool initializer: the worker's model, loaded once for its lifetime."""
+def _start_worker(model: str) -> None:
+    """Pool initializer: tie the worker's life to its parent's, then load the model once for its
+    lifetime."""
+    _exit_with_parent()
     global _worker_nlp
     _worker_nlp = load_ner_model(model)
+
+
+def _exit_with_parent() -> None:
+    """End this process as soon as its parent's end of the spawn pipe closes (the parent is gone,
+    or has let go of this worker). A pipe, not ``PR_SET_PDEATHSIG``: that signal follows the
+    parent *thread* that spawned the worker, and the pool spawns from whichever SDK thread first
+    submits, which may end long before the process."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _annotate_in_worker(bodies: list[str], batch_size: int) -> list[tuple[Entity, ...]]:
@@ -68,7 +93,7 @@ class NerPool:
         return ProcessPoolExecutor(
             max_workers=self._processes,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_load_model,
+            initializer=_start_worker,
             initargs=(self._model,),
         )
 
