@@ -115,7 +115,9 @@ class TiedPrismRunner(PrismRunner):
         def start() -> job_server.JobServer:
             return job_server.StopOnExitJobServer(TiedPrismJobServer(options))
 
-        return PrismRunner.shared_handle.acquire(start)
+        # Beam 2.77 shares one Prism among a process's jobs; 2.62 (.venv-flink) starts one each.
+        shared = getattr(PrismRunner, "shared_handle", None)
+        return shared.acquire(start) if shared is not None else start()
 
 
 def use_flink_job_server(options: PipelineOptions) -> None:
