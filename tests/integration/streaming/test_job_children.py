@@ -69,20 +69,19 @@ def kinds(processes: dict[Process, str]) -> dict[str, int]:
 
 
 def test_kill_9_of_the_job_alone_leaves_none_of_its_children(
-    kafka_bootstrap, stream_topics, job_factory, run_args, tmp_path
+    kafka_bootstrap, stream_topics, job_factory, run_args, kit, tmp_path
 ):
     # Quiet, as an operator runs it: with -v the runner logs often enough that a write to its
     # closed stdout pipe would end it anyway.
     job = job_factory(run_args(kafka_bootstrap, stream_topics, "children", tmp_path / "files"))
     expected = {"prism": 1, "ner pool": 2, "resource tracker": 1}
-    deadline = time.monotonic() + CHILDREN_TIMEOUT_SECONDS
-    started = descendants(job.proc.pid)
-    while kinds(started) != expected:
-        assert job.proc.poll() is None, "the job is running"
-        assert time.monotonic() < deadline, f"the job's helpers did not all start: {started}"
-        time.sleep(0.5)
-        started = descendants(job.proc.pid)
 
+    def all_started() -> dict[Process, str] | None:
+        assert job.proc.poll() is None, "the job is running"
+        found = descendants(job.proc.pid)
+        return found if kinds(found) == expected else None
+
+    started = kit.wait_until(all_started, CHILDREN_TIMEOUT_SECONDS, f"the job starts {expected}")
     os.kill(job.proc.pid, signal.SIGKILL)  # the job alone: its children are not signalled
     job.proc.wait(timeout=60)
     deadline = time.monotonic() + ORPHANS_GONE_TIMEOUT_SECONDS
