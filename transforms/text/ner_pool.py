@@ -18,9 +18,11 @@ alive, which exits once every holder of its pipe has.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import multiprocessing.connection
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Sequence
@@ -32,6 +34,8 @@ from transforms.text.models import Entity
 from transforms.text.ner import annotate, load_ner_model
 
 _worker_nlp: Any = None
+WATCH_THREAD = "newsflow-watch"  # a pool worker's thread that ends it with its parent
+PR_SET_NAME = 15
 
 
 def _start_worker(model: str) -> None:
@@ -46,16 +50,27 @@ def _exit_with_parent() -> None:
     """End this process as soon as its parent's end of the spawn pipe closes (the parent is gone,
     or has let go of this worker). A pipe, not ``PR_SET_PDEATHSIG``: that signal follows the
     parent *thread* that spawned the worker, and the pool spawns from whichever SDK thread first
-    submits, which may end long before the process."""
+    submits, which may end long before the process.
+
+    The watch starts with the initializer: a worker orphaned while still starting (importing
+    what its parent's main module imports) ends when it reaches it."""
     parent = multiprocessing.parent_process()
     if parent is None:
         return
 
     def watch() -> None:
+        _name_os_thread(WATCH_THREAD)
         multiprocessing.connection.wait([parent.sentinel])
         os._exit(0)
 
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+    threading.Thread(target=watch, name=WATCH_THREAD, daemon=True).start()
+
+
+def _name_os_thread(name: str) -> None:
+    """Give the calling thread ``name`` where the OS shows it (``ps -L``, ``/proc/<pid>/task``):
+    an operator, and the test, can see that a worker is watching its parent."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
 
 
 def _annotate_in_worker(bodies: list[str], batch_size: int) -> list[tuple[Entity, ...]]:
