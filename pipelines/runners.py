@@ -4,7 +4,8 @@ Beam 2.77's DirectRunner first tries Prism, downloading its binary from GitHub r
 fails it falls back to the FnApiRunner, which drops elements that one timer-driven stateful step
 emits into another (newsflow's dedup chain) and fires event-time timers early in streaming. So
 newsflow never lets it fall back: ``make install`` builds Prism from the Go module proxy, and a
-DirectRunner job is submitted to that binary as a PrismRunner job.
+DirectRunner job is submitted to that binary as a PrismRunner job (``TiedPrismRunner``, which starts
+the binary through ``pipelines/lifeline.py`` so that it dies with the job).
 
 Prism's runner-initiated bundle splits are turned off (``prism_disable_sdf_split``). When a bundle
 of a stateful step makes no progress for two of Prism's 100 ms progress ticks (a spaCy batch, a
