@@ -4,7 +4,8 @@ Beam 2.77's DirectRunner first tries Prism, downloading its binary from GitHub r
 fails it falls back to the FnApiRunner, which drops elements that one timer-driven stateful step
 emits into another (newsflow's dedup chain) and fires event-time timers early in streaming. So
 newsflow never lets it fall back: ``make install`` builds Prism from the Go module proxy, and a
-DirectRunner job is submitted to that binary as a PrismRunner job.
+DirectRunner job is submitted to that binary as a PrismRunner job (``TiedPrismRunner``, which starts
+the binary through ``pipelines/lifeline.py`` so that it dies with the job).
 
 Prism's runner-initiated bundle splits are turned off (``prism_disable_sdf_split``). When a bundle
 of a stateful step makes no progress for two of Prism's 100 ms progress ticks (a spaCy batch, a
@@ -36,6 +37,10 @@ from apache_beam.options.pipeline_options import (
     PrismRunnerOptions,
     StandardOptions,
 )
+from apache_beam.runners.portability import job_server
+from apache_beam.runners.portability.prism_runner import PrismJobServer, PrismRunner
+
+from pipelines.lifeline import launcher_command
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PRISM_ENV = "NEWSFLOW_PRISM"
@@ -92,7 +97,28 @@ def use_local_runner(options: PipelineOptions, runner: str) -> None:
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
         prism.prism_log_level = "warn"
     options.view_as(DebugOptions).add_experiment(PRISM_NO_SPLITS)
-    standard.runner = "PrismRunner"
+    standard.runner = f"{__name__}.{TiedPrismRunner.__name__}"
+
+
+class TiedPrismJobServer(PrismJobServer):
+    """Beam's Prism job server, its binary started through ``pipelines.lifeline``."""
+
+    def subprocess_cmd_and_endpoint(self) -> tuple[list[str], str]:
+        command, endpoint = super().subprocess_cmd_and_endpoint()
+        return launcher_command([str(arg) for arg in command]), endpoint
+
+
+class TiedPrismRunner(PrismRunner):
+    """Beam's PrismRunner whose Prism process dies with the job, however the job dies (a
+    ``kill -9`` included: ``pipelines/lifeline.py``). One Prism per job process, as Beam's."""
+
+    def default_job_server(self, options: PipelineOptions):
+        def start() -> job_server.JobServer:
+            return job_server.StopOnExitJobServer(TiedPrismJobServer(options))
+
+        # Beam 2.77 shares one Prism among a process's jobs; 2.62 (.venv-flink) starts one each.
+        shared = getattr(PrismRunner, "shared_handle", None)
+        return shared.acquire(start) if shared is not None else start()
 
 
 def use_flink_job_server(options: PipelineOptions) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -92,32 +92,55 @@ def scan_starts(
     return starts
 
 
-def scan_outputs(
-    consumer: KafkaConsumer, starts: dict[OutputPartition, int], ends: dict[OutputPartition, int]
-) -> Iterator[tuple[str, dict[str, Any]]]:
+class OutputScan:
     """Decoded records of each output partition from its start to its end offset (records that
-    are not ours are skipped)."""
-    todo = {TopicPartition(*tp): ends[tp] for tp, start in starts.items() if start < ends[tp]}
-    if not todo:
-        return
-    consumer.assign(list(todo))
-    for tp in todo:
-        consumer.seek(tp, starts[(tp.topic, tp.partition)])
-    while any(consumer.position(tp, ATTEMPT_TIMEOUT_MS) < end for tp, end in todo.items()):
-        for tp, batch in consumer.poll(timeout_ms=1000).items():
-            for message in batch:
-                if message.offset >= todo[tp]:
-                    continue
-                try:
-                    yield decode_any(message.value)
-                except CodecError:
-                    continue
+    are not ours are skipped), one at a time; ``read`` counts the records read, ours or not."""
+
+    def __init__(
+        self,
+        consumer: KafkaConsumer,
+        starts: dict[OutputPartition, int],
+        ends: dict[OutputPartition, int],
+    ) -> None:
+        self._consumer = consumer
+        self._starts = starts
+        self._todo = {
+            TopicPartition(*tp): ends[tp] for tp, start in starts.items() if start < ends[tp]
+        }
+        self.read = 0
+
+    def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        todo, consumer = self._todo, self._consumer
+        if not todo:
+            return
+        consumer.assign(list(todo))
+        for tp in todo:
+            consumer.seek(tp, self._starts[(tp.topic, tp.partition)])
+        while any(consumer.position(tp, ATTEMPT_TIMEOUT_MS) < end for tp, end in todo.items()):
+            for tp, batch in consumer.poll(timeout_ms=1000).items():
+                for message in batch:
+                    if message.offset >= todo[tp]:
+                        continue
+                    self.read += 1
+                    try:
+                        yield decode_any(message.value)
+                    except CodecError:
+                        continue
+
+
+class Recovery(NamedTuple):
+    """What the restart scan found: the inputs whose outputs are written (``written_after``) and
+    how many output records it read to find them."""
+
+    written: dict[str, dict[str, Any] | None]
+    records_read: int
 
 
 def find_written(
     consumer: KafkaConsumer, input_topic: str, outputs: tuple[str, ...], keep_records: bool
-) -> dict[str, dict[str, Any] | None]:
-    """Inputs of ``input_topic`` at or after the committed offsets that already have an output."""
+) -> Recovery:
+    """Inputs of ``input_topic`` at or after the committed offsets that already have an output,
+    found by reading the output topics from the floors of the group's commits to their ends."""
     points = resume_points(consumer, input_topic)
     partitions = partitions_of(consumer, outputs)
     log_starts = consumer.beginning_offsets(partitions, ATTEMPT_TIMEOUT_MS)
@@ -125,14 +148,13 @@ def find_written(
     bounds = {(tp.topic, tp.partition): (log_starts[tp], ends[tp]) for tp in partitions}
     starts = scan_starts((floor for _, floor in points.values()), bounds)
     committed = {partition: offset for partition, (offset, _) in points.items()}
-    records = scan_outputs(consumer, starts, {tp: end for tp, (_, end) in bounds.items()})
-    scanned = sum(bounds[tp][1] - start for tp, start in starts.items())
-    written = written_after(records, input_topic, committed, keep_records)
+    scan = OutputScan(consumer, starts, {tp: end for tp, (_, end) in bounds.items()})
+    written = written_after(scan, input_topic, committed, keep_records)
     _LOG.info(
-        "recovery scanned %d output records: %d inputs after the committed offsets have outputs",
-        scanned, len(written),
+        "recovery read %d output records: %d inputs after the committed offsets have outputs",
+        scan.read, len(written),
     )  # fmt: skip
-    return written
+    return Recovery(written, scan.read)
 
 
 class SkipWrittenFn(beam.DoFn):
@@ -161,7 +183,7 @@ class SkipWrittenFn(beam.DoFn):
     def _scan(self) -> dict[str, dict[str, Any] | None]:
         consumer = manual_consumer(self._config, self._group)
         try:
-            return find_written(consumer, self._input_topic, self._outputs, self._refile)
+            return find_written(consumer, self._input_topic, self._outputs, self._refile).written
         finally:
             consumer.close(autocommit=False)
 

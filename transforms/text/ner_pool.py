@@ -9,11 +9,20 @@ thread only waits, so the SDK worker's other bundles (decode, dedup, sinks) run 
 A worker that dies (a crash in native code) breaks the pool: the call raises, the pool is started
 anew, and the caller retries one article at a time, so only the article that kills a worker
 is dead-lettered.
+
+A worker also ends when the process that started it ends, however that one died (``kill -9``, the
+OOM killer): it watches its end of the spawn pipe, which the kernel closes with the parent. A
+worker left behind would hold its model (over 300 MB) and keep multiprocessing's resource tracker
+alive, which exits once every holder of its pipe has.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import multiprocessing.connection
+import os
+import sys
 import threading
 import weakref
 from collections.abc import Sequence
@@ -25,12 +34,43 @@ from transforms.text.models import Entity
 from transforms.text.ner import annotate, load_ner_model
 
 _worker_nlp: Any = None
+WATCH_THREAD = "newsflow-watch"  # a pool worker's thread that ends it with its parent
+PR_SET_NAME = 15
 
 
-def _load_model(model: str) -> None:
-    """Pool initializer: the worker's model, loaded once for its lifetime."""
+def _start_worker(model: str) -> None:
+    """Pool initializer: tie the worker's life to its parent's, then load the model once for its
+    lifetime."""
+    _exit_with_parent()
     global _worker_nlp
     _worker_nlp = load_ner_model(model)
+
+
+def _exit_with_parent() -> None:
+    """End this process as soon as its parent's end of the spawn pipe closes (the parent is gone,
+    or has let go of this worker). A pipe, not ``PR_SET_PDEATHSIG``: that signal follows the
+    parent *thread* that spawned the worker, and the pool spawns from whichever SDK thread first
+    submits, which may end long before the process.
+
+    The watch starts with the initializer: a worker orphaned while still starting (importing
+    what its parent's main module imports) ends when it reaches it."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        _name_os_thread(WATCH_THREAD)
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name=WATCH_THREAD, daemon=True).start()
+
+
+def _name_os_thread(name: str) -> None:
+    """Give the calling thread ``name`` where the OS shows it (``ps -L``, ``/proc/<pid>/task``):
+    an operator, and the test, can see that a worker is watching its parent."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
 
 
 def _annotate_in_worker(bodies: list[str], batch_size: int) -> list[tuple[Entity, ...]]:
@@ -68,7 +108,7 @@ class NerPool:
         return ProcessPoolExecutor(
             max_workers=self._processes,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_load_model,
+            initializer=_start_worker,
             initargs=(self._model,),
         )
 

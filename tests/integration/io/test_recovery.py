@@ -1,11 +1,14 @@
-"""The restart scan on the real broker: a slow article's output, written long before the commit
-that covers its neighbours, is found from the output floor in the commit metadata, and a restarted
-job writes nothing for it a second time.
+"""The restart scan on the real broker: it reads the output topics from the floor recorded in
+the commit metadata (above their log start) to their ends, no more, holds only the inputs after
+the committed offset that have an output, finds a slow article's output written long before the
+commit that covers its neighbours, and a restarted job writes nothing for it a second time.
 
-The state a crashed job leaves is built by hand: inputs on the raw topic, an output for the slow
-input (a dead letter stamped two hours ago) written before the output of the input the job then
+The state a crashed job leaves is built by hand: a history of inputs committed long ago with
+their outputs (below the floor), then inputs on the raw topic and an output for the slow input (a
+dead letter stamped two hours ago) written before the outputs of the inputs the job then
 committed, and the commit with its metadata. A scan from five minutes before the commit time (the
-previous design) would start after both outputs and miss the slow one.
+previous design) would start after both outputs and miss the slow one; a scan from the log start
+would read the history too.
 """
 
 from __future__ import annotations
@@ -31,62 +34,90 @@ pytestmark = pytest.mark.integration
 TWO_HOURS_MS = 2 * 3600 * 1000
 
 
+HISTORY = 300  # inputs committed long ago, whose outputs lie below the floor
+
+
 def _event(n: int) -> bytes:
     body = f"Article {n} about the harbour council. " * 20
     return json.dumps({"id": f"slow-{n}", "source": "test", "body": body}).encode()
 
 
-def _old_output(producer: KafkaProducer, topic: str, raw: str, offset: int, stamp_ms: int) -> int:
-    """A dead letter for ``raw/0@offset``, as a crashed job wrote it; returns its offset."""
+def _letter(raw: str, offset: int, stamp_ms: int) -> bytes:
+    """A dead letter for ``raw/0@offset``, as a crashed job wrote it."""
     letter = DeadLetter(
         payload=_event(offset), ref=SourceRef(topic=raw, partition=0, offset=offset),
         step="enrich", code="enrich_failed", message="written before the crash",
         exception_class=None, failed_at=stamp_ms,
     )  # fmt: skip
-    value = encode(dead_letter_record(letter, "test"), DEAD_LETTER)
-    return producer.send(topic, value=value, timestamp_ms=stamp_ms).get(timeout=30).offset
+    return encode(dead_letter_record(letter, "test"), DEAD_LETTER)
 
 
-@pytest.fixture
-def crashed_job(kafka_bootstrap, unique_topic):
-    """Topics and a group as a job leaves them that committed input 1 (inputs 0 and 1 done) while
-    input 2's output had long been written and input 3 was never processed."""
+def _send_in_order(producer: KafkaProducer, topic: str, values: list[tuple[bytes, int]]) -> list:
+    """Send ``(value, timestamp)`` pairs to partition 0 one after the other; their offsets."""
+    return [
+        producer.send(topic, value=v, partition=0, timestamp_ms=ts).get(timeout=30).offset
+        for v, ts in values
+    ]
+
+
+def crash(bootstrap: str, unique_topic, done_after_floor: int):
+    """Topics and a group as a job leaves them that committed the ``HISTORY`` inputs long ago,
+    then ``done_after_floor`` inputs more, while the next input's (the slow one's) output had
+    been written before theirs and the input after it was never processed. Returns the topics,
+    the group, the slow input's offset, its output's offset and the floor."""
     topics = {n: unique_topic(1, n) for n in ("raw", "enriched", "duplicates", "dlq")}
     group = f"test-recovery-{uuid.uuid4().hex[:8]}"
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    for n in range(4):
-        producer.send(topics["raw"], value=_event(n), partition=0).get(timeout=30)
-    floor = tuple((topics[n], 0, 0) for n in ("dlq", "duplicates", "enriched"))
-    old = int(time.time() * 1000) - TWO_HOURS_MS
-    slow_at = _old_output(producer, topics["dlq"], topics["raw"], 2, old)
-    _old_output(producer, topics["dlq"], topics["raw"], 0, old + 1)
-    _old_output(producer, topics["dlq"], topics["raw"], 1, old + 2)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    now = int(time.time() * 1000)
+    inputs = HISTORY + done_after_floor + 2
+    for n in range(inputs):
+        producer.send(topics["raw"], value=_event(n), partition=0)
+    for n in range(HISTORY):
+        producer.send(topics["dlq"], value=_letter(topics["raw"], n, now), partition=0)
+    producer.flush()
+    floor_at = HISTORY  # the dlq's end offset when the reader sampled it, before it read on
+    slow = HISTORY + done_after_floor
+    old = now - TWO_HOURS_MS
+    offsets = _send_in_order(
+        producer, topics["dlq"],
+        [(_letter(topics["raw"], slow, old), old)]
+        + [(_letter(topics["raw"], n, old + 1), old + 1) for n in range(HISTORY, slow)],
+    )  # fmt: skip
     producer.close()
-    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group)
-    metadata = commit_metadata(int(time.time() * 1000), floor)
-    consumer.commit({TopicPartition(topics["raw"], 0): OffsetAndMetadata(2, metadata, -1)})
+    floor = ((topics["dlq"], 0, floor_at), (topics["duplicates"], 0, 0), (topics["enriched"], 0, 0))
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    metadata = commit_metadata(now, floor)
+    consumer.commit({TopicPartition(topics["raw"], 0): OffsetAndMetadata(slow, metadata, -1)})
     consumer.close()
-    return topics, group, slow_at
+    return topics, group, slow, offsets[0], floor_at
 
 
-def test_scan_from_the_floor_finds_an_output_written_long_before_the_commit(
-    kafka_bootstrap, crashed_job
+@pytest.mark.parametrize("done_after_floor", [2, 400])
+def test_the_scan_reads_from_the_floor_and_holds_only_what_was_in_flight(
+    kafka_bootstrap, unique_topic, done_after_floor
 ):
-    topics, group, slow_at = crashed_job
+    topics, group, slow, slow_at, floor_at = crash(kafka_bootstrap, unique_topic, done_after_floor)
     consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group)
     outputs = (topics["enriched"], topics["duplicates"], topics["dlq"])
     try:
-        written = find_written(consumer, topics["raw"], outputs, keep_records=False)
+        tp = TopicPartition(topics["dlq"], 0)
+        log_start, end = consumer.beginning_offsets([tp])[tp], consumer.end_offsets([tp])[tp]
+        found = find_written(consumer, topics["raw"], outputs, keep_records=False)
     finally:
         consumer.close()
-    assert slow_at == 0, "the slow input's output is the oldest record of the topic"
-    assert written == {f"{topics['raw']}/0@2": None}, "only uncommitted inputs; coordinates only"
+    assert log_start == 0 < floor_at == slow_at, "the floor is above the log start"
+    assert found.records_read == end - floor_at == done_after_floor + 1, (
+        "the scan read exactly the records between the floor and the end, not the history"
+    )
+    assert found.written == {f"{topics['raw']}/0@{slow}": None}, (
+        "it holds one entry, the uncommitted input's coordinates, however many records it read"
+    )
 
 
 def test_a_restart_writes_nothing_twice_for_the_slow_article(
-    kafka_bootstrap, crashed_job, run_args, tmp_path
+    kafka_bootstrap, unique_topic, run_args, tmp_path
 ):
-    topics, group, _ = crashed_job
+    topics, group, slow, _, _ = crash(kafka_bootstrap, unique_topic, 2)
     argv = [*run_args(kafka_bootstrap, topics, group, tmp_path / "files"), "--stop-at-end"]
     assert cli.main(argv) == 0
 
@@ -95,8 +126,8 @@ def test_a_restart_writes_nothing_twice_for_the_slow_article(
         for message in read_topic(topics[name], kafka_bootstrap, {}):
             offset = decode_any(message.value)[1]["kafka"]["offset"]
             per_input[offset] = per_input.get(offset, 0) + 1
-    assert per_input == {0: 1, 1: 1, 2: 1, 3: 1}, "input 2 kept its old output; 3 got one"
+    assert per_input == dict.fromkeys(range(slow + 2), 1), "the slow input kept its old output"
     consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group)
     tp = TopicPartition(topics["raw"], 0)
-    assert consumer.committed(tp) == 4, "input 2 was acknowledged, so the commit passed it"
+    assert consumer.committed(tp) == slow + 2, "the slow input was acknowledged: commit passed it"
     consumer.close()

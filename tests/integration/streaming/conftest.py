@@ -12,8 +12,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -25,6 +27,12 @@ from schemas.codec import decode_any
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples" / "articles.jsonl"
 KAFKA_SH = ROOT / "deploy" / "local" / "kafka.sh"
+# Prism's start-up and the NER pool's model loads, on a loaded machine.
+READING_TIMEOUT_SECONDS = 300
+# A file window as long as the time since the epoch: the window open now ends decades ahead, so no
+# file is written while a job runs with it, and its enriched inputs stay uncommitted by
+# construction (an enriched input is committed only once its file is written).
+NO_FILE_WINDOW_SECONDS = 2 * int(time.time())
 
 
 def vocabulary() -> list[str]:
@@ -78,6 +86,8 @@ class Job:
     """``newsflow run`` (streaming, Prism) in its own process group."""
 
     def __init__(self, argv: list[str], log: Path) -> None:
+        self._log_path = log
+        self._log_start = log.stat().st_size if log.exists() else 0
         self._log = log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pipelines.cli", *argv],
@@ -87,6 +97,19 @@ class Job:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+
+    def wait_until_reading(self, topic: str, partitions: int) -> None:
+        """Poll this job's log (it runs with -v) until its reader has started on every partition
+        of ``topic``: the group lock is held and its partitions are listed by then."""
+
+        def reading() -> bool:
+            with self._log_path.open("rb") as fh:
+                fh.seek(self._log_start)
+                log = fh.read().decode(errors="replace")
+            assert self.proc.poll() is None, f"the job ended: {log[-3000:]}"
+            return all(f"{topic}/{p}: reading offsets" in log for p in range(partitions))
+
+        wait_until(reading, READING_TIMEOUT_SECONDS, f"the job reads {topic}")
 
     def kill(self) -> None:
         """SIGKILL to the whole group: the job and its runner die as in a machine failure."""
@@ -111,6 +134,16 @@ def run_once(argv: list[str], timeout: float = 240) -> subprocess.CompletedProce
     )  # fmt: skip
 
 
+def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.5) -> Any:
+    """Poll ``condition`` until it returns a true value (returned), failing with ``what`` after
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting until {what}"
+        time.sleep(every)
+    return value
+
+
 def output_records(bootstrap: str, topics: dict[str, str]) -> dict[str, list[tuple]]:
     """Per output: (input partition, offset, id, output Kafka timestamp) of each record."""
     found: dict[str, list[tuple]] = {}
@@ -127,14 +160,13 @@ def output_records(bootstrap: str, topics: dict[str, str]) -> dict[str, list[tup
 
 
 def wait_for_outputs(bootstrap: str, topics: dict[str, str], expected: int, timeout: float):
-    """Poll until the outputs hold ``expected`` distinct inputs (or time out); returns them."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """Poll until the outputs hold at least ``expected`` distinct inputs; returns them."""
+
+    def enough() -> dict[str, list[tuple]] | None:
         found = output_records(bootstrap, topics)
-        inputs = {(p, o) for rows in found.values() for (p, o, _, _) in rows}
-        if len(inputs) >= expected or time.monotonic() > deadline:
-            return found
-        time.sleep(3)
+        return found if len(accounted(found)) >= expected else None
+
+    return wait_until(enough, timeout, f"{expected} inputs have an output", every=2)
 
 
 def input_timestamps(bootstrap: str, topic: str) -> dict[tuple[int, int], int]:
@@ -160,22 +192,33 @@ def add_partition(bootstrap: str, topic: str, total: int) -> None:
         admin.close()
 
 
-def broker_outage(seconds: float) -> float:
-    """Stop the test broker (``kafka.sh down``: SIGTERM, as an operator would), keep it down
-    ``seconds``, start it again; returns how long clients could not reach it."""
+def kafka_sh(command: str) -> None:
+    """``kafka.sh down`` (SIGTERM to the test broker, as an operator stops it; returns once it has
+    exited) or ``kafka.sh up`` (returns once it answers)."""
     env = {**os.environ, "PYTHON": os.environ.get("PYTHON", sys.executable)}
+    subprocess.run(
+        [str(KAFKA_SH), command], env=env, stdin=subprocess.DEVNULL, check=True, timeout=300,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
 
-    def kafka_sh(command: str) -> None:
-        subprocess.run(
-            [str(KAFKA_SH), command], env=env, stdin=subprocess.DEVNULL, check=True, timeout=300,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
 
-    started = time.monotonic()
-    kafka_sh("down")
-    time.sleep(seconds)
-    kafka_sh("up")
-    return time.monotonic() - started
+def wait_until_complete(
+    bootstrap: str, topics: dict[str, str], group: str, count: int, files: Path, timeout: float,
+    file_ids: Callable[[Path], set[str]],
+) -> dict[str, list[tuple]]:  # fmt: skip
+    """Poll until ``count`` inputs have an output, the group has committed every input and the
+    files under ``files`` (ids read by ``file_ids``) hold every enriched record; returns the
+    outputs. This replaces waiting "one more file window": the last window's file and commit are
+    observed, not assumed."""
+
+    def complete() -> dict[str, list[tuple]] | None:
+        found = output_records(bootstrap, topics)
+        committed, ends = committed_vs_end(bootstrap, topics["raw"], group)
+        done = len(accounted(found)) >= count and committed == ends
+        in_files = file_ids(files)
+        return found if done and {row[2] for row in found["enriched"]} <= in_files else None
+
+    return wait_until(complete, timeout, f"{count} inputs are written and committed", every=2)
 
 
 def uncommitted_outputs(found: dict[str, list[tuple]], committed: dict) -> set[tuple[int, int]]:
@@ -211,7 +254,7 @@ def job_factory(tmp_path) -> Iterator:
 
 
 @pytest.fixture
-def kit(run_args) -> SimpleNamespace:
+def kit(run_args, avro_ids) -> SimpleNamespace:
     """The helpers above, for the tests of this folder."""
 
     def run_argv(bootstrap: str, topics: dict[str, str], group: str, output: Path) -> list[str]:
@@ -229,7 +272,11 @@ def kit(run_args) -> SimpleNamespace:
         input_timestamps=input_timestamps,
         committed_vs_end=committed_vs_end,
         add_partition=add_partition,
-        broker_outage=broker_outage,
+        kafka_sh=kafka_sh,
         run_once=run_once,
         uncommitted_outputs=uncommitted_outputs,
+        wait_until=wait_until,
+        wait_until_complete=partial(wait_until_complete, file_ids=avro_ids),
+        file_ids=avro_ids,
+        NO_FILE_WINDOW_SECONDS=NO_FILE_WINDOW_SECONDS,
     )

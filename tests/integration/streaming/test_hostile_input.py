@@ -4,8 +4,6 @@ committed past all of them."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from kafka import TopicPartition
 
@@ -34,8 +32,9 @@ def test_malformed_messages_between_good_ones_leave_the_job_running(
 ):
     good = kit.events(len(BAD) + 1, 9)
     payloads = [p for pair in zip(good, [*BAD, None], strict=True) for p in pair if p is not None]
-    job = job_factory(kit.run_argv(kafka_bootstrap, stream_topics, "hostile", tmp_path / "files"))
-    time.sleep(15)
+    group = f"{stream_topics['raw']}.hostile"
+    job = job_factory(kit.run_argv(kafka_bootstrap, stream_topics, group, tmp_path / "files"))
+    job.wait_until_reading(stream_topics["raw"], 3)
     kit.produce_steadily(
         kafka_bootstrap, stream_topics["raw"], payloads, 5.0, partition_of=lambda _n: 0
     ).join()
@@ -56,11 +55,10 @@ def test_malformed_messages_between_good_ones_leave_the_job_running(
     assert all(record["kafka"]["topic"] == stream_topics["raw"] for record in letters.values())
 
     partition = TopicPartition(stream_topics["raw"], 0)
-    deadline = time.monotonic() + COMMIT_TIMEOUT_SECONDS
-    while True:
-        committed, ends = kit.committed_vs_end(kafka_bootstrap, stream_topics["raw"], "hostile")
-        if committed[partition] == ends[partition] == len(payloads):
-            break
-        assert time.monotonic() < deadline, f"committed {committed[partition]} of {ends}"
-        time.sleep(2)
+
+    def committed_past_all() -> bool:
+        committed, ends = kit.committed_vs_end(kafka_bootstrap, stream_topics["raw"], group)
+        return committed[partition] == ends[partition] == len(payloads)
+
+    kit.wait_until(committed_past_all, COMMIT_TIMEOUT_SECONDS, "every input is committed", 2)
     assert job.stop() == 0, "SIGTERM stops the job cleanly"

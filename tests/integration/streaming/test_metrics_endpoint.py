@@ -38,7 +38,9 @@ def test_metrics_move_while_the_job_runs(
 ):
     port = int(kafka_bootstrap.rsplit(":", 1)[1]) + METRICS_PORT_OFFSET
     url = f"http://127.0.0.1:{port}/metrics"
-    argv = kit.run_argv(kafka_bootstrap, stream_topics, "metrics", tmp_path / "files")
+    # A group per run: the group names the dedup changelog, which outlives a run on one broker.
+    group = f"{stream_topics['raw']}.metrics"
+    argv = kit.run_argv(kafka_bootstrap, stream_topics, group, tmp_path / "files")
     job = job_factory([*argv, "--metrics-port", str(port)])
 
     deadline = time.monotonic() + SCRAPE_TIMEOUT_SECONDS

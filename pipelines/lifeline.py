@@ -1,0 +1,52 @@
+"""The local runner dies with the job that started it, even after ``kill -9`` of the job alone.
+
+Beam's PrismRunner starts the Prism binary as a plain child process. A child outlives a parent
+killed with SIGKILL (or by the OOM killer): it is re-parented to init and keeps running, holding
+its ports and memory, and every kill and restart of the job would add one more. Linux kills a
+child with its parent only when the child asks first, with ``prctl(PR_SET_PDEATHSIG)``, and only a
+process can ask for itself: so Prism is started through this launcher, which asks and then
+``exec``s the binary (the request survives the ``exec``).
+
+``PR_SET_PDEATHSIG`` fires when the *thread* that started the child ends, not the process; the
+job starts Prism from the thread that runs the pipeline (the main thread, alive for the whole run).
+Python pool processes use their parent's spawn pipe instead (``transforms/text/ner_pool.py``).
+
+Usage: ``python -m pipelines.lifeline PARENT_PID COMMAND [ARG ...]``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Have the kernel SIGKILL this process when its parent ends; exit at once if the parent
+    (``parent_pid``) already ended before the request was made."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"prctl(PR_SET_PDEATHSIG): {os.strerror(errno)}")
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def launcher_command(command: list[str]) -> list[str]:
+    """``command`` run through this launcher, tied to the calling process."""
+    return [sys.executable, "-m", __name__, str(os.getpid()), *command]
+
+
+def main(argv: list[str]) -> None:
+    """Ask to die with the parent, then become ``argv[1:]`` (same pid, same file descriptors)."""
+    parent_pid, command = int(argv[0]), argv[1:]
+    die_with_parent(parent_pid)
+    os.execv(command[0], command)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

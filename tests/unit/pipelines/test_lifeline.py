@@ -1,0 +1,70 @@
+"""``pipelines.lifeline``: a command started through the launcher dies with the process that
+started it, even when that one is killed with SIGKILL; started directly, it outlives it (the
+control that shows the test can fail)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux prctl")
+
+EXEC_TIMEOUT_SECONDS = 30
+GONE_TIMEOUT_SECONDS = 10
+# A parent that starts `sleep` (through the launcher or not), prints its pid and waits.
+PARENT = """
+import subprocess, sys, time
+from pipelines.lifeline import launcher_command
+command = [sys.argv[1], "600"]
+child = subprocess.Popen(launcher_command(command) if sys.argv[2] == "tied" else command)
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def _poll(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.parametrize(("how", "survives"), [("tied", False), ("plain", True)])
+def test_a_child_dies_with_its_parent_only_when_tied(how, survives):
+    sleep = shutil.which("sleep")
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, sleep, how], stdout=subprocess.PIPE, text=True
+    )
+    child = int(parent.stdout.readline())
+    try:
+        exec_done = _poll(
+            lambda: Path(f"/proc/{child}/exe").resolve() == Path(sleep).resolve(),
+            EXEC_TIMEOUT_SECONDS,
+        )
+        assert exec_done, "the launcher became the command"
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=30)
+        # the control need not wait as long: a plain child is not signalled at all
+        gone = _poll(lambda: not _running(child), 1 if survives else GONE_TIMEOUT_SECONDS)
+        assert gone != survives
+    finally:
+        parent.stdout.close()
+        if _running(child):
+            os.kill(child, signal.SIGKILL)
