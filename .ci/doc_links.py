@@ -14,6 +14,8 @@ import re
 import sys
 from pathlib import Path
 
+import checks
+
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 CODE_SPAN = re.compile(r"`+[^`]*`+")
 FENCE = re.compile(r"^\s*(```|~~~)")
@@ -74,19 +76,15 @@ def markdown_files(root: Path):
     return [root] if root.is_file() else sorted(root.rglob("*.md"))
 
 
+def problems(path: Path) -> list[tuple[int, str]]:
+    """(line, problem) of every broken link in one file."""
+    return [
+        (number, f"broken link ({target}): {why}") for number, target, why in broken_links(path)
+    ]
+
+
 def main(roots: list[str]) -> int:
-    found = 0
-    for root in roots:
-        if not Path(root).exists():
-            print(f"{root}: no such file or folder to check", file=sys.stderr)
-            return 2
-        for path in markdown_files(Path(root)):
-            for number, target, why in broken_links(path):
-                print(f"{path}:{number}: broken link ({target}): {why}")
-                found += 1
-    if found:
-        print(f"{found} broken link(s): point them at the file and heading now", file=sys.stderr)
-    return 1 if found else 0
+    return checks.run(roots, markdown_files, problems, "point them at the file and heading now")
 
 
 if __name__ == "__main__":

@@ -37,20 +37,20 @@ def docs(tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize(
-    "link",
-    [
-        "[ops](docs/ops.md)",
-        "[issues](docs/ops.md#known-issues)",
-        "[again](docs/ops.md#known-issues-1)",
-        "[registry](docs/ops.md#schema-registry-confluent-wire-format)",
-        "[top](#front)",
-        "[web](https://example.org/missing.md)",
-        "`[not a link](nowhere.md)` in code",
-    ],
-)
-def test_links_that_resolve_pass(docs, link):
-    (docs / "README.md").write_text(f"# Front\n\nSee {link}.\n\n```\n[fenced](gone.md)\n```\n")
+SOUND_LINKS = """# Front
+
+See [ops](docs/ops.md), [issues](docs/ops.md#known-issues), the second heading of that name
+[again](docs/ops.md#known-issues-1), [registry](docs/ops.md#schema-registry-confluent-wire-format),
+[top](#front) and [web](https://example.org/missing.md); `[in code](nowhere.md)` is no link.
+
+```
+[fenced](gone.md)
+```
+"""
+
+
+def test_links_that_resolve_pass(docs):
+    (docs / "README.md").write_text(SOUND_LINKS)
     result = check(docs / "README.md")
     assert (result.returncode, result.stdout) == (0, "")
 
