@@ -49,10 +49,11 @@ install: $(STAMP) ## create .venv (pinned deps, spaCy model) and build the Prism
 # Folders and files that must not hold an absolute machine path (the suite runs from any clone).
 PORTABLE := tests benchmarks pipelines transforms schemas $(wildcard examples/*.py)
 
-lint: $(STAMP) ## ruff lint and format check; no machine paths in code, tests, benchmarks
+lint: $(STAMP) ## ruff lint and format check; no machine paths in code, tests, benchmarks; no broken doc links
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) .ci/machine_paths.py $(PORTABLE)
+	$(PY) .ci/doc_links.py README.md docs deploy/README.md
 
 format: $(STAMP) ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -13,6 +13,8 @@ import re
 import sys
 from pathlib import Path
 
+import checks
+
 MACHINE_PATH = re.compile(
     r"(?<![\w.~-])(?:/(?:work|home|root|tmp|Users|mnt|var/folders)/|\.\./shared\b|~/)"
     r"|\b[A-Za-z]:\\\\?Users\b"
@@ -38,23 +40,17 @@ def files_under(root: Path):
             yield path
 
 
+def problems(path: Path) -> list[tuple[int, str]]:
+    """(line, problem) of every machine path in one file."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return [(number, f"machine path: {line}") for number, line in hits(text)]
+
+
 def main(roots: list[str]) -> int:
-    found = 0
-    for root in roots:
-        if not Path(root).exists():
-            print(f"{root}: no such file or folder to check", file=sys.stderr)
-            return 2
-        for path in files_under(Path(root)):
-            for number, line in hits(path.read_text(encoding="utf-8", errors="replace")):
-                print(f"{path}:{number}: machine path: {line}")
-                found += 1
-    if found:
-        print(
-            f"{found} machine path(s): read data relative to the repository, never from a path"
-            " that exists only on one machine",
-            file=sys.stderr,
-        )
-    return 1 if found else 0
+    advice = (
+        "read data relative to the repository, never from a path that exists only on one machine"
+    )
+    return checks.run(roots, files_under, problems, advice)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ are left out); band keys come from ``fingerprint.lsh_bands`` as in the pipeline.
 3. restore (with ``--bootstrap-servers``): the entries written to a fresh changelog topic, then
    ``changelog.restore`` timed, reported per 100,000 entries.
 
-No assertion: the figures go in the README.
+No assertion: the figures go in docs/performance.md.
 """
 
 from __future__ import annotations

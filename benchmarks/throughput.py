@@ -13,7 +13,7 @@ article reaches NER).
     ``newsflow.dedup/state_requests`` (n/a while the dedup step does not count them).
 Each runs in its own child process, timed from spawn to exit (process start and model load
 included), with its CPU seconds (its own and its reaped children's) and peak RSS of its largest
-process from ``wait4``. Prints a table to paste into the README; no assertion.
+process from ``wait4``. Prints a table to paste into docs/performance.md; no assertion.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import bisect
 from apache_beam.metrics import Metrics
 
 # Upper bounds in milliseconds: spaCy batches and end-to-end latency on this machine both span
-# tens of milliseconds to minutes (README, Streaming).
+# tens of milliseconds to minutes (docs/performance.md).
 BUCKETS_MS = (10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000)
 INF = "inf"
 

@@ -5,7 +5,7 @@ article that went on to be enriched, never another duplicate (a copy of a copy i
 the original it shares text with, or kept if it no longer resembles it).
 
 Memory is what bounds a 7-day TTL, so an entry is kept compact (measured by
-``benchmarks/dedup_state.py``; figures in the README): one row tuple with the packed MinHash
+``benchmarks/dedup_state.py``, docs/performance.md): one row tuple with the packed MinHash
 signature, and the band keys as (low 32 bits of the key, row) pairs in two sorted numpy uint32
 arrays, 8 bytes a band, rather than a Python dict per band (~80 bytes a band and article, 5 KB at
 64 bands). A stored entry's band keys are recomputed from its signature when needed. New keys wait

@@ -11,8 +11,9 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-# Generous on purpose: 17 s measured on a quiet 2-core machine (README), 37-86 s here with eight
-# test runs sharing the 2 cores. A job that cannot keep up fails the growth check instead.
+# Generous on purpose: 17 s measured on a quiet 2-core machine (docs/performance.md), 37-86 s
+# here with eight test runs sharing the 2 cores. A job that cannot keep up fails the growth check
+# instead.
 LATENCY_P99_CEILING_SECONDS = 120
 # A job below capacity ends the run no slower than it began (its warm-up makes the first quarter
 # slow); one above capacity builds a backlog, and its last inputs wait longest.
@@ -26,7 +27,7 @@ def test_steady_stream_is_complete_with_bounded_latency(
     """Every input in exactly one output topic and every enriched record in a file, with p99
     latency under a generous ceiling and no backlog growing over the run."""
     # Below the ~5 articles/s this 2-core machine sustains. NEWSFLOW_STREAM_EVENTS=2000 gives the
-    # figure README reports (11 minutes); the default keeps `make test` short.
+    # figure docs/performance.md reports (11 minutes); the default keeps `make test` short.
     count = int(os.environ.get("NEWSFLOW_STREAM_EVENTS", "240"))
     rate = 3.0
     # A group per test run: the group also names the dedup changelog, which outlives a run.

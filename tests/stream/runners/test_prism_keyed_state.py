@@ -8,9 +8,10 @@ gather step forever (about one Kafka-mode run in four).
 ``use_local_runner`` turns those splits off (``prism_disable_sdf_split``).
 
 The second test shows the first one can fail: the same pipeline with Prism's splits left on loses
-keyed-state updates. It runs when ``NEWSFLOW_RUNNER_BUG_PROOF=1`` is set (see README, Tests), not
-in ``make test``: it proves a runner bug is still there, so a Prism release that fixes the race
-makes it fail (then the flag can go), which is news for a maintainer, not a CI failure.
+keyed-state updates. It runs when ``NEWSFLOW_RUNNER_BUG_PROOF=1`` is set (see docs/testing.md,
+"The test suites"), not in ``make test``: it proves a runner bug is still there, so a Prism
+release that fixes the race makes it fail (then the flag can go), which is news for a maintainer,
+not a CI failure.
 """
 
 from __future__ import annotations
