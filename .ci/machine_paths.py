@@ -10,6 +10,7 @@ repository (``Path(__file__).parents[n]``), pytest's ``tmp_path``, or what ``mak
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -31,13 +32,32 @@ def hits(text: str) -> list[tuple[int, str]]:
     ]
 
 
+def ignored_by_git(paths: list[Path]) -> set[Path]:
+    """Those of ``paths`` that .gitignore excludes (none outside a git checkout)."""
+    if not paths:
+        return set()
+    answer = subprocess.run(
+        ["git", "check-ignore", "--stdin", "-z"], cwd=paths[0].parent, capture_output=True,
+        input="\0".join(str(p.resolve()) for p in paths), text=True,
+    )  # fmt: skip
+    if answer.returncode not in (0, 1):
+        return set()
+    return {Path(name) for name in answer.stdout.split("\0") if name}
+
+
 def files_under(root: Path):
-    """``root`` itself if it is a file, else every file below it, caches skipped."""
+    """``root`` itself if it is a file, else every file below it except caches and what git
+    ignores (downloaded data such as ``benchmarks/.data`` is not the project's code)."""
     if root.is_file():
         yield root
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and not SKIPPED_DIRS.intersection(path.parts):
-            yield path
+        return
+    found = [
+        path
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and not SKIPPED_DIRS.intersection(path.parts)
+    ]
+    ignored = ignored_by_git(found)
+    yield from (path for path in found if path.resolve() not in ignored)
 
 
 def problems(path: Path) -> list[tuple[int, str]]:
