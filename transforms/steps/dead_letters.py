@@ -1,8 +1,8 @@
 """Dead letters: the one place every rejected input goes, with its reason and coordinates.
 
 Every step turns a failure on one input into a dead letter the same way, through ``attempt``
-(built on ``guarded``, the only handler in ``transforms/steps`` and ``transforms/io`` that catches
-``Exception``; tests/unit/steps/test_error_routing.py fails on any other). The split:
+(built on ``guarded``, the only handler in ``transforms/`` that catches ``Exception``;
+tests/unit/steps/test_error_routing.py fails on any other). The split:
 
 * a ``DataError`` is the input's fault and becomes a dead letter with its reason code;
 * any other exception raised while one input is handled (a bug a hostile input reached, a
