@@ -77,6 +77,14 @@ class BrokerUnavailableError(KafkaIOError):
     code = "broker_unavailable"
 
 
+class NerPoolError(InfrastructureError):
+    """The NER pool cannot run: its worker processes keep dying (killed, out of memory, a crash in
+    native code) or cannot start (spawn fails, the model does not load). Not any one article's
+    fault, so never a dead letter: the job fails with this line."""
+
+    code = "ner_pool_broken"
+
+
 class AuthenticationError(ConfigurationError):
     """The broker rejected the client's credentials (SASL) or its TLS handshake."""
 

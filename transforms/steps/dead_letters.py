@@ -1,4 +1,15 @@
-"""Dead letters: the one place every rejected input goes, with its reason and coordinates."""
+"""Dead letters: the one place every rejected input goes, with its reason and coordinates.
+
+Every step turns a failure on one input into a dead letter the same way, through ``attempt``
+(built on ``guarded``, the only handler in ``transforms/`` that catches ``Exception``;
+tests/unit/steps/test_error_routing.py fails on any other). The split:
+
+* a ``DataError`` is the input's fault and becomes a dead letter with its reason code;
+* any other exception raised while one input is handled (a bug a hostile input reached, a
+  library raising on its text) is that input's failure too: a dead letter ``<step>_failed``;
+* an ``InfrastructureError`` (a broker, a schema file, a setting, a broken NER pool) is never a
+  dead letter: it propagates, so the runner retries the bundle or the command ends with one line.
+"""
 
 from __future__ import annotations
 
@@ -41,10 +52,10 @@ def to_dead_letter(payload: bytes, ref: SourceRef, step: str, exc: Exception) ->
 
 def exception_message(exc: Exception) -> str:
     """The exception's message, cut to a readable length, with whatever UTF-8 cannot encode (a
-    lone surrogate quoted from the input) escaped, so the dead letter itself always encodes."""
-    try:
-        text = str(exc)
-    except Exception:  # a broken __str__ must not lose the dead letter
+    lone surrogate quoted from the input) escaped, so the dead letter itself always encodes. A
+    broken ``__str__`` must not lose the dead letter."""
+    text, failure = guarded(str, exc)
+    if failure is not None:
         text = f"<unprintable {type(exc).__name__}>"
     return encodable(text[:MAX_MESSAGE_CHARS])
 
@@ -66,14 +77,25 @@ def attempt(
     """``(fn(*args), None)``, or ``(None, dead letter)`` when ``fn`` raises on this one input.
 
     Any exception but an infrastructure one becomes a dead letter with ``element``'s payload and
-    coordinates: one bad input never stops the job. Infrastructure errors (a broker, a schema file)
-    propagate, so the runner retries or the command ends."""
+    coordinates: one bad input never stops the job. Infrastructure errors (a broker, a schema file,
+    a broken NER pool) propagate, so the runner retries or the command ends."""
+    result, failure = guarded(fn, *args)
+    if failure is not None:
+        return None, dead_letter_output(step, payload_of(element), element.ref, failure)
+    return result, None
+
+
+def guarded(fn: Callable[..., T], *args: Any) -> tuple[T | None, Exception | None]:
+    """``(fn(*args), None)``, or ``(None, the exception)`` when ``fn`` fails on what it was given.
+
+    The one place a step catches ``Exception``: an ``InfrastructureError`` is re-raised, never
+    returned, so no caller can turn it into a dead letter."""
     try:
         return fn(*args), None
     except InfrastructureError:
         raise
     except Exception as exc:  # the contract: one input's failure is a dead letter, never a crash
-        return None, dead_letter_output(step, payload_of(element), element.ref, exc)
+        return None, exc
 
 
 def raw_payload(element: Any) -> bytes:

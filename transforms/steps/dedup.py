@@ -41,7 +41,7 @@ from apache_beam.utils.timestamp import Duration
 
 from transforms.io.changelog import ChangelogConfig, ChangelogWriter, ensure_topic, restore
 from transforms.steps import buffering
-from transforms.steps.dead_letters import article_payload, dead_letter_output
+from transforms.steps.dead_letters import article_payload, attempt
 from transforms.steps.shared import ARTICLES, DEAD_LETTER, DUPLICATES, arrival_order
 from transforms.text.dedup_index import (
     DedupIndex,
@@ -83,10 +83,8 @@ class FingerprintFn(beam.DoFn):
         self._cfg = cfg
 
     def process(self, article: Article):
-        try:
-            yield SHARD, (article, fingerprint(article.body, self._cfg))
-        except Exception as exc:  # one bad article must not stop the job
-            yield dead_letter_output(STEP, article_payload(article), article.ref, exc)
+        fp, failure = attempt(STEP, article, article_payload, fingerprint, article.body, self._cfg)
+        yield failure if failure is not None else (SHARD, (article, fp))
 
 
 class DecideDuplicatesFn(beam.DoFn):
@@ -149,10 +147,11 @@ class DecideDuplicatesFn(beam.DoFn):
         index.expire_before(now_ms - int(self._config.ttl.micros // 1000))
         outputs, added = [], []
         for article, fp in sorted(due.values, key=lambda item: arrival_order(item[0])):
-            try:
-                decision = decide(article, fp, index, now_ms)
-            except Exception as exc:  # one bad article must not stop the job
-                outputs.append(dead_letter_output(STEP, article_payload(article), article.ref, exc))
+            decision, failure = attempt(
+                STEP, article, article_payload, decide, article, fp, index, now_ms
+            )
+            if failure is not None:
+                outputs.append(failure)
                 continue
             if decision.entry is not None:
                 added.append(decision.entry)

@@ -12,7 +12,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.io.histograms import CounterHistogram
-from transforms.steps.dead_letters import article_payload, dead_letter_output
+from transforms.steps.dead_letters import article_payload, attempt, guarded
 from transforms.steps.shared import ARTICLES, DEAD_LETTER
 from transforms.text.entities import resolve_entities
 from transforms.text.extract import detect_language
@@ -63,8 +63,9 @@ class ExtractEntitiesFn(beam.DoFn):
     With ``processes`` = 1 the spaCy model is loaded once per DoFn instance in ``setup`` and runs
     in the SDK worker; above 1, every instance in the SDK worker process shares one ``NerPool``
     of that many processes (``shared_pool``), so the cores are used and the model is loaded
-    once per pool process. A batch that fails, whatever the exception, is retried one article at
-    a time so a single bad input becomes a dead letter instead of failing its neighbours.
+    once per pool process. A batch that fails on its data is retried one article at a time, so
+    a single bad input becomes an ``enrich_failed`` dead letter instead of failing its
+    neighbours; a broken pool (``NerPoolError``) is no article's fault and fails the bundle.
     """
 
     def __init__(
@@ -95,30 +96,28 @@ class ExtractEntitiesFn(beam.DoFn):
     def process(self, batch: list[Article]):
         self._in.inc(len(batch))
         started = time.perf_counter()
-        try:
-            found = self._annotate([a.body for a in batch], self._batch_size)
+        found, failure = guarded(self._annotate, [a.body for a in batch], self._batch_size)
+        if failure is None:
             self._ner_time.observe((time.perf_counter() - started) * 1000)
-        except Exception:  # any failure: retry one by one, so only the culprit is dead-lettered
+        else:  # one article's failure: annotate one by one, so only the culprit is dead-lettered
             found = [None] * len(batch)
         for article, entities in zip(batch, found, strict=True):
-            yield self._one(article, entities)
+            enriched, failure = attempt(
+                STEP, article, article_payload, self._one, article, entities
+            )
+            if failure is not None:
+                yield failure
+                continue
+            self._out.inc()
+            self._per_article.update(len(enriched.entities))
+            yield enriched
 
-    def _one(self, article: Article, entities: tuple[Entity, ...] | None):
-        """The enriched article, annotating it alone when its batch failed; whatever goes wrong
-        on this one article (NER, language detection, entity resolution) makes it an
-        ``enrich_failed`` dead letter with the exception's class and message."""
-        try:
-            if entities is None:
-                (entities,) = self._annotate([article.body], 1)
-            return self._enriched(article, entities)
-        except Exception as exc:
-            return dead_letter_output(STEP, article_payload(article), article.ref, exc)
-
-    def _enriched(self, article: Article, entities: tuple[Entity, ...]) -> Article:
-        """Mentions resolved within the article: "Rudd" gets canonical "Amber Rudd" and the
-        label its cluster's mentions mostly carry."""
-        self._out.inc()
-        self._per_article.update(len(entities))
+    def _one(self, article: Article, entities: tuple[Entity, ...] | None) -> Article:
+        """The enriched article, annotated alone when its batch failed. Mentions are resolved
+        within the article: "Rudd" gets canonical "Amber Rudd" and the label its cluster's
+        mentions mostly carry."""
+        if entities is None:
+            (entities,) = self._annotate([article.body], 1)
         language = detect_language(article.body) or article.language_hint
         return replace(article, entities=resolve_entities(entities), language=language)
 

@@ -17,7 +17,7 @@ from apache_beam.transforms.userstate import TimerSpec, on_timer
 from apache_beam.utils.timestamp import Duration
 
 from transforms.steps import buffering
-from transforms.steps.dead_letters import article_payload, dead_letter_output
+from transforms.steps.dead_letters import article_payload, attempt
 from transforms.steps.shared import ARTICLES, DEAD_LETTER, KeyedArticle, arrival_order
 from transforms.text.models import Article
 from transforms.text.templates import TemplateConfig, TemplateMemory, learn_and_strip
@@ -69,10 +69,11 @@ class LearnTemplatesFn(beam.DoFn):
             return
         memory = due.carried or TemplateMemory()
         for article in sorted(due.values, key=arrival_order):
-            try:
-                stripped = learn_and_strip(article, memory, self._config)
-            except Exception as exc:  # one bad article must not stop the job
-                yield dead_letter_output(STEP, article_payload(article), article.ref, exc)
+            stripped, failure = attempt(
+                STEP, article, article_payload, learn_and_strip, article, memory, self._config
+            )
+            if failure is not None:
+                yield failure
                 continue
             removed = len(stripped.boilerplate) - len(article.boilerplate)
             if removed:

@@ -227,7 +227,8 @@ def chrome_kind(line: str) -> str | None:
 
     A bar of items ("Share on Facebook | Share on X | Email this article", or without
     separators "WhatsApp Facebook Twitter Email") is chrome when every item is; it takes the
-    kind of its first item. Bare network names count only inside a bar.
+    kind of its first item. Bare network names count only inside a bar. So is a line of
+    sentences that are each chrome ("Share this article on Facebook. Email this story.").
     """
     if len(line) > 300:
         return None
@@ -236,6 +237,9 @@ def chrome_kind(line: str) -> str | None:
         return kind
     items = _bar_items(line) if _BAR_SEPARATOR.search(line) else line.split()
     kinds = [_item_kind(item) or _share_target(item) for item in items]
+    if len(kinds) > 1 and None not in kinds:
+        return kinds[0]
+    kinds = [_item_kind(sentence) for sentence in _SENTENCE_END.split(line)]
     return kinds[0] if len(kinds) > 1 and None not in kinds else None
 
 

@@ -6,9 +6,14 @@ processes (started with ``spawn``: the SDK worker holds gRPC threads, which ``fo
 mid-flight), each of which loads the model once in its initializer and keeps it. The calling
 thread only waits, so the SDK worker's other bundles (decode, dedup, sinks) run meanwhile.
 
-A worker that dies (a crash in native code) breaks the pool: the call raises, the pool is started
-anew, and the caller retries one article at a time, so only the article that kills a worker
-is dead-lettered.
+A pool is infrastructure, not data: it is "broken" when a worker process dies
+(``BrokenProcessPool``: killed by an operator or the OOM killer, a crash in native code, or its
+initializer failing to load the model) or cannot be started (``OSError`` from spawning: no
+memory, a process limit). Then the pool is started anew and the call retried, up to ``RESTARTS``
+times; a pool that still breaks raises ``NerPoolError``, an ``InfrastructureError``: the job
+fails with that line, and no article is dead-lettered for it. Exceptions spaCy raises on a text
+inside a worker reach the caller as they are: they are that text's failure (the enrich step
+dead-letters the one article).
 
 A worker also ends when the process that started it ends, however that one died (``kill -9``, the
 OOM killer): it watches its end of the spawn pipe, which the kernel closes with the parent. A
@@ -30,9 +35,12 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from schemas.errors import NerPoolError
 from transforms.text.models import Entity
 from transforms.text.ner import annotate, load_ner_model
 
+# Restarts of a broken pool within one call before it raises NerPoolError.
+RESTARTS = 2
 _worker_nlp: Any = None
 WATCH_THREAD = "newsflow-watch"  # a pool worker's thread that ends it with its parent
 PR_SET_NAME = 15
@@ -115,24 +123,34 @@ class NerPool:
     def warm_up(self) -> None:
         """Start every worker and wait until each has loaded the model. The executor spawns a
         process per task submitted while none is idle, so ``processes`` tasks at once start them
-        all; without this the first batches wait for the model loads."""
-        futures = [self._executor.submit(_loaded) for _ in range(self._processes)]
-        for future in futures:
-            future.result()
+        all; without this the first batches wait for the model loads. ``NerPoolError`` when the
+        pool cannot start."""
+        try:
+            futures = [_submit(self._executor, _loaded) for _ in range(self._processes)]
+            for future in futures:
+                future.result()
+        except BrokenProcessPool as exc:
+            raise NerPoolError(f"the NER pool of {self._model!r} cannot start: {exc}") from exc
 
     def annotate(self, bodies: Sequence[str], batch_size: int) -> list[tuple[Entity, ...]]:
-        """Entities for each body, in order, as ``ner.annotate`` gives them."""
-        executor = self._executor
+        """Entities for each body, in order, as ``ner.annotate`` gives them; a broken pool is
+        restarted and the call retried, ``NerPoolError`` once it broke ``RESTARTS + 1`` times."""
         slices = balanced_slices([len(body) for body in bodies], self._processes)
-        try:
-            futures = [
-                executor.submit(_annotate_in_worker, [bodies[i] for i in part], batch_size)
-                for part in slices
-            ]
-            return [entities for future in futures for entities in future.result()]
-        except BrokenProcessPool:
-            self._restart(executor)
-            raise
+        for _ in range(RESTARTS + 1):
+            executor = self._executor
+            try:
+                futures = [
+                    _submit(executor, _annotate_in_worker, [bodies[i] for i in part], batch_size)
+                    for part in slices
+                ]
+                return [entities for future in futures for entities in future.result()]
+            except BrokenProcessPool as exc:
+                self._restart(executor)
+                broken = exc
+        raise NerPoolError(
+            f"the NER pool of {self._model!r} broke {RESTARTS + 1} times in a row "
+            f"(a worker died or could not start): {broken}"
+        ) from broken
 
     def _restart(self, broken: ProcessPoolExecutor) -> None:
         """Replace the broken executor once, however many threads saw it break."""
@@ -143,6 +161,15 @@ class NerPool:
 
     def close(self) -> None:
         _shut_down(self._current)
+
+
+def _submit(executor: ProcessPoolExecutor, fn, *args):
+    """``executor.submit``, where a worker that cannot be spawned breaks the pool like one that
+    died (the executor starts its processes on submit)."""
+    try:
+        return executor.submit(fn, *args)
+    except OSError as exc:
+        raise BrokenProcessPool(f"cannot start a worker process: {exc}") from exc
 
 
 def _shut_down(current: list[ProcessPoolExecutor]) -> None:

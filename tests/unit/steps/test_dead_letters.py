@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from schemas.errors import ConfigurationError, InvalidEventError, KafkaIOError
-from transforms.steps.dead_letters import article_payload, attempt, raw_payload
+from schemas.errors import ConfigurationError, InvalidEventError, KafkaIOError, NerPoolError
+from transforms.steps.dead_letters import article_payload, attempt, guarded, raw_payload
 from transforms.steps.shared import DEAD_LETTER
 from transforms.text.models import Article, RawEvent, SourceRef
 
@@ -49,10 +49,21 @@ def test_errors_on_one_input_become_dead_letters(exc, code, exception_class, mes
     letter.message.encode("utf-8")
 
 
-@pytest.mark.parametrize("exc", [KafkaIOError("broker down"), ConfigurationError("no schema")])
+@pytest.mark.parametrize(
+    "exc",
+    [KafkaIOError("broker down"), ConfigurationError("no schema"), NerPoolError("pool broke")],
+)
 def test_infrastructure_errors_propagate(exc):
     with pytest.raises(type(exc)):
         attempt("decode", RAW, raw_payload, fails_with(exc), RAW)
+    with pytest.raises(type(exc)):
+        guarded(fails_with(exc), RAW)
+
+
+def test_guarded_returns_what_an_input_raised():
+    exc = ValueError("boom")
+    assert guarded(fails_with(exc), RAW) == (None, exc)
+    assert guarded(len, b"abc") == (3, None)
 
 
 def test_success_returns_the_result_and_no_dead_letter():

@@ -299,6 +299,11 @@ def test_is_filler(text: str, expected: bool) -> None:
         ("Print runs of the newspaper have fallen by half since 2001.", None),
         ("Sign-ups for the program doubled in March, officials said.", None),
         ("Copyright lawyers say the ruling will be appealed to the High Court.", None),
+        # found by the hostile corpus (tests/integration/pipelines): sentences each chrome
+        ("Share this article on Facebook. Share on Twitter. Email this story.", "share_prompt"),
+        ("Email this story. Read more", "share_prompt"),
+        ("Share this article. Ministers said the plan would be published in May.", None),
+        ("Ministers met on Monday. Share this article.", None),
     ],
 )
 def test_chrome_kind(line: str, kind: str | None) -> None:
