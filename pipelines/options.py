@@ -16,6 +16,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.io.broker_retry import DEFAULT_BROKER_TIMEOUT_SECONDS
 from transforms.io.changelog import ChangelogConfig, changelog_topic
+from transforms.io.client_settings import check_broker_timeout, check_client_settings
 from transforms.io.kafka_config import client_config, kafka_settings
 from transforms.steps.dedup import DEFAULT_TTL_HOURS, DedupConfig
 from transforms.steps.enrich import DEFAULT_BATCH_SIZE, DEFAULT_NER_PROCESSES
@@ -86,7 +87,7 @@ class NewsflowOptions(PipelineOptions):
             type=float,
             default=DEFAULT_BROKER_TIMEOUT_SECONDS,
             help="how long reads, writes and commits retry while the Kafka broker is unreachable "
-            "before the job ends, in seconds (default %(default)g)",
+            "before the job ends, in seconds, > 0 and at most 2147483.647 (default %(default)g)",
         )
         _flag(
             parser,
@@ -209,11 +210,10 @@ def validate(opts: NewsflowOptions) -> None:
         raise ValueError(f"--ner-batch-size must be > 0, got {opts.ner_batch_size}")
     if opts.ner_processes <= 0:
         raise ValueError(f"--ner-processes must be > 0, got {opts.ner_processes}")
-    if opts.broker_timeout_seconds <= 0:
-        raise ValueError(f"--broker-timeout-seconds must be > 0, got {opts.broker_timeout_seconds}")
+    check_broker_timeout(opts.broker_timeout_seconds)
     if opts.window_seconds <= 0:
         raise ValueError(f"--window-seconds must be > 0, got {opts.window_seconds}")
-    client_config(opts.bootstrap_servers, kafka_overrides(opts))
+    check_client_settings(client_config(opts.bootstrap_servers, kafka_overrides(opts)))
     if opts.metrics_port is not None and not 0 < opts.metrics_port < 65536:
         raise ValueError(f"--metrics-port must be in 1..65535, got {opts.metrics_port}")
     if opts.value_format == CONFLUENT and not opts.schema_registry_url:
