@@ -74,3 +74,10 @@ def test_the_producer_retries_writes_for_the_broker_timeout_but_never_below_kafk
 
 def test_settings_that_only_drop_idempotence_explicitly_are_accepted():
     validate(_opts("--kafka-config", "retries=0", "--kafka-config", "enable.idempotence=false"))
+
+
+def test_javas_compression_type_none_means_no_compression():
+    opts = _opts("--kafka-config", "compression.type=none")
+    validate(opts)
+    config = client_config(opts.bootstrap_servers, kafka_overrides(opts))
+    assert producer_settings(config, 300)["compression_type"] is None
