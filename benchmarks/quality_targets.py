@@ -60,7 +60,11 @@ TARGETS: tuple[Target, ...] = (
     least("structure", "structure", r"(title|date|byline) exact \(\d+ feed texts\)", 0.95),
     least("near-dup", "near-dup", r"precision", 0.99),
     least("near-dup", "near-dup", r"recall \(kinds not reported apart\)", 0.97),
-    zero("near-dup", "near-dup", r".* flagged \(must be 0\)"),  # the row names its own target
+    # README: distinct articles of one site and day, digests, same-story Lee pairs: none flagged.
+    # Other distinct kinds have no target of their own: their false positives count in precision.
+    zero(
+        "near-dup", "near-dup", r"(same_outlet_day|roundup|same_story) flagged \(false positives\)"
+    ),
 )
 
 
