@@ -25,6 +25,8 @@ from transforms.text.near_dup import MinHashConfig
 from transforms.text.ner import DEFAULT_MODEL
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+# About 114 years: a TTL beyond it overflows Beam's timestamps (a timer at event time + TTL).
+MAX_TTL_HOURS = 1_000_000
 SINGLE_OBJECT = "single-object"
 CONFLUENT = "confluent"
 VALUE_FORMATS = (SINGLE_OBJECT, CONFLUENT)
@@ -202,6 +204,11 @@ def validate(opts: NewsflowOptions) -> None:
     """Reject settings that cannot work, before any worker starts; raises ValueError."""
     if not 0 < opts.dedup_ttl_hours < math.inf:  # also refuses nan, which compares false
         raise ValueError(f"--dedup-ttl-hours must be finite and > 0, got {opts.dedup_ttl_hours}")
+    if opts.dedup_ttl_hours > MAX_TTL_HOURS:
+        raise ValueError(
+            f"--dedup-ttl-hours must be at most {MAX_TTL_HOURS:,} (the TTL sets Beam timers and "
+            f"the changelog's retention.ms), got {opts.dedup_ttl_hours}"
+        )
     if not 0.0 < opts.near_dup_threshold <= 1.0:
         raise ValueError(f"--near-dup-threshold must be in (0, 1], got {opts.near_dup_threshold}")
     if opts.max_body_bytes <= 0:

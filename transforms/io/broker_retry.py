@@ -37,6 +37,7 @@ from typing import TypeVar
 from kafka.errors import (
     AuthorizationError,
     IllegalArgumentError,
+    InvalidConfigurationError,
     KafkaConfigurationError,
     KafkaError,
     SaslAuthenticationFailedError,
@@ -58,8 +59,13 @@ SETTLE_SECONDS = 60.0
 
 # Retrying cannot fix these: a wrong password or a missing ACL is a configuration error.
 NOT_RETRIED: tuple[type[KafkaError], ...] = (SaslAuthenticationFailedError, AuthorizationError)
-# Nor these: a client setting kafka-python refuses (e.g. delivery.timeout.ms too short).
-CONFIGURATION_ERRORS: tuple[type[KafkaError], ...] = (KafkaConfigurationError, IllegalArgumentError)
+# Nor these: a client setting kafka-python refuses (e.g. delivery.timeout.ms too short), or a
+# topic setting the broker refuses.
+CONFIGURATION_ERRORS: tuple[type[KafkaError], ...] = (
+    KafkaConfigurationError,
+    IllegalArgumentError,
+    InvalidConfigurationError,
+)
 
 T = TypeVar("T")
 

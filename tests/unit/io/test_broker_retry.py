@@ -7,6 +7,7 @@ import socket
 import pytest
 from kafka.errors import (
     IllegalArgumentError,
+    InvalidConfigurationError,
     KafkaConfigurationError,
     KafkaTimeoutError,
     SaslAuthenticationFailedError,
@@ -139,6 +140,7 @@ def test_call_does_not_retry_a_wrong_password(monkeypatch):
     [
         KafkaConfigurationError("Must set delivery_timeout_ms higher than linger_ms + ..."),
         IllegalArgumentError("bad argument"),
+        InvalidConfigurationError("retention.ms out of range"),
     ],
 )
 def test_a_setting_the_client_refuses_is_never_retried_as_an_outage(monkeypatch, error):
