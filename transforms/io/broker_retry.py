@@ -14,6 +14,11 @@ connections fails at once with ``AuthenticationError`` ("authentication failed .
 retried: a broker that is down or restarting refuses connections instead. When kafka-python's
 connection manager logged the rejection itself (``AuthFailures``), its reason is given.
 
+A setting kafka-python's client refuses (``KafkaConfigurationError``, ``IllegalArgumentError``) is
+not an outage either: no retry can fix it, so it fails at once with ``ConfigurationError``
+("Kafka client settings cannot work ..."). ``options.validate`` refuses such settings before a job
+starts (``client_settings``); this is the backstop for what only a worker sees.
+
 ``Outage`` is the pure state machine (clock injected, unit-tested with a fake clock);
 ``BrokerCalls`` adds sleeping, logging and the per-process registry of outages.
 """
@@ -29,9 +34,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from kafka.errors import AuthorizationError, KafkaError, SaslAuthenticationFailedError
+from kafka.errors import (
+    AuthorizationError,
+    IllegalArgumentError,
+    InvalidConfigurationError,
+    KafkaConfigurationError,
+    KafkaError,
+    SaslAuthenticationFailedError,
+)
 
-from schemas.errors import AuthenticationError, BrokerUnavailableError
+from schemas.errors import AuthenticationError, BrokerUnavailableError, ConfigurationError
 
 _LOG = logging.getLogger(__name__)
 
@@ -47,6 +59,13 @@ SETTLE_SECONDS = 60.0
 
 # Retrying cannot fix these: a wrong password or a missing ACL is a configuration error.
 NOT_RETRIED: tuple[type[KafkaError], ...] = (SaslAuthenticationFailedError, AuthorizationError)
+# Nor these: a client setting kafka-python refuses (e.g. delivery.timeout.ms too short), or a
+# topic setting the broker refuses.
+CONFIGURATION_ERRORS: tuple[type[KafkaError], ...] = (
+    KafkaConfigurationError,
+    IllegalArgumentError,
+    InvalidConfigurationError,
+)
 
 T = TypeVar("T")
 
@@ -171,8 +190,8 @@ class BrokerCalls:
         local: bool = False,
         sleep: Callable[[float], None] = time.sleep,
     ) -> T:
-        """``fn(*args)``, retried on ``KafkaError`` (except authentication and authorization
-        failures) until it succeeds or the outage exceeds the timeout.
+        """``fn(*args)``, retried on ``KafkaError`` (except authentication, authorization and
+        configuration errors) until it succeeds or the outage exceeds the timeout.
 
         ``local`` marks a call that may succeed without the broker (a poll returns nothing, a send
         only buffers): its success does not end an outage."""
@@ -185,6 +204,10 @@ class BrokerCalls:
             except NOT_RETRIED as exc:
                 raise AuthenticationError(
                     f"authentication failed on {self.servers}: {exc}"
+                ) from exc
+            except CONFIGURATION_ERRORS as exc:
+                raise ConfigurationError(
+                    f"Kafka client settings cannot work ({what} on {self.servers}): {exc}"
                 ) from exc
             except KafkaError as exc:
                 self._raise_if_rejected(what, exc, started)

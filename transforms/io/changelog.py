@@ -28,13 +28,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from schemas.errors import KafkaIOError
 from transforms.io.broker_retry import DEFAULT_BROKER_TIMEOUT_SECONDS, BrokerCalls
 from transforms.io.kafka_config import for_client
+from transforms.io.kafka_partitions import admin_client
 from transforms.io.kafka_sink import acknowledged_producer, flush_timeout_seconds
 from transforms.text.dedup_index import IndexEntry, decode_entry, encode_entry
 from transforms.text.minhash_config import MinHashConfig
@@ -82,7 +83,7 @@ def _create_topic(config: ChangelogConfig) -> None:
         BROKER_DEFAULT,
         topic_configs={"cleanup.policy": "compact,delete", "retention.ms": str(config.ttl_ms)},
     )
-    admin = KafkaAdminClient(**for_client(config.client, KafkaAdminClient))
+    admin = admin_client(config.client)
     try:
         admin.create_topics([topic])
     except TopicAlreadyExistsError:

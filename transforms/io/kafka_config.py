@@ -70,6 +70,8 @@ _OWNED = {
     "value_deserializer": "newsflow reads raw bytes",
     "key_serializer": "newsflow writes raw bytes",
     "value_serializer": "newsflow writes raw bytes",
+    "transactional_id": "newsflow's writes are idempotent, not transactional",
+    "group_instance_id": "newsflow's readers join no group, and its job lease needs live members",
 }
 
 # kafka-python settings that take Python objects, not text.
@@ -243,6 +245,8 @@ def _python_value(key: str, java_key: str, value: str) -> Any:
     if java_key == "ssl.endpoint.identification.algorithm":
         # Java disables hostname checks with an empty algorithm and enables them with "https".
         return value.strip().lower() not in ("", "none")
+    if key == "compression_type" and value.strip().lower() == "none":
+        return None  # Java's spelling of kafka-python's None: no compression
     default = _DEFAULTS.get(key)
     if isinstance(default, bool):
         return _boolean(java_key, value)

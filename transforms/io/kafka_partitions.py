@@ -1,7 +1,8 @@
 """Which partitions to read: listed once (a bounded read) or every 30 s (a streaming read, so a
 partition added to a live topic is read), each passed on once, in a stage of its own.
 
-Also the one way newsflow's IO builds a consumer that never joins a group or commits by itself.
+Also the one way newsflow's IO builds a consumer that never joins a group or commits by itself,
+and its admin client.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from apache_beam.coders import VarIntCoder
 from apache_beam.transforms import trigger, window
 from apache_beam.transforms.periodicsequence import PeriodicImpulse
 from apache_beam.transforms.userstate import BagStateSpec
-from kafka import KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer
 
 from schemas.errors import KafkaIOError
 from transforms.io.broker_retry import BrokerCalls
@@ -40,6 +41,11 @@ def manual_consumer(config: dict[str, Any], group_id: str | None = None) -> Kafk
         group_id=group_id,
         enable_auto_commit=False,
     )
+
+
+def admin_client(config: dict[str, Any]) -> KafkaAdminClient:
+    """An admin client (topic creation, group descriptions) with the job's client settings."""
+    return KafkaAdminClient(**for_client(config, KafkaAdminClient))
 
 
 class ListPartitionsFn(beam.DoFn):

@@ -8,7 +8,8 @@ is committed only after the output of its input is durably written.
 The producer rides through a broker outage of up to ``--broker-timeout-seconds``: ``send`` is
 retried while it cannot get metadata (nothing was appended, so nothing is sent twice) and the
 producer's own delivery retries, idempotent (kafka-python's default, which stops a retried batch
-being written twice), are allowed that long. A record still not acknowledged then is an
+being written twice), are allowed that long (never less than kafka-python's floor,
+``client_settings.producer_settings``). A record still not acknowledged then is an
 infrastructure failure: ``KafkaIOError`` with the input's coordinates ends the job, and a restart
 resumes from the committed offsets. Bodies are never logged.
 """
@@ -34,8 +35,9 @@ from transforms.io.broker_retry import (
     DEFAULT_BROKER_TIMEOUT_SECONDS,
     BrokerCalls,
 )
+from transforms.io.client_settings import DEFAULT_LINGER_MS, producer_settings
 from transforms.io.histograms import CounterHistogram
-from transforms.io.kafka_config import client_config, for_client
+from transforms.io.kafka_config import client_config
 from transforms.text.models import SourceRef
 
 _LOG = logging.getLogger(__name__)
@@ -47,10 +49,6 @@ COUNTER_NOT_KAFKA = "not_from_kafka"
 # From an input's Kafka timestamp (its event time) to the acknowledgement of its output.
 END_TO_END_LATENCY = "end_to_end_latency"
 
-# Batch records for up to this long before sending; overridable with linger.ms.
-DEFAULT_LINGER_MS = 20
-# How long send() waits for metadata before the retry loop takes over (and logs the outage).
-MAX_BLOCK_MS = 5000
 # Beyond the broker timeout, how long a flush may wait for the last in-flight requests.
 FLUSH_MARGIN_SECONDS = 60.0
 
@@ -64,15 +62,8 @@ def acknowledged_producer(
     """A producer whose writes are acknowledged by all in-sync replicas and retried by the client
     for as long as the broker may be away (``--broker-timeout-seconds``): every writer of the job
     (the three sinks, the dedup changelog) rides through an outage the same way."""
-    defaults = {
-        "linger_ms": linger_ms,
-        "max_block_ms": MAX_BLOCK_MS,
-        "delivery_timeout_ms": int(broker.timeout_seconds * 1000),
-    }
-    return broker.call(
-        "connecting",
-        lambda: KafkaProducer(**{**defaults, **for_client(config, KafkaProducer)}, acks="all"),
-    )
+    settings = producer_settings(config, broker.timeout_seconds, linger_ms)
+    return broker.call("connecting", lambda: KafkaProducer(**settings, acks="all"))
 
 
 def flush_timeout_seconds(broker: BrokerCalls) -> float:

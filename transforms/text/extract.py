@@ -22,6 +22,7 @@ from trafilatura.utils import load_html
 from schemas.errors import ExtractionError
 from transforms.text.html_comments import comment_containers
 from transforms.text.html_links import drop_link_runs, link_texts
+from transforms.text.html_namespaces import drop_namespace_declarations
 from transforms.text.models import Entity
 
 
@@ -261,7 +262,8 @@ def extract_html(html: str, url: str | None = None) -> HtmlPage:
     htmldate's gold: ``favor_precision`` lost 6% of must-contain snippets for no gain in
     must-not-contain ones, and tables hold article text (results, figures); the date is the
     original publication date with htmldate's extensive search (0.95 exact day vs 0.75
-    without). Reader comments are not the article: trafilatura sets apart the ones it
+    without; namespace declarations, whose URLs look dated, are dropped first:
+    ``html_namespaces``). Reader comments are not the article: trafilatura sets apart the ones it
     recognizes (returned in ``comments``, never in ``text``), and comment containers it does
     not recognize are removed from the page first (``html_comments.comment_containers``).
     Runs of link-only paragraphs (related stories, navigation) are dropped from the text
@@ -279,6 +281,7 @@ def extract_html(html: str, url: str | None = None) -> HtmlPage:
         raise ExtractionError("page is not parsable HTML", code="no_main_text")
     for container in comment_containers(tree):
         container.drop_tree()
+    drop_namespace_declarations(tree)
     links = link_texts(tree)
     document = trafilatura.bare_extraction(
         tree,

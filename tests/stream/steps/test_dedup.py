@@ -13,6 +13,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
 from pipelines.runners import use_local_runner
+from pipelines.state_channel import counting_state_requests
 from transforms.steps.buffering import STATE_REQUESTS
 from transforms.steps.dedup import NAMESPACE, DedupConfig, DeduplicateArticles
 from transforms.steps.shared import ARTICLES, DEAD_LETTER, DUPLICATES
@@ -153,8 +154,9 @@ def test_an_article_that_fails_is_a_dead_letter_and_the_rest_go_on():
 
 def test_state_requests_per_article_stay_below_one_in_file_mode():
     """Counted on Prism (the project's local runner; the BundleBased DirectRunner drops metrics of
-    timer callbacks): forty articles read together, half of them copies, cost at most one state
-    request each (the old per-band design cost ~200)."""
+    timer callbacks) where the SDK sends them, at its state channel, and by the step's own
+    counter, which must agree: forty articles read together, half of them copies, cost at most
+    one state request each (the old per-band design cost ~200)."""
     options = PipelineOptions()
     use_local_runner(options, "DirectRunner")
     pipeline = beam.Pipeline(options=options)
@@ -166,8 +168,11 @@ def test_state_requests_per_article_stay_below_one_in_file_mode():
         | DeduplicateArticles(DedupConfig())
     )
     assert_that(out[ARTICLES] | "KeptIds" >> beam.Map(lambda a: a.id), equal_to(["a0", "a1"]))
-    result = pipeline.run()
-    result.wait_until_finish()
+    with counting_state_requests() as channel:
+        result = pipeline.run()
+        result.wait_until_finish()
     query = MetricsFilter().with_namespace(NAMESPACE).with_name(STATE_REQUESTS)
-    total = sum(counter.committed for counter in result.metrics().query(query)["counters"])
-    assert 0 < total <= len(articles)
+    counted = sum(counter.committed for counter in result.metrics().query(query)["counters"])
+    sent = channel.of("DeduplicateArticles")
+    assert 0 < sent <= len(articles), channel.requests
+    assert counted == sent, f"the step's model {counted}, the SDK's state channel {sent}"

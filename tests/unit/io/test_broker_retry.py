@@ -5,9 +5,15 @@ import logging
 import socket
 
 import pytest
-from kafka.errors import KafkaTimeoutError, SaslAuthenticationFailedError
+from kafka.errors import (
+    IllegalArgumentError,
+    InvalidConfigurationError,
+    KafkaConfigurationError,
+    KafkaTimeoutError,
+    SaslAuthenticationFailedError,
+)
 
-from schemas.errors import AuthenticationError, BrokerUnavailableError
+from schemas.errors import AuthenticationError, BrokerUnavailableError, ConfigurationError
 from transforms.io.broker_retry import BrokerCalls, Outage, backoff_seconds, shared_outage
 
 
@@ -127,6 +133,26 @@ def test_call_does_not_retry_a_wrong_password(monkeypatch):
         calls, clock, error, AuthenticationError, "authentication failed on b:3"
     )
     assert waited == 0, "no waiting"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        KafkaConfigurationError("Must set delivery_timeout_ms higher than linger_ms + ..."),
+        IllegalArgumentError("bad argument"),
+        InvalidConfigurationError("retention.ms out of range"),
+    ],
+)
+def test_a_setting_the_client_refuses_is_never_retried_as_an_outage(monkeypatch, error):
+    """Issue 16: a producer whose delivery timeout was below kafka-python's floor was reported as
+    "broker unreachable" and retried for the whole broker timeout."""
+    clock = FakeClock()
+    calls = _calls("b:9", 300, clock, monkeypatch)
+    waited = _waited_before_raising(
+        calls, clock, error, ConfigurationError, "Kafka client settings cannot work"
+    )
+    assert waited == 0, "no waiting"
+    assert shared_outage("b:9", 300).since is None, "no outage started"
 
 
 def test_a_login_rejection_kafka_python_only_logs_is_translated(monkeypatch):

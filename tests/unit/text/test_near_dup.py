@@ -170,10 +170,16 @@ def test_config_validation(kwargs: dict[str, float]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("similarity", "low", "high"), [(0.02, 0.0, 0.03), (0.25, 0.98, 0.99), (0.35, 0.999, 1.0)]
+    ("similarity", "shown"),
+    # The S-curve values README prints (three decimals), plus two of the "1.000 from 0.35".
+    [(0.05, "0.148"), (0.2, "0.927"), (0.25, "0.984"), (0.35, "1.000"), (0.5, "1.000")],
 )
-def test_candidate_probability(similarity: float, low: float, high: float) -> None:
-    assert low <= candidate_probability(similarity, CFG) <= high
+def test_candidate_probability_is_what_the_readme_prints(similarity: float, shown: str) -> None:
+    assert f"{candidate_probability(similarity, CFG):.3f}" == shown
+
+
+def test_candidate_probability_is_small_far_below_the_threshold() -> None:
+    assert candidate_probability(0.02, CFG) < 0.03
 
 
 def seed_text() -> str:
