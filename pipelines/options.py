@@ -115,6 +115,15 @@ class NewsflowOptions(PipelineOptions):
         )
         _flag(
             parser,
+            "dedup-max-candidates",
+            type=int,
+            default=MinHashConfig().max_candidates,
+            help="most remembered articles judged per near-duplicate lookup, those sharing the "
+            "most LSH band keys first (0: no cap); bounds a lookup when many articles share "
+            "stock text (default %(default)d)",
+        )
+        _flag(
+            parser,
             "max-body-bytes",
             type=int,
             default=DEFAULT_MAX_BODY_BYTES,
@@ -192,7 +201,11 @@ def dedup_config(opts: NewsflowOptions, kafka: dict | None = None) -> DedupConfi
         )
     return DedupConfig(
         ttl_hours=opts.dedup_ttl_hours,
-        minhash=replace(MinHashConfig(), threshold=opts.near_dup_threshold),
+        minhash=replace(
+            MinHashConfig(),
+            threshold=opts.near_dup_threshold,
+            max_candidates=opts.dedup_max_candidates,
+        ),
         changelog=changelog,
     )
 
@@ -203,6 +216,10 @@ def validate(opts: NewsflowOptions) -> None:
         raise ValueError(f"--dedup-ttl-hours must be finite and > 0, got {opts.dedup_ttl_hours}")
     if not 0.0 < opts.near_dup_threshold <= 1.0:
         raise ValueError(f"--near-dup-threshold must be in (0, 1], got {opts.near_dup_threshold}")
+    if opts.dedup_max_candidates < 0:
+        raise ValueError(
+            f"--dedup-max-candidates must be >= 0 (0: no cap), got {opts.dedup_max_candidates}"
+        )
     if opts.max_body_bytes <= 0:
         raise ValueError(f"--max-body-bytes must be > 0, got {opts.max_body_bytes}")
     if opts.ner_batch_size <= 0:
