@@ -40,6 +40,7 @@ from apache_beam.transforms.userstate import BagStateSpec, on_timer
 from apache_beam.utils.timestamp import Duration
 
 from transforms.io.changelog import ChangelogConfig, ChangelogWriter, ensure_topic, restore
+from transforms.state_coders import FingerprintedCoder, IndexVersionCoder
 from transforms.steps import buffering
 from transforms.steps.dead_letters import DEAD_LETTER, article_payload, dead_letter_output
 from transforms.text.dedup_index import (
@@ -96,8 +97,9 @@ class DecideDuplicatesFn(beam.DoFn):
     """Keyed by shard: first copies go on, later copies go to ``duplicates`` with
     ``duplicate_of`` naming the kept first copy."""
 
-    PENDING = buffering.pending_spec()
+    PENDING = buffering.pending_spec(FingerprintedCoder(), IndexVersionCoder())
     FLUSH = buffering.flush_spec()
+    # Entries in dedup_index's own versioned format (shared with the changelog topic).
     INDEX = BagStateSpec("index", BytesCoder())
 
     def __init__(self, config: DedupConfig) -> None:

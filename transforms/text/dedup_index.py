@@ -80,6 +80,11 @@ def encode_entry(entry: IndexEntry) -> bytes:
 
 def decode_entry(data: bytes, cfg: MinHashConfig) -> IndexEntry:
     """Inverse of ``encode_entry``; raises ValueError on bytes it did not write."""
+    if data and data[0] > ENTRY_FORMAT:
+        raise ValueError(
+            f"dedup index entry of format {data[0]}, written by a newer newsflow; this one reads "
+            f"format {ENTRY_FORMAT}: restore it with that version (or start without this state)"
+        )
     if len(data) < _HEADER.size or data[0] != ENTRY_FORMAT:
         raise ValueError(f"not a dedup index entry (format byte {data[:1]!r})")
     _, stored_at, shingles, hash_len, id_len, sig_len = _HEADER.unpack_from(data)
