@@ -33,6 +33,11 @@ _HEADER = struct.Struct("<BqIHHH")
 MERGE_AT_LEAST = 1024
 MERGE_SHARE = 32
 KEY_MASK = 0xFFFFFFFF
+# Sorted keys are found through a directory of their top bits, about DIRECTORY_LOAD keys a slot:
+# a binary search over the arrays (256 MB at a million entries) misses the cache at almost every
+# step, a slot is one or two cache lines. A slot wider than WINDOW (a hot key) is searched.
+DIRECTORY_LOAD = 16
+WINDOW = 64
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,8 @@ class DedupIndex:
 
     def __init__(self, cfg: MinHashConfig, entries: Iterable[IndexEntry] = ()) -> None:
         self._cfg = cfg
+        # Candidates judged per lookup at most (0: all); may be changed between lookups.
+        self.max_candidates = cfg.max_candidates
         self._rows: list[tuple] = []  # (content_hash, article_id, signature, shingles, stored_at)
         self._base = 0  # sequence number of self._rows[0]; rows before it have expired
         self._exact: dict[str, int] = {}
@@ -112,6 +119,7 @@ class DedupIndex:
         # Band keys not yet merged into self._keys: a row, or a list of rows on a shared key.
         self._recent: dict[int, int | list[int]] = {}
         self._expired_unmerged = 0  # rows expired whose keys are still in self._keys
+        self._index_keys()
         for entry in entries:
             self.add(entry)
 
@@ -198,8 +206,7 @@ class DedupIndex:
         false candidate costs one comparison) and how many there were before the cap: beyond
         ``max_candidates``, those sharing the most band keys with ``bands`` are kept."""
         query = (np.asarray(bands, dtype=np.uint64) & KEY_MASK).astype(np.uint32)
-        low = np.searchsorted(self._keys, query, side="left")
-        high = np.searchsorted(self._keys, query, side="right")
+        low, high = self._ranges(query)
         lengths = high - low
         # Every position in the ranges [low, high) at once, without a slice per band.
         starts = np.repeat(low - (np.cumsum(lengths) - lengths), lengths)
@@ -214,10 +221,35 @@ class DedupIndex:
         )
         found = found[found >= 0]
         rows, shared = np.unique(found, return_counts=True)
-        cap = self._cfg.max_candidates
+        cap = self.max_candidates
         if cap and len(rows) > cap:
             return np.sort(rows[np.argsort(-shared, kind="stable")[:cap]]), len(rows)
         return rows, len(rows)
+
+    def _ranges(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each query key's run of equal keys starts and ends in the sorted arrays: each
+        key's directory slot read at once, a slot wider than WINDOW binary-searched."""
+        slot = (query >> self._shift).astype(np.int64)
+        first = self._directory[slot].astype(np.int64)
+        last = self._directory[slot + 1].astype(np.int64)
+        width = min(WINDOW, int((last - first).max()))
+        positions = first[:, None] + np.arange(width)
+        inside = positions < last[:, None]
+        window = self._keys[np.minimum(positions, max(len(self._keys) - 1, 0))]
+        low = first + ((window < query[:, None]) & inside).sum(axis=1)
+        high = first + ((window <= query[:, None]) & inside).sum(axis=1)
+        wide = (last - first) > WINDOW
+        if wide.any():
+            low[wide] = np.searchsorted(self._keys, query[wide], side="left")
+            high[wide] = np.searchsorted(self._keys, query[wide], side="right")
+        return low, high
+
+    def _index_keys(self) -> None:
+        """Rebuild the directory: for each value of the keys' top bits, where its keys start."""
+        bits = int(np.clip(np.log2(max(len(self._keys), 1) / DIRECTORY_LOAD), 1, 24))
+        self._shift = 32 - bits
+        counts = np.bincount(self._keys >> self._shift, minlength=1 << bits)
+        self._directory = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint32)
 
     def _entry(self, seq: int) -> IndexEntry:
         """A remembered entry; band keys are recomputed from the signature rather than kept."""
@@ -246,6 +278,7 @@ class DedupIndex:
         self._seqs = np.insert(seqs, at, new_seqs[order])
         self._recent = {}
         self._expired_unmerged = 0
+        self._index_keys()
 
 
 def _as_list(present: int | list[int]) -> list[int]:

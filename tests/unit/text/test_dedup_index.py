@@ -7,6 +7,7 @@ import pytest
 
 from transforms.text.dedup_index import (
     MERGE_AT_LEAST,
+    WINDOW,
     DedupIndex,
     IndexEntry,
     decide,
@@ -153,3 +154,19 @@ def test_expiry_after_merges_forgets_old_keys_and_keeps_the_rest():
     found = index.match("no-such-hash", fingerprint(bodies[0], CFG))
     assert found is not None and int(found.duplicate_of[1:]) >= half
     assert index.match(exact_key(bodies[0]), fingerprint(OTHER + " x", CFG)).duplicate_of == "late"
+
+
+def test_candidates_are_found_through_the_directory_and_on_a_hot_key():
+    """Merged keys are found through the directory; a key shared by more entries than its slot's
+    window (a stock sentence's band) is searched, every sharer a candidate."""
+    rng = np.random.default_rng(5)
+    index = DedupIndex(CFG)
+    sharers = 2 * WINDOW
+    for n in range(sharers):
+        bands = [5000] + [10_000 + n * CFG.bands + band for band in range(1, CFG.bands)]
+        remember(index, f"s{n}", hand_made(rng.integers(0, 2**32, SLOTS, dtype=np.uint64), bands))
+    assert len(index._recent) < sharers * CFG.bands, "most keys are merged"
+    query = hand_made(rng.integers(0, 2**32, SLOTS, dtype=np.uint64), [5000, 10_000 + 7 * 64 + 3])
+    assert index.lookup("hash-new", query).candidates == sharers
+    lone = hand_made(rng.integers(0, 2**32, SLOTS, dtype=np.uint64), [10_000 + 9 * 64 + 1])
+    assert index.lookup("hash-new", lone).candidates == 1
