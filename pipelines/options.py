@@ -168,6 +168,14 @@ NEWSFLOW_FLAGS = (
         "the other at which two articles are near-duplicates",
     ),
     flag(
+        "dedup-max-candidates",
+        type=int,
+        default=MinHashConfig().max_candidates,
+        help="most remembered articles judged per near-duplicate lookup, those sharing the "
+        "most LSH band keys first (0: no cap); bounds a lookup when many articles share "
+        "stock text",
+    ),
+    flag(
         "max-body-bytes",
         type=int,
         default=DEFAULT_MAX_BODY_BYTES,
@@ -248,7 +256,11 @@ def dedup_config(opts: NewsflowOptions, kafka: dict | None = None) -> DedupConfi
         )
     return DedupConfig(
         ttl_hours=opts.dedup_ttl_hours,
-        minhash=replace(MinHashConfig(), threshold=opts.near_dup_threshold),
+        minhash=replace(
+            MinHashConfig(),
+            threshold=opts.near_dup_threshold,
+            max_candidates=opts.dedup_max_candidates,
+        ),
         changelog=changelog,
     )
 
@@ -264,6 +276,10 @@ def validate(opts: NewsflowOptions) -> None:
         )
     if not 0.0 < opts.near_dup_threshold <= 1.0:
         raise ValueError(f"--near-dup-threshold must be in (0, 1], got {opts.near_dup_threshold}")
+    if opts.dedup_max_candidates < 0:
+        raise ValueError(
+            f"--dedup-max-candidates must be >= 0 (0: no cap), got {opts.dedup_max_candidates}"
+        )
     if opts.max_body_bytes <= 0:
         raise ValueError(f"--max-body-bytes must be > 0, got {opts.max_body_bytes}")
     if opts.ner_batch_size <= 0:

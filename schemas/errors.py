@@ -89,3 +89,10 @@ class AuthenticationError(ConfigurationError):
     """The broker rejected the client's credentials (SASL) or its TLS handshake."""
 
     code = "authentication_failed"
+
+
+class StateFormatError(InfrastructureError):
+    """Keyed state bytes this version cannot read (a newer format, or not newsflow's): the job
+    stops rather than run on with state it does not understand."""
+
+    code = "state_format"

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.coders import PickleCoder, VarIntCoder
+from apache_beam.coders import VarIntCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from kafka import KafkaConsumer, TopicPartition
@@ -40,6 +40,7 @@ from transforms.io.broker_retry import (
 )
 from transforms.io.kafka_config import client_config
 from transforms.io.kafka_partitions import manual_consumer
+from transforms.state_coders import CommitWaitingCoder, SinksCoder
 from transforms.text.models import SourceRef
 
 _LOG = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class CommitWrittenFn(beam.DoFn):
     """Keyed by ``(topic, partition)``: chains written spans, commits the contiguous end."""
 
     COMMITTED = ReadModifyWriteStateSpec("committed", VarIntCoder())
-    WAITING = ReadModifyWriteStateSpec("waiting", PickleCoder())
+    WAITING = ReadModifyWriteStateSpec("waiting", CommitWaitingCoder())
 
     def __init__(self, config: dict[str, Any], consumer_group: str, broker: BrokerCalls) -> None:
         self._config = config
@@ -204,7 +205,7 @@ def acknowledged_by_all(seen: frozenset[str], sink: str, required: frozenset[str
 class JoinAcksFn(beam.DoFn):
     """Keyed by input: emits the ref once every required sink has acknowledged writing it."""
 
-    SEEN = ReadModifyWriteStateSpec("sinks", PickleCoder())
+    SEEN = ReadModifyWriteStateSpec("sinks", SinksCoder())
 
     def __init__(self, required: frozenset[str]) -> None:
         self._required = required

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.coders import Coder
 from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
 from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from apache_beam.metrics import Metrics
@@ -45,6 +46,7 @@ from transforms.io.kafka_partitions import (
     manual_consumer,
 )
 from transforms.io.recovery import output_floor
+from transforms.state_coders import ManualWatermarks, OffsetRangeCoder
 from transforms.text.models import RawEvent, SourceRef
 
 _LOG = logging.getLogger(__name__)
@@ -72,7 +74,7 @@ OUTPUT_FLOOR_MAX_AGE_SECONDS = 10.0
 # DoFn parameter markers: the DoFn is its own restriction provider; the watermark is set by hand
 # from Kafka timestamps.
 _RESTRICTION = beam.DoFn.RestrictionParam()
-_WATERMARK = beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider())
+_WATERMARK = beam.DoFn.WatermarkEstimatorParam(ManualWatermarks())
 
 
 class PartitionOffsetTracker(OffsetRestrictionTracker):
@@ -180,6 +182,10 @@ class PartitionRestrictionProvider(RestrictionProvider):
     def create_tracker(self, restriction: OffsetRange) -> OffsetRestrictionTracker:
         return PartitionOffsetTracker(restriction)
 
+    def restriction_coder(self) -> Coder:
+        """Versioned, not pickled: a checkpoint holds the restrictions of deferred reads."""
+        return OffsetRangeCoder()
+
     def restriction_size(self, element: tuple[str, int], restriction: OffsetRange) -> int:
         """Backlog in records: up to the partition's current end offset for an open-ended read."""
         if restriction.stop != UNBOUNDED_END:
@@ -243,6 +249,9 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
 
     def create_tracker(self, restriction: OffsetRange) -> OffsetRestrictionTracker:
         return self._restrictions.create_tracker(restriction)
+
+    def restriction_coder(self) -> Coder:
+        return self._restrictions.restriction_coder()
 
     def restriction_size(self, element: tuple[str, int], restriction: OffsetRange) -> int:
         return self._restrictions.restriction_size(element, restriction)

@@ -26,21 +26,22 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from apache_beam.coders import PickleCoder
+from apache_beam.coders import Coder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, TimerSpec
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
 
+from transforms.state_coders import CARRIED, PendingCoder
+
 FLUSH_GRANULARITY = Duration(seconds=1)
 STATE_REQUESTS = "state_requests"
-# Marks the carried value in the pending bag, where element timestamps (ints) are.
-CARRIED = "carried"
 
 
-def pending_spec() -> BagStateSpec:
-    """Elements waiting for the watermark, each with its timestamp (microseconds)."""
-    return BagStateSpec("pending", PickleCoder())
+def pending_spec(element: Coder, carried: Coder) -> BagStateSpec:
+    """Elements waiting for the watermark, each with its timestamp (microseconds), and the key's
+    carried value, in the versioned formats of ``element`` and ``carried``."""
+    return BagStateSpec("pending", PendingCoder(element, carried))
 
 
 def flush_spec() -> TimerSpec:

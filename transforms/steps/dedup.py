@@ -40,6 +40,7 @@ from apache_beam.transforms.userstate import BagStateSpec, on_timer
 from apache_beam.utils.timestamp import Duration
 
 from transforms.io.changelog import ChangelogConfig, ChangelogWriter, ensure_topic, restore
+from transforms.state_coders import FingerprintedCoder, IndexVersionCoder
 from transforms.steps import buffering
 from transforms.steps.dead_letters import article_payload, attempt
 from transforms.steps.shared import ARTICLES, DEAD_LETTER, DUPLICATES, arrival_order
@@ -91,8 +92,9 @@ class DecideDuplicatesFn(beam.DoFn):
     """Keyed by shard: first copies go on, later copies go to ``duplicates`` with
     ``duplicate_of`` naming the kept first copy."""
 
-    PENDING = buffering.pending_spec()
+    PENDING = buffering.pending_spec(FingerprintedCoder(), IndexVersionCoder())
     FLUSH = buffering.flush_spec()
+    # Entries in dedup_index's own versioned format (shared with the changelog topic).
     INDEX = BagStateSpec("index", BytesCoder())
 
     def __init__(self, config: DedupConfig) -> None:

@@ -16,6 +16,7 @@ from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import TimerSpec, on_timer
 from apache_beam.utils.timestamp import Duration
 
+from transforms.state_coders import ArticleCoder, TemplateMemoryCoder
 from transforms.steps import buffering
 from transforms.steps.dead_letters import article_payload, attempt
 from transforms.steps.shared import ARTICLES, DEAD_LETTER, KeyedArticle, arrival_order
@@ -30,7 +31,7 @@ class LearnTemplatesFn(beam.DoFn):
     """Keyed by source: every article goes on, its learned template lines removed and recorded;
     an unexpected error on one article makes it a ``templates_failed`` dead letter."""
 
-    PENDING = buffering.pending_spec()
+    PENDING = buffering.pending_spec(ArticleCoder(), TemplateMemoryCoder())
     FLUSH = buffering.flush_spec()
     EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
 

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from transforms.text.fingerprint import Fingerprint, lsh_bands
 from transforms.text.minhash_config import MinHashConfig
 from transforms.text.models import Article
-from transforms.text.near_dup import judge
+from transforms.text.near_dup import judge_many
 
 ENTRY_FORMAT = 2
 _HEADER = struct.Struct("<BqIHHH")
@@ -34,6 +34,11 @@ _HEADER = struct.Struct("<BqIHHH")
 MERGE_AT_LEAST = 1024
 MERGE_SHARE = 32
 KEY_MASK = 0xFFFFFFFF
+# Sorted keys are found through a directory of their top bits, about DIRECTORY_LOAD keys a slot:
+# a binary search over the arrays (256 MB at a million entries) misses the cache at almost every
+# step, a slot is one or two cache lines. A slot wider than WINDOW (a hot key) is searched.
+DIRECTORY_LOAD = 16
+WINDOW = 64
 
 
 @dataclass(frozen=True)
@@ -49,12 +54,15 @@ class IndexEntry:
 @dataclass(frozen=True)
 class Decision:
     """The call on one article: ``duplicate_of`` is the kept copy's id (None: kept), ``kind`` is
-    ``exact``, ``near`` or ``kept``, and ``entry`` what a kept article adds to the index."""
+    ``exact``, ``near`` or ``kept``, ``entry`` what a kept article adds to the index and
+    ``candidates`` how many remembered articles LSH proposed (at most ``max_candidates`` of them
+    were judged)."""
 
     duplicate_of: str | None
     kind: str
     similarity: float
     entry: IndexEntry | None
+    candidates: int = 0
 
 
 def encode_entry(entry: IndexEntry) -> bytes:
@@ -78,6 +86,11 @@ def encode_entry(entry: IndexEntry) -> bytes:
 
 def decode_entry(data: bytes, cfg: MinHashConfig) -> IndexEntry:
     """Inverse of ``encode_entry``; raises ValueError on bytes it did not write."""
+    if data and data[0] > ENTRY_FORMAT:
+        raise ValueError(
+            f"dedup index entry of format {data[0]}, written by a newer newsflow; this one reads "
+            f"format {ENTRY_FORMAT}: restore it with that version (or start without this state)"
+        )
     if len(data) < _HEADER.size or data[0] != ENTRY_FORMAT:
         raise ValueError(f"not a dedup index entry (format byte {data[:1]!r})")
     _, stored_at, shingles, hash_len, id_len, sig_len = _HEADER.unpack_from(data)
@@ -97,6 +110,8 @@ class DedupIndex:
 
     def __init__(self, cfg: MinHashConfig, entries: Iterable[IndexEntry] = ()) -> None:
         self._cfg = cfg
+        # Candidates judged per lookup at most (0: all); may be changed between lookups.
+        self.max_candidates = cfg.max_candidates
         self._rows: list[tuple] = []  # (content_hash, article_id, signature, shingles, stored_at)
         self._base = 0  # sequence number of self._rows[0]; rows before it have expired
         self._exact: dict[str, int] = {}
@@ -105,6 +120,7 @@ class DedupIndex:
         # Band keys not yet merged into self._keys: a row, or a list of rows on a shared key.
         self._recent: dict[int, int | list[int]] = {}
         self._expired_unmerged = 0  # rows expired whose keys are still in self._keys
+        self._index_keys()
         for entry in entries:
             self.add(entry)
 
@@ -157,36 +173,84 @@ class DedupIndex:
         for seq in range(self._base, self._base + len(self._rows)):
             yield self._entry(seq)
 
-    def match(self, content_hash: str, fp: Fingerprint) -> Decision | None:
-        """The remembered article ``fp`` duplicates (exact first, then the most similar near
-        copy, the earliest stored on a tie), or None."""
+    def lookup(self, content_hash: str, fp: Fingerprint) -> Decision:
+        """What ``fp`` duplicates: exact first, then the most similar near copy (the earliest
+        stored on a tie); kind ``kept`` (no entry yet) when nothing, with candidates counted."""
         seq = self._exact.get(content_hash)
         if seq is not None:
             return Decision(self._rows[seq - self._base][1], "exact", 1.0, None)
-        best: tuple[float, int] | None = None
-        for seq in sorted(self._candidates(fp.bands)):
-            verdict = judge(fp, self._entry(seq).fingerprint, self._cfg)
-            if verdict.duplicate and (best is None or verdict.similarity > best[0]):
-                best = (verdict.similarity, seq)
-        if best is None:
-            return None
-        return Decision(self._rows[best[1] - self._base][1], "near", best[0], None)
+        return self._near(fp)
 
-    def _candidates(self, bands: tuple[int, ...]) -> set[int]:
-        """Rows sharing a band key's low 32 bits (a rare false candidate costs one ``judge``)."""
-        query = np.asarray([key & KEY_MASK for key in bands], dtype=np.uint32)
-        low = np.searchsorted(self._keys, query, side="left")
-        high = np.searchsorted(self._keys, query, side="right")
-        stored = np.concatenate([self._seqs[lo:hi] for lo, hi in zip(low, high, strict=True)])
+    def match(self, content_hash: str, fp: Fingerprint) -> Decision | None:
+        """The remembered article ``fp`` duplicates, or None."""
+        found = self.lookup(content_hash, fp)
+        return None if found.kind == "kept" else found
+
+    def _near(self, fp: Fingerprint) -> Decision:
+        """The best near copy among the candidates, judged in one pass; kind ``kept`` if none."""
+        offsets, proposed = self._candidates(fp.bands)
+        if not len(offsets):
+            return Decision(None, "kept", 0.0, None, proposed)
+        rows = [self._rows[offset] for offset in offsets.tolist()]
+        signatures = np.frombuffer(b"".join(row[2] for row in rows), dtype="<u4")
+        duplicate, similarity, _ = judge_many(
+            fp, signatures.reshape(len(rows), -1), [row[3] for row in rows], self._cfg
+        )
+        if not duplicate.any():
+            return Decision(None, "kept", 0.0, None, proposed)
+        # argmax takes the first of equal maxima: offsets are sorted, so the earliest stored.
+        best = int(np.argmax(np.where(duplicate, similarity, -1.0)))
+        return Decision(rows[best][1], "near", float(similarity[best]), None, proposed)
+
+    def _candidates(self, bands: tuple[int, ...]) -> tuple[np.ndarray, int]:
+        """Sorted row offsets of the remembered articles sharing a band key's low 32 bits (a rare
+        false candidate costs one comparison) and how many there were before the cap: beyond
+        ``max_candidates``, those sharing the most band keys with ``bands`` are kept."""
+        query = (np.asarray(bands, dtype=np.uint64) & KEY_MASK).astype(np.uint32)
+        low, high = self._ranges(query)
+        lengths = high - low
+        # Every position in the ranges [low, high) at once, without a slice per band.
+        starts = np.repeat(low - (np.cumsum(lengths) - lengths), lengths)
+        stored = self._seqs[np.arange(int(lengths.sum())) + starts]
         offsets = stored - np.uint32(self._base & KEY_MASK)  # wraps, as sequence numbers do
-        found = {self._base + int(o) for o in offsets[offsets < len(self._rows)]}
-        for key in query.tolist():
-            present = self._recent.get(key)
-            if isinstance(present, list):
-                found.update(present)
-            elif present is not None:
-                found.add(present)
-        return {seq for seq in found if seq >= self._base}
+        recent = [self._recent[key] for key in query.tolist() if key in self._recent]
+        found = np.concatenate(
+            [
+                offsets[offsets < len(self._rows)].astype(np.int64),
+                np.fromiter(_flat(recent), np.int64) - self._base,
+            ]
+        )
+        found = found[found >= 0]
+        rows, shared = np.unique(found, return_counts=True)
+        cap = self.max_candidates
+        if cap and len(rows) > cap:
+            return np.sort(rows[np.argsort(-shared, kind="stable")[:cap]]), len(rows)
+        return rows, len(rows)
+
+    def _ranges(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each query key's run of equal keys starts and ends in the sorted arrays: each
+        key's directory slot read at once, a slot wider than WINDOW binary-searched."""
+        slot = (query >> self._shift).astype(np.int64)
+        first = self._directory[slot].astype(np.int64)
+        last = self._directory[slot + 1].astype(np.int64)
+        width = min(WINDOW, int((last - first).max()))
+        positions = first[:, None] + np.arange(width)
+        inside = positions < last[:, None]
+        window = self._keys[np.minimum(positions, max(len(self._keys) - 1, 0))]
+        low = first + ((window < query[:, None]) & inside).sum(axis=1)
+        high = first + ((window <= query[:, None]) & inside).sum(axis=1)
+        wide = (last - first) > WINDOW
+        if wide.any():
+            low[wide] = np.searchsorted(self._keys, query[wide], side="left")
+            high[wide] = np.searchsorted(self._keys, query[wide], side="right")
+        return low, high
+
+    def _index_keys(self) -> None:
+        """Rebuild the directory: for each value of the keys' top bits, where its keys start."""
+        bits = int(np.clip(np.log2(max(len(self._keys), 1) / DIRECTORY_LOAD), 1, 24))
+        self._shift = 32 - bits
+        counts = np.bincount(self._keys >> self._shift, minlength=1 << bits)
+        self._directory = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint32)
 
     def _entry(self, seq: int) -> IndexEntry:
         """A remembered entry; band keys are recomputed from the signature rather than kept."""
@@ -195,30 +259,46 @@ class DedupIndex:
         return IndexEntry(content_hash, article_id, fp, stored_at)
 
     def _merge(self) -> None:
-        """Fold the recent keys into the sorted arrays, dropping keys of expired rows."""
+        """Fold the recent keys into the sorted arrays, dropping keys of expired rows: the few
+        new keys are sorted and inserted, so a merge costs a copy of the arrays, not a sort."""
         pairs = [
             (key, seq & KEY_MASK)
             for key, present in self._recent.items()
-            for seq in (present if isinstance(present, list) else (present,))
+            for seq in _as_list(present)
             if seq >= self._base
         ]
-        keys = np.concatenate([self._keys, np.fromiter((k for k, _ in pairs), np.uint32)])
-        seqs = np.concatenate([self._seqs, np.fromiter((s for _, s in pairs), np.uint32)])
-        alive = (seqs - np.uint32(self._base & KEY_MASK)) < len(self._rows)
-        keys, seqs = keys[alive], seqs[alive]
-        order = np.argsort(keys, kind="stable")
-        self._keys, self._seqs = keys[order], seqs[order]
+        keys, seqs = self._keys, self._seqs
+        if self._expired_unmerged:
+            alive = (seqs - np.uint32(self._base & KEY_MASK)) < len(self._rows)
+            keys, seqs = keys[alive], seqs[alive]
+        new_keys = np.fromiter((k for k, _ in pairs), np.uint32, len(pairs))
+        new_seqs = np.fromiter((s for _, s in pairs), np.uint32, len(pairs))
+        order = np.argsort(new_keys, kind="stable")
+        at = np.searchsorted(keys, new_keys[order], side="right")
+        self._keys = np.insert(keys, at, new_keys[order])
+        self._seqs = np.insert(seqs, at, new_seqs[order])
         self._recent = {}
         self._expired_unmerged = 0
+        self._index_keys()
+
+
+def _as_list(present: int | list[int]) -> list[int]:
+    """The rows a recent band key maps to (one row is stored bare, to save a list a key)."""
+    return present if isinstance(present, list) else [present]
+
+
+def _flat(present: list[int | list[int]]) -> Iterator[int]:
+    for rows in present:
+        yield from _as_list(rows)
 
 
 def decide(article: Article, fp: Fingerprint, index: DedupIndex, now_ms: int) -> Decision:
     """Judge one article against the index; a kept article is added to it at once, so the next
     article of the same batch is judged against it too. Call in arrival order: earliest
     ``fetched_at`` first, then input position (DESIGN.md's rule for which copy is kept)."""
-    found = index.match(article.content_hash, fp)
-    if found is not None:
+    found = index.lookup(article.content_hash, fp)
+    if found.kind != "kept":
         return found
     entry = IndexEntry(article.content_hash, article.id, fp, now_ms)
     index.add(entry)
-    return Decision(None, "kept", 0.0, entry)
+    return replace(found, entry=entry)

@@ -15,6 +15,7 @@ The parameters, and why their defaults are what they are, are in ``minhash_confi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,29 +40,53 @@ class Verdict:
 def judge(new: Fingerprint, stored: Fingerprint, cfg: MinHashConfig) -> Verdict:
     """Near-duplicates when the smaller article is mostly contained in the other and not much
     smaller than it: an excerpt, a copy with a new lede, edits or wrapper lines."""
-    expected = cfg.num_perm * _SLOT.itemsize
-    if len(new.signature) != expected or len(stored.signature) != expected:
-        raise ValueError(
-            f"signatures must have {expected} bytes ({cfg.num_perm} slots), "
-            f"got {len(new.signature)} and {len(stored.signature)}"
-        )
-    equal = np.frombuffer(new.signature, _SLOT) == np.frombuffer(stored.signature, _SLOT)
-    similarity = int(equal.sum()) / cfg.num_perm
-    small, large = sorted((new.shingle_count, stored.shingle_count))
+    _check_length(stored.signature, cfg)
+    duplicate, similarity, containment = judge_many(
+        new, np.frombuffer(stored.signature, _SLOT)[None, :], [stored.shingle_count], cfg
+    )
+    return Verdict(bool(duplicate[0]), float(similarity[0]), float(containment[0]))
+
+
+def judge_many(
+    new: Fingerprint, signatures: np.ndarray, shingle_counts: Sequence[int], cfg: MinHashConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``judge`` of ``new`` against many stored articles at once (one row of ``signatures``, the
+    uint32 slots, per stored article): arrays of (duplicate, similarity, containment). A lookup
+    judges its candidates in one pass rather than one Python call each."""
+    _check_length(new.signature, cfg)
+    if signatures.ndim != 2 or signatures.shape[1] != cfg.num_perm:
+        raise ValueError(f"stored signatures must be rows of {cfg.num_perm} slots")
+    equal = signatures == np.frombuffer(new.signature, _SLOT)
+    similarity = equal.sum(axis=1) / cfg.num_perm
+    counts = np.asarray(shingle_counts, dtype=np.int64)
+    small = np.minimum(counts, new.shingle_count)
+    large = np.maximum(counts, new.shingle_count)
     containment = estimated_containment(similarity, small, large)
-    duplicate = containment >= cfg.threshold and small >= cfg.min_size_ratio * large
-    return Verdict(duplicate=duplicate, similarity=similarity, containment=containment)
+    duplicate = (containment >= cfg.threshold) & (small >= cfg.min_size_ratio * large)
+    return duplicate, similarity, containment
 
 
-def estimated_containment(similarity: float, small: int, large: int) -> float:
-    """|A & B| / |A| for the smaller set A, from the Jaccard estimate and both set sizes.
+def _check_length(signature: bytes, cfg: MinHashConfig) -> None:
+    expected = cfg.num_perm * _SLOT.itemsize
+    if len(signature) != expected:
+        raise ValueError(
+            f"signatures must have {expected} bytes ({cfg.num_perm} slots), got {len(signature)}"
+        )
+
+
+def estimated_containment(
+    similarity: float | np.ndarray, small: int | np.ndarray, large: int | np.ndarray
+) -> np.ndarray:
+    """|A & B| / |A| for the smaller set A, from the Jaccard estimate and both set sizes (numbers
+    or numpy arrays of them).
 
     |A & B| = J (|A| + |B|) / (1 + J); capped at 1, since the estimate of J is noisy. Two empty
     texts contain each other; an empty and a non-empty one share nothing.
     """
-    if small == 0:
-        return 1.0 if large == 0 else 0.0
-    return min(1.0, similarity * (small + large) / ((1.0 + similarity) * small))
+    small, large = np.asarray(small), np.asarray(large)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        contained = np.minimum(1.0, similarity * (small + large) / ((1.0 + similarity) * small))
+    return np.where(small == 0, (large == 0).astype(float), contained)
 
 
 def shares_band(new: Fingerprint, stored: Fingerprint) -> bool:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from pipelines.options import NewsflowOptions, kafka_overrides, validate
+from pipelines.options import NewsflowOptions, dedup_config, kafka_overrides, validate
 
 KAFKA_CONFIG = "--kafka-config expects KEY=VALUE (e.g. security.protocol=SSL)"
 
@@ -26,6 +26,10 @@ def options(*argv: str) -> NewsflowOptions:
         (["--near-dup-threshold", "-0.2"], "--near-dup-threshold must be in (0, 1], got -0.2"),
         (["--near-dup-threshold", "1.01"], "--near-dup-threshold must be in (0, 1], got 1.01"),
         (["--near-dup-threshold", "nan"], "--near-dup-threshold must be in (0, 1], got nan"),
+        (
+            ["--dedup-max-candidates", "-1"],
+            "--dedup-max-candidates must be >= 0 (0: no cap), got -1",
+        ),
         (["--max-body-bytes", "0"], "--max-body-bytes must be > 0, got 0"),
         (["--max-body-bytes", "-5"], "--max-body-bytes must be > 0, got -5"),
         (["--ner-batch-size", "0"], "--ner-batch-size must be > 0, got 0"),
@@ -53,6 +57,8 @@ def test_a_setting_that_cannot_work_is_refused_naming_flag_and_value(argv, messa
         ["--near-dup-threshold", "1"],
         ["--near-dup-threshold", "0.05"],
         ["--max-body-bytes", "1"],
+        ["--dedup-max-candidates", "0"],
+        ["--dedup-max-candidates", "1"],
         ["--ner-batch-size", "1"],
         ["--window-seconds", "1"],
         ["--ner-processes", "1"],
@@ -74,6 +80,11 @@ def test_underscore_spelling_sets_the_same_option_as_the_hyphenated_flag():
     underscore = options("--dedup_ttl_hours", "2", "--ner_batch_size", "8")
     assert (hyphen.dedup_ttl_hours, hyphen.ner_batch_size) == (2.0, 8)
     assert (underscore.dedup_ttl_hours, underscore.ner_batch_size) == (2.0, 8)
+
+
+def test_the_candidate_cap_reaches_the_dedup_config():
+    assert dedup_config(options("--dedup-max-candidates", "50")).minhash.max_candidates == 50
+    assert dedup_config(options("--dedup_max_candidates", "0")).minhash.max_candidates == 0
 
 
 def test_kafka_overrides_keep_the_order_and_a_later_key_wins():

@@ -1,16 +1,20 @@
 """DedupIndex and decide(): exact and near matches name the kept copy; expiry; entry round trip."""
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
 
 from transforms.text.dedup_index import (
     MERGE_AT_LEAST,
+    WINDOW,
     DedupIndex,
     IndexEntry,
     decide,
     decode_entry,
     encode_entry,
 )
-from transforms.text.fingerprint import exact_key, fingerprint
+from transforms.text.fingerprint import Fingerprint, exact_key, fingerprint
 from transforms.text.minhash_config import MinHashConfig
 from transforms.text.models import Article, SourceRef
 
@@ -92,3 +96,77 @@ def test_lookups_survive_merging_keys_into_the_sorted_arrays():
     assert index.match(exact_key(first_body), fingerprint(first_body, CFG)).duplicate_of == "a0"
     rebuilt = DedupIndex(CFG, index.entries())
     assert list(rebuilt.entries()) == list(index.entries())
+
+
+SLOTS = CFG.num_perm
+
+
+def hand_made(signature: np.ndarray, bands: list[int], shingles: int = 100) -> Fingerprint:
+    """A fingerprint with chosen band keys, so a test decides which entries LSH proposes."""
+    return Fingerprint(signature.astype("<u4").tobytes(), tuple(bands), shingles)
+
+
+def remember(index: DedupIndex, article_id: str, fp: Fingerprint) -> None:
+    index.add(IndexEntry(f"hash-{article_id}", article_id, fp, len(index)))
+
+
+def test_the_cap_judges_the_candidates_sharing_most_band_keys():
+    """A copy sharing many band keys is found among many weak candidates with a cap of 1; one
+    sharing a single key loses to stronger non-copies: what the cap can cost."""
+    rng = np.random.default_rng(3)
+    query_sig = rng.integers(0, 2**32, SLOTS, dtype=np.uint64)
+    query = hand_made(query_sig, list(range(1000, 1000 + CFG.bands)))
+    strong, weak_copy = (
+        DedupIndex(replace(CFG, max_candidates=1)),
+        DedupIndex(replace(CFG, max_candidates=5)),
+    )
+    uncapped = DedupIndex(CFG)
+    for index in (strong, weak_copy, uncapped):
+        for n in range(5):  # not copies (other signatures), two shared band keys each
+            other = rng.integers(0, 2**32, SLOTS, dtype=np.uint64)
+            remember(index, f"weak{n}", hand_made(other, [1000 + 2 * n, 1000 + 2 * n + 1]))
+    remember(strong, "copy", hand_made(query_sig, list(range(1000, 1010))))
+    for index in (weak_copy, uncapped):
+        remember(index, "loose-copy", hand_made(query_sig, [1050]))
+
+    found = strong.lookup("hash-new", query)
+    assert (found.kind, found.duplicate_of, found.candidates) == ("near", "copy", 6)
+    assert weak_copy.lookup("hash-new", query).kind == "kept"
+    assert uncapped.lookup("hash-new", query).duplicate_of == "loose-copy"
+
+
+def test_a_kept_decision_counts_the_candidates_it_was_judged_against():
+    index = DedupIndex(CFG)
+    judged(index, "first", STORY)
+    decision = judged(index, "other", OTHER)
+    assert (decision.kind, decision.candidates) == ("kept", 0)
+    assert judged(index, "near", STORY.replace("bridge", "viaduct", 2)).candidates == 1
+
+
+def test_expiry_after_merges_forgets_old_keys_and_keeps_the_rest():
+    index = DedupIndex(CFG)
+    bodies = [f"{STORY} Closing line number {n} differs." for n in range(3 * MERGE_AT_LEAST // 64)]
+    for n, body in enumerate(bodies):
+        index.add(IndexEntry(exact_key(body), f"a{n}", fingerprint(body, CFG), n))
+    half = len(bodies) // 2
+    assert index.expire_before(half) == half
+    index.add(IndexEntry("late", "late", fingerprint(OTHER, CFG), len(bodies)))
+    found = index.match("no-such-hash", fingerprint(bodies[0], CFG))
+    assert found is not None and int(found.duplicate_of[1:]) >= half
+    assert index.match(exact_key(bodies[0]), fingerprint(OTHER + " x", CFG)).duplicate_of == "late"
+
+
+def test_candidates_are_found_through_the_directory_and_on_a_hot_key():
+    """Merged keys are found through the directory; a key shared by more entries than its slot's
+    window (a stock sentence's band) is searched, every sharer a candidate."""
+    rng = np.random.default_rng(5)
+    index = DedupIndex(CFG)
+    sharers = 2 * WINDOW
+    for n in range(sharers):
+        bands = [5000] + [10_000 + n * CFG.bands + band for band in range(1, CFG.bands)]
+        remember(index, f"s{n}", hand_made(rng.integers(0, 2**32, SLOTS, dtype=np.uint64), bands))
+    assert len(index._recent) < sharers * CFG.bands, "most keys are merged"
+    query = hand_made(rng.integers(0, 2**32, SLOTS, dtype=np.uint64), [5000, 10_000 + 7 * 64 + 3])
+    assert index.lookup("hash-new", query).candidates == sharers
+    lone = hand_made(rng.integers(0, 2**32, SLOTS, dtype=np.uint64), [10_000 + 9 * 64 + 1])
+    assert index.lookup("hash-new", lone).candidates == 1

@@ -7,6 +7,7 @@ import json
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from transforms.text.boilerplate import strip_boilerplate
@@ -17,6 +18,7 @@ from transforms.text.near_dup import (
     candidate_probability,
     estimated_containment,
     judge,
+    judge_many,
     shares_band,
 )
 
@@ -141,6 +143,26 @@ def test_estimated_containment(similarity: float, small: int, large: int, expect
     assert estimated_containment(similarity, small, large) == pytest.approx(expected)
 
 
+def test_judge_many_makes_the_calls_judge_makes() -> None:
+    """One pass over many stored fingerprints (what a lookup does) equals one judge each."""
+    cfg = MinHashConfig(num_perm=4, bands=2, rows=2)
+    new = packed(1, 2, 3, 4, count=40)
+    stored = [
+        packed(*values, count=count)
+        for values, count in [((1, 2, 3, 4), 40), ((1, 2, 9, 9), 30), ((9, 9, 9, 9), 40),
+                              ((1, 2, 3, 9), 10), ((1, 9, 9, 9), 0), ((1, 2, 3, 4), 400)]
+    ]  # fmt: skip
+    rows = np.stack([np.frombuffer(fp.signature, "<u4") for fp in stored])
+    duplicate, similarity, containment = judge_many(
+        new, rows, [fp.shingle_count for fp in stored], cfg
+    )
+    expected = [judge(new, fp, cfg) for fp in stored]
+    assert duplicate.tolist() == [v.duplicate for v in expected]
+    assert similarity.tolist() == [v.similarity for v in expected]
+    assert containment.tolist() == [v.containment for v in expected]
+    assert duplicate.tolist() == [True, True, False, False, False, False]
+
+
 def test_judge_rejects_wrong_length() -> None:
     with pytest.raises(ValueError):
         judge(packed(1, 2), packed(1, 2), CFG)
@@ -162,6 +184,7 @@ def test_shares_band_needs_one_equal_key() -> None:
         {"threshold": 1.5},
         {"min_size_ratio": -0.1},
         {"min_size_ratio": 1.1},
+        {"max_candidates": -1},
     ],
 )
 def test_config_validation(kwargs: dict[str, float]) -> None:

@@ -1,0 +1,244 @@
+"""Keyed state coders: every format round-trips, decodes the golden bytes an earlier version
+wrote (tests/data/state/, committed, never regenerated), refuses a newer format with a clear
+error, and every stateful step of the job declares them (no pickle, deterministic keys).
+
+A new format is a new ``.avsc`` version and new golden files next to the old ones; the old files
+stay, so this test proves a savepoint written by every earlier version still restores. Missing
+golden files are written by ``.venv/bin/python tests/unit/test_state_coders.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import apache_beam as beam
+import pytest
+from apache_beam.coders import BytesCoder, VarIntCoder, registry
+from apache_beam.io.restriction_trackers import OffsetRange
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.pipeline import PipelineVisitor
+from apache_beam.runners.common import DoFnSignature
+from apache_beam.transforms import userstate
+from apache_beam.utils.timestamp import Timestamp
+
+from pipelines.assembly import build
+from pipelines.options import NewsflowOptions
+from schemas.errors import StateFormatError
+from transforms.state_coders import (
+    CARRIED,
+    ArticleCoder,
+    CommitWaitingCoder,
+    FingerprintedCoder,
+    IndexVersionCoder,
+    OffsetRangeCoder,
+    PendingCoder,
+    SinksCoder,
+    TemplateMemoryCoder,
+    VersionedCoder,
+    WatermarkStateCoder,
+)
+from transforms.text.dedup_index import IndexEntry, decode_entry, encode_entry
+from transforms.text.fingerprint import exact_key, fingerprint
+from transforms.text.minhash_config import MinHashConfig
+from transforms.text.models import Article, Entity, SourceRef, Span
+from transforms.text.templates import TemplateMemory
+
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "state"
+CFG = MinHashConfig()
+BODY = (
+    "Storm Hester brought down power lines across the valley on Tuesday night.\n\n"
+    "Engineers said supply would be back by Thursday; schools in Løkken stay shut."
+)
+FULL = Article(
+    id="wire-hester-2023",
+    raw_body="LONDON (Reuters) - " + BODY + "\n\nShare this article",
+    fetched_at=1_700_000_000_123,
+    ref=SourceRef(
+        topic="articles.raw",
+        partition=3,
+        offset=41_977,
+        span_start=41_970,
+        output_floor=(("articles.enriched", 0, 1_200), ("articles.dlq", 1, 7)),
+    ),
+    url="https://example.org/hester",
+    source="Example Wire",
+    content_type="text/html",
+    title_hint="Storm Hester",
+    published_hint=1_699_990_000_000,
+    author_hint="A. Reporter",
+    language_hint="en",
+    title="Storm Hester cuts power",
+    byline="By A. Reporter",
+    published_at=1_699_990_000_000,
+    language="en",
+    body=BODY,
+    comments="First!",
+    boilerplate=(Span("credit", 0, 19, "LONDON (Reuters) - "),),
+    entities=(Entity("Hester", "EVENT", 6, 12, "Storm Hester"), Entity("Løkken", "GPE", 140, 146)),
+    content_hash=exact_key(BODY),
+    duplicate_of=None,
+    payload=b'{"body": "\xff\x00 not utf-8"}',
+)
+MINIMAL = Article(
+    id="file-7", raw_body="Short.", fetched_at=0, ref=SourceRef(file="in.jsonl", line=7)
+)
+FP = fingerprint(BODY, CFG)
+MEMORY = TemplateMemory(
+    {"b2f1": (("https://a/1", "https://a/2"), 1_700_000_000_000), "0a": ((), 5)}
+)
+DEDUP_PENDING = PendingCoder(FingerprintedCoder(), IndexVersionCoder())
+TEMPLATE_PENDING = PendingCoder(ArticleCoder(), TemplateMemoryCoder())
+
+# Golden file stem -> (coder, value). Add rows; never change or remove one.
+SAMPLES = {
+    "article.v1": (ArticleCoder(), FULL),
+    "article-minimal.v1": (ArticleCoder(), MINIMAL),
+    "fingerprinted.v1": (FingerprintedCoder(), (FULL, FP)),
+    "pending-dedup-element.v1": (DEDUP_PENDING, (1_700_000_000_123_000, (MINIMAL, FP))),
+    "pending-dedup-carried.v1": (DEDUP_PENDING, (CARRIED, (2**62 + 17, 120_000))),
+    "pending-templates-element.v1": (TEMPLATE_PENDING, (-5, FULL)),
+    "pending-templates-carried.v1": (TEMPLATE_PENDING, (CARRIED, MEMORY)),
+    "index-version.v1": (IndexVersionCoder(), (9_007_199_254_740_993, 3)),
+    "template-memory.v1": (TemplateMemoryCoder(), MEMORY),
+    "commit-waiting.v1": (
+        CommitWaitingCoder(),
+        {12: (15, None), 20: (21, (("articles.enriched", 0, 99), ("articles.dlq", 2, 0)))},
+    ),
+    "sinks.v1": (SinksCoder(), frozenset({"kafka", "files"})),
+    "offset-range.v1": (OffsetRangeCoder(), OffsetRange(41_970, sys.maxsize)),
+    "watermark.v1": (WatermarkStateCoder(), Timestamp(micros=1_700_000_000_123_456)),
+    "watermark-none.v1": (WatermarkStateCoder(), None),
+}
+
+
+def same(decoded, expected) -> bool:
+    """Equality including the fields dataclass equality leaves out (``SourceRef.span_start`` and
+    ``output_floor`` are compare=False, yet the commit step needs them back)."""
+    if isinstance(expected, OffsetRange):
+        return (decoded.start, decoded.stop) == (expected.start, expected.stop)
+    if isinstance(expected, tuple):
+        return len(decoded) == len(expected) and all(map(same, decoded, expected))
+    if isinstance(expected, Article):
+        return decoded == expected and same(decoded.ref, expected.ref)
+    if isinstance(expected, SourceRef):
+        return vars(decoded) == vars(expected)
+    return decoded == expected
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_round_trip(name):
+    coder, value = SAMPLES[name]
+    assert same(coder.decode(coder.encode(value)), value)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_decodes_the_golden_bytes_of_its_format(name):
+    coder, value = SAMPLES[name]
+    golden = (GOLDEN / f"{name}.bin").read_bytes()
+    assert same(coder.decode(golden), value)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_encoding_is_deterministic_and_unchanged(name):
+    """Equal values, equal bytes (so state may be compared and keyed); and today's bytes are the
+    golden ones: a format change must be a new version, not an edit of this one."""
+    coder, value = SAMPLES[name]
+    assert coder.is_deterministic()
+    assert coder.encode(value) == (GOLDEN / f"{name}.bin").read_bytes()
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_a_newer_format_is_refused_with_a_clear_error(name):
+    coder, value = SAMPLES[name]
+    newer = bytes((coder.VERSION + 1,)) + coder.encode(value)[1:]
+    with pytest.raises(StateFormatError, match=r"format version 2, by a newer newsflow"):
+        coder.decode(newer)
+
+
+@pytest.mark.parametrize("data", [b"", b"\x00abc", b"\x01"])
+def test_bytes_it_did_not_write_are_refused(data):
+    with pytest.raises(StateFormatError, match="article"):
+        ArticleCoder().decode(data)
+
+
+def test_every_article_field_is_in_the_state_schema():
+    """A field added to Article but not to the schema would be dropped from state silently."""
+    record = ArticleCoder().to_record(FULL)
+    written = ArticleCoder().codec().decode(ArticleCoder().encode(FULL))
+    assert set(written) == set(record)
+    assert set(written["ref"]) == set(record["ref"])
+
+
+def test_dedup_index_entries_decode_from_golden_bytes_and_refuse_a_newer_format():
+    """The index bag holds ``dedup_index``'s own versioned entry bytes (shared with the changelog
+    topic) under Beam's standard BytesCoder."""
+    entry = IndexEntry(FULL.content_hash, FULL.id, FP, 1_700_000_000_123)
+    golden = (GOLDEN / "index-entry.v2.bin").read_bytes()
+    assert decode_entry(golden, CFG) == entry
+    assert encode_entry(entry) == golden
+    with pytest.raises(ValueError, match="format 3, written by a newer newsflow"):
+        decode_entry(b"\x03" + golden[1:], CFG)
+
+
+def keyed_steps() -> list[tuple[str, object, beam.PCollection]]:
+    """Every DoFn of newsflow's Kafka job with keyed state, timers or a restriction: its label,
+    the DoFn and its main input."""
+    opts = PipelineOptions(["--bootstrap-servers", "127.0.0.1:9", "--output-dir", "out/unused"])
+    opts.view_as(StandardOptions).streaming = True
+    pipeline = beam.Pipeline(options=opts)
+    build(pipeline, opts.view_as(NewsflowOptions))
+    found = []
+
+    class Visitor(PipelineVisitor):
+        def visit_transform(self, node):
+            fn = getattr(node.transform, "fn", None)
+            if not isinstance(node.transform, beam.ParDo) or type(fn).__module__.startswith(
+                "apache_beam"
+            ):
+                return
+            state, timers = userstate.get_dofn_specs(fn)
+            if state or timers or DoFnSignature(fn).get_restriction_provider():
+                found.append((node.full_label, fn, node.main_inputs[next(iter(node.main_inputs))]))
+
+    pipeline.visit(Visitor())
+    return found
+
+
+def test_the_job_keys_state_deterministically_and_never_pickles_it():
+    steps = keyed_steps()
+    labels = {label.rsplit("/", 1)[-1] for label, _, _ in steps}
+    assert {"OnlyNew", "ReadPartitions", "Commit", "JoinSinks"} <= labels
+    assert {"ParDo(LearnTemplatesFn)", "ParDo(DecideDuplicatesFn)"} <= labels
+    for label, fn, main_input in steps:
+        key_coder = registry.get_coder(main_input.element_type).key_coder()
+        assert key_coder.is_deterministic(), f"{label}: key coder {key_coder}"
+        for spec in userstate.get_dofn_specs(fn)[0]:
+            assert isinstance(spec.coder, VersionedCoder | VarIntCoder | BytesCoder), (
+                f"{label}: state {spec.name} uses {spec.coder}"
+            )
+        signature = DoFnSignature(fn)
+        if signature.get_restriction_provider():
+            assert isinstance(
+                signature.get_restriction_provider().restriction_coder(), VersionedCoder
+            )
+            watermarks = signature.get_watermark_estimator_provider()
+            assert isinstance(watermarks.estimator_state_coder(), VersionedCoder)
+
+
+def write_missing_golden_files() -> None:
+    """Write the golden file of each sample that has none (never overwrite one)."""
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    files = {name: coder.encode(value) for name, (coder, value) in SAMPLES.items()}
+    files["index-entry.v2"] = encode_entry(
+        IndexEntry(FULL.content_hash, FULL.id, FP, 1_700_000_000_123)
+    )
+    for name, data in files.items():
+        path = GOLDEN / f"{name}.bin"
+        if not path.exists():
+            path.write_bytes(data)
+            print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    write_missing_golden_files()

@@ -1,0 +1,266 @@
+"""Beam coders for every value newsflow keeps in a runner's keyed state, and for the Kafka
+source's checkpointed restriction and watermark: explicit and versioned, never pickle.
+
+A Flink savepoint stores state as the bytes these coders wrote. Pickled state names classes by
+module path and layout, so it restores only into code where nothing moved; these write a format
+version byte and Avro binary of ``schemas/state_<name>.v<N>.avsc`` (``schemas.state``), which
+any later version reads (an older format is resolved into the current one) and an older version
+refuses with a clear error. Golden bytes of each format are in ``tests/data/state/``.
+
+Primitives in state keep Beam's standard coders (``VarIntCoder``, ``BytesCoder``): their formats
+are fixed by the Beam model across SDKs and versions. Keys are strings or tuples of strings and
+ints, whose coders Beam infers from the steps' type hints; all are deterministic, as keyed state
+and timers require.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import fields
+from typing import Any, ClassVar
+
+from apache_beam.coders import Coder
+from apache_beam.io.restriction_trackers import OffsetRange
+from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
+from apache_beam.transforms.core import WatermarkEstimatorProvider
+from apache_beam.utils.timestamp import Timestamp
+
+from schemas.state import StateCodec, state_codec
+from transforms.text.fingerprint import Fingerprint
+from transforms.text.models import Article, Entity, SourceRef, Span
+from transforms.text.templates import TemplateMemory
+
+# Marks the carried value in a buffering step's pending bag, where element timestamps (ints) are.
+CARRIED = "carried"
+
+
+class VersionedCoder(Coder):
+    """A format version byte, then Avro binary of ``schemas/state_<NAME>.v<VERSION>.avsc``;
+    subclasses turn values into records and back."""
+
+    NAME: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+
+    def encode(self, value: Any) -> bytes:
+        return self.codec().encode(self.to_record(value))
+
+    def decode(self, encoded: bytes) -> Any:
+        return self.from_record(self.codec().decode(encoded))
+
+    def codec(self) -> StateCodec:
+        return state_codec(self.NAME, self.VERSION)
+
+    def is_deterministic(self) -> bool:
+        return True
+
+    def to_record(self, value: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def from_record(self, record: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+def _floor_record(floor: tuple[tuple[str, int, int], ...] | None) -> list[dict] | None:
+    if floor is None:
+        return None
+    return [{"topic": t, "partition": p, "offset": o} for t, p, o in floor]
+
+
+def _floor(record: list[dict] | None) -> tuple[tuple[str, int, int], ...] | None:
+    if record is None:
+        return None
+    return tuple((r["topic"], r["partition"], r["offset"]) for r in record)
+
+
+class ArticleCoder(VersionedCoder):
+    """An ``Article``, every field (a pending article goes on downstream after its flush)."""
+
+    NAME = "article"
+
+    def to_record(self, value: Article) -> dict[str, Any]:
+        record = {f.name: getattr(value, f.name) for f in fields(Article)}
+        ref = {f.name: getattr(value.ref, f.name) for f in fields(SourceRef)}
+        ref["output_floor"] = _floor_record(value.ref.output_floor)
+        record["ref"] = ref
+        record["boilerplate"] = [vars(span) for span in value.boilerplate]
+        record["entities"] = [vars(entity) for entity in value.entities]
+        return record
+
+    def from_record(self, record: dict[str, Any]) -> Article:
+        ref = record["ref"]
+        return Article(
+            **{
+                **record,
+                "ref": SourceRef(**{**ref, "output_floor": _floor(ref["output_floor"])}),
+                "boilerplate": tuple(Span(**span) for span in record["boilerplate"]),
+                "entities": tuple(Entity(**entity) for entity in record["entities"]),
+            }
+        )
+
+    def to_type_hint(self):
+        return Article
+
+
+class FingerprintedCoder(VersionedCoder):
+    """``(article, fingerprint)``: what waits in the dedup shard's pending bag."""
+
+    NAME = "fingerprinted"
+
+    def to_record(self, value: tuple[Article, Fingerprint]) -> dict[str, Any]:
+        article, fp = value
+        return {
+            "article": ArticleCoder().encode(article),
+            "signature": fp.signature,
+            "bands": struct.pack(f"<{len(fp.bands)}Q", *fp.bands),
+            "shingle_count": fp.shingle_count,
+        }
+
+    def from_record(self, record: dict[str, Any]) -> tuple[Article, Fingerprint]:
+        bands = record["bands"]
+        fp = Fingerprint(
+            record["signature"],
+            struct.unpack(f"<{len(bands) // 8}Q", bands),
+            record["shingle_count"],
+        )
+        return ArticleCoder().decode(record["article"]), fp
+
+    def to_type_hint(self):
+        return tuple[Article, Fingerprint]
+
+
+class PendingCoder(VersionedCoder):
+    """A buffering step's pending bag item: ``(micros, element)`` waiting for the watermark, or
+    ``(CARRIED, value)``, the key's running value; each part in its own coder's format."""
+
+    NAME = "pending"
+
+    def __init__(self, element: Coder, carried: Coder) -> None:
+        self._element = element
+        self._carried = carried
+
+    def to_record(self, value: tuple[int | str, Any]) -> dict[str, Any]:
+        mark, item = value
+        if mark == CARRIED:
+            return {"at_micros": None, "value": self._carried.encode(item)}
+        return {"at_micros": mark, "value": self._element.encode(item)}
+
+    def from_record(self, record: dict[str, Any]) -> tuple[int | str, Any]:
+        if record["at_micros"] is None:
+            return CARRIED, self._carried.decode(record["value"])
+        return record["at_micros"], self._element.decode(record["value"])
+
+    def is_deterministic(self) -> bool:
+        return self._element.is_deterministic() and self._carried.is_deterministic()
+
+
+class IndexVersionCoder(VersionedCoder):
+    """The dedup shard's state version ``(token, entries in the index bag)``."""
+
+    NAME = "index_version"
+
+    def to_record(self, value: tuple[int, int]) -> dict[str, Any]:
+        return {"token": value[0], "entries": value[1]}
+
+    def from_record(self, record: dict[str, Any]) -> tuple[int, int]:
+        return record["token"], record["entries"]
+
+    def to_type_hint(self):
+        return tuple[int, int]
+
+
+class TemplateMemoryCoder(VersionedCoder):
+    """One source's ``TemplateMemory``, lines sorted by key."""
+
+    NAME = "template_memory"
+
+    def to_record(self, value: TemplateMemory) -> dict[str, Any]:
+        return {
+            "lines": [
+                {"key": key, "pages": list(pages), "last_seen_ms": last}
+                for key, (pages, last) in sorted(value.lines.items())
+            ]
+        }
+
+    def from_record(self, record: dict[str, Any]) -> TemplateMemory:
+        return TemplateMemory(
+            {line["key"]: (tuple(line["pages"]), line["last_seen_ms"]) for line in record["lines"]}
+        )
+
+    def to_type_hint(self):
+        return TemplateMemory
+
+
+class CommitWaitingCoder(VersionedCoder):
+    """A partition's written spans waiting behind a hole: ``{start: (end, output floor)}``."""
+
+    NAME = "commit_waiting"
+
+    def to_record(self, value: dict) -> dict[str, Any]:
+        return {
+            "spans": [
+                {"start": start, "end": end, "floor": _floor_record(floor)}
+                for start, (end, floor) in sorted(value.items())
+            ]
+        }
+
+    def from_record(self, record: dict[str, Any]) -> dict:
+        return {span["start"]: (span["end"], _floor(span["floor"])) for span in record["spans"]}
+
+    def to_type_hint(self):
+        return dict
+
+
+class SinksCoder(VersionedCoder):
+    """The sinks that acknowledged one input, a ``frozenset`` of names."""
+
+    NAME = "sinks"
+
+    def to_record(self, value: frozenset[str]) -> dict[str, Any]:
+        return {"sinks": sorted(value)}
+
+    def from_record(self, record: dict[str, Any]) -> frozenset[str]:
+        return frozenset(record["sinks"])
+
+    def to_type_hint(self):
+        return frozenset
+
+
+class OffsetRangeCoder(VersionedCoder):
+    """The Kafka source's restriction, checkpointed with a split or a deferred remainder."""
+
+    NAME = "offset_range"
+
+    def to_record(self, value: OffsetRange) -> dict[str, Any]:
+        return {"start": value.start, "stop": value.stop}
+
+    def from_record(self, record: dict[str, Any]) -> OffsetRange:
+        return OffsetRange(record["start"], record["stop"])
+
+    def to_type_hint(self):
+        return OffsetRange
+
+
+class WatermarkStateCoder(VersionedCoder):
+    """The Kafka source's manual watermark estimator state: a ``Timestamp`` or None."""
+
+    NAME = "watermark"
+
+    def to_record(self, value: Timestamp | None) -> dict[str, Any]:
+        return {"micros": None if value is None else value.micros}
+
+    def from_record(self, record: dict[str, Any]) -> Timestamp | None:
+        return None if record["micros"] is None else Timestamp(micros=record["micros"])
+
+
+class ManualWatermarks(WatermarkEstimatorProvider):
+    """Beam's ``ManualWatermarkEstimator``, its state checkpointed by ``WatermarkStateCoder``
+    (Beam's default provider pickles it)."""
+
+    def initial_estimator_state(self, element: Any, restriction: Any) -> None:
+        return None
+
+    def create_watermark_estimator(self, estimator_state: Timestamp | None):
+        return ManualWatermarkEstimator(estimator_state)
+
+    def estimator_state_coder(self) -> Coder:
+        return WatermarkStateCoder()
