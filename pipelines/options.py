@@ -32,7 +32,7 @@ VALUE_FORMATS = (SINGLE_OBJECT, CONFLUENT)
 def _flag(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
     dest = name.replace("-", "_")
     spellings = [f"--{name}"]
-    if f"--{dest}" not in parser._option_string_actions:
+    if dest != name and f"--{dest}" not in parser._option_string_actions:
         spellings.append(f"--{dest}")
     parser.add_argument(*spellings, dest=dest, **kwargs)
 
@@ -171,6 +171,22 @@ class NewsflowOptions(PipelineOptions):
         )
         _flag(
             parser,
+            "checkpoint-interval-seconds",
+            type=float,
+            default=10.0,
+            help="FlinkRunner, streaming: seconds between exactly-once checkpoints (Beam's "
+            "--checkpointing_interval, in ms, wins when given); 0: no checkpoints",
+        )
+        _flag(
+            parser,
+            "detach",
+            action="store_true",
+            default=False,
+            help="FlinkRunner on a cluster: return once the job is submitted and leave it "
+            "running; without it, a launcher that ends (Ctrl-C, SIGTERM, an error) cancels it",
+        )
+        _flag(
+            parser,
             "window-seconds",
             type=int,
             default=60,
@@ -211,6 +227,11 @@ def validate(opts: NewsflowOptions) -> None:
         raise ValueError(f"--ner-processes must be > 0, got {opts.ner_processes}")
     if opts.broker_timeout_seconds <= 0:
         raise ValueError(f"--broker-timeout-seconds must be > 0, got {opts.broker_timeout_seconds}")
+    if not 0 <= opts.checkpoint_interval_seconds < math.inf:
+        raise ValueError(
+            f"--checkpoint-interval-seconds must be finite and >= 0, got "
+            f"{opts.checkpoint_interval_seconds}"
+        )
     if opts.window_seconds <= 0:
         raise ValueError(f"--window-seconds must be > 0, got {opts.window_seconds}")
     client_config(opts.bootstrap_servers, kafka_overrides(opts))

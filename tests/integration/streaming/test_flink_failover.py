@@ -1,0 +1,227 @@
+"""The streaming job on the standalone Flink cluster (``deploy/flink/flink.sh up``: two
+TaskManagers, Beam's worker pool, RocksDB, checkpoints) survives a lost TaskManager, a lost worker
+pool and a savepoint upgrade with every input in exactly one output topic, once.
+
+Each fault is injected when the state it needs is observed through the REST API and the topics:
+a completed checkpoint, and outputs written after it (so not yet checkpointed) whose offsets the
+group has not committed. Dedup memory is Flink state alone here (``--dedup-changelog off``): an
+article kept before a fault makes a near copy sent after it a duplicate naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from pipelines import cli
+from pipelines.flink_rest import FlinkRest
+from pipelines.kafka_tools import read_topic
+from schemas.codec import decode_any
+
+pytestmark = [pytest.mark.integration, pytest.mark.flink]
+
+ROOT = Path(__file__).resolve().parents[3]
+FLINK_SH = ROOT / "deploy" / "flink" / "flink.sh"
+FLINK_PYTHON = ROOT / ".venv-flink" / "bin" / "python"
+PYTHON = str(FLINK_PYTHON)
+MASTER = "localhost:8081"
+RATE_PER_SECOND = 3.0
+DEADLINE_SECONDS = 420.0
+
+
+def flink_sh(command: str) -> str:
+    done = subprocess.run(
+        [str(FLINK_SH), command], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
+    if command != "status" and done.returncode:
+        pytest.fail(f"flink.sh {command} failed:\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def processes() -> dict[str, int]:
+    """``flink.sh status``: running process name -> pid."""
+    return {name: int(pid) for name, pid in (line.split() for line in flink_sh("status").split())}
+
+
+@pytest.fixture
+def cluster() -> FlinkRest:
+    """The cluster ``make test`` starts; skipped (like the other cluster test) when it is down."""
+    if subprocess.run([str(FLINK_SH), "status"], capture_output=True, check=False).returncode:
+        pytest.skip("no standalone Flink cluster on localhost:8081: `make flink-cluster-up`")
+    if not FLINK_PYTHON.is_file():
+        pytest.fail(f"{FLINK_PYTHON} is missing: run `make flink-venv`")
+    return FlinkRest(MASTER)
+
+
+def wait_until(what: str, condition, timeout: float = DEADLINE_SECONDS):
+    """Poll ``condition`` until it returns something truthy; fail naming ``what`` at the end."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(1)
+    return result
+
+
+def flink_argv(kit, bootstrap, topics, group, files, job_name, *extra: str) -> list[str]:
+    return [
+        *kit.run_argv(bootstrap, topics, group, files),
+        "--runner", "FlinkRunner", f"--flink_master={MASTER}", f"--job_name={job_name}",
+        "--checkpoint-interval-seconds", "5", "--dedup-changelog", "off", *extra,
+    ]  # fmt: skip
+
+
+def running_job(rest: FlinkRest, name: str) -> dict:
+    return wait_until(f"job {name} running", lambda: _running(rest, name))
+
+
+def _running(rest: FlinkRest, name: str) -> dict | None:
+    job = rest.find_job(name)
+    if job is None or job["state"] != "RUNNING" or job["tasks"]["running"] != job["tasks"]["total"]:
+        return None
+    return job
+
+
+def last_checkpoint(rest: FlinkRest, jid: str) -> dict | None:
+    return (rest.checkpoints(jid).get("latest") or {}).get("completed")
+
+
+def written_after_checkpoint(kit, bootstrap, topics, group, rest, jid) -> set | None:
+    """Inputs with an output written after the last completed checkpoint whose offsets are not
+    committed: what a restore must not write twice. None while there are none."""
+    checkpoint = last_checkpoint(rest, jid)
+    if checkpoint is None:
+        return None
+    found = kit.output_records(bootstrap, topics)
+    committed, _ends = kit.committed_vs_end(bootstrap, topics["raw"], group)
+    uncommitted = kit.uncommitted_outputs(found, committed)
+    after = {
+        (p, o)
+        for rows in found.values()
+        for (p, o, _, ts) in rows
+        if ts > checkpoint["latest_ack_timestamp"]
+    }
+    return (after & uncommitted) or None
+
+
+def restored_count(rest: FlinkRest, jid: str) -> int:
+    return rest.checkpoints(jid)["counts"]["restored"]
+
+
+def offsets_at_end(kit, bootstrap, topic, group) -> bool:
+    committed, ends = kit.committed_vs_end(bootstrap, topic, group)
+    return all((committed.get(tp) or 0) >= end for tp, end in ends.items())
+
+
+def near_copy(payload: bytes, new_id: str) -> bytes:
+    """The article with an extra closing sentence and another id: a near duplicate."""
+    event = json.loads(payload)
+    event["id"] = new_id
+    event["body"] += "\n\nThis story was updated with new information."
+    return json.dumps(event).encode()
+
+
+def duplicates_of(bootstrap: str, topic: str) -> dict[str, str]:
+    records = (decode_any(m.value)[1] for m in read_topic(topic, bootstrap, {}))
+    return {record["id"]: record["duplicate_of"] for record in records}
+
+
+def assert_exactly_once(kit, bootstrap, topics, expected_inputs: int, files: Path, avro_ids):
+    found = kit.wait_for_outputs(bootstrap, topics, expected_inputs, DEADLINE_SECONDS)
+    counts = kit.accounted(found)
+    assert len(counts) == expected_inputs, "an input has no output"
+    twice = {coords: n for coords, n in counts.items() if n > 1}
+    assert not twice, f"inputs with more than one output record: {sorted(twice)[:10]}"
+    enriched_ids = {row[2] for row in found["enriched"]}
+    assert enriched_ids <= avro_ids(files), "an enriched record is missing from the files"
+
+
+def test_lost_taskmanager_and_worker_pool_lose_nothing_and_write_nothing_twice(
+    kafka_bootstrap, stream_topics, job_factory, kit, cluster, avro_ids, tmp_path
+):
+    topics, files = stream_topics, tmp_path / "files"
+    group, name = f"{topics['raw']}.flink", f"newsflow-failover-{topics['raw']}"
+    payloads = kit.events(150, 17)
+    original, copy = payloads[0], near_copy(payloads[0], "near-copy-after-faults")
+    job = job_factory(flink_argv(kit, kafka_bootstrap, topics, group, files, name), PYTHON)
+    jid = running_job(cluster, name)["jid"]
+    producer = kit.produce_steadily(kafka_bootstrap, topics["raw"], payloads, RATE_PER_SECOND)
+
+    wait_until(
+        "outputs written after a checkpoint, not committed",
+        lambda: written_after_checkpoint(kit, kafka_bootstrap, topics, group, cluster, jid),
+    )
+    os.kill(processes()["taskmanager-1"], signal.SIGKILL)
+    flink_sh("up")
+    wait_until("a restore from the checkpoint", lambda: restored_count(cluster, jid) >= 1)
+    running_job(cluster, name)
+
+    wait_until(
+        "outputs written after a checkpoint since the restore, not committed",
+        lambda: written_after_checkpoint(kit, kafka_bootstrap, topics, group, cluster, jid),
+    )
+    os.killpg(processes()["workerpool"], signal.SIGKILL)
+    flink_sh("up")
+    wait_until("a second restore", lambda: restored_count(cluster, jid) >= 2)
+
+    producer.join()
+    kit.produce_steadily(kafka_bootstrap, topics["raw"], [copy], RATE_PER_SECOND).join()
+    assert_exactly_once(kit, kafka_bootstrap, topics, len(payloads) + 1, files, avro_ids)
+    original_id = json.loads(original)["id"]
+    assert duplicates_of(kafka_bootstrap, topics["duplicates"]) == {
+        "near-copy-after-faults": original_id
+    }
+    wait_until(
+        "the group's offsets at the end",
+        lambda: offsets_at_end(kit, kafka_bootstrap, topics["raw"], group),
+    )
+    assert job.stop() == 0
+    wait_until("the stopped launcher's job cancelled", lambda: cluster.find_job(name) is None)
+
+
+def test_savepoint_upgrade_loses_nothing_writes_nothing_twice_and_keeps_dedup_memory(
+    kafka_bootstrap, stream_topics, job_factory, kit, cluster, avro_ids, tmp_path, capsys
+):
+    topics, files = stream_topics, tmp_path / "files"
+    group, name = f"{topics['raw']}.upgrade", f"newsflow-upgrade-{topics['raw']}"
+    payloads = kit.events(90, 23)
+    original, copy = payloads[0], near_copy(payloads[0], "near-copy-after-upgrade")
+    first = job_factory(flink_argv(kit, kafka_bootstrap, topics, group, files, name), PYTHON)
+    jid = running_job(cluster, name)["jid"]
+    producer = kit.produce_steadily(kafka_bootstrap, topics["raw"], payloads, RATE_PER_SECOND)
+    wait_until(
+        "outputs written after a checkpoint, not committed",
+        lambda: written_after_checkpoint(kit, kafka_bootstrap, topics, group, cluster, jid),
+    )
+
+    # The operator's commands (deploy/README.md, "Upgrades"): stop with a savepoint, resubmit.
+    capsys.readouterr()
+    assert cli.main(["savepoint", "--job", name, "--flink-master", MASTER]) == 0
+    location = capsys.readouterr().out.strip()
+    assert first.proc.wait(timeout=120) == 0, "the stopped job's launcher did not end cleanly"
+    second = job_factory(
+        flink_argv(
+            kit, kafka_bootstrap, topics, group, files, name, f"--savepoint_path={location}"
+        ),
+        PYTHON,
+    )
+    jid = running_job(cluster, name)["jid"]
+
+    producer.join()
+    kit.produce_steadily(kafka_bootstrap, topics["raw"], [copy], RATE_PER_SECOND).join()
+    assert_exactly_once(kit, kafka_bootstrap, topics, len(payloads) + 1, files, avro_ids)
+    assert duplicates_of(kafka_bootstrap, topics["duplicates"]) == {
+        "near-copy-after-upgrade": json.loads(original)["id"]
+    }
+    wait_until(
+        "the group's offsets at the end",
+        lambda: offsets_at_end(kit, kafka_bootstrap, topics["raw"], group),
+    )
+    assert second.stop() == 0
