@@ -14,9 +14,9 @@
 # TaskManagerRunner) on the job server's classpath, which holds flink-runtime, flink-clients,
 # flink-rpc-akka-loader and flink-statebackend-rocksdb of the same Flink version; the memory flags
 # are computed by Flink's BashJavaUtils from conf/config.yaml, as bin/jobmanager.sh does. The worker
-# pool is Beam's `apache_beam.runners.worker.worker_pool_main` from .venv-flink, with the venv's bin
-# first on PATH (it starts each SDK worker as `python -c ...`), in a process group of its own so a
-# kill of the group takes its workers with it, as a crashed Kubernetes sidecar would. State:
+# pool is pipelines/worker_pool.py from .venv-flink (Beam's worker_pool_main, made safe for several
+# TaskManagers sharing one pool), in a process group of its own so a kill of the group takes its
+# SDK workers with it, as a crashed Kubernetes sidecar would. State:
 # RocksDB, incremental checkpoints under $NEWSFLOW_FLINK_HOME/checkpoints, savepoints under
 # $NEWSFLOW_FLINK_HOME/savepoints. Environment:
 #   NEWSFLOW_FLINK_HOME     cluster state: pid files, logs, checkpoints, savepoints
@@ -45,7 +45,7 @@ STOP_TIMEOUT="${FLINK_STOP_TIMEOUT:-30}"
 REST_URL="http://localhost:8081"
 JM_CLASS=org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint
 TM_CLASS=org.apache.flink.runtime.taskexecutor.TaskManagerRunner
-POOL_MODULE=apache_beam.runners.worker.worker_pool_main
+POOL_MODULE=pipelines.worker_pool
 
 # What Flink's default configuration passes to every JVM on Java 17 (env.java.opts.all): its RPC
 # and Kryo serialization reach into these JDK packages.
@@ -169,7 +169,8 @@ start_pool() {
     PATH="$VENV/bin:$PATH" python -c 'import apache_beam, pipelines, transforms' 2>/dev/null \
         || die "$VENV cannot import apache_beam and newsflow: run \`make flink-venv\`"
     log "starting workerpool on localhost:$POOL_PORT (log: $FLINK_HOME_DIR/workerpool.out)"
-    PATH="$VENV/bin:$PATH" launch workerpool python -m "$POOL_MODULE" --service_port="$POOL_PORT"
+    PATH="$VENV/bin:$PATH" launch workerpool "$VENV/bin/python" -m "$POOL_MODULE" \
+        --service_port="$POOL_PORT"
 }
 
 taskmanager_names() {
