@@ -4,9 +4,9 @@ upgrade with every input in exactly one output topic, once. (A lost worker pool 
 yet: docs/flink-delivery.md, "Known gaps".)
 
 Each fault is injected when the state it needs is observed through the REST API and the topics:
-a completed checkpoint, and outputs written after it (so not yet checkpointed) whose offsets the
-group has not committed. Dedup memory is Flink state alone here (``--dedup-changelog off``): an
-article kept before a fault makes a near copy sent after it a duplicate naming it.
+a completed checkpoint, and outputs whose offsets the group has not committed yet. Dedup memory
+is Flink state alone here (``--dedup-changelog off``): an article kept before a fault makes a near
+copy sent after it a duplicate naming it.
 """
 
 from __future__ import annotations
@@ -101,22 +101,14 @@ def last_checkpoint(rest: FlinkRest, jid: str) -> dict | None:
     return (rest.checkpoints(jid).get("latest") or {}).get("completed")
 
 
-def written_after_checkpoint(kit, bootstrap, topics, group, rest, jid) -> set | None:
-    """Inputs with an output written after the last completed checkpoint whose offsets are not
-    committed: what a restore must not write twice. None while there are none."""
-    checkpoint = last_checkpoint(rest, jid)
-    if checkpoint is None:
+def written_not_committed(kit, bootstrap, topics, group, rest, jid) -> set | None:
+    """Inputs with an output whose offsets the group has not committed, once a checkpoint has
+    completed (what a restore from it must not write twice); None while there are none."""
+    if last_checkpoint(rest, jid) is None:
         return None
     found = kit.output_records(bootstrap, topics)
     committed, _ends = kit.committed_vs_end(bootstrap, topics["raw"], group)
-    uncommitted = kit.uncommitted_outputs(found, committed)
-    after = {
-        (p, o)
-        for rows in found.values()
-        for (p, o, _, ts) in rows
-        if ts > checkpoint["latest_ack_timestamp"]
-    }
-    return (after & uncommitted) or None
+    return kit.uncommitted_outputs(found, committed) or None
 
 
 def restored_count(rest: FlinkRest, jid: str) -> int:
@@ -169,8 +161,8 @@ def test_a_lost_taskmanager_loses_nothing_and_writes_nothing_twice(
     producer = kit.produce_steadily(kafka_bootstrap, topics["raw"], payloads, RATE_PER_SECOND)
 
     wait_until(
-        "outputs written after a checkpoint, not committed",
-        lambda: written_after_checkpoint(kit, kafka_bootstrap, topics, group, cluster, jid),
+        "outputs written, not committed, after a checkpoint",
+        lambda: written_not_committed(kit, kafka_bootstrap, topics, group, cluster, jid),
     )
     os.kill(processes()["taskmanager-1"], signal.SIGKILL)
     flink_sh("up")
@@ -199,8 +191,8 @@ def test_savepoint_upgrade_loses_nothing_writes_nothing_twice_and_keeps_dedup_me
     jid = running_job(cluster, name)["jid"]
     producer = kit.produce_steadily(kafka_bootstrap, topics["raw"], payloads, RATE_PER_SECOND)
     wait_until(
-        "outputs written after a checkpoint, not committed",
-        lambda: written_after_checkpoint(kit, kafka_bootstrap, topics, group, cluster, jid),
+        "outputs written, not committed, after a checkpoint",
+        lambda: written_not_committed(kit, kafka_bootstrap, topics, group, cluster, jid),
     )
 
     # The operator's commands (deploy/README.md, "Upgrades"): stop with a savepoint, resubmit.
