@@ -25,7 +25,7 @@ from transforms.io.kafka_config import client_config
 from transforms.io.kafka_sink import WriteToKafka
 from transforms.io.kafka_source import ReadFromKafka
 from transforms.io.recovery import REFILE, WRITTEN, SkipWritten
-from transforms.io.restore_guard import ALREADY_ENRICHED, GuardRestores
+from transforms.io.restore_guard import ALREADY_ENRICHED, GuardConfig, GuardRestores
 from transforms.steps.clean import CleanArticles
 from transforms.steps.dead_letters import DEAD_LETTER
 from transforms.steps.decode import DecodeEvents
@@ -232,13 +232,11 @@ def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | No
 def guard_restores(decided: dict, opts: NewsflowOptions, kafka: dict, version: str):
     """FlinkRunner: the outcomes minus inputs a run before the last restore already wrote, the
     refs of those (acknowledged as written) and, with files, their records for the file sink."""
+    watched = GuardConfig(
+        kafka, opts.consumer_group, opts.input_topic, output_topics(opts), bool(opts.output_dir)
+    )
     guarded = decided | "GuardRestores" >> GuardRestores(
-        kafka,
-        opts.consumer_group,
-        opts.input_topic,
-        output_topics(opts),
-        refile=bool(opts.output_dir),
-        broker=BrokerCalls.for_config(kafka, opts.broker_timeout_seconds),
+        watched, BrokerCalls.for_config(kafka, opts.broker_timeout_seconds)
     )
     to_write = {}
     if opts.output_dir:

@@ -35,6 +35,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
@@ -105,28 +106,31 @@ def written_inputs(
     return found
 
 
+@dataclass(frozen=True)
+class GuardConfig:
+    """What the guard watches: the job's Kafka client settings and consumer group, its input
+    topic and output topics, and whether enriched articles also go to files (``refile``)."""
+
+    client: dict[str, Any]
+    group: str
+    input_topic: str
+    outputs: tuple[str, ...]
+    refile: bool
+
+
 class GuardRestoresFn(beam.DoFn):
     """``(GUARD_KEY, (outcome tag, article or dead letter))`` -> the outcome on its tag, unless its
     input already has an output (then ``written`` ref or ``already_enriched`` article)."""
 
     STATE = ReadModifyWriteStateSpec("restore_guard", GUARD_STATE_CODER)
 
-    def __init__(
-        self,
-        config: dict[str, Any],
-        group: str,
-        input_topic: str,
-        outputs: tuple[str, ...],
-        submit_floor: Floor,
-        refile: bool,
-        broker: BrokerCalls,
-    ) -> None:
-        self._config = config
-        self._group = group
-        self._input_topic = input_topic
-        self._outputs = outputs
+    def __init__(self, cfg: GuardConfig, submit_floor: Floor, broker: BrokerCalls) -> None:
+        self._config = cfg.client
+        self._group = cfg.group
+        self._input_topic = cfg.input_topic
+        self._outputs = cfg.outputs
         self._submit_floor = submit_floor
-        self._refile = refile
+        self._refile = cfg.refile
         self._broker = broker
         self._consumer: KafkaConsumer | None = None
         self._token = ""
@@ -197,20 +201,12 @@ class GuardRestores(beam.PTransform):
     same tags, minus inputs already written, plus ``written`` refs and ``already_enriched``
     articles (see the module docstring)."""
 
-    def __init__(
-        self,
-        config: dict[str, Any],
-        group: str,
-        input_topic: str,
-        outputs: tuple[str, ...],
-        refile: bool,
-        broker: BrokerCalls,
-    ) -> None:
+    def __init__(self, cfg: GuardConfig, broker: BrokerCalls) -> None:
         super().__init__()
-        submit_floor = broker.call("end offsets of the output topics", _floor_now, config, outputs)
-        self._fn = GuardRestoresFn(
-            config, group, input_topic, outputs, submit_floor, refile, broker
+        submit_floor = broker.call(
+            "end offsets of the output topics", _floor_now, cfg.client, cfg.outputs
         )
+        self._fn = GuardRestoresFn(cfg, submit_floor, broker)
 
     def expand(self, outcomes):
         tagged = [

@@ -149,6 +149,21 @@ def assert_exactly_once(kit, bootstrap, topics, group, expected_inputs: int, fil
     assert not missing, f"enriched records missing from the files: {sorted(missing)[:10]}"
 
 
+def start_until_uncommitted(
+    kit, bootstrap, topics, group, files, name, payloads, job_factory, rest
+):
+    """Start the job, produce ``payloads`` steadily, and return (job, Flink job id, producer) once
+    some outputs are written but not committed after a checkpoint."""
+    job = job_factory(flink_argv(kit, bootstrap, topics, group, files, name), PYTHON)
+    jid = running_job(rest, name)["jid"]
+    producer = kit.produce_steadily(bootstrap, topics["raw"], payloads, RATE_PER_SECOND)
+    wait_until(
+        "outputs written, not committed, after a checkpoint",
+        lambda: written_not_committed(kit, bootstrap, topics, group, rest, jid),
+    )
+    return job, jid, producer
+
+
 def test_a_lost_taskmanager_loses_nothing_and_writes_nothing_twice(
     kafka_bootstrap, stream_topics, job_factory, kit, cluster, avro_ids, tmp_path
 ):
@@ -156,13 +171,8 @@ def test_a_lost_taskmanager_loses_nothing_and_writes_nothing_twice(
     group, name = f"{topics['raw']}.flink", f"newsflow-failover-{topics['raw']}"
     payloads = kit.events(150, 17)
     original, copy = payloads[0], near_copy(payloads[0], "near-copy-after-failover")
-    job = job_factory(flink_argv(kit, kafka_bootstrap, topics, group, files, name), PYTHON)
-    jid = running_job(cluster, name)["jid"]
-    producer = kit.produce_steadily(kafka_bootstrap, topics["raw"], payloads, RATE_PER_SECOND)
-
-    wait_until(
-        "outputs written, not committed, after a checkpoint",
-        lambda: written_not_committed(kit, kafka_bootstrap, topics, group, cluster, jid),
+    job, jid, producer = start_until_uncommitted(
+        kit, kafka_bootstrap, topics, group, files, name, payloads, job_factory, cluster
     )
     os.kill(processes()["taskmanager-1"], signal.SIGKILL)
     flink_sh("up")
@@ -187,12 +197,8 @@ def test_savepoint_upgrade_loses_nothing_writes_nothing_twice_and_keeps_dedup_me
     group, name = f"{topics['raw']}.upgrade", f"newsflow-upgrade-{topics['raw']}"
     payloads = kit.events(90, 23)
     original, copy = payloads[0], near_copy(payloads[0], "near-copy-after-upgrade")
-    first = job_factory(flink_argv(kit, kafka_bootstrap, topics, group, files, name), PYTHON)
-    jid = running_job(cluster, name)["jid"]
-    producer = kit.produce_steadily(kafka_bootstrap, topics["raw"], payloads, RATE_PER_SECOND)
-    wait_until(
-        "outputs written, not committed, after a checkpoint",
-        lambda: written_not_committed(kit, kafka_bootstrap, topics, group, cluster, jid),
+    first, _jid, producer = start_until_uncommitted(
+        kit, kafka_bootstrap, topics, group, files, name, payloads, job_factory, cluster
     )
 
     # The operator's commands (deploy/README.md, "Upgrades"): stop with a savepoint, resubmit.
@@ -206,7 +212,7 @@ def test_savepoint_upgrade_loses_nothing_writes_nothing_twice_and_keeps_dedup_me
         ),
         PYTHON,
     )
-    jid = running_job(cluster, name)["jid"]
+    running_job(cluster, name)
 
     producer.join()
     kit.produce_steadily(kafka_bootstrap, topics["raw"], [copy], RATE_PER_SECOND).join()
