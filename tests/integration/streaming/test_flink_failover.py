@@ -149,6 +149,29 @@ def assert_exactly_once(kit, bootstrap, topics, group, expected_inputs: int, fil
     assert not missing, f"enriched records missing from the files: {sorted(missing)[:10]}"
 
 
+def scenario(kit, topics, tmp_path, label: str, count: int, seed: int):
+    """A test's group, job name, files, distinct articles, and a near copy of the first."""
+    payloads = kit.events(count, seed)
+    return (
+        f"{topics['raw']}.{label}",
+        f"newsflow-{label}-{topics['raw']}",
+        tmp_path / "files",
+        payloads,
+        near_copy(payloads[0], f"near-copy-after-{label}"),
+    )
+
+
+def send_copy_and_check(kit, bootstrap, topics, group, files, payloads, copy, avro_ids):
+    """After the fault: the near copy is sent; every input is accounted for exactly once, and the
+    copy is a duplicate of the first article (kept before the fault, in Flink state alone)."""
+    kit.produce_steadily(bootstrap, topics["raw"], [copy], RATE_PER_SECOND).join()
+    assert_exactly_once(kit, bootstrap, topics, group, len(payloads) + 1, files, avro_ids)
+    copy_id = json.loads(copy)["id"]
+    assert duplicates_of(bootstrap, topics["duplicates"]) == {
+        copy_id: json.loads(payloads[0])["id"]
+    }
+
+
 def start_until_uncommitted(
     kit, bootstrap, topics, group, files, name, payloads, job_factory, rest
 ):
@@ -167,10 +190,8 @@ def start_until_uncommitted(
 def test_a_lost_taskmanager_loses_nothing_and_writes_nothing_twice(
     kafka_bootstrap, stream_topics, job_factory, kit, cluster, avro_ids, tmp_path
 ):
-    topics, files = stream_topics, tmp_path / "files"
-    group, name = f"{topics['raw']}.flink", f"newsflow-failover-{topics['raw']}"
-    payloads = kit.events(150, 17)
-    original, copy = payloads[0], near_copy(payloads[0], "near-copy-after-failover")
+    topics = stream_topics
+    group, name, files, payloads, copy = scenario(kit, topics, tmp_path, "failover", 150, 17)
     job, jid, producer = start_until_uncommitted(
         kit, kafka_bootstrap, topics, group, files, name, payloads, job_factory, cluster
     )
@@ -180,12 +201,7 @@ def test_a_lost_taskmanager_loses_nothing_and_writes_nothing_twice(
     running_job(cluster, name)
 
     producer.join()
-    kit.produce_steadily(kafka_bootstrap, topics["raw"], [copy], RATE_PER_SECOND).join()
-    assert_exactly_once(kit, kafka_bootstrap, topics, group, len(payloads) + 1, files, avro_ids)
-    original_id = json.loads(original)["id"]
-    assert duplicates_of(kafka_bootstrap, topics["duplicates"]) == {
-        "near-copy-after-failover": original_id
-    }
+    send_copy_and_check(kit, kafka_bootstrap, topics, group, files, payloads, copy, avro_ids)
     assert job.stop() == 0
     wait_until("the stopped launcher's job cancelled", lambda: cluster.find_job(name) is None)
 
@@ -193,10 +209,8 @@ def test_a_lost_taskmanager_loses_nothing_and_writes_nothing_twice(
 def test_savepoint_upgrade_loses_nothing_writes_nothing_twice_and_keeps_dedup_memory(
     kafka_bootstrap, stream_topics, job_factory, kit, cluster, avro_ids, tmp_path, capsys
 ):
-    topics, files = stream_topics, tmp_path / "files"
-    group, name = f"{topics['raw']}.upgrade", f"newsflow-upgrade-{topics['raw']}"
-    payloads = kit.events(90, 23)
-    original, copy = payloads[0], near_copy(payloads[0], "near-copy-after-upgrade")
+    topics = stream_topics
+    group, name, files, payloads, copy = scenario(kit, topics, tmp_path, "upgrade", 90, 23)
     first, _jid, producer = start_until_uncommitted(
         kit, kafka_bootstrap, topics, group, files, name, payloads, job_factory, cluster
     )
@@ -215,9 +229,5 @@ def test_savepoint_upgrade_loses_nothing_writes_nothing_twice_and_keeps_dedup_me
     running_job(cluster, name)
 
     producer.join()
-    kit.produce_steadily(kafka_bootstrap, topics["raw"], [copy], RATE_PER_SECOND).join()
-    assert_exactly_once(kit, kafka_bootstrap, topics, group, len(payloads) + 1, files, avro_ids)
-    assert duplicates_of(kafka_bootstrap, topics["duplicates"]) == {
-        "near-copy-after-upgrade": json.loads(original)["id"]
-    }
+    send_copy_and_check(kit, kafka_bootstrap, topics, group, files, payloads, copy, avro_ids)
     assert second.stop() == 0
