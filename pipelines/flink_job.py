@@ -10,7 +10,11 @@
   replays about that much input, and a checkpoint of a large dedup memory is incremental in
   RocksDB), kept when the job is cancelled (resubmit with ``--savepoint_path`` pointing at one),
   and a fixed-delay restart strategy (30 attempts, 5 s apart) that rides through a lost
-  TaskManager or worker pool while a replacement starts, then fails the job with its cause.
+  TaskManager while a replacement starts, then fails the job with its cause. Bundles finish
+  before a checkpoint barrier (``--finish_bundle_before_checkpointing``): otherwise Beam keeps the
+  outputs of the bundle in flight in the checkpoint and emits them after a restore, and after a
+  savepoint upgrade one such output reached the wrong step (an article where the restore guard
+  expects a tagged outcome).
 - Cores: one SDK worker per TaskManager slot (``--sdk_worker_parallelism=1``) and NER inside it
   (``--ner-processes=1``): the cluster's default parallelism 2 on one slot per TaskManager then
   keeps 2 Python processes busy on the 2-core machine, instead of 2 x 2 spaCy processes fighting
@@ -110,8 +114,13 @@ def with_flink_defaults(
             "retain_externalized_checkpoints_on_cancellation": None,
             "number_of_execution_retries": str(RESTART_ATTEMPTS),
             "execution_retry_delay": str(RESTART_DELAY_MS),
+            "finish_bundle_before_checkpointing": None,
         }
-    flags = {"externalized_checkpoints_enabled", "retain_externalized_checkpoints_on_cancellation"}
+    flags = {
+        "externalized_checkpoints_enabled",
+        "retain_externalized_checkpoints_on_cancellation",
+        "finish_bundle_before_checkpointing",
+    }
     added = [
         f"--{name}" if name in flags else f"--{name}={value}"
         for name, value in defaults.items()
