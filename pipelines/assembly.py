@@ -12,6 +12,7 @@ from functools import partial
 from importlib import metadata
 
 import apache_beam as beam
+from apache_beam.options.pipeline_options import StandardOptions
 
 from pipelines.options import NewsflowOptions, dedup_config, kafka_overrides
 from pipelines.value_format import topic_encoders
@@ -24,6 +25,7 @@ from transforms.io.kafka_config import client_config
 from transforms.io.kafka_sink import WriteToKafka
 from transforms.io.kafka_source import ReadFromKafka
 from transforms.io.recovery import REFILE, WRITTEN, SkipWritten
+from transforms.io.restore_guard import ALREADY_ENRICHED, GuardConfig, GuardRestores
 from transforms.steps.clean import CleanArticles
 from transforms.steps.decode import DecodeEvents
 from transforms.steps.dedup import DedupConfig, DeduplicateArticles
@@ -86,10 +88,20 @@ def enrich_events(events: beam.PCollection, opts: NewsflowOptions, config: Dedup
     return Outcomes(enriched[ARTICLES], deduped[DUPLICATES], dead_letters)
 
 
+def on_flink(opts: NewsflowOptions) -> bool:
+    """A FlinkRunner job: restores from checkpoints are guarded at the sinks (``GuardRestores``)
+    instead of a restart scan at the source (``SkipWritten``)."""
+    return opts.view_as(StandardOptions).runner == "FlinkRunner"
+
+
+def output_topics(opts: NewsflowOptions) -> tuple[str, str, str]:
+    return (opts.output_topic, opts.duplicates_topic, opts.dead_letter_topic)
+
+
 class ReadEvents(beam.PTransform):
     """The input topic -> RawEvents (main, ``events``); inputs whose outputs a previous run
     already wrote leave as acknowledgements (``written``) or as records for the files
-    (``refile``)."""
+    (``refile``). On Flink only the events: ``GuardRestores`` does that job after a restore."""
 
     def __init__(self, opts: NewsflowOptions) -> None:
         super().__init__()
@@ -98,11 +110,13 @@ class ReadEvents(beam.PTransform):
     def expand(self, pbegin):
         opts, overrides = self._opts, kafka_overrides(self._opts)
         servers, timeout = opts.bootstrap_servers, opts.broker_timeout_seconds
-        outputs = (opts.output_topic, opts.duplicates_topic, opts.dead_letter_topic)
+        outputs = output_topics(opts)
         read = pbegin | "ReadFromKafka" >> ReadFromKafka(
             servers, opts.input_topic, opts.consumer_group, opts.stop_at_end, overrides, timeout,
-            outputs,
+            outputs, watermark_from_now=on_flink(opts),
         )  # fmt: skip
+        if on_flink(opts):
+            return read
         config = client_config(servers, overrides)
         return read | "SkipWritten" >> SkipWritten(
             config,
@@ -185,17 +199,24 @@ def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | No
     ``events`` replaces the Kafka source in tests (a TestStream of RawEvents)."""
     version = pipeline_version()
     already_written, to_write = [], {}
+    guarded = events is None and on_flink(opts)
     if events is None:
         read = p | "ReadEvents" >> ReadEvents(opts)
-        events, already_written, to_write = read.events, [read[WRITTEN]], {"refiled": read[REFILE]}
+        if not guarded:
+            events, already_written = read.events, [read[WRITTEN]]
+            to_write = {"refiled": read[REFILE]}
+        else:
+            events = read
     kafka = client_config(opts.bootstrap_servers, kafka_overrides(opts))
     outcomes = enrich_events(events, opts, dedup_config(opts, kafka))
-    written = {
+    decided = {
         "enriched": outcomes.enriched,
         "duplicates": outcomes.duplicates,
         "dead_letters": outcomes.dead_letters,
-        **to_write,
-    } | "WriteOutcomes" >> WriteOutcomes(opts, version)
+    }
+    if guarded:
+        decided, already_written, to_write = guard_restores(decided, opts, kafka, version)
+    written = {**decided, **to_write} | "WriteOutcomes" >> WriteOutcomes(opts, version)
     _ = (
         [written, *already_written]
         | "AllWritten" >> beam.Flatten()
@@ -208,6 +229,27 @@ def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | No
         )
     )
     return outcomes
+
+
+def guard_restores(decided: dict, opts: NewsflowOptions, kafka: dict, version: str):
+    """FlinkRunner: the outcomes minus inputs a run before the last restore already wrote, the
+    refs of those (acknowledged as written) and, with files, their records for the file sink."""
+    watched = GuardConfig(
+        kafka, opts.consumer_group, opts.input_topic, output_topics(opts), bool(opts.output_dir)
+    )
+    guarded = decided | "GuardRestores" >> GuardRestores(
+        watched, BrokerCalls.for_config(kafka, opts.broker_timeout_seconds)
+    )
+    to_write = {}
+    if opts.output_dir:
+        encoders = topic_encoders(opts)
+        to_write["refiled"] = (
+            guarded[ALREADY_ENRICHED]
+            | "EncodeAlreadyEnriched"
+            >> EncodeArticles(partial(kafka_outputs, encode_value=encoders.enriched), version)
+        )[RECORDS]
+    remaining = {tag: guarded[tag] for tag in ("enriched", "duplicates", "dead_letters")}
+    return remaining, [guarded[WRITTEN]], to_write
 
 
 class WriteFileOutcomes(beam.PTransform):

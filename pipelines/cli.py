@@ -23,7 +23,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, PortableOption
 from apache_beam.runners.runner import PipelineState
 from kafka.errors import KafkaError
 
-from pipelines import assembly, kafka_tools, replay, status
+from pipelines import assembly, flink_job, flink_rest, kafka_tools, replay, status
 from pipelines.group_lock import GroupLock
 from pipelines.metrics import job_metrics, job_snapshot
 from pipelines.options import (
@@ -73,6 +73,7 @@ TOOLS = (
     (kafka_tools.add_tail_parser, kafka_tools.run_tail),
     (status.add_parser, status.run),
     (replay.add_parser, replay.run),
+    (flink_rest.add_parser, flink_rest.run),
 )
 
 
@@ -116,22 +117,31 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _pipeline_options(argv: list[str], runner: str) -> PipelineOptions:
+def _pipeline_options(argv: list[str], runner: str, command: str, streaming: bool):
+    """The job's options; a FlinkRunner job gets its production defaults (``flink_job``)."""
+    opts = PipelineOptions(argv).view_as(NewsflowOptions)
+    if runner == "FlinkRunner":
+        streaming = streaming and not opts.stop_at_end
+        argv = flink_job.with_flink_defaults(
+            argv, streaming, command, opts.checkpoint_interval_seconds, opts.consumer_group,
+            flink_job.cluster_parallelism(argv),
+        )  # fmt: skip
+        flink_job.require_worker_pool(argv)
     options = PipelineOptions(argv)
     validate(options.view_as(NewsflowOptions))
     use_local_runner(options, runner)
-    if "job_server_timeout" not in _given(argv):
+    if "job_server_timeout" not in flink_job.given(argv):
         # Beam reads the job's state stream with this as its gRPC deadline (300 s by default):
         # any job running longer (a stream, a large file, --stop-at-end over a backlog) would
         # end with DEADLINE_EXCEEDED after five minutes.
         options.view_as(PortableOptions).job_server_timeout = JOB_TIMEOUT_SECONDS
-    return options
+    return options, argv
 
 
 def _run(line: CommandLine) -> int:
     """``newsflow run``: the Kafka job, streaming unless ``--stop-at-end``, run while holding the
     consumer group's lease."""
-    options = _pipeline_options(line.beam_argv, line.args.runner)
+    options, beam_argv = _pipeline_options(line.beam_argv, line.args.runner, "run", True)
     opts = options.view_as(NewsflowOptions)
     options.view_as(StandardOptions).streaming = not opts.stop_at_end
     config = client_config(opts.bootstrap_servers, kafka_overrides(opts))
@@ -141,18 +151,22 @@ def _run(line: CommandLine) -> int:
     try:
         pipeline = beam.Pipeline(options=options)
         assembly.build(pipeline, opts)
-        state = _run_to_end(pipeline, opts)
+        with flink_job.cancelled_on_exit(beam_argv, opts.detach):
+            state = _run_to_end(pipeline, opts, beam_argv)
     finally:
         lock.release()
     LOG.info("pipeline finished: %s", state)
     return 0
 
 
-def _run_to_end(pipeline: beam.Pipeline, opts: NewsflowOptions) -> str:
+def _run_to_end(pipeline: beam.Pipeline, opts: NewsflowOptions, beam_argv: list[str]) -> str:
     """Run the job until it ends or is cancelled by a signal; a failed job raises
-    ``JobFailedError`` with one line naming the error raised on the worker."""
+    ``JobFailedError`` with one line naming the error raised on the worker. A detached cluster
+    job is only submitted."""
     metrics = job_metrics(opts)
     result = pipeline.run()
+    if opts.detach and flink_job.wait_submitted(beam_argv):
+        return PipelineState.RUNNING
     metrics.attach(result)
     stopping = threading.Event()
     if not opts.stop_at_end:
@@ -188,11 +202,6 @@ def failure_line(exc: BaseException) -> str:
     return f"{name}: {message}"[:1000]
 
 
-def _given(argv: list[str]) -> set[str]:
-    """Option names present on the command line, underscore spelling."""
-    return {a.lstrip("-").split("=", 1)[0].replace("-", "_") for a in argv if a.startswith("--")}
-
-
 def _cancel_on_signals(result, stopping: threading.Event) -> None:
     """SIGTERM or Ctrl-C cancels the job, and that counts as a clean stop. Nothing is lost:
     offsets are committed only for inputs whose outputs are all written, so what was in flight
@@ -225,15 +234,16 @@ def _quiet_worker_shutdown() -> None:
 def _process(line: CommandLine) -> int:
     """``newsflow process``: the same transforms on event files, with a progress line."""
     args = line.args
-    options = _pipeline_options(line.beam_argv, args.runner)
+    options, beam_argv = _pipeline_options(line.beam_argv, args.runner, "process", False)
     pipeline = beam.Pipeline(options=options)
     assembly.build_file_mode(pipeline, options.view_as(NewsflowOptions), args.input, args.output)
-    result = pipeline.run()
-    with show_progress(partial(job_snapshot, result)):
-        try:
-            result.wait_until_finish()
-        except Exception as exc:  # the runner reports a failed job in several ways
-            raise JobFailedError(failure_line(exc)) from exc
+    with flink_job.cancelled_on_exit(beam_argv, detach=False):
+        result = pipeline.run()
+        with show_progress(partial(job_snapshot, result)):
+            try:
+                result.wait_until_finish()
+            except Exception as exc:  # the runner reports a failed job in several ways
+                raise JobFailedError(failure_line(exc)) from exc
     return 0
 
 
@@ -274,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return line.args.handler(line)
     except (
-        ValueError, KafkaError, OSError, PrismNotFoundError, NewsflowError, JobFailedError
+        ValueError, KafkaError, OSError, PrismNotFoundError, NewsflowError, JobFailedError,
+        flink_rest.FlinkRestError,
     ) as exc:  # fmt: skip
         print(f"newsflow {line.args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -225,6 +225,20 @@ NEWSFLOW_FLAGS = (
         help="address the metrics endpoint binds to (0.0.0.0: every interface)",
     ),
     flag(
+        "checkpoint-interval-seconds",
+        type=float,
+        default=10.0,
+        help="FlinkRunner, streaming: seconds between exactly-once checkpoints (Beam's "
+        "--checkpointing_interval, in ms, wins when given); 0: no checkpoints",
+    ),
+    flag(
+        "detach",
+        action="store_true",
+        default=False,
+        help="FlinkRunner on a cluster: return once the job is submitted and leave it "
+        "running; without it, a launcher that ends (Ctrl-C, SIGTERM, an error) cancels it",
+    ),
+    flag(
         "window-seconds",
         type=int,
         default=60,

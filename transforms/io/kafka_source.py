@@ -71,10 +71,32 @@ IDLE_WATERMARK_LAG_SECONDS = 2.0
 # sample is still a valid floor, just a lower one (a longer restart scan).
 OUTPUT_FLOOR_MAX_AGE_SECONDS = 10.0
 
+
+class ReadWatermarkProvider(ManualWatermarks):
+    """A watermark set by hand from Kafka timestamps, starting unset (a bounded read holds it
+    until it ends) or, for a streaming read, at the wall clock minus the idle lag.
+
+    A streaming read starts with a set watermark because a runner may hold its output watermark
+    at the lowest one any deferred remainder reported, and Beam 2.62's FlinkRunner holds it at
+    the minimum forever for a remainder deferred before the first record set one (so no
+    event-time timer downstream ever fired). Records older than the start are lifted to it, as
+    every record behind the watermark is (``_not_late``). Its state is checkpointed by
+    ``ManualWatermarks``' versioned coder."""
+
+    def __init__(self, start_at_wall_clock: bool) -> None:
+        self._start_at_wall_clock = start_at_wall_clock
+
+    def initial_estimator_state(self, element, restriction) -> Timestamp | None:
+        if not self._start_at_wall_clock:
+            return None
+        return Timestamp.now() - IDLE_WATERMARK_LAG_SECONDS
+
+
 # DoFn parameter markers: the DoFn is its own restriction provider; the watermark is set by hand
 # from Kafka timestamps.
 _RESTRICTION = beam.DoFn.RestrictionParam()
-_WATERMARK = beam.DoFn.WatermarkEstimatorParam(ManualWatermarks())
+_WATERMARK = beam.DoFn.WatermarkEstimatorParam(ReadWatermarkProvider(False))
+_LIVE_WATERMARK = beam.DoFn.WatermarkEstimatorParam(ReadWatermarkProvider(True))
 
 
 class PartitionOffsetTracker(OffsetRestrictionTracker):
@@ -375,6 +397,20 @@ class ReadUnboundedPartitionFn(ReadPartitionFn):
         yield from super().process(element, tracker, watermark)
 
 
+class ReadUnboundedPartitionFromNowFn(ReadPartitionFn):
+    """``ReadUnboundedPartitionFn`` whose watermark starts at the wall clock (FlinkRunner; see
+    ``ReadWatermarkProvider``)."""
+
+    @beam.DoFn.unbounded_per_element()
+    def process(
+        self,
+        element: tuple[str, int],
+        tracker: OffsetRestrictionTracker = _RESTRICTION,
+        watermark: ManualWatermarkEstimator = _LIVE_WATERMARK,
+    ) -> Iterator[TimestampedValue]:
+        yield from super().process(element, tracker, watermark)
+
+
 class ReadFromKafka(beam.PTransform):
     """``PBegin`` to ``PCollection[RawEvent]``: each record of ``topic`` from the committed offsets.
 
@@ -383,6 +419,7 @@ class ReadFromKafka(beam.PTransform):
     ``output_topics`` (the job's outputs) are sampled into each ref's ``output_floor`` for the
     commit metadata that makes the restart scan exact (``recovery.py``).
     ``client_overrides`` are Java-style settings (see ``kafka_config.client_config``).
+    ``watermark_from_now``: a streaming read's watermark starts at the wall clock (FlinkRunner).
     """
 
     def __init__(
@@ -394,10 +431,12 @@ class ReadFromKafka(beam.PTransform):
         client_overrides: dict[str, str] | None = None,
         broker_timeout_seconds: float = DEFAULT_BROKER_TIMEOUT_SECONDS,
         output_topics: tuple[str, ...] = (),
+        watermark_from_now: bool = False,
     ) -> None:
         super().__init__()
         self._config = client_config(bootstrap_servers, client_overrides or {})
         self._output_topics = output_topics
+        self._watermark_from_now = watermark_from_now
         self._topic = topic
         self._consumer_group = consumer_group
         self._stop_at_end = stop_at_end
@@ -407,7 +446,13 @@ class ReadFromKafka(beam.PTransform):
         restrictions = PartitionRestrictionProvider(
             self._config, self._consumer_group, self._stop_at_end, self._broker, self._output_topics
         )
-        read_fn = ReadPartitionFn if self._stop_at_end else ReadUnboundedPartitionFn
+        read_fn = ReadPartitionFn
+        if not self._stop_at_end:
+            read_fn = (
+                ReadUnboundedPartitionFromNowFn
+                if self._watermark_from_now
+                else ReadUnboundedPartitionFn
+            )
         listing = ListPartitionsFn(self._config, self._topic, self._broker)
         return (
             list_once_or_periodically(pbegin, listing, self._stop_at_end)

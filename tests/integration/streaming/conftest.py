@@ -83,14 +83,15 @@ def produce_steadily(
 
 
 class Job:
-    """``newsflow run`` (streaming, Prism) in its own process group."""
+    """``newsflow run`` (streaming, Prism, or Flink from ``python`` = .venv-flink's) in its own
+    process group."""
 
-    def __init__(self, argv: list[str], log: Path) -> None:
+    def __init__(self, argv: list[str], log: Path, python: str = sys.executable) -> None:
         self._log_path = log
         self._log_start = log.stat().st_size if log.exists() else 0
         self._log = log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.cli", *argv],
+            [python, "-m", "pipelines.cli", *argv],
             cwd=ROOT,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -242,8 +243,8 @@ def stream_topics(unique_topic) -> dict[str, str]:
 def job_factory(tmp_path) -> Iterator:
     jobs: list[Job] = []
 
-    def start(argv: list[str]) -> Job:
-        job = Job(argv, tmp_path / "job.log")
+    def start(argv: list[str], python: str = sys.executable) -> Job:
+        job = Job(argv, tmp_path / "job.log", python)
         jobs.append(job)
         return job
 

@@ -112,5 +112,6 @@ def test_sdk_image_matches_the_pinned_beam_and_python():
 def test_flink_config_is_a_local_session_cluster():
     config = yaml.safe_load((DEPLOY / "flink" / "conf" / "config.yaml").read_text())
     assert config["rest"]["port"] == 8081
-    assert config["taskmanager"]["numberOfTaskSlots"] >= 2
+    assert config["taskmanager"]["numberOfTaskSlots"] >= 1
     assert config["classloader"]["resolve-order"] == "parent-first"
+    assert config["state"]["backend"] == {"type": "rocksdb", "incremental": True}

@@ -139,5 +139,7 @@ def test_no_job_ends_at_beams_five_minute_state_stream_deadline(argv, timeout):
     from apache_beam.options.pipeline_options import PortableOptions
 
     # a named Prism binary: no lookup, so the test needs none built (no pipeline runs here)
-    options = cli._pipeline_options([*argv, "--prism_location=prism"], "DirectRunner")
+    options, _argv = cli._pipeline_options(
+        [*argv, "--prism_location=prism"], "DirectRunner", "run", streaming=True
+    )
     assert options.view_as(PortableOptions).job_server_timeout == timeout

@@ -1,0 +1,199 @@
+"""A FlinkRunner job as production runs it: production defaults and a lifetime tied to its launcher.
+
+``with_flink_defaults`` adds to ``newsflow run --runner FlinkRunner`` what is not given:
+
+- On a cluster (``--flink_master HOST:PORT``), Python SDK workers from Beam's worker pool
+  (``--environment_type=EXTERNAL --environment_config=localhost:50000``, the pool
+  ``deploy/flink/flink.sh up`` starts, a sidecar per TaskManager on Kubernetes); on ``[local]``,
+  LOOPBACK (workers in the launcher, nothing else to start).
+- In streaming: exactly-once checkpoints every ``--checkpoint-interval-seconds`` (10 s: a failover
+  replays about that much input, and a checkpoint of a large dedup memory is incremental in
+  RocksDB), kept when the job is cancelled (resubmit with ``--savepoint_path`` pointing at one),
+  and a fixed-delay restart strategy (30 attempts, 5 s apart) that rides through a lost
+  TaskManager while a replacement starts, then fails the job with its cause. Bundles finish
+  before a checkpoint barrier (``--finish_bundle_before_checkpointing``): otherwise Beam keeps the
+  outputs of the bundle in flight in the checkpoint and emits them after a restore, and after a
+  savepoint upgrade one such output reached the wrong step (an article where the restore guard
+  expects a tagged outcome).
+- Cores: one SDK worker per TaskManager slot (``--sdk_worker_parallelism=1``) and NER inside it
+  (``--ner-processes=1``): the cluster's default parallelism 2 on one slot per TaskManager then
+  keeps 2 Python processes busy on the 2-core machine, instead of 2 x 2 spaCy processes fighting
+  for it. Raise ``--ner-processes`` where TaskManagers have idle cores.
+- The cluster's own ``parallelism.default`` (the job server cannot read a remote cluster's
+  configuration and would run everything at parallelism 1).
+- A job name of its own (``--job_name``, ``newsflow-<command>-<group>-<UTC time>``) by which the
+  launcher finds the job on the cluster.
+
+``cancelled_on_exit`` then cancels that job through the REST API when the launcher ends before
+the job does (Ctrl-C, SIGTERM, an error) unless ``--detach`` was given: a job must not keep
+writing after the process that owns it is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from pipelines.flink_rest import FlinkRest, FlinkRestError
+
+LOG = logging.getLogger("newsflow")
+
+LOCAL_MASTERS = ("[local]", "[auto]", "[collection]")
+DEFAULT_WORKER_POOL = "localhost:50000"
+RESTART_ATTEMPTS = 30
+RESTART_DELAY_MS = 5000
+# How long a launcher that ends waits for the job it submitted to appear on the cluster.
+FIND_JOB_SECONDS = 30.0
+
+
+class WorkerPoolUnavailableError(ConnectionError):
+    """No Beam worker pool answers where the EXTERNAL environment points: the job's Python
+    workers could not start, so it is not submitted."""
+
+
+def on_cluster(master: str) -> bool:
+    return master not in LOCAL_MASTERS
+
+
+def given(argv: list[str]) -> set[str]:
+    """Option names present on the command line, underscore spelling."""
+    return {a.lstrip("-").split("=", 1)[0].replace("-", "_") for a in argv if a.startswith("--")}
+
+
+def flag_value(argv: list[str], name: str) -> str | None:
+    """The value of ``--name=V`` or ``--name V`` (hyphen or underscore spelling), last one wins."""
+    spellings = {f"--{name}", f"--{name.replace('_', '-')}"}
+    value = None
+    for i, token in enumerate(argv):
+        flag, eq, rest = token.partition("=")
+        if flag in spellings:
+            value = rest if eq else (argv[i + 1] if i + 1 < len(argv) else None)
+    return value
+
+
+def cluster_parallelism(argv: list[str]) -> int | None:
+    """The cluster's default parallelism, asked of its REST API, when ``argv`` submits to a
+    cluster without ``--parallelism``."""
+    master = flag_value(argv, "flink_master") or "[auto]"
+    if not on_cluster(master) or "parallelism" in given(argv):
+        return None
+    return FlinkRest(master).default_parallelism()
+
+
+def with_flink_defaults(
+    argv: list[str],
+    streaming: bool,
+    command: str,
+    checkpoint_seconds: float,
+    group: str,
+    parallelism: int | None = None,
+) -> list[str]:
+    """``argv`` plus the FlinkRunner defaults above for every option it does not set
+    (``parallelism``: the cluster's, see ``cluster_parallelism``)."""
+    present = given(argv)
+    master = flag_value(argv, "flink_master") or "[auto]"
+    defaults: dict[str, str | None] = {
+        "sdk_worker_parallelism": "1",
+        "ner_processes": "1",
+        "job_name": f"newsflow-{command}-{group}-{datetime.now(UTC):%Y%m%d-%H%M%S}",
+    }
+    if on_cluster(master):
+        defaults |= {"environment_type": "EXTERNAL", "environment_config": DEFAULT_WORKER_POOL}
+        defaults["parallelism"] = str(parallelism) if parallelism else None
+    else:
+        defaults["environment_type"] = "LOOPBACK"
+    if streaming and checkpoint_seconds > 0:
+        defaults |= {
+            "checkpointing_interval": str(int(checkpoint_seconds * 1000)),
+            "checkpointing_mode": "EXACTLY_ONCE",
+            "externalized_checkpoints_enabled": None,
+            "retain_externalized_checkpoints_on_cancellation": None,
+            "number_of_execution_retries": str(RESTART_ATTEMPTS),
+            "execution_retry_delay": str(RESTART_DELAY_MS),
+            "finish_bundle_before_checkpointing": None,
+        }
+    flags = {
+        "externalized_checkpoints_enabled",
+        "retain_externalized_checkpoints_on_cancellation",
+        "finish_bundle_before_checkpointing",
+    }
+    added = [
+        f"--{name}" if name in flags else f"--{name}={value}"
+        for name, value in defaults.items()
+        if name not in present
+        and (value is not None or name in flags)
+        and not (name == "environment_config" and "environment_type" in present)
+    ]
+    return [*argv, *added]
+
+
+def require_worker_pool(argv: list[str]) -> None:
+    """Refuse to submit an EXTERNAL job when nothing listens at its worker pool's address."""
+    if (flag_value(argv, "environment_type") or "").upper() != "EXTERNAL":
+        return
+    address = flag_value(argv, "environment_config") or DEFAULT_WORKER_POOL
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host or "localhost", int(port)), timeout=5):
+            return
+    except (OSError, ValueError) as exc:
+        raise WorkerPoolUnavailableError(
+            f"no Beam worker pool at {address} (--environment_config): start it with "
+            f"`deploy/flink/flink.sh up` or pass --environment_type=LOOPBACK ({exc})"
+        ) from exc
+
+
+@contextmanager
+def cancelled_on_exit(argv: list[str], detach: bool) -> Iterator[None]:
+    """Cancel the cluster job named in ``argv`` if it still runs when the launcher leaves this
+    block, however it leaves it (the job server's own cancel does not reach a remote cluster),
+    unless ``detach`` is on."""
+    master = flag_value(argv, "flink_master") or "[auto]"
+    name = flag_value(argv, "job_name")
+    if not on_cluster(master) or detach or name is None:
+        yield
+        return
+    try:
+        yield
+    finally:
+        cancel_job(FlinkRest(master), name)
+
+
+def cancel_job(rest: FlinkRest, name: str) -> None:
+    """Cancel the running job ``name`` (waiting a little for a job still being submitted)."""
+    deadline = time.monotonic() + FIND_JOB_SECONDS
+    try:
+        job = rest.find_job(name)
+        while job is None and time.monotonic() < deadline and not _ended(rest, name):
+            time.sleep(0.5)
+            job = rest.find_job(name)
+        if job is not None:
+            LOG.warning("cancelling Flink job %s (%s) on %s", name, job["jid"], rest.url)
+            rest.cancel(job["jid"])
+    except FlinkRestError as exc:
+        LOG.error("could not cancel Flink job %s: %s", name, exc)
+
+
+def _ended(rest: FlinkRest, name: str) -> bool:
+    return rest.find_job(name, running_only=False) is not None
+
+
+def wait_submitted(argv: list[str]) -> bool:
+    """For ``--detach``: wait until the job named in ``argv`` runs on its cluster (the job server,
+    which dies with the launcher, submits it asynchronously). False off a cluster."""
+    master = flag_value(argv, "flink_master") or "[auto]"
+    name = flag_value(argv, "job_name")
+    if not on_cluster(master) or name is None:
+        return False
+    rest = FlinkRest(master)
+    deadline = time.monotonic() + FIND_JOB_SECONDS
+    while (job := rest.find_job(name)) is None:
+        if time.monotonic() >= deadline:
+            raise FlinkRestError(f"job {name} did not appear on {rest.url} in {FIND_JOB_SECONDS}s")
+        time.sleep(0.5)
+    LOG.warning("submitted Flink job %s (%s) to %s; it runs detached", name, job["jid"], rest.url)
+    return True
