@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from concurrent.futures.process import BrokenProcessPool
 
 import pytest
@@ -63,3 +65,14 @@ def test_warm_up_starts_every_worker_with_its_model_loaded() -> None:
         assert all(pool._executor.submit(_loaded).result() for _ in range(4))
     finally:
         pool.close()
+
+
+def test_pool_processes_import_no_extraction_libraries() -> None:
+    """Each pool process imports ``ner_pool``; HTML extraction and language identification
+    (trafilatura, lxml, py3langid: start-up CPU per process) must not come with it."""
+    code = (
+        "import sys, transforms.text.ner_pool; "
+        "print(sorted({'trafilatura', 'lxml', 'py3langid'} & set(sys.modules)))"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
