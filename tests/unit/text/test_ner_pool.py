@@ -76,3 +76,31 @@ def test_pool_processes_import_no_extraction_libraries() -> None:
     )
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "[]"
+
+
+MAIN_SCRIPT = """
+import json
+from transforms.text.ner_pool import main_modules
+if __name__ == "__main__":
+    print(main_modules())
+"""
+
+
+def test_the_fork_server_preloads_what_a_main_script_imported(tmp_path) -> None:
+    """multiprocessing re-runs a main script in every process it starts: the server imports its
+    modules once, so that re-run costs nothing. ``python -c`` has no main to re-run."""
+    script = tmp_path / "main.py"
+    script.write_text(MAIN_SCRIPT)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "['json', 'transforms.text.ner_pool']"
+    code = MAIN_SCRIPT.replace('if __name__ == "__main__":\n    ', "")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
+
+
+def test_workers_fork_from_the_server_with_the_model_loaded(pool: NerPool) -> None:
+    """Workers are the fork server's children (never forked from this process, whose threads
+    fork would copy) and hold the model the server preloaded."""
+    parents = {pool._executor.submit(os.getppid).result() for _ in range(4)}
+    assert os.getpid() not in parents
+    assert all(pool._executor.submit(_loaded).result() for _ in range(4))
