@@ -15,8 +15,8 @@ are not, so every run reports the CPU seconds of each process it started, by rol
 Runs (``--runs``, alternated ``--repeat`` times in one session, medians printed):
 ``raw1``/``raw2`` are ``nlp.pipe`` over whole bodies, batch 32, ``n_process`` 1 or 2 (the model
 newsflow loads, NER only); ``newsflow`` is the ``newsflow process`` console script with
-``--flags``, from the source tree ``--root`` (default: this checkout; point it at an export of
-another commit, e.g. ``git archive``, to compare).
+``--flags``, from the source tree ``--root`` (default: this checkout); ``base`` the same from
+``--base-root`` (an export of another commit, e.g. ``git archive main``), for before/after.
 
 Per-process CPU comes from sampling ``/proc`` every ``--sample-seconds`` (the last sample of a
 process that exits between samples is short by at most that much); ``total`` is exact: the
@@ -139,7 +139,7 @@ def measure(name: str, argv: list[str], root: Path, interval: float) -> Run:
 
 def command(run: str, events: Path, work: Path, args, index: int) -> list[str]:
     python = sys.executable
-    if run in ("raw1", "raw2"):
+    if run.startswith("raw"):
         return [python, "-c", RAW_SPACY, str(events), run[-1]]
     out = work / f"{run}-{index}"
     shutil.rmtree(out, ignore_errors=True)
@@ -161,19 +161,22 @@ def main() -> int:
     parser.add_argument("--runs", nargs="+", default=["raw2", "newsflow"], help="in order")
     parser.add_argument("--repeat", type=int, default=1, help="alternated rounds (1)")
     parser.add_argument("--root", type=Path, default=ROOT, help="source tree newsflow runs from")
+    parser.add_argument("--base-root", type=Path, help="source tree of the run named base")
     parser.add_argument("--flags", nargs="*", default=[], help="extra `newsflow process` flags")
     parser.add_argument("--sample-seconds", type=float, default=0.2, help="/proc sampling (0.2)")
     parser.add_argument("--py-spy", help="directory for py-spy collapsed stacks of newsflow runs")
+    parser.add_argument("--keep-outputs", type=Path, help="write run outputs here (<run>-<i>)")
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
     args = parser.parse_args()
     if args.py_spy:
         Path(args.py_spy).mkdir(parents=True, exist_ok=True)
     results: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="newsflow-profile-") as tmp:
+        work = args.keep_outputs or Path(tmp)
         for index in range(args.repeat):
             for name in args.runs:
-                argv = command(name, args.events, Path(tmp), args, index)
-                root = args.root if name == "newsflow" else ROOT
+                argv = command(name, args.events, work, args, index)
+                root = {"newsflow": args.root, "base": args.base_root}.get(name, ROOT)
                 run = measure(name, argv, root, args.sample_seconds)
                 results.append(run)
                 roles = " ".join(f"{k}={v:.1f}" for k, v in sorted(run.roles.items()))
