@@ -41,6 +41,7 @@ PRELOAD_MODULE = "transforms.text.ner_preload"
 
 _worker_nlp: Any = None
 _worker_model: str | None = None
+_stop_registered = False
 
 
 def _load_model(model: str) -> None:
@@ -90,9 +91,6 @@ def _context(model: str) -> multiprocessing.context.BaseContext:
         atexit.register(_stop_fork_server)
         _stop_registered = True
     return context
-
-
-_stop_registered = False
 
 
 def _stop_fork_server() -> None:
