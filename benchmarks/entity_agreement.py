@@ -5,7 +5,7 @@ The share of articles whose entity set (text, label, start, end) is identical be
 first of newsflow's deliberate differences that, recomputed here with the same model outside Beam
 and applied cumulatively, gives exactly newsflow's set:
 
-1. entity rules (``extract.entities_from_doc``): edge punctuation, quotes and spaces trimmed;
+1. entity rules (``ner.entities_from_doc``): edge punctuation, quotes and spaces trimmed;
    entities without a letter or digit, bare clitics and entities across a paragraph break dropped;
 2. one doc per paragraph (``ner.annotate``): the model sees one paragraph at a time, so context
    at a paragraph's edges differs from the whole body's;
@@ -40,8 +40,7 @@ def entity_set(entities: Iterable) -> EntitySet:
 def newsflow_stages(bodies: Mapping[str, str]) -> list[tuple[str, dict[str, EntitySet]]]:
     """Per stage (cumulative), each id's entity set, with newsflow's model and code."""
     from transforms.text.entities import resolve_entities
-    from transforms.text.extract import entities_from_doc
-    from transforms.text.ner import annotate, load_ner_model
+    from transforms.text.ner import annotate, entities_from_doc, load_ner_model
 
     nlp = load_ner_model()
     ids, texts = list(bodies), list(bodies.values())

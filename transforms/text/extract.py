@@ -1,4 +1,4 @@
-"""Article structure and metadata: header lines, dates, HTML main text, entities, language.
+"""Article structure and metadata: header lines, dates, HTML main text, language.
 
 Everything here is conservative: a header line is taken as title, date or byline only when it looks
 like nothing else, so a body that starts with a normal paragraph loses nothing; a date is read only
@@ -23,7 +23,6 @@ from schemas.errors import ExtractionError
 from transforms.text.html_comments import comment_containers
 from transforms.text.html_links import drop_link_runs, link_texts
 from transforms.text.html_namespaces import drop_namespace_declarations
-from transforms.text.models import Entity
 
 
 @dataclass(frozen=True)
@@ -91,10 +90,7 @@ _BY_PREFIX = re.compile(r"by\s+", re.IGNORECASE)
 _KICKER = re.compile(r"[\w&' -]{1,30}?\s*[|•·]\s*")
 # A dotted clock time ("04.29 GMT", "9.30am"), never part of a dotted date ("09.07.2016").
 _DOTTED_TIME = re.compile(r"(?<![\d.])([01]?\d|2[0-3])\.([0-5]\d)(?![\d.])")
-_ABBREVIATION_END = re.compile(r"(?:\b[A-Za-z]\.){2,}$|\b(?:Inc|Ltd|Corp|Co|Jr|Sr|St|Bros)\.$")
-_EDGE_JUNK = " \t\r\n\"'“”‘’«»,;:!?.-–—…*•·/\\|"
 _WORD = re.compile(r"\w+")
-_CLITIC = re.compile(r"(?:n['’]t|['’](?:s|re|ve|ll|d|m))", re.IGNORECASE)
 
 
 def parse_structure(blocks: Sequence[str]) -> Structure:
@@ -309,41 +305,6 @@ def extract_html(html: str, url: str | None = None) -> HtmlPage:
 def _lines(text: str | None) -> list[str]:
     """The non-blank lines of trafilatura's text output: one block (paragraph) per line."""
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
-
-
-def entities_from_doc(doc: Any) -> tuple[Entity, ...]:
-    """Entities of a spaCy Doc with edge punctuation, quotes and spaces trimmed off.
-
-    spaCy sometimes includes a trailing comma or a quote ('The Andrew Marr Show,'); offsets are
-    moved with the trim. A final period is kept on abbreviations ("U.S.", "Acme Inc.").
-    Entities left without a letter or digit, that are a bare clitic (the small model tags
-    "n’t" of a curly-quoted "don’t" as GPE), or that cross a line break (two names from adjacent
-    paragraphs under one label that fits at most one of them) are dropped.
-    """
-    entities = []
-    whole = doc.text  # spaCy joins every token to build it: once per doc, not per entity
-    for ent in doc.ents:
-        start, end = _trim(whole, ent.start_char, ent.end_char)
-        text = whole[start:end]
-        if _WORD.search(text) and not _CLITIC.fullmatch(text) and "\n" not in text:
-            entities.append(Entity(text, ent.label_, start, end))
-    return tuple(entities)
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    """Narrow [start, end) past edge junk, keeping abbreviation periods and a balanced ')'."""
-    while start < end and text[start] in _EDGE_JUNK:
-        start += 1
-    while end > start:
-        last = text[end - 1]
-        if last == "." and _ABBREVIATION_END.search(text[start:end]):
-            break
-        if last == ")" and text.count("(", start, end) >= text.count(")", start, end):
-            break
-        if last not in _EDGE_JUNK and last != ")":
-            break
-        end -= 1
-    return start, end
 
 
 def detect_language(text: str) -> str | None:

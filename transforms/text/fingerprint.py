@@ -15,7 +15,6 @@ import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
-from datasketch import MinHash
 
 from transforms.text.minhash_config import MinHashConfig
 
@@ -26,7 +25,7 @@ _CHARACTER_MAP = str.maketrans(
         **dict.fromkeys("‐‑‒–—―−", "-"),
     }
 )
-SCHEME = "affine32"
+_MAX_UINT32 = (1 << 32) - 1
 # Bytes per packed signature slot: affine32 MinHash values are unsigned 32-bit.
 SLOT_BYTES = 4
 _TOKEN = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
@@ -81,21 +80,40 @@ def fingerprint(body: str, cfg: MinHashConfig) -> Fingerprint:
 def minhash(shingle_set: set[str], cfg: MinHashConfig) -> np.ndarray:
     """MinHash signature (``cfg.num_perm`` uint32 values) of a shingle set.
 
-    datasketch's "affine32" scheme (named, so a library default cannot change stored signatures)
-    with the configured seed, so every worker computes the same signature. An empty
-    set gives the all-maximum signature, which matches only other empty texts.
+    datasketch's "affine32" scheme, value for value (``test_minhash_is_datasketch_affine32``
+    checks it against datasketch, so stored signatures stay valid): each shingle's SHA-1 (first 4
+    bytes, little-endian) is pre-mixed with the MurmurHash3 finalizer, then ``a * h + b`` (mod
+    2**32) under every seeded permutation, and the least value per permutation kept. Done here
+    in one numpy expression over all shingles, without datasketch: importing it pulls in SciPy
+    (half a second of CPU in every process that fingerprints) and its per-shingle hash calls
+    cost more than the hashing. An empty set gives the all-maximum signature, which matches only
+    other empty texts.
     """
-    sketch = MinHash(
-        num_perm=cfg.num_perm, seed=cfg.seed, permutations=_permutations(cfg), scheme=SCHEME
-    )
-    sketch.update_batch([shingle.encode("utf-8") for shingle in sorted(shingle_set)])
-    return sketch.hashvalues
+    if not shingle_set:
+        return np.full(cfg.num_perm, _MAX_UINT32, dtype=np.uint32)
+    digests = b"".join(hashlib.sha1(s.encode("utf-8")).digest()[:4] for s in shingle_set)
+    hashes = _fmix32(np.frombuffer(digests, dtype="<u4").astype(np.uint32).reshape(-1, 1))
+    a, b = _permutations(cfg)
+    return (hashes * a + b).min(axis=0)
+
+
+def _fmix32(values: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer, element-wise (uint32 products wrap, as intended)."""
+    values = values ^ (values >> np.uint32(16))
+    values = values * np.uint32(0x85EBCA6B)
+    values = values ^ (values >> np.uint32(13))
+    values = values * np.uint32(0xC2B2AE35)
+    return values ^ (values >> np.uint32(16))
 
 
 @functools.cache
 def _permutations(cfg: MinHashConfig) -> tuple[np.ndarray, np.ndarray]:
-    """The seeded hash permutations for ``cfg`` (static configuration, built once per worker)."""
-    return MinHash(num_perm=cfg.num_perm, seed=cfg.seed, scheme=SCHEME).permutations
+    """The seeded permutations ``(a, b)`` for ``cfg``, drawn as datasketch draws them (``a`` odd,
+    so each is a bijection); static configuration, built once per worker."""
+    generator = np.random.RandomState(cfg.seed)
+    a = generator.randint(0, 1 << 31, cfg.num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, cfg.num_perm, dtype=np.uint32)
+    return a, b
 
 
 def lsh_bands(signature: bytes, cfg: MinHashConfig) -> tuple[int, ...]:

