@@ -1,7 +1,7 @@
 """The streaming job on the standalone Flink cluster (``deploy/flink/flink.sh up``: two
 TaskManagers, Beam's worker pool, RocksDB, checkpoints) survives a lost TaskManager and a savepoint
-upgrade with every input in exactly one output topic, once. (A lost worker pool is not recovered
-yet: docs/flink-delivery.md, "Known gaps".)
+upgrade, a lost Python worker pool and a savepoint upgrade with every input in exactly one output
+topic, once.
 
 Each fault is injected when the state it needs is observed through the REST API and the topics:
 a completed checkpoint, and outputs whose offsets the group has not committed yet. Dedup memory
@@ -204,6 +204,27 @@ def test_a_lost_taskmanager_loses_nothing_and_writes_nothing_twice(
     send_copy_and_check(kit, kafka_bootstrap, topics, group, files, payloads, copy, avro_ids)
     assert job.stop() == 0
     wait_until("the stopped launcher's job cancelled", lambda: cluster.find_job(name) is None)
+
+
+def test_a_lost_worker_pool_loses_nothing_and_writes_nothing_twice(
+    kafka_bootstrap, stream_topics, job_factory, kit, cluster, avro_ids, tmp_path
+):
+    """SIGKILL to the pool's process group (the pool and every SDK worker it started, as a
+    crashed Kubernetes sidecar), then ``flink.sh up`` starts a new pool: the job recovers by
+    itself, from the checkpoint, on new SDK workers."""
+    topics = stream_topics
+    group, name, files, payloads, copy = scenario(kit, topics, tmp_path, "pool", 150, 29)
+    job, jid, producer = start_until_uncommitted(
+        kit, kafka_bootstrap, topics, group, files, name, payloads, job_factory, cluster
+    )
+    os.killpg(processes()["workerpool"], signal.SIGKILL)
+    flink_sh("up")
+    wait_until("a restore from the checkpoint", lambda: restored_count(cluster, jid) >= 1)
+    running_job(cluster, name)
+
+    producer.join()
+    send_copy_and_check(kit, kafka_bootstrap, topics, group, files, payloads, copy, avro_ids)
+    assert job.stop() == 0
 
 
 def test_savepoint_upgrade_loses_nothing_writes_nothing_twice_and_keeps_dedup_memory(
