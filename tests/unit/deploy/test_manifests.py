@@ -115,3 +115,34 @@ def test_flink_config_is_a_local_session_cluster():
     assert config["taskmanager"]["numberOfTaskSlots"] >= 1
     assert config["classloader"]["resolve-order"] == "parent-first"
     assert config["state"]["backend"] == {"type": "rocksdb", "incremental": True}
+
+
+def flat(config: dict, prefix: str = "") -> dict[str, str]:
+    """Flink's nested config.yaml as the flat ``a.b.c`` keys flinkConfiguration uses."""
+    out: dict[str, str] = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out |= flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = str(value).lower()
+    return out
+
+
+def test_kubernetes_cluster_has_the_fault_settings_tested_locally():
+    """What the failover tests ran with (RocksDB, incremental and retained checkpoints, full
+    restarts so a lost worker pool recovers, heartbeats) holds on Kubernetes too."""
+    local = flat(yaml.safe_load((DEPLOY / "flink" / "conf" / "config.yaml").read_text()))
+    k8s = {
+        k: str(v).lower()
+        for k, v in resource("FlinkDeployment")["spec"]["flinkConfiguration"].items()
+    }
+    tested = [
+        "state.backend.type",
+        "state.backend.incremental",
+        "state.checkpoints.num-retained",
+        "execution.checkpointing.externalized-checkpoint-retention",
+        "jobmanager.execution.failover-strategy",
+        "heartbeat.interval",
+        "heartbeat.timeout",
+    ]
+    assert {key: k8s.get(key) for key in tested} == {key: local[key] for key in tested}

@@ -109,3 +109,10 @@ def test_long_line_in_chunks_finds_what_the_whole_line_has(
     assert len(whole) >= 20
     assert chunked == whole
     assert all(body[e.start : e.end] == e.text for e in chunked)
+
+
+def test_blank_model_is_a_tokenizer_without_entities() -> None:
+    """``--spacy-model blank:en``: the job runs without NER, every body with no entities."""
+    nlp = load_ner_model("blank:en")
+    assert nlp.pipe_names == []
+    assert annotate(nlp, ["Amber Rudd met Angela Merkel in Berlin.", ""]) == [(), ()]
