@@ -15,6 +15,11 @@ stops). Prints a markdown table and the highest rate whose p99 is within
 ``--target-p99-seconds``. Extra arguments after ``--`` go to ``newsflow run`` (e.g.
 ``-- --ner-processes 1``). Run it on your own broker: ``deploy/local/kafka.sh up``
 (``KAFKA_PORT`` picks the port).
+
+With ``--flink-master HOST:PORT`` every rate is also measured, right after the local runner's
+run, on that Flink cluster (``deploy/flink/flink.sh up``): the same job from ``.venv-flink``
+with ``--runner FlinkRunner`` and newsflow's cluster defaults (EXTERNAL worker pool,
+checkpoints), so both runners' figures come from the same machine in the same run.
 """
 
 from __future__ import annotations
@@ -49,8 +54,12 @@ OUTPUTS = ("enriched", "duplicates", "dlq")
 MIN_WORDS = 30
 
 
+FLINK_PYTHON = ROOT / ".venv-flink" / "bin" / "python"
+
+
 @dataclass(frozen=True)
 class Result:
+    runner: str
     rate: float
     sent: int
     once: int
@@ -126,17 +135,22 @@ def seconds(value: float) -> str:
     return "-" if value != value else f"{value:.1f}"
 
 
-def measure(args, rate: float, payloads: list[bytes], log: Path) -> Result:
+def measure(
+    args, rate: float, payloads: list[bytes], log: Path, runner: tuple[str, str, list[str]]
+) -> Result:
+    """One rate on one runner: (label, python, extra ``newsflow run`` flags)."""
+    label, python, runner_args = runner
     run, port = uuid.uuid4().hex[:8], free_port()
     topics = create_topics(args.bootstrap_servers, run)
     outputs = Outputs(args.bootstrap_servers, topics)
     outputs.start()
     argv = [
-        sys.executable, "-m", "pipelines.cli", "run",
+        python, "-m", "pipelines.cli", "run",
         "--bootstrap-servers", args.bootstrap_servers,
         "--input-topic", topics["raw"], "--output-topic", topics["enriched"],
         "--duplicates-topic", topics["duplicates"], "--dead-letter-topic", topics["dlq"],
         "--consumer-group", f"bench-{run}", "--metrics-port", str(port), *args.job_args,
+        *runner_args,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with log.open("ab") as out:
@@ -162,7 +176,8 @@ def measure(args, rate: float, payloads: list[bytes], log: Path) -> Result:
     sent = {(m.partition, m.offset): m.timestamp
             for m in read_topic(topics["raw"], args.bootstrap_servers, {})}  # fmt: skip
     delete_topics(args.bootstrap_servers, topics)
-    return replace(summarize(rate, sent, outputs.found), state_requests=requests)
+    result = summarize(rate, sent, outputs.found)
+    return replace(result, runner=label, state_requests=requests)
 
 
 def free_port() -> int:
@@ -197,7 +212,7 @@ def summarize(rate: float, sent: dict, found: dict) -> Result:
     last = [v for k, v in latency.items() if sent[k] > end - 60_000]
     values = list(latency.values())
     return Result(
-        rate, len(sent), counts[1], sum(n for c, n in counts.items() if c > 1),
+        "", rate, len(sent), counts[1], sum(n for c, n in counts.items() if c > 1),
         percentile(values, 0.5), percentile(values, 0.99), max(values, default=float("nan")),
         (percentile(first, 0.5), percentile(first, 0.99)),
         (percentile(last, 0.5), percentile(last, 0.99)),
@@ -215,34 +230,45 @@ def main() -> int:
     parser.add_argument("--warmup-seconds", type=float, default=30.0, help="job start (30)")
     parser.add_argument("--drain-seconds", type=float, default=300.0, help="after the last send")
     parser.add_argument("--target-p99-seconds", type=float, default=5.0, help="(5)")
+    parser.add_argument(
+        "--flink-master", default=None, metavar="HOST:PORT",
+        help="also measure each rate on this Flink cluster (none: the local runner only)",
+    )  # fmt: skip
     parser.add_argument("job_args", nargs="*", help="after --: more newsflow run flags")
     args = parser.parse_args()
     count = int(max(args.rates) * args.minutes * 60)
     selection = distinct_news(count, MIN_WORDS)
     lines = list(event_lines(selection.articles))
     log = Path(tempfile.mkdtemp(prefix="newsflow-stream-bench-")) / "job.log"
+    runners = [("local (Prism)", sys.executable, [])]
+    if args.flink_master:
+        flink = ["--runner", "FlinkRunner", f"--flink_master={args.flink_master}"]
+        runners.append(("Flink cluster", str(FLINK_PYTHON), flink))
     results = []
     for rate in args.rates:
         payloads = [line.encode() for line in lines[: int(rate * args.minutes * 60)]]
-        results.append(measure(args, rate, payloads, log))
+        results.extend(measure(args, rate, payloads, log, runner) for runner in runners)
     print(f"corpus: {describe(selection)}")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; "
           f"job flags: {' '.join(args.job_args) or '(defaults)'}; job log: {log}")  # fmt: skip
     print(
-        "| rate/s | minutes | inputs | accounted once | twice+ | p50 s | p99 s | max s "
+        "| runner | rate/s | minutes | inputs | accounted once | twice+ | p50 s | p99 s | max s "
         "| first minute p50/p99 s | last minute p50/p99 s | dedup state requests per input |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         figures = [r.p50, r.p99, r.worst]
-        print(f"| {r.rate:g} | {args.minutes:g} | {r.sent} | {r.once} | {r.twice} | "
+        print(f"| {r.runner} | {r.rate:g} | {args.minutes:g} | {r.sent} | {r.once} | {r.twice} | "
               + " | ".join(map(seconds, figures))
               + f" | {seconds(r.first[0])} / {seconds(r.first[1])} "
               f"| {seconds(r.last[0])} / {seconds(r.last[1])} "
               f"| {per_input(r.state_requests)} |")  # fmt: skip
-    within = [r.rate for r in results if r.once == r.sent and r.p99 <= args.target_p99_seconds]
-    best = f"{max(within):g} events/s" if within else "none of the rates tried"
-    print(f"highest rate with every input once and p99 <= {args.target_p99_seconds:g} s: {best}")
+    for label, _python, _flags in runners:
+        within = [r.rate for r in results if r.runner == label
+                  and r.once == r.sent and r.p99 <= args.target_p99_seconds]  # fmt: skip
+        best = f"{max(within):g} events/s" if within else "none of the rates tried"
+        print(f"{label}: highest rate with every input once and p99 <= "
+              f"{args.target_p99_seconds:g} s: {best}")  # fmt: skip
     return 0
 
 

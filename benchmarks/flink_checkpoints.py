@@ -1,0 +1,168 @@
+"""Checkpoint size and duration on the standalone Flink cluster against remembered articles.
+
+Needs the cluster of ``deploy/flink/flink.sh up`` and a broker (``deploy/local/kafka.sh up``;
+``KAFKA_PORT`` picks the port). The streaming job (``newsflow run --runner FlinkRunner
+--flink_master=localhost:8081`` from ``.venv-flink``, RocksDB, incremental checkpoints every
+``--checkpoint-interval-seconds``, ``--dedup-changelog off`` so dedup memory is Flink state
+alone) reads fresh topics. Once it runs, two checkpoints are taken with no input (the baseline);
+then the largest of ``--articles`` distinct articles are sent as fast as the broker takes them.
+Each article is a seeded pick of 10-30 real news sentences (the pool of ``dedup_ceiling.py``):
+no corpus here holds 100,000 articles, and no two picks share enough sentences to be near
+copies. NER is bypassed (``--spacy-model blank:en``: the tokenizer alone, no entities) because
+the state is the point and NER would take hours for 100,000 articles on this machine; every
+other step runs as in production.
+
+At each ``--articles`` milestone (enriched records = articles kept = remembered by dedup), the
+next checkpoint triggered after it is read from the REST API: its full size, its incremental
+size, its duration, and the size per operator, split into the Kafka reader's (the splittable
+DoFn's deferred remainders: Beam 2.62 registers a new state for each, apache/beam#27648) and
+everything else. Reported per milestone: bytes per remembered article with and without the
+reader's state (the target: <= 2 KB), and the reader's growth per minute of the job's age.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dedup_ceiling import SENTENCES_PER_ARTICLE, sentence_pool
+from flink_failover import FLINK_SH, MASTER, end_offsets_total, running, start_job, wait_for
+from kafka import KafkaProducer
+from streaming_latency import create_topics, delete_topics
+
+from pipelines.flink_rest import FlinkRest
+
+READER = "ReadPartitions"
+
+
+def articles(count: int, seed: int) -> list[bytes]:
+    """``count`` distinct events, each 10-30 pool sentences in paragraphs of up to five."""
+    pool, rng, seen, out = sentence_pool(), random.Random(seed), set(), []
+    while len(out) < count:
+        pick = tuple(sorted(rng.sample(range(len(pool)), rng.randint(*SENTENCES_PER_ARTICLE))))
+        if pick in seen:
+            continue
+        seen.add(pick)
+        sentences = [pool[i] for i in pick]
+        body = "\n\n".join(" ".join(sentences[i : i + 5]) for i in range(0, len(pick), 5))
+        event = {"id": f"recombined-{seed}-{len(out)}", "source": "recombined", "body": body}
+        out.append(json.dumps(event).encode())
+    return out
+
+
+def checkpoint_after(rest: FlinkRest, jid: str, since_ms: float, timeout: float) -> dict:
+    """Details of the first completed checkpoint triggered at or after ``since_ms``."""
+
+    def completed() -> dict | None:
+        latest = rest.checkpoints(jid)["latest"].get("completed")
+        return latest if latest and latest["trigger_timestamp"] >= since_ms else None
+
+    latest = wait_for("a checkpoint after the milestone", completed, timeout)
+    return rest.call(f"/jobs/{jid}/checkpoints/details/{latest['id']}")
+
+
+def split_sizes(rest: FlinkRest, jid: str, details: dict) -> tuple[int, int]:
+    """(the Kafka reader's operators' state size, every other operator's) of a checkpoint."""
+    names = {v["id"]: v["name"] for v in rest.job(jid)["vertices"]}
+    reader = sum(t["state_size"] for v, t in details["tasks"].items() if READER in names[v])
+    return reader, details["state_size"] - reader
+
+
+def measure(rest: FlinkRest, jid: str, remembered: int, started: float, since: float, timeout):
+    details = checkpoint_after(rest, jid, since * 1000, timeout)
+    reader, rest_size = split_sizes(rest, jid, details)
+    return {
+        "remembered": remembered,
+        "age_min": (details["trigger_timestamp"] / 1000 - started) / 60,
+        "full": details["state_size"],
+        "incremental": details["checkpointed_size"],
+        "duration_s": details["end_to_end_duration"] / 1000,
+        "reader": reader,
+        "others": rest_size,
+    }
+
+
+def send_all(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=50)
+    for payload in payloads:
+        producer.send(topic, value=payload)
+    producer.flush()
+    producer.close()
+
+
+def print_table(rows: list[dict], base: dict) -> None:
+    print("| remembered articles | job age, min | checkpoint full / incremental, MB | duration, s "
+          "| reader's state, MB | other state, MB | bytes per article, all state "
+          "| bytes per article, reader's state left out |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
+    for r in [base, *rows]:
+        n = r["remembered"]
+        per_all = f"{(r['full'] - base['full']) / n:,.0f}" if n else "-"
+        per_rest = f"{(r['others'] - base['others']) / n:,.0f}" if n else "-"
+        print(f"| {n:,} | {r['age_min']:.1f} | {r['full'] / 1e6:.2f} / "
+              f"{r['incremental'] / 1e6:.2f} | {r['duration_s']:.1f} | {r['reader'] / 1e6:.2f} "
+              f"| {r['others'] / 1e6:.2f} | {per_all} | {per_rest} |")  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    default_servers = f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
+    parser.add_argument("--bootstrap-servers", default=default_servers, help=f"({default_servers})")
+    parser.add_argument("--articles", type=int, nargs="+", default=[10_000, 100_000],
+                        help="milestones of remembered articles (10000 100000)")  # fmt: skip
+    parser.add_argument("--checkpoint-interval-seconds", type=float, default=10.0, help="(10)")
+    parser.add_argument("--timeout-seconds", type=float, default=3600.0, help="per wait (3600)")
+    parser.add_argument("--seed", type=int, default=17)
+    args = parser.parse_args()
+    if subprocess.run([str(FLINK_SH), "status"], capture_output=True, check=False).returncode:
+        parser.error("no standalone Flink cluster: run `deploy/flink/flink.sh up` first")
+    payloads = articles(max(args.articles), args.seed)
+    run = uuid.uuid4().hex[:8]
+    topics = create_topics(args.bootstrap_servers, run)
+    name = f"newsflow-checkpoint-bench-{run}"
+    log = Path(tempfile.mkdtemp(prefix="newsflow-checkpoint-bench-")) / "job.log"
+    flags = ("--dedup-changelog", "off", "--spacy-model", "blank:en")
+    job = start_job(args, topics, name, log, *flags)
+    rest, rows = FlinkRest(MASTER), []
+    try:
+        jid = wait_for("the job running", lambda: running(rest, name), args.timeout_seconds)["jid"]
+        started = time.time()
+        checkpoint_after(rest, jid, started * 1000, args.timeout_seconds)
+        base = measure(rest, jid, 0, started, time.time(), args.timeout_seconds)
+        send_all(args.bootstrap_servers, topics["raw"], payloads)
+        for milestone in sorted(args.articles):
+            wait_for(
+                f"{milestone} articles kept",
+                lambda m=milestone: (
+                    end_offsets_total(args.bootstrap_servers, topics["enriched"]) >= m
+                ),
+                args.timeout_seconds,
+            )
+            reached = time.time()
+            kept = end_offsets_total(args.bootstrap_servers, topics["enriched"])
+            rows.append(measure(rest, jid, kept, started, reached, args.timeout_seconds))
+            print_table(rows, base)
+    finally:
+        os.killpg(job.pid, signal.SIGTERM)
+        job.wait(timeout=120)
+        delete_topics(args.bootstrap_servers, topics)
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; "
+          f"checkpoints every {args.checkpoint_interval_seconds:g} s; job log: {log}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
