@@ -5,15 +5,16 @@ Needs the cluster of ``deploy/flink/flink.sh up`` and a broker (``deploy/local/k
 --flink_master=localhost:8081`` from ``.venv-flink``, RocksDB, incremental checkpoints every
 ``--checkpoint-interval-seconds``, ``--dedup-changelog off`` so dedup memory is Flink state
 alone) reads fresh topics. Once it runs, two checkpoints are taken with no input (the baseline);
-then the largest of ``--articles`` distinct articles are sent as fast as the broker takes them.
+then articles are sent as fast as the broker takes them, up to each of ``--articles`` in turn.
 Each article is a seeded pick of 10-30 real news sentences (the pool of ``dedup_ceiling.py``):
 no corpus here holds 100,000 articles, and no two picks share enough sentences to be near
 copies. NER is bypassed (``--spacy-model blank:en``: the tokenizer alone, no entities) because
 the state is the point and NER would take hours for 100,000 articles on this machine; every
 other step runs as in production.
 
-At each ``--articles`` milestone (enriched records = articles kept = remembered by dedup), the
-next checkpoint triggered after it is read from the REST API: its full size, its incremental
+At each milestone, once every article sent has an outcome (so no article is in flight in keyed
+state; enriched records = articles kept = remembered by dedup), the next checkpoint triggered
+after that is read from the REST API: its full size, its incremental
 size, its duration, and the size per operator, split into the Kafka reader's (the splittable
 DoFn's deferred remainders: Beam 2.62 registers a new state for each, apache/beam#27648) and
 everything else. Reported per milestone: bytes per remembered article with and without the
@@ -39,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dedup_ceiling import SENTENCES_PER_ARTICLE, sentence_pool
 from flink_failover import FLINK_SH, MASTER, end_offsets_total, running, start_job, wait_for
 from kafka import KafkaProducer
-from streaming_latency import create_topics, delete_topics
+from streaming_latency import OUTPUTS, create_topics, delete_topics
 
 from pipelines.flink_rest import FlinkRest
 
@@ -93,6 +94,11 @@ def measure(rest: FlinkRest, jid: str, remembered: int, started: float, since: f
     }
 
 
+def decided(bootstrap: str, topics: dict[str, str]) -> int:
+    """Inputs with an outcome so far (kept, duplicate or dead letter)."""
+    return sum(end_offsets_total(bootstrap, topics[name]) for name in OUTPUTS)
+
+
 def send_all(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=50)
     for payload in payloads:
@@ -127,6 +133,8 @@ def main() -> int:
     parser.add_argument("--timeout-seconds", type=float, default=3600.0, help="per wait (3600)")
     parser.add_argument("--seed", type=int, default=17)
     args = parser.parse_args()
+    # SIGTERM ends the run through its cleanup (the job cancelled, its topics deleted).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if subprocess.run([str(FLINK_SH), "status"], capture_output=True, check=False).returncode:
         parser.error("no standalone Flink cluster: run `deploy/flink/flink.sh up` first")
     payloads = articles(max(args.articles), args.seed)
@@ -142,18 +150,17 @@ def main() -> int:
         started = time.time()
         checkpoint_after(rest, jid, started * 1000, args.timeout_seconds)
         base = measure(rest, jid, 0, started, time.time(), args.timeout_seconds)
-        send_all(args.bootstrap_servers, topics["raw"], payloads)
+        sent = 0
         for milestone in sorted(args.articles):
+            send_all(args.bootstrap_servers, topics["raw"], payloads[sent:milestone])
+            sent = milestone
             wait_for(
-                f"{milestone} articles kept",
-                lambda m=milestone: (
-                    end_offsets_total(args.bootstrap_servers, topics["enriched"]) >= m
-                ),
+                f"all {sent} articles decided (kept or duplicate)",
+                lambda n=sent: decided(args.bootstrap_servers, topics) >= n,
                 args.timeout_seconds,
             )
-            reached = time.time()
             kept = end_offsets_total(args.bootstrap_servers, topics["enriched"])
-            rows.append(measure(rest, jid, kept, started, reached, args.timeout_seconds))
+            rows.append(measure(rest, jid, kept, started, time.time(), args.timeout_seconds))
             print_table(rows, base)
     finally:
         os.killpg(job.pid, signal.SIGTERM)

@@ -170,6 +170,8 @@ def main() -> int:
     parser.add_argument("--checkpoint-interval-seconds", type=float, default=10.0, help="(10)")
     parser.add_argument("--timeout-seconds", type=float, default=600.0, help="per wait (600)")
     args = parser.parse_args()
+    # SIGTERM ends the run through its cleanup (the job cancelled, its topics deleted).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if subprocess.run([str(FLINK_SH), "status"], capture_output=True, check=False).returncode:
         parser.error("no standalone Flink cluster: run `deploy/flink/flink.sh up` first")
     run = uuid.uuid4().hex[:8]
