@@ -73,16 +73,18 @@ def checkpoint_after(rest: FlinkRest, jid: str, since_ms: float, timeout: float)
     return rest.call(f"/jobs/{jid}/checkpoints/details/{latest['id']}")
 
 
-def split_sizes(rest: FlinkRest, jid: str, details: dict) -> tuple[int, int]:
-    """(the Kafka reader's operators' state size, every other operator's) of a checkpoint."""
+def split_sizes(rest: FlinkRest, jid: str, details: dict) -> tuple[int, int, dict[str, int]]:
+    """(the Kafka reader's operators' state size, every other operator's, size per operator
+    chain) of a checkpoint."""
     names = {v["id"]: v["name"] for v in rest.job(jid)["vertices"]}
-    reader = sum(t["state_size"] for v, t in details["tasks"].items() if READER in names[v])
-    return reader, details["state_size"] - reader
+    sizes = {names[v]: t["state_size"] for v, t in details["tasks"].items()}
+    reader = sum(size for name, size in sizes.items() if READER in name)
+    return reader, details["state_size"] - reader, sizes
 
 
 def measure(rest: FlinkRest, jid: str, remembered: int, started: float, since: float, timeout):
     details = checkpoint_after(rest, jid, since * 1000, timeout)
-    reader, rest_size = split_sizes(rest, jid, details)
+    reader, rest_size, sizes = split_sizes(rest, jid, details)
     return {
         "remembered": remembered,
         "age_min": (details["trigger_timestamp"] / 1000 - started) / 60,
@@ -91,6 +93,7 @@ def measure(rest: FlinkRest, jid: str, remembered: int, started: float, since: f
         "duration_s": details["end_to_end_duration"] / 1000,
         "reader": reader,
         "others": rest_size,
+        "largest": sorted(sizes.items(), key=lambda item: -item[1])[:3],
     }
 
 
@@ -119,6 +122,9 @@ def print_table(rows: list[dict], base: dict) -> None:
         print(f"| {n:,} | {r['age_min']:.1f} | {r['full'] / 1e6:.2f} / "
               f"{r['incremental'] / 1e6:.2f} | {r['duration_s']:.1f} | {r['reader'] / 1e6:.2f} "
               f"| {r['others'] / 1e6:.2f} | {per_all} | {per_rest} |")  # fmt: skip
+    for r in rows:
+        largest = "; ".join(f"{name}: {size / 1e6:.2f} MB" for name, size in r["largest"])
+        print(f"largest operator states at {r['remembered']:,}: {largest}")
 
 
 def main() -> int:
