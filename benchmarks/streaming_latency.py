@@ -16,7 +16,7 @@ stops). Prints a markdown table and the highest rate whose p99 is within
 ``-- --ner-processes 1``). Run it on your own broker: ``deploy/local/kafka.sh up``
 (``KAFKA_PORT`` picks the port).
 
-With ``--flink-master HOST:PORT`` every rate is also measured, right after the local runner's
+With ``--flink-master HOST:PORT`` every rate is also measured, right before the local runner's
 run, on that Flink cluster (``deploy/flink/flink.sh up``): the same job from ``.venv-flink``
 with ``--runner FlinkRunner`` and newsflow's cluster defaults (EXTERNAL worker pool,
 checkpoints), so both runners' figures come from the same machine in the same run.
@@ -242,8 +242,9 @@ def main() -> int:
     log = Path(tempfile.mkdtemp(prefix="newsflow-stream-bench-")) / "job.log"
     runners = [("local (Prism)", sys.executable, [])]
     if args.flink_master:
+        # The cluster first: it is the shared resource, free again once its runs are done.
         flink = ["--runner", "FlinkRunner", f"--flink_master={args.flink_master}"]
-        runners.append(("Flink cluster", str(FLINK_PYTHON), flink))
+        runners.insert(0, ("Flink cluster", str(FLINK_PYTHON), flink))
     results = []
     for rate in args.rates:
         payloads = [line.encode() for line in lines[: int(rate * args.minutes * 60)]]
