@@ -22,7 +22,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from schemas.errors import KafkaIOError
 from transforms.io.kafka_clients import KafkaConnection
-from transforms.io.kafka_commit import CommitOffsets
+from transforms.io.kafka_commit import CommitOffsets, CommitStarts, parse_output_floor
 from transforms.io.kafka_sink import WriteToKafka
 from transforms.io.kafka_source import (
     UNBOUNDED_END,
@@ -201,3 +201,42 @@ def test_reading_a_missing_topic_fails_naming_the_topic(kafka_bootstrap):
         _ = p | ReadFromKafka(
             KafkaConnection.of(kafka_bootstrap), topic, _group(), stop_at_end=True
         )
+
+
+def _commits(bootstrap: str, topic: str, group: str, partitions: int) -> dict:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    try:
+        return {
+            p: consumer.committed(TopicPartition(topic, p), metadata=True)
+            for p in range(partitions)
+        }
+    finally:
+        consumer.close()
+
+
+def test_the_reader_commits_nothing_and_commit_starts_gives_each_partition_a_floor(
+    kafka_bootstrap, unique_topic
+):
+    source = unique_topic(partitions=2, suffix="in")
+    sink = unique_topic(partitions=1, suffix="out")
+    _produce(kafka_bootstrap, source, range(6), partitions=2)
+    _produce(kafka_bootstrap, sink, range(4), partitions=1)
+    kafka, reader_only, with_starts = KafkaConnection.of(kafka_bootstrap), _group(), _group()
+
+    with beam.Pipeline(runner=RUNNER) as p:
+        read = p | "Read" >> ReadFromKafka(kafka, source, reader_only, stop_at_end=True)
+        assert_that(read | "Count" >> beam.combiners.Count.Globally(), equal_to([6]))
+    assert _commits(kafka_bootstrap, source, reader_only, 2) == {0: None, 1: None}
+
+    with beam.Pipeline(runner=RUNNER) as p:
+        starts = CommitStarts(kafka, with_starts, (sink,))
+        read = p | "Read" >> ReadFromKafka(
+            kafka, source, with_starts, stop_at_end=True, before_read=starts
+        )
+        assert_that(read | "Count" >> beam.combiners.Count.Globally(), equal_to([6]))
+    commits = _commits(kafka_bootstrap, source, with_starts, 2)
+    assert {p: c.offset for p, c in commits.items()} == {0: 0, 1: 0}, "the log start"
+    assert {p: parse_output_floor(c.metadata) for p, c in commits.items()} == {
+        0: ((sink, 0, 4),),
+        1: ((sink, 0, 4),),
+    }, "with the output floor sampled before the partition was read"
