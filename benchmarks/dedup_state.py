@@ -49,7 +49,7 @@ from corpora import lee_articles
 from pipelines.runners import use_local_runner
 from pipelines.state_channel import counting_state_requests
 from transforms.io.changelog import ChangelogConfig, ChangelogWriter, ensure_topic, restore
-from transforms.io.kafka_config import client_config
+from transforms.io.kafka_clients import KafkaConnection
 from transforms.steps.dedup import NAMESPACE, DedupConfig, DeduplicateArticles
 from transforms.steps.shared import ARTICLES, DUPLICATES
 from transforms.text.dedup_index import DedupIndex, IndexEntry, decide, decode_entry, encode_entry
@@ -177,7 +177,7 @@ def measure_step(count: int, seed: int) -> dict:
 def measure_restore(blobs: list[bytes], servers: str, cfg: MinHashConfig) -> dict:
     """Write the entries to a fresh changelog topic, then time a full restore."""
     config = ChangelogConfig(
-        client_config(servers, {}), f"bench-{uuid.uuid4().hex[:8]}-dedup-changelog", 10**12
+        KafkaConnection.of(servers), f"bench-{uuid.uuid4().hex[:8]}-dedup-changelog", 10**12
     )
     ensure_topic(config)
     writer = ChangelogWriter(config)

@@ -14,16 +14,16 @@ from importlib import metadata
 import apache_beam as beam
 from apache_beam.options.pipeline_options import StandardOptions
 
-from pipelines.options import NewsflowOptions, dedup_config, kafka_overrides
+from pipelines.options import NewsflowOptions, dedup_config, kafka_connection
 from pipelines.value_format import topic_encoders
 from schemas.codec import ENRICHED
 from transforms.io.avro_files import WriteAvroFiles, WriteAvroWindows, WriteJsonFiles
-from transforms.io.broker_retry import BrokerCalls
 from transforms.io.event_files import ReadEventFiles
-from transforms.io.kafka_commit import CommitOffsets, JoinAcks
-from transforms.io.kafka_config import client_config
+from transforms.io.kafka_clients import KafkaConnection
+from transforms.io.kafka_commit import CommitOffsets, CommitStarts, JoinAcks
 from transforms.io.kafka_sink import WriteToKafka
 from transforms.io.kafka_source import ReadFromKafka
+from transforms.io.output_floor import StampOutputFloor
 from transforms.io.recovery import REFILE, WRITTEN, SkipWritten
 from transforms.io.restore_guard import ALREADY_ENRICHED, GuardConfig, GuardRestores
 from transforms.steps.clean import CleanArticles
@@ -99,32 +99,33 @@ def output_topics(opts: NewsflowOptions) -> tuple[str, str, str]:
 
 
 class ReadEvents(beam.PTransform):
-    """The input topic -> RawEvents (main, ``events``); inputs whose outputs a previous run
-    already wrote leave as acknowledgements (``written``) or as records for the files
-    (``refile``). On Flink only the events: ``GuardRestores`` does that job after a restore."""
+    """The input topic -> RawEvents (main, ``events``), each carrying its output floor; a
+    partition never committed gets its first commit before it is read. Inputs whose outputs a
+    previous run already wrote leave as acknowledgements (``written``) or as records for the
+    files (``refile``). On Flink only the events: ``GuardRestores`` does that job after a
+    restore."""
 
-    def __init__(self, opts: NewsflowOptions) -> None:
+    def __init__(self, opts: NewsflowOptions, kafka: KafkaConnection) -> None:
         super().__init__()
         self._opts = opts
+        self._kafka = kafka
 
     def expand(self, pbegin):
-        opts, overrides = self._opts, kafka_overrides(self._opts)
-        servers, timeout = opts.bootstrap_servers, opts.broker_timeout_seconds
-        outputs = output_topics(opts)
-        read = pbegin | "ReadFromKafka" >> ReadFromKafka(
-            servers, opts.input_topic, opts.consumer_group, opts.stop_at_end, overrides, timeout,
-            outputs, watermark_from_now=on_flink(opts),
+        opts, kafka, outputs = self._opts, self._kafka, output_topics(self._opts)
+        read = (
+            pbegin
+            | "ReadFromKafka"
+            >> ReadFromKafka(
+                kafka, opts.input_topic, opts.consumer_group, opts.stop_at_end,
+                watermark_from_now=on_flink(opts),
+                before_read=CommitStarts(kafka, opts.consumer_group, outputs),
+            )
+            | "StampOutputFloor" >> StampOutputFloor(kafka, outputs)
         )  # fmt: skip
         if on_flink(opts):
             return read
-        config = client_config(servers, overrides)
         return read | "SkipWritten" >> SkipWritten(
-            config,
-            opts.consumer_group,
-            opts.input_topic,
-            outputs,
-            refile=bool(opts.output_dir),
-            broker=BrokerCalls.for_config(config, timeout),
+            kafka, opts.consumer_group, opts.input_topic, outputs, refile=bool(opts.output_dir)
         )
 
 
@@ -135,15 +136,15 @@ class WriteOutcomes(beam.PTransform):
     Input: a dict with ``enriched``, ``duplicates``, ``dead_letters`` and, optionally,
     ``refiled``. An article whose record cannot be encoded is written as a dead letter instead."""
 
-    def __init__(self, opts: NewsflowOptions, version: str) -> None:
+    def __init__(self, opts: NewsflowOptions, version: str, kafka: KafkaConnection) -> None:
         super().__init__()
         self._opts = opts
         self._version = version
+        self._kafka = kafka
 
     def expand(self, outcomes):
-        opts, version, overrides = self._opts, self._version, kafka_overrides(self._opts)
-        servers, encoders = opts.bootstrap_servers, topic_encoders(opts)
-        timeout = opts.broker_timeout_seconds
+        opts, version, kafka = self._opts, self._version, self._kafka
+        encoders = topic_encoders(opts)
         enriched = outcomes["enriched"] | "EncodeEnriched" >> EncodeArticles(
             partial(kafka_outputs, encode_value=encoders.enriched), version
         )
@@ -152,7 +153,7 @@ class WriteOutcomes(beam.PTransform):
         )
         enriched_acks = [
             enriched[ENCODED]
-            | "WriteEnriched" >> WriteToKafka(servers, opts.output_topic, overrides, timeout)
+            | "WriteEnriched" >> WriteToKafka(kafka, opts.output_topic)
             | "AckedByKafka" >> beam.Map(lambda ref: (KAFKA_SINK, ref))
         ]
         if opts.output_dir:
@@ -183,12 +184,10 @@ class WriteOutcomes(beam.PTransform):
             | "EnrichedAcks" >> beam.Flatten()
             | "EnrichedEverywhere"
             >> JoinAcks(frozenset({KAFKA_SINK, FILE_SINK} if opts.output_dir else {KAFKA_SINK})),
-            duplicates[ENCODED]
-            | "WriteDuplicates" >> WriteToKafka(servers, opts.duplicates_topic, overrides, timeout),
+            duplicates[ENCODED] | "WriteDuplicates" >> WriteToKafka(kafka, opts.duplicates_topic),
             dead_letters
             | "EncodeDeadLetters" >> beam.Map(dead_letter_message, version, encoders.dead_letters)
-            | "WriteDeadLetters"
-            >> WriteToKafka(servers, opts.dead_letter_topic, overrides, timeout),
+            | "WriteDeadLetters" >> WriteToKafka(kafka, opts.dead_letter_topic),
         ) | "AllSinks" >> beam.Flatten()
 
 
@@ -198,16 +197,16 @@ def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | No
 
     ``events`` replaces the Kafka source in tests (a TestStream of RawEvents)."""
     version = pipeline_version()
+    kafka = kafka_connection(opts)
     already_written, to_write = [], {}
     guarded = events is None and on_flink(opts)
     if events is None:
-        read = p | "ReadEvents" >> ReadEvents(opts)
+        read = p | "ReadEvents" >> ReadEvents(opts, kafka)
         if not guarded:
             events, already_written = read.events, [read[WRITTEN]]
             to_write = {"refiled": read[REFILE]}
         else:
             events = read
-    kafka = client_config(opts.bootstrap_servers, kafka_overrides(opts))
     outcomes = enrich_events(events, opts, dedup_config(opts, kafka))
     decided = {
         "enriched": outcomes.enriched,
@@ -216,30 +215,22 @@ def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | No
     }
     if guarded:
         decided, already_written, to_write = guard_restores(decided, opts, kafka, version)
-    written = {**decided, **to_write} | "WriteOutcomes" >> WriteOutcomes(opts, version)
+    written = {**decided, **to_write} | "WriteOutcomes" >> WriteOutcomes(opts, version, kafka)
     _ = (
         [written, *already_written]
         | "AllWritten" >> beam.Flatten()
-        | "CommitOffsets"
-        >> CommitOffsets(
-            opts.bootstrap_servers,
-            opts.consumer_group,
-            kafka_overrides(opts),
-            opts.broker_timeout_seconds,
-        )
+        | "CommitOffsets" >> CommitOffsets(kafka, opts.consumer_group)
     )
     return outcomes
 
 
-def guard_restores(decided: dict, opts: NewsflowOptions, kafka: dict, version: str):
+def guard_restores(decided: dict, opts: NewsflowOptions, kafka: KafkaConnection, version: str):
     """FlinkRunner: the outcomes minus inputs a run before the last restore already wrote, the
     refs of those (acknowledged as written) and, with files, their records for the file sink."""
     watched = GuardConfig(
         kafka, opts.consumer_group, opts.input_topic, output_topics(opts), bool(opts.output_dir)
     )
-    guarded = decided | "GuardRestores" >> GuardRestores(
-        watched, BrokerCalls.for_config(kafka, opts.broker_timeout_seconds)
-    )
+    guarded = decided | "GuardRestores" >> GuardRestores(watched)
     to_write = {}
     if opts.output_dir:
         encoders = topic_encoders(opts)

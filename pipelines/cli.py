@@ -32,7 +32,7 @@ from pipelines.options import (
     NewsflowOptions,
     add_flags,
     flag,
-    kafka_overrides,
+    kafka_connection,
     validate,
     value_spellings,
 )
@@ -41,8 +41,6 @@ from pipelines.quiet_stderr import show_worker_tracebacks
 from pipelines.runners import PrismNotFoundError, use_local_runner
 from schemas import errors
 from schemas.errors import NewsflowError
-from transforms.io.broker_retry import BrokerCalls
-from transforms.io.kafka_config import client_config
 
 LOG = logging.getLogger("newsflow")
 _NEWSFLOW_ERRORS = frozenset(
@@ -144,9 +142,7 @@ def _run(line: CommandLine) -> int:
     options, beam_argv = _pipeline_options(line.beam_argv, line.args.runner, "run", True)
     opts = options.view_as(NewsflowOptions)
     options.view_as(StandardOptions).streaming = not opts.stop_at_end
-    config = client_config(opts.bootstrap_servers, kafka_overrides(opts))
-    broker = BrokerCalls.for_config(config, opts.broker_timeout_seconds)
-    lock = GroupLock(config, opts.consumer_group, broker)
+    lock = GroupLock(kafka_connection(opts), opts.consumer_group)
     lock.acquire()
     try:
         pipeline = beam.Pipeline(options=options)

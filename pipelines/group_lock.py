@@ -30,9 +30,7 @@ from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAs
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from schemas.errors import ConfigurationError
-from transforms.io.broker_retry import BrokerCalls
-from transforms.io.kafka_config import for_client
-from transforms.io.kafka_partitions import admin_client
+from transforms.io.kafka_clients import KafkaConnection
 
 _LOG = logging.getLogger(__name__)
 
@@ -63,31 +61,28 @@ def describe_holder(client_id: str, client_host: str) -> str:
     return f"client {client_id!r} at {client_host.lstrip('/')}"
 
 
-def lease_consumer(config: dict[str, Any], lock_group: str) -> KafkaConsumer:
+def lease_consumer(connection: KafkaConnection, lock_group: str) -> KafkaConsumer:
     """The guard consumer of ``lock_group``, not yet subscribed. The lease's own settings win over
     --kafka-config (a user's session.timeout.ms or client.id would otherwise be a second value
     for the same keyword)."""
-    return KafkaConsumer(
-        **{
-            **for_client(config, KafkaConsumer),
-            "group_id": lock_group,
-            "client_id": holder_id(socket.gethostname(), os.getpid(), datetime.now(UTC)),
-            "enable_auto_commit": False,
-            "session_timeout_ms": LOCK_SESSION_TIMEOUT_MS,
-            "heartbeat_interval_ms": LOCK_SESSION_TIMEOUT_MS // 5,
-            "partition_assignment_strategy": [StickyPartitionAssignor],
-        }
+    return connection.group_member(
+        lock_group,
+        client_id=holder_id(socket.gethostname(), os.getpid(), datetime.now(UTC)),
+        enable_auto_commit=False,
+        session_timeout_ms=LOCK_SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=LOCK_SESSION_TIMEOUT_MS // 5,
+        partition_assignment_strategy=[StickyPartitionAssignor],
     )
 
 
 class GroupLock:
     """Held from ``acquire`` to ``release`` by a guard consumer polled from a daemon thread."""
 
-    def __init__(self, config: dict[str, Any], group: str, broker: BrokerCalls) -> None:
-        self._config = config
+    def __init__(self, connection: KafkaConnection, group: str) -> None:
+        self._connection = connection
         self._group = group
         self._lock_group = f"{group}.lock"
-        self._broker = broker
+        self._broker = connection.broker
         self._consumer: KafkaConsumer | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -120,7 +115,7 @@ class GroupLock:
             self._consumer = None
 
     def _ensure_topic(self) -> None:
-        admin = admin_client(self._config)
+        admin = self._connection.admin()
         try:
             if LOCK_TOPIC not in admin.list_topics():
                 admin.create_topics([NewTopic(LOCK_TOPIC, 1, 1)], timeout_ms=30000)
@@ -130,7 +125,7 @@ class GroupLock:
             admin.close()
 
     def _holders(self) -> list[dict[str, Any]]:
-        admin = admin_client(self._config)
+        admin = self._connection.admin()
         try:
             group = admin.describe_groups([self._lock_group]).get(self._lock_group, {})
         finally:
@@ -138,7 +133,7 @@ class GroupLock:
         return list(group.get("members") or [])
 
     def _join(self) -> KafkaConsumer:
-        consumer = lease_consumer(self._config, self._lock_group)
+        consumer = lease_consumer(self._connection, self._lock_group)
         consumer.subscribe([LOCK_TOPIC])
         deadline = time.monotonic() + JOIN_TIMEOUT_SECONDS
         while not consumer.assignment() and time.monotonic() < deadline:

@@ -7,17 +7,16 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import TextIO, TypeVar
+from typing import TextIO
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from pipelines.options import KAFKA_CLIENT_FLAGS, add_flags, flag, kafka_overrides
 from schemas.codec import decode_any
 from schemas.confluent import RegistryClient, decode_confluent_any, is_confluent, unframe
 from schemas.errors import CodecError
-from transforms.io.broker_retry import BrokerCalls
-from transforms.io.kafka_config import client_config, for_client
+from transforms.io.kafka_clients import KafkaConnection
 from transforms.text.records import (
     DEAD_LETTER_TIME_FIELDS,
     ENRICHED_TIME_FIELDS,
@@ -26,14 +25,13 @@ from transforms.text.records import (
 
 # produce and tail are run by hand: a broker that is not there after this long is an error.
 TOOL_BROKER_TIMEOUT_SECONDS = 30.0
-T = TypeVar("T")
 
 
-def _connect(config: dict, build: Callable[[], T]) -> T:
-    """A client, retried while the broker is unreachable (up to ``TOOL_BROKER_TIMEOUT_SECONDS``);
-    a rejected login fails at once with "authentication failed"."""
-    broker = BrokerCalls.for_config(config, TOOL_BROKER_TIMEOUT_SECONDS)
-    return broker.call("connecting", build)
+def _connection(servers: str, overrides: dict[str, str]) -> KafkaConnection:
+    """The tools' connection: a client is retried while the broker is unreachable (up to
+    ``TOOL_BROKER_TIMEOUT_SECONDS``); a rejected login fails at once with "authentication
+    failed"."""
+    return KafkaConnection.of(servers, overrides, TOOL_BROKER_TIMEOUT_SECONDS)
 
 
 def event_key(payload: bytes) -> bytes | None:
@@ -50,10 +48,8 @@ def event_key(payload: bytes) -> bytes | None:
 def produce(path: str, topic: str, servers: str, overrides: dict[str, str]) -> int:
     """Send every non-blank line of ``path`` as one message, byte for byte (malformed lines too:
     they are what the dead-letter path is for). Returns the number sent."""
-    config = client_config(servers, overrides)
-    producer = _connect(
-        config, lambda: KafkaProducer(**for_client(config, KafkaProducer), acks="all", linger_ms=5)
-    )
+    kafka = _connection(servers, overrides)
+    producer = kafka.broker.call("connecting", kafka.plain_producer, 5)
     sent = 0
     try:
         with open(path, "rb") as fh:
@@ -101,11 +97,7 @@ def read_topic(
     what was written before it was called; with ``follow`` it waits for more until
     ``idle_timeout_ms`` passes with none. No consumer group: reading never moves the pipeline's
     offsets."""
-    config = client_config(servers, overrides)
-    consumer = _connect(
-        config,
-        lambda: KafkaConsumer(**for_client(config, KafkaConsumer), enable_auto_commit=False),
-    )
+    consumer = _connection(servers, overrides).connected_consumer()
     try:
         partitions = consumer.partitions_for_topic(topic)
         if not partitions:

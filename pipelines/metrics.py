@@ -31,11 +31,10 @@ from prometheus_client.core import (
     Metric,
 )
 
-from pipelines.options import kafka_overrides
+from pipelines.options import kafka_connection
 from pipelines.status import PartitionLag, consumer_lag
 from schemas.errors import ConfigurationError, InfrastructureError
 from transforms.io.histograms import bucket_upper_ms
-from transforms.io.kafka_config import client_config
 from transforms.io.kafka_sink import END_TO_END_LATENCY, WRITE_METRICS_NAMESPACE
 from transforms.steps.enrich import NER_BATCH_TIME
 
@@ -242,10 +241,10 @@ def job_metrics(opts) -> JobMetrics:
     without the flag, one that serves nothing."""
     if opts.metrics_port is None:
         return JobMetrics()
-    config = client_config(opts.bootstrap_servers, kafka_overrides(opts))
+    kafka = kafka_connection(opts)
 
     def lag() -> list[PartitionLag]:
-        return consumer_lag(config, opts.consumer_group, opts.input_topic)[0]
+        return consumer_lag(kafka, opts.consumer_group, opts.input_topic)[0]
 
     metrics = JobMetrics(lag)
     metrics.serve(opts.metrics_port, opts.metrics_host)

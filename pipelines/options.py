@@ -23,7 +23,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from transforms.io.broker_retry import DEFAULT_BROKER_TIMEOUT_SECONDS
 from transforms.io.changelog import ChangelogConfig, changelog_topic
 from transforms.io.client_settings import check_broker_timeout, check_client_settings
-from transforms.io.kafka_config import client_config, kafka_settings
+from transforms.io.kafka_clients import KafkaConnection
+from transforms.io.kafka_config import kafka_settings
 from transforms.steps.dedup import DEFAULT_TTL_HOURS, DedupConfig
 from transforms.steps.enrich import DEFAULT_BATCH_SIZE, DEFAULT_NER_PROCESSES
 from transforms.text.event import DEFAULT_MAX_BODY_BYTES
@@ -261,17 +262,16 @@ class NewsflowOptions(PipelineOptions):
         add_flags(parser, NEWSFLOW_FLAGS)
 
 
-def dedup_config(opts: NewsflowOptions, kafka: dict | None = None) -> DedupConfig:
+def dedup_config(opts: NewsflowOptions, kafka: KafkaConnection | None = None) -> DedupConfig:
     """The frozen config every dedup worker gets; seeds are fixed inside MinHashConfig. With the
-    Kafka client settings ``kafka`` (``newsflow run``) and ``--dedup-changelog on``, the index is
+    job's Kafka connection ``kafka`` (``newsflow run``) and ``--dedup-changelog on``, the index is
     also kept in the group's changelog topic; file mode passes none and has no changelog."""
     changelog = None
     if kafka is not None and opts.dedup_changelog == "on":
         changelog = ChangelogConfig(
-            client=kafka,
+            connection=kafka,
             topic=changelog_topic(opts.consumer_group),
             ttl_ms=int(opts.dedup_ttl_hours * 3600 * 1000),
-            broker_timeout_seconds=opts.broker_timeout_seconds,
         )
     return DedupConfig(
         ttl_hours=opts.dedup_ttl_hours,
@@ -308,11 +308,19 @@ def validate(opts: NewsflowOptions) -> None:
     check_broker_timeout(opts.broker_timeout_seconds)
     if opts.window_seconds <= 0:
         raise ValueError(f"--window-seconds must be > 0, got {opts.window_seconds}")
-    check_client_settings(client_config(opts.bootstrap_servers, kafka_overrides(opts)))
+    check_client_settings(kafka_connection(opts).config)
     if opts.metrics_port is not None and not 0 < opts.metrics_port < 65536:
         raise ValueError(f"--metrics-port must be in 1..65535, got {opts.metrics_port}")
     if opts.value_format == CONFLUENT and not opts.schema_registry_url:
         raise ValueError("--value-format confluent needs --schema-registry-url")
+
+
+def kafka_connection(opts: NewsflowOptions) -> KafkaConnection:
+    """The job's one Kafka connection (servers, settings, broker timeout), handed to every Kafka
+    transform; ``ValueError`` names a setting that cannot be used."""
+    return KafkaConnection.of(
+        opts.bootstrap_servers, kafka_overrides(opts), opts.broker_timeout_seconds
+    )
 
 
 def kafka_overrides(opts: NewsflowOptions | argparse.Namespace) -> dict[str, str]:

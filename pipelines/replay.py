@@ -23,7 +23,7 @@ from pipelines.options import KAFKA_CLIENT_FLAGS, add_flags, flag, kafka_overrid
 from schemas.codec import DEAD_LETTER, decode_any
 from schemas.confluent import RegistryClient, decode_confluent_any, is_confluent
 from schemas.errors import CodecError, KafkaIOError
-from transforms.io.kafka_config import client_config, for_client
+from transforms.io.kafka_clients import KafkaConnection
 
 
 @dataclass
@@ -122,8 +122,8 @@ def run(args: argparse.Namespace) -> int:
     overrides = kafka_overrides(args)
     registry = RegistryClient(args.schema_registry_url) if args.schema_registry_url else None
     items = _decoded(read_topic(args.from_topic, args.bootstrap_servers, overrides), registry)
-    config = for_client(client_config(args.bootstrap_servers, overrides), KafkaProducer)
-    producer = None if args.dry_run else KafkaProducer(**config, acks="all", linger_ms=5)
+    kafka = KafkaConnection.of(args.bootstrap_servers, overrides)
+    producer = None if args.dry_run else kafka.plain_producer(linger_ms=5)
     try:
         result = replay(items, set(args.code), producer, args.to_topic)
         if producer is not None:

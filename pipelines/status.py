@@ -23,7 +23,7 @@ from rich.table import Table
 
 from pipelines.options import KAFKA_CLIENT_FLAGS, add_flags, flag, kafka_overrides
 from schemas.errors import KafkaIOError
-from transforms.io.kafka_config import client_config, for_client
+from transforms.io.kafka_clients import KafkaConnection
 
 REQUEST_TIMEOUT_MS = 10000
 
@@ -76,21 +76,19 @@ def _iso(epoch_ms: int) -> str:
 
 def collect(args: argparse.Namespace) -> dict:
     """Ask the broker for the group's offsets, the input's and the outputs' offsets."""
-    config = client_config(args.bootstrap_servers, kafka_overrides(args))
-    lags, counts = consumer_lag(config, args.consumer_group, args.input_topic, args.count_topics)
+    kafka = KafkaConnection.of(args.bootstrap_servers, kafka_overrides(args))
+    lags, counts = consumer_lag(kafka, args.consumer_group, args.input_topic, args.count_topics)
     return report(args.consumer_group, args.input_topic, lags, counts)
 
 
 def consumer_lag(
-    config: dict, group: str, topic: str, count_topics: tuple[str, ...] | list[str] = ()
+    kafka: KafkaConnection, group: str, topic: str, count_topics: tuple[str, ...] | list[str] = ()
 ) -> tuple[list[PartitionLag], dict[str, int]]:
     """Per-partition lag of ``group`` on ``topic``, and the record counts of ``count_topics``."""
     consumer = None
     try:
         # A group id only to ask for its commits: without subscribe() it never joins the group.
-        consumer = KafkaConsumer(
-            **for_client(config, KafkaConsumer), group_id=group, enable_auto_commit=False
-        )
+        consumer = kafka.consumer(group)
         inputs = _partitions(consumer, topic)
         beginning = consumer.beginning_offsets(inputs)
         ends = consumer.end_offsets(inputs)
@@ -102,8 +100,9 @@ def consumer_lag(
             lags.append(partition_lag(tp.partition, offset, metadata, beginning[tp], ends[tp]))
         counts = {t: _record_count(consumer, t) for t in count_topics}
     except KafkaError as exc:
-        servers = config.get("bootstrap_servers")
-        raise KafkaIOError(f"cannot read the offsets of {topic} from {servers}: {exc!r}") from exc
+        raise KafkaIOError(
+            f"cannot read the offsets of {topic} from {kafka.servers}: {exc!r}"
+        ) from exc
     finally:
         if consumer is not None:
             consumer.close()

@@ -26,17 +26,14 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from schemas.errors import KafkaIOError
-from transforms.io.broker_retry import DEFAULT_BROKER_TIMEOUT_SECONDS, BrokerCalls
-from transforms.io.kafka_config import for_client
-from transforms.io.kafka_partitions import admin_client
-from transforms.io.kafka_sink import acknowledged_producer, flush_timeout_seconds
+from transforms.io.kafka_clients import KafkaConnection
+from transforms.io.kafka_sink import flush_timeout_seconds
 from transforms.text.dedup_index import IndexEntry, decode_entry, encode_entry
 from transforms.text.minhash_config import MinHashConfig
 
@@ -62,18 +59,14 @@ def changelog_topic(consumer_group: str) -> str:
 class ChangelogConfig:
     """Where the changelog lives and how long entries matter (picklable, built from options)."""
 
-    client: dict[str, Any]
+    connection: KafkaConnection
     topic: str
     ttl_ms: int
-    broker_timeout_seconds: float = DEFAULT_BROKER_TIMEOUT_SECONDS
-
-    def broker(self) -> BrokerCalls:
-        return BrokerCalls.for_config(self.client, self.broker_timeout_seconds)
 
 
 def ensure_topic(config: ChangelogConfig) -> None:
     """Create the compacted, TTL-bounded changelog topic unless it exists."""
-    config.broker().call(f"creating {config.topic}", _create_topic, config)
+    config.connection.broker.call(f"creating {config.topic}", _create_topic, config)
 
 
 def _create_topic(config: ChangelogConfig) -> None:
@@ -83,7 +76,7 @@ def _create_topic(config: ChangelogConfig) -> None:
         BROKER_DEFAULT,
         topic_configs={"cleanup.policy": "compact,delete", "retention.ms": str(config.ttl_ms)},
     )
-    admin = admin_client(config.client)
+    admin = config.connection.admin()
     try:
         admin.create_topics([topic])
     except TopicAlreadyExistsError:
@@ -97,8 +90,8 @@ class ChangelogWriter:
 
     def __init__(self, config: ChangelogConfig) -> None:
         self._topic = config.topic
-        self._broker = config.broker()
-        self._producer = acknowledged_producer(config.client, self._broker, LINGER_MS)
+        self._broker = config.connection.broker
+        self._producer = config.connection.producer(LINGER_MS)
 
     def write(self, entries: Iterable[IndexEntry]) -> int:
         futures = [
@@ -129,7 +122,7 @@ def restore(config: ChangelogConfig, since_ms: int, cfg: MinHashConfig) -> list[
     """Every entry stored at or after ``since_ms``, oldest first, read to the end offsets seen at
     start (the job's own writes come after the restore); read again from the start if the broker
     goes away meanwhile."""
-    return config.broker().call(
+    return config.connection.broker.call(
         f"restoring from {config.topic}", lambda: list(_restore_once(config, since_ms, cfg))
     )
 
@@ -139,11 +132,7 @@ def _restore_once(
 ) -> Iterator[IndexEntry]:
     """One read of the changelog; a ``KafkaError`` (the broker went away) goes to the caller's
     retry, which starts the read again."""
-    settings = {
-        "max_partition_fetch_bytes": RESTORE_FETCH_BYTES,
-        **for_client(config.client, KafkaConsumer),
-    }
-    consumer = KafkaConsumer(**{**settings, "enable_auto_commit": False, "group_id": None})
+    consumer = config.connection.consumer(max_partition_fetch_bytes=RESTORE_FETCH_BYTES)
     try:
         yield from _read_to_end(consumer, config.topic, since_ms, cfg)
     finally:

@@ -9,10 +9,12 @@ A restart therefore resumes at the first input whose outputs were not all writte
 that were written are read again and recognised by ``recovery.SkipWritten``.
 
 Each commit records, in its metadata, the output floor of the input just before the committed
-offset (``SourceRef.output_floor``: the output topics' end offsets sampled before that input was
-read). Inputs at or after the committed offset were read later, so all their outputs lie at or
-after that floor: the restart scan starts there and misses nothing (DESIGN.md, "Kafka commit
-metadata").
+offset (``SourceRef.output_floor``, stamped by ``output_floor.StampOutputFloor``). Inputs at or
+after the committed offset passed the stamp later, so all their outputs lie at or after that
+floor: the restart scan starts there and misses nothing (DESIGN.md, "Kafka commit metadata").
+``CommitStarts`` gives a partition its group never committed a first commit, at its log start
+with the floor sampled then, before the reader starts on it: every partition a job has read has
+a floor, and a restart scans the outputs from there instead of from their beginning.
 
 Enriched articles go to Kafka and, with ``--output-dir``, to files too: ``JoinAcks`` passes a ref on
 only when every sink that must write it has acknowledged it (distinct sinks, not acknowledgements).
@@ -33,13 +35,9 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from transforms.io.broker_retry import (
-    ATTEMPT_TIMEOUT_MS,
-    DEFAULT_BROKER_TIMEOUT_SECONDS,
-    BrokerCalls,
-)
-from transforms.io.kafka_config import client_config
-from transforms.io.kafka_partitions import manual_consumer
+from transforms.io.broker_retry import ATTEMPT_TIMEOUT_MS
+from transforms.io.kafka_clients import KafkaConnection
+from transforms.io.output_floor import Floor, output_floor
 from transforms.state_coders import CommitWaitingCoder, SinksCoder
 from transforms.text.models import SourceRef
 
@@ -49,7 +47,6 @@ NAMESPACE = "newsflow.commit_offsets"
 
 Span = tuple[int, int]
 PartitionKey = tuple[str, int]
-Floor = tuple[tuple[str, int, int], ...]
 # A written span waiting behind a hole: start -> (end, the output floor of its input).
 Waiting = dict[int, tuple[int, Floor | None]]
 
@@ -114,22 +111,17 @@ class CommitWrittenFn(beam.DoFn):
     COMMITTED = ReadModifyWriteStateSpec("committed", VarIntCoder())
     WAITING = ReadModifyWriteStateSpec("waiting", CommitWaitingCoder())
 
-    def __init__(self, config: dict[str, Any], consumer_group: str, broker: BrokerCalls) -> None:
-        self._config = config
+    def __init__(self, connection: KafkaConnection, consumer_group: str) -> None:
+        self._connection = connection
         self._group = consumer_group
-        self._broker = broker
+        self._broker = connection.broker
         self._consumer: KafkaConsumer | None = None
         self._due: dict[TopicPartition, tuple[int, Floor | None]] = {}
         self._commits = Metrics.counter(NAMESPACE, "commits")
         self._waiting = Metrics.distribution(NAMESPACE, "spans_waiting")
 
     def setup(self) -> None:
-        self._consumer = self._broker.call(
-            "connecting",
-            manual_consumer,
-            self._config,
-            self._group,
-        )
+        self._consumer = self._connection.connected_consumer(self._group)
 
     def process(
         self,
@@ -245,17 +237,10 @@ class CommitOffsets(beam.PTransform):
     """``PCollection[SourceRef]`` of inputs whose outputs are all written -> committed offsets
     ``(topic, partition, offset)``. Refs without Kafka coordinates (file mode) are skipped."""
 
-    def __init__(
-        self,
-        bootstrap_servers: str,
-        consumer_group: str,
-        client_overrides: dict[str, str] | None = None,
-        broker_timeout_seconds: float = DEFAULT_BROKER_TIMEOUT_SECONDS,
-    ) -> None:
+    def __init__(self, connection: KafkaConnection, consumer_group: str) -> None:
         super().__init__()
-        self._config = client_config(bootstrap_servers, client_overrides or {})
+        self._connection = connection
         self._group = consumer_group
-        self._broker = BrokerCalls.for_config(self._config, broker_timeout_seconds)
 
     def expand(self, refs):
         return (
@@ -265,5 +250,63 @@ class CommitOffsets(beam.PTransform):
             >> beam.Map(
                 lambda ref: ((ref.topic, ref.partition), (span_of(ref), ref.output_floor))
             ).with_output_types(tuple[tuple[str, int], Any])
-            | "Commit" >> beam.ParDo(CommitWrittenFn(self._config, self._group, self._broker))
+            | "Commit" >> beam.ParDo(CommitWrittenFn(self._connection, self._group))
+        )
+
+
+def commit_start_if_new(
+    connection: KafkaConnection, group: str, tp: TopicPartition, outputs: tuple[str, ...]
+) -> bool:
+    """Commit ``tp``'s log start with the output floor sampled now, unless ``group`` has a
+    commit of it; True if it committed."""
+    consumer = connection.consumer(group)
+    try:
+        if consumer.committed(tp, timeout_ms=ATTEMPT_TIMEOUT_MS) is not None:
+            return False
+        beginning = consumer.beginning_offsets([tp], ATTEMPT_TIMEOUT_MS)[tp]
+        metadata = commit_metadata(int(time.time() * 1000), output_floor(consumer, outputs))
+        consumer.commit({tp: OffsetAndMetadata(beginning, metadata, -1)}, ATTEMPT_TIMEOUT_MS)
+        return True
+    finally:
+        consumer.close(autocommit=False)
+
+
+class CommitStartsFn(beam.DoFn):
+    """``(topic, partition)`` -> itself, once the group has a commit (with an output floor) of
+    it: a partition never committed gets its log start committed first."""
+
+    def __init__(
+        self, connection: KafkaConnection, consumer_group: str, outputs: tuple[str, ...]
+    ) -> None:
+        self._connection = connection
+        self._group = consumer_group
+        self._outputs = outputs
+
+    def process(self, element: tuple[str, int]) -> Iterator[tuple[str, int]]:
+        topic, partition = element
+        if self._connection.broker.call(
+            f"first commit of {topic}/{partition} for {self._group}",
+            commit_start_if_new,
+            self._connection,
+            self._group,
+            TopicPartition(topic, partition),
+            self._outputs,
+        ):
+            _LOG.info("committed the log start of %s/%s for %s", topic, partition, self._group)
+        yield element
+
+
+class CommitStarts(beam.PTransform):
+    """``(topic, partition)`` -> the same, each passed on once the group has a commit of it (see
+    the module docstring); wired as the Kafka reader's ``before_read``."""
+
+    def __init__(
+        self, connection: KafkaConnection, consumer_group: str, outputs: tuple[str, ...]
+    ) -> None:
+        super().__init__()
+        self._fn = CommitStartsFn(connection, consumer_group, outputs)
+
+    def expand(self, partitions):
+        return partitions | "CommitStarts" >> beam.ParDo(self._fn).with_output_types(
+            tuple[str, int]
         )

@@ -1,51 +1,24 @@
 """Which partitions to read: listed once (a bounded read) or every 30 s (a streaming read, so a
 partition added to a live topic is read), each passed on once, in a stage of its own.
-
-Also the one way newsflow's IO builds a consumer that never joins a group or commits by itself,
-and its admin client.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
 
 import apache_beam as beam
 from apache_beam.coders import VarIntCoder
 from apache_beam.transforms import trigger, window
 from apache_beam.transforms.periodicsequence import PeriodicImpulse
 from apache_beam.transforms.userstate import BagStateSpec
-from kafka import KafkaAdminClient, KafkaConsumer
 
 from schemas.errors import KafkaIOError
-from transforms.io.broker_retry import BrokerCalls
-from transforms.io.kafka_config import for_client
+from transforms.io.kafka_clients import KafkaConnection
 
 _LOG = logging.getLogger(__name__)
 
 PARTITION_DISCOVERY_SECONDS = 30.0
-
-
-def manual_consumer(config: dict[str, Any], group_id: str | None = None) -> KafkaConsumer:
-    """A consumer that never joins the group or commits by itself: offsets are managed by hand.
-
-    A seek below the log start (retention deleted the records) resumes at the earliest record
-    left, not at the end, unless ``auto.offset.reset`` says otherwise.
-    """
-    return KafkaConsumer(
-        **{
-            "auto_offset_reset": "earliest",
-            **for_client(config, KafkaConsumer),
-        },
-        group_id=group_id,
-        enable_auto_commit=False,
-    )
-
-
-def admin_client(config: dict[str, Any]) -> KafkaAdminClient:
-    """An admin client (topic creation, group descriptions) with the job's client settings."""
-    return KafkaAdminClient(**for_client(config, KafkaAdminClient))
 
 
 class ListPartitionsFn(beam.DoFn):
@@ -55,14 +28,13 @@ class ListPartitionsFn(beam.DoFn):
     refreshes only every ``metadata.max.age.ms`` (5 minutes), so a partition added to a live topic
     would be found minutes late."""
 
-    def __init__(self, config: dict[str, Any], topic: str, broker: BrokerCalls) -> None:
-        self._config = config
+    def __init__(self, connection: KafkaConnection, topic: str) -> None:
+        self._connection = connection
         self._topic = topic
-        self._broker = broker
 
     def process(self, _impulse: bytes) -> Iterator[tuple[str, int]]:
-        partitions = self._broker.call(
-            f"listing partitions of {self._topic}", _partitions_of, self._config, self._topic
+        partitions = self._connection.broker.call(
+            f"listing partitions of {self._topic}", _partitions_of, self._connection, self._topic
         )
         if not partitions:
             raise KafkaIOError(f"topic {self._topic} does not exist or has no partitions")
@@ -71,8 +43,8 @@ class ListPartitionsFn(beam.DoFn):
             yield self._topic, partition
 
 
-def _partitions_of(config: dict[str, Any], topic: str) -> set[int] | None:
-    consumer = manual_consumer(config)
+def _partitions_of(connection: KafkaConnection, topic: str) -> set[int] | None:
+    consumer = connection.consumer()
     try:
         return consumer.partitions_for_topic(topic)
     finally:

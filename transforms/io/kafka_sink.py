@@ -9,7 +9,7 @@ The producer rides through a broker outage of up to ``--broker-timeout-seconds``
 retried while it cannot get metadata (nothing was appended, so nothing is sent twice) and the
 producer's own delivery retries, idempotent (kafka-python's default, which stops a retried batch
 being written twice), are allowed that long (never less than kafka-python's floor,
-``client_settings.producer_settings``). A record still not acknowledged then is an
+``KafkaConnection.producer``). A record still not acknowledged then is an
 infrastructure failure: ``KafkaIOError`` with the input's coordinates ends the job, and a restart
 resumes from the committed offsets. Bodies are never logged.
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -31,13 +30,9 @@ from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
 from schemas.errors import KafkaIOError
-from transforms.io.broker_retry import (
-    DEFAULT_BROKER_TIMEOUT_SECONDS,
-    BrokerCalls,
-)
-from transforms.io.client_settings import DEFAULT_LINGER_MS, producer_settings
+from transforms.io.broker_retry import BrokerCalls
 from transforms.io.histograms import CounterHistogram
-from transforms.io.kafka_config import client_config
+from transforms.io.kafka_clients import KafkaConnection
 from transforms.text.models import SourceRef
 
 _LOG = logging.getLogger(__name__)
@@ -56,16 +51,6 @@ _TIMESTAMP = beam.DoFn.TimestampParam
 _WINDOW = beam.DoFn.WindowParam
 
 
-def acknowledged_producer(
-    config: dict[str, Any], broker: BrokerCalls, linger_ms: int = DEFAULT_LINGER_MS
-) -> KafkaProducer:
-    """A producer whose writes are acknowledged by all in-sync replicas and retried by the client
-    for as long as the broker may be away (``--broker-timeout-seconds``): every writer of the job
-    (the three sinks, the dedup changelog) rides through an outage the same way."""
-    settings = producer_settings(config, broker.timeout_seconds, linger_ms)
-    return broker.call("connecting", lambda: KafkaProducer(**settings, acks="all"))
-
-
 def flush_timeout_seconds(broker: BrokerCalls) -> float:
     """How long a flush may wait: the outage a write rides through, plus the last requests."""
     return broker.timeout_seconds + FLUSH_MARGIN_SECONDS
@@ -78,10 +63,10 @@ class WriteToKafkaFn(beam.DoFn):
     downstream step sees a ref only once the record is acknowledged.
     """
 
-    def __init__(self, config: dict[str, Any], topic: str, broker: BrokerCalls) -> None:
-        self._config = config
+    def __init__(self, connection: KafkaConnection, topic: str) -> None:
+        self._connection = connection
         self._topic = topic
-        self._broker = broker
+        self._broker = connection.broker
         self._producer: KafkaProducer | None = None
         self._pending: list[tuple[FutureRecordMetadata, SourceRef, Timestamp, BoundedWindow]] = []
         self._in = Metrics.counter(WRITE_METRICS_NAMESPACE, COUNTER_IN)
@@ -89,7 +74,7 @@ class WriteToKafkaFn(beam.DoFn):
         self._latency = CounterHistogram(WRITE_METRICS_NAMESPACE, END_TO_END_LATENCY)
 
     def setup(self) -> None:
-        self._producer = acknowledged_producer(self._config, self._broker)
+        self._producer = self._connection.producer()
 
     def start_bundle(self) -> None:
         self._pending = []
@@ -138,26 +123,19 @@ class WriteToKafkaFn(beam.DoFn):
 class WriteToKafka(beam.PTransform):
     """``PCollection[(key, value, SourceRef)]`` to ``PCollection[SourceRef]`` of written inputs.
 
-    Keys and values are bytes (the key may be ``None``). ``client_overrides`` are Java-style
-    settings (see ``kafka_config.client_config``); ``acks`` is always ``all``.
+    Keys and values are bytes (the key may be ``None``); ``acks`` is always ``all``
+    (``KafkaConnection.producer``).
     """
 
-    def __init__(
-        self,
-        bootstrap_servers: str,
-        topic: str,
-        client_overrides: dict[str, str] | None = None,
-        broker_timeout_seconds: float = DEFAULT_BROKER_TIMEOUT_SECONDS,
-    ) -> None:
+    def __init__(self, connection: KafkaConnection, topic: str) -> None:
         super().__init__()
-        self._config = client_config(bootstrap_servers, client_overrides or {})
+        self._connection = connection
         self._topic = topic
-        self._broker = BrokerCalls.for_config(self._config, broker_timeout_seconds)
 
     def default_label(self) -> str:
         return f"WriteToKafka({self._topic})"
 
     def expand(self, records: beam.PCollection) -> beam.PCollection[SourceRef]:
         return records | "Send" >> beam.ParDo(
-            WriteToKafkaFn(self._config, self._topic, self._broker)
+            WriteToKafkaFn(self._connection, self._topic)
         ).with_output_types(SourceRef)

@@ -3,8 +3,9 @@
 Each ``(topic, partition)`` is one element whose restriction is an ``OffsetRange`` of Kafka
 offsets: it starts at the consumer group's committed offset (else at the beginning of the
 partition) and ends at the end offset seen when the read starts (``stop_at_end``, a bounded read
-that finishes) or never (a streaming read). Offsets are committed elsewhere, by ``CommitOffsets``
-after the outputs are written, so the reader only uses ``assign`` and ``seek``: no group
+that finishes) or never (a streaming read). The reader only reads: offsets are committed by
+``kafka_commit`` after the outputs are written, and what a restart needs (the output floor, the
+scan) is ``output_floor`` and ``recovery``'s. It only uses ``assign`` and ``seek``: no group
 membership, no auto-commit.
 
 Every record is emitted, as a ``RawEvent`` timestamped with its Kafka timestamp; nothing is dropped
@@ -30,22 +31,14 @@ from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Duration, Timestamp
 from kafka import KafkaConsumer, TopicPartition
-from kafka.structs import OffsetAndMetadata
 
-from transforms.io.broker_retry import (
-    ATTEMPT_TIMEOUT_MS,
-    DEFAULT_BROKER_TIMEOUT_SECONDS,
-    BrokerCalls,
-)
-from transforms.io.kafka_commit import Floor, commit_metadata
-from transforms.io.kafka_config import client_config
+from transforms.io.broker_retry import ATTEMPT_TIMEOUT_MS, BrokerCalls
+from transforms.io.kafka_clients import KafkaConnection
 from transforms.io.kafka_partitions import (
     ListPartitionsFn,
     SeparateStage,
     list_once_or_periodically,
-    manual_consumer,
 )
-from transforms.io.recovery import output_floor
 from transforms.state_coders import ManualWatermarks, OffsetRangeCoder
 from transforms.text.models import RawEvent, SourceRef
 
@@ -67,9 +60,6 @@ MAX_READ_SECONDS = 1.0
 # A caught-up partition advances its watermark to wall clock minus this lag, so idle partitions
 # do not hold back windows of the busy ones.
 IDLE_WATERMARK_LAG_SECONDS = 2.0
-# The output floor attached to each record (see recovery.py) is resampled this often: an older
-# sample is still a valid floor, just a lower one (a longer restart scan).
-OUTPUT_FLOOR_MAX_AGE_SECONDS = 10.0
 
 
 class ReadWatermarkProvider(ManualWatermarks):
@@ -128,20 +118,17 @@ class EndOffsets:
     Runners ask for restriction sizes often (to report backlog and to decide splits); one shared
     consumer per worker, created on first use and never pickled, keeps that cheap."""
 
-    def __init__(
-        self, config: dict[str, Any], broker: BrokerCalls, max_age_seconds: float = 5.0
-    ) -> None:
-        self._config = config
-        self._broker = broker
+    def __init__(self, connection: KafkaConnection, max_age_seconds: float = 5.0) -> None:
+        self._connection = connection
         self._max_age = max_age_seconds
         self._consumer: KafkaConsumer | None = None
         self._cache: dict[tuple[str, int], tuple[float, int]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"_config": self._config, "_broker": self._broker, "_max_age": self._max_age}
+        return {"_connection": self._connection, "_max_age": self._max_age}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["_config"], state["_broker"], state["_max_age"])
+        self.__init__(state["_connection"], state["_max_age"])
 
     def latest(self, element: tuple[str, int]) -> int:
         now = time.monotonic()
@@ -149,8 +136,8 @@ class EndOffsets:
         if cached is not None and now - cached[0] < self._max_age:
             return cached[1]
         if self._consumer is None:
-            self._consumer = self._broker.call("connecting", manual_consumer, self._config)
-        end = end_offset(self._broker, self._consumer, TopicPartition(*element))
+            self._consumer = self._connection.connected_consumer()
+        end = end_offset(self._connection.broker, self._consumer, TopicPartition(*element))
         self._cache[element] = (now, end)
         return end
 
@@ -162,30 +149,20 @@ class PartitionRestrictionProvider(RestrictionProvider):
     partition and a ``RestrictionProvider`` has no setup/teardown in which to keep a client.
     """
 
-    def __init__(
-        self,
-        config: dict[str, Any],
-        consumer_group: str,
-        stop_at_end: bool,
-        broker: BrokerCalls,
-        output_topics: tuple[str, ...] = (),
-    ) -> None:
-        self._config = config
+    def __init__(self, connection: KafkaConnection, consumer_group: str, stop_at_end: bool) -> None:
+        self._connection = connection
         self._consumer_group = consumer_group
         self._stop_at_end = stop_at_end
-        self._broker = broker
-        self.output_topics = output_topics
-        self._end_offsets = EndOffsets(config, broker)
+        self._end_offsets = EndOffsets(connection)
 
     def initial_restriction(self, element: tuple[str, int]) -> OffsetRange:
         topic, partition = element
-        committed, beginning, end = self._broker.call(
+        committed, beginning, end = self._connection.broker.call(
             f"offsets of {topic}/{partition}",
             _group_offsets,
-            self._config,
+            self._connection,
             self._consumer_group,
             TopicPartition(topic, partition),
-            self.output_topics,
         )
         # A committed offset below the log start was deleted by retention: resume at the start.
         start = beginning if committed is None else max(committed, beginning)
@@ -220,23 +197,14 @@ class PartitionRestrictionProvider(RestrictionProvider):
 
 
 def _group_offsets(
-    config: dict[str, Any], group: str, tp: TopicPartition, output_topics: tuple[str, ...]
+    connection: KafkaConnection, group: str, tp: TopicPartition
 ) -> tuple[int | None, int, int]:
-    """The group's committed offset of ``tp`` (None if never committed), its log start and end.
-
-    A partition the group never committed gets its log start committed now, with the output
-    floor, before anything of it is read: every partition a job has read then has a floor, and a
-    restart scans the outputs from there instead of from their beginning."""
-    consumer = manual_consumer(config, group_id=group)
+    """The group's committed offset of ``tp`` (None if never committed), its log start and end."""
+    consumer = connection.consumer(group)
     try:
         committed = consumer.committed(tp, timeout_ms=ATTEMPT_TIMEOUT_MS)
         beginning = consumer.beginning_offsets([tp], ATTEMPT_TIMEOUT_MS)[tp]
         end = consumer.end_offsets([tp], ATTEMPT_TIMEOUT_MS)[tp]
-        if committed is None and output_topics:
-            metadata = commit_metadata(
-                int(time.time() * 1000), output_floor(consumer, output_topics)
-            )
-            consumer.commit({tp: OffsetAndMetadata(beginning, metadata, -1)}, ATTEMPT_TIMEOUT_MS)
     finally:
         consumer.close(autocommit=False)
     return committed, beginning, end
@@ -251,18 +219,13 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
     """
 
     def __init__(
-        self,
-        config: dict[str, Any],
-        restrictions: PartitionRestrictionProvider,
-        broker: BrokerCalls,
+        self, connection: KafkaConnection, restrictions: PartitionRestrictionProvider
     ) -> None:
         super().__init__()
-        self._config = config
+        self._connection = connection
+        self._broker = connection.broker
         self._restrictions = restrictions
-        self._broker = broker
-        self._output_topics = restrictions.output_topics
         self._consumer: KafkaConsumer | None = None
-        self._floor: tuple[float, Floor | None] = (float("-inf"), None)
         self._out = Metrics.counter(METRICS_NAMESPACE, COUNTER_OUT)
         self._empty_polls = Metrics.counter(METRICS_NAMESPACE, COUNTER_EMPTY_POLLS)
 
@@ -282,7 +245,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         return self._restrictions.truncate(element, restriction)
 
     def setup(self) -> None:
-        self._consumer = self._broker.call("connecting", manual_consumer, self._config)
+        self._consumer = self._connection.connected_consumer()
 
     def process(
         self,
@@ -304,7 +267,6 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         live = tracker.current_restriction().stop == UNBOUNDED_END
         deadline = time.monotonic() + MAX_READ_SECONDS
         while True:
-            floor = self._output_floor()
             records = self._poll(tp, next_offset)
             if not records:
                 self._empty_polls.inc()
@@ -315,7 +277,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
             for record in records:
                 if not tracker.try_claim(record.offset):
                     return
-                event, timestamp = _raw_event(record, span_start, floor)
+                event, timestamp = _raw_event(record, span_start)
                 timestamp = _not_late(timestamp, watermark)
                 span_start = record.offset + 1
                 self._out.inc()
@@ -336,23 +298,6 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         if self._consumer is not None:
             self._consumer.close(autocommit=False)
             self._consumer = None
-
-    def _output_floor(self) -> Floor | None:
-        """The output topics' end offsets, sampled before the records it is attached to are read
-        (so it is a floor for their outputs); reused for up to OUTPUT_FLOOR_MAX_AGE_SECONDS."""
-        if not self._output_topics:
-            return None
-        sampled_at, floor = self._floor
-        if time.monotonic() - sampled_at > OUTPUT_FLOOR_MAX_AGE_SECONDS:
-            sampled_at = time.monotonic()
-            floor = self._broker.call(
-                "end offsets of the output topics",
-                output_floor,
-                self._consumer,
-                self._output_topics,
-            )
-            self._floor = (sampled_at, floor)
-        return floor
 
     def _poll(self, tp: TopicPartition, next_offset: int) -> list[Any]:
         batches = self._broker.call(
@@ -416,35 +361,32 @@ class ReadFromKafka(beam.PTransform):
 
     ``stop_at_end`` bounds the read at the end offsets seen at start, so a backfill or a test
     finishes; without it the read runs until the pipeline is cancelled or drained.
-    ``output_topics`` (the job's outputs) are sampled into each ref's ``output_floor`` for the
-    commit metadata that makes the restart scan exact (``recovery.py``).
-    ``client_overrides`` are Java-style settings (see ``kafka_config.client_config``).
     ``watermark_from_now``: a streaming read's watermark starts at the wall clock (FlinkRunner).
+    ``before_read``: a transform each ``(topic, partition)`` passes, once, before it is read
+    (the job commits the start of a partition its group never committed there,
+    ``kafka_commit.CommitStarts``).
     """
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        connection: KafkaConnection,
         topic: str,
         consumer_group: str,
         stop_at_end: bool,
-        client_overrides: dict[str, str] | None = None,
-        broker_timeout_seconds: float = DEFAULT_BROKER_TIMEOUT_SECONDS,
-        output_topics: tuple[str, ...] = (),
         watermark_from_now: bool = False,
+        before_read: beam.PTransform | None = None,
     ) -> None:
         super().__init__()
-        self._config = client_config(bootstrap_servers, client_overrides or {})
-        self._output_topics = output_topics
+        self._connection = connection
         self._watermark_from_now = watermark_from_now
         self._topic = topic
         self._consumer_group = consumer_group
         self._stop_at_end = stop_at_end
-        self._broker = BrokerCalls.for_config(self._config, broker_timeout_seconds)
+        self._before_read = before_read
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[RawEvent]:
         restrictions = PartitionRestrictionProvider(
-            self._config, self._consumer_group, self._stop_at_end, self._broker, self._output_topics
+            self._connection, self._consumer_group, self._stop_at_end
         )
         read_fn = ReadPartitionFn
         if not self._stop_at_end:
@@ -453,18 +395,19 @@ class ReadFromKafka(beam.PTransform):
                 if self._watermark_from_now
                 else ReadUnboundedPartitionFn
             )
-        listing = ListPartitionsFn(self._config, self._topic, self._broker)
+        listing = ListPartitionsFn(self._connection, self._topic)
+        partitions = list_once_or_periodically(pbegin, listing, self._stop_at_end)
+        if self._before_read is not None:
+            partitions = partitions | "BeforeRead" >> self._before_read
         return (
-            list_once_or_periodically(pbegin, listing, self._stop_at_end)
+            partitions
             | "SpreadPartitions" >> SeparateStage()
             | "ReadPartitions"
-            >> beam.ParDo(read_fn(self._config, restrictions, self._broker)).with_output_types(
-                RawEvent
-            )
+            >> beam.ParDo(read_fn(self._connection, restrictions)).with_output_types(RawEvent)
         )
 
 
-def _raw_event(record: Any, span_start: int, floor: Floor | None) -> tuple[RawEvent, Timestamp]:
+def _raw_event(record: Any, span_start: int) -> tuple[RawEvent, Timestamp]:
     """The record as a ``RawEvent`` and its event time: the Kafka timestamp, else the wall clock."""
     timestamp_ms = (
         record.timestamp if record.timestamp is not None and record.timestamp >= 0 else None
@@ -476,7 +419,6 @@ def _raw_event(record: Any, span_start: int, floor: Floor | None) -> tuple[RawEv
             partition=record.partition,
             offset=record.offset,
             span_start=span_start,
-            output_floor=floor,
         ),
         timestamp_ms=timestamp_ms,
         key=record.key,

@@ -1,15 +1,22 @@
-"""Make a restart effectively-once on the output topics, with an exact, bounded scan.
+"""Make a local runner's restart effectively-once on the output topics, with an exact, bounded scan.
 
 Offsets are committed only after outputs are written, so a crash leaves a stretch of inputs whose
 outputs were written but whose offsets were not committed; a restarted job reads them again. At
 start-up ``SkipWritten`` reads each output partition from the *output floor* recorded with the
-group's commits (``kafka_commit.commit_metadata``): the output topics' end offsets sampled before
-the input just below the committed offset was read. Every input at or after the committed offset
-was read after that sample, and each output is written after its input is read, so every output of
-an uncommitted input lies at or after the floor: the scan is exact, however long a slow article
-held the commit back. It keeps, per worker, only the coordinates of inputs at or after the
-committed offsets that already have an output (plus the enriched record when the file sink must
-get it again): memory is bounded by what was in flight, not by the scan.
+group's commits (``kafka_commit.commit_metadata``, ``output_floor``): every output of an
+uncommitted input lies at or after it, so the scan is exact, however long a slow article held the
+commit back. It keeps only the coordinates of inputs at or after the committed offsets that
+already have an output (plus the enriched record when the file sink must get it again): memory is
+bounded by what was in flight, not by the scan.
+
+The scan runs once per job run, not once per DoFn instance: the SDK harness builds one instance
+per bundle it runs at the same time (``BundleProcessorCache``), each with its own ``setup``, and a
+streaming read runs a bundle per partition. The first instance to start scans; the others of the
+same run (``SkipWritten`` mints a run token when the pipeline is built; a restart builds it again)
+share the result, kept per process. A side input would be rebuilt for every bundle and could not
+forget an input once it passed. On the FlinkRunner a restore keeps the SDK worker processes, so a
+per-process result would miss every restore: there ``restore_guard.py`` does this job instead,
+detecting a restore from its keyed state.
 
 Those inputs pass only as acknowledgements: no second enriched, duplicate or dead-letter record
 appears for one input. An enriched record found this way is handed to the file sink again (tagged
@@ -24,7 +31,9 @@ is committed; Prism fails the job rather than retry a bundle, so a restart is al
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -33,9 +42,10 @@ from kafka import KafkaConsumer, TopicPartition
 
 from schemas.codec import ENRICHED, decode_any
 from schemas.errors import CodecError
-from transforms.io.broker_retry import ATTEMPT_TIMEOUT_MS, BrokerCalls
-from transforms.io.kafka_commit import Floor, parse_output_floor
-from transforms.io.kafka_partitions import manual_consumer
+from transforms.io.broker_retry import ATTEMPT_TIMEOUT_MS
+from transforms.io.kafka_clients import KafkaConnection
+from transforms.io.kafka_commit import parse_output_floor
+from transforms.io.output_floor import Floor, partitions_of
 from transforms.text.models import RawEvent
 
 _LOG = logging.getLogger(__name__)
@@ -44,6 +54,7 @@ STEP = "recover"
 WRITTEN = "written"
 REFILE = "refile"
 OutputPartition = tuple[str, int]
+_NOT_WRITTEN = object()
 
 
 def resume_points(consumer: KafkaConsumer, topic: str) -> dict[int, tuple[int, Floor | None]]:
@@ -54,22 +65,6 @@ def resume_points(consumer: KafkaConsumer, topic: str) -> dict[int, tuple[int, F
         if meta is not None:
             points[partition] = (meta.offset, parse_output_floor(meta.metadata))
     return points
-
-
-def partitions_of(consumer: KafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
-    return [
-        TopicPartition(topic, p)
-        for topic in topics
-        for p in sorted(consumer.partitions_for_topic(topic) or ())
-    ]
-
-
-def output_floor(consumer: KafkaConsumer, topics: Iterable[str]) -> Floor:
-    """The end offset of every partition of ``topics`` now: a lower bound for the offsets of any
-    output written from here on."""
-    partitions = partitions_of(consumer, topics)
-    ends = consumer.end_offsets(partitions, ATTEMPT_TIMEOUT_MS) if partitions else {}
-    return tuple(sorted((tp.topic, tp.partition, ends[tp]) for tp in partitions))
 
 
 def scan_starts(
@@ -157,43 +152,72 @@ def find_written(
     return Recovery(written, scan.read)
 
 
+Written = dict[str, dict[str, Any] | None]
+_RUNS: dict[str, Written] = {}
+_RUNS_LOCK = threading.Lock()
+
+
+def once_per_run(run: str, scan: Callable[[], Written]) -> Written:
+    """What ``scan`` found for job run ``run``, scanning only the first time this process asks;
+    later callers wait for that scan and share its result."""
+    with _RUNS_LOCK:
+        if run not in _RUNS:
+            _RUNS[run] = scan()
+        return _RUNS[run]
+
+
 class SkipWrittenFn(beam.DoFn):
     """RawEvent -> itself, or, when its outputs already exist, an acknowledgement instead (or, for
     an enriched record that must also be in the files, that record for the file sink, whose write
     then acknowledges it)."""
 
     def __init__(
-        self, config: dict[str, Any], group: str, input_topic: str, outputs: tuple[str, ...],
-        refile: bool, broker: BrokerCalls,
+        self, connection: KafkaConnection, group: str, input_topic: str,
+        outputs: tuple[str, ...], refile: bool, run: str,
     ) -> None:  # fmt: skip
-        self._config = config
-        self._broker = broker
+        self._connection = connection
         self._group = group
         self._input_topic = input_topic
         self._outputs = outputs
         self._refile = refile
-        self._written: dict[str, dict[str, Any] | None] = {}
+        self._run = run
+        self._written: Written = {}
+        self._records_scanned: int | None = None
         self._skipped = Metrics.counter(f"newsflow.{STEP}", "skipped_already_written")
+        self._scans = Metrics.counter(f"newsflow.{STEP}", "restart_scans")
+        self._scanned = Metrics.counter(f"newsflow.{STEP}", "output_records_scanned")
 
     def setup(self) -> None:
-        self._written = self._broker.call(
-            f"scanning {', '.join(self._outputs)} for written inputs", self._scan
-        )
+        self._written = once_per_run(self._run, self._scan)
 
-    def _scan(self) -> dict[str, dict[str, Any] | None]:
-        consumer = manual_consumer(self._config, self._group)
+    def start_bundle(self) -> None:
+        """Count the scan this instance ran in the first bundle's metrics (setup has none)."""
+        if self._records_scanned is not None:
+            self._scans.inc()
+            self._scanned.inc(self._records_scanned)
+            self._records_scanned = None
+
+    def _scan(self) -> Written:
+        found = self._connection.broker.call(
+            f"scanning {', '.join(self._outputs)} for written inputs", self._find_written
+        )
+        self._records_scanned = found.records_read
+        return found.written
+
+    def _find_written(self) -> Recovery:
+        consumer = self._connection.consumer(self._group)
         try:
-            return find_written(consumer, self._input_topic, self._outputs, self._refile).written
+            return find_written(consumer, self._input_topic, self._outputs, self._refile)
         finally:
             consumer.close(autocommit=False)
 
     def process(self, raw: RawEvent):
-        key = str(raw.ref)
-        if key not in self._written:
+        # Each input is read once more at most: free it (shared by the run's instances).
+        record = self._written.pop(str(raw.ref), _NOT_WRITTEN)
+        if record is _NOT_WRITTEN:
             yield raw
             return
         self._skipped.inc()
-        record = self._written.pop(key)  # each input is read once more at most: free it
         if self._refile and record is not None:
             yield beam.pvalue.TaggedOutput(REFILE, (raw.ref, record))
         else:
@@ -225,14 +249,16 @@ def written_after(
 
 class SkipWritten(beam.PTransform):
     """Outputs: main (events to process), ``written`` (refs already done), ``refile``
-    (``(ref, enriched record)`` for the file sink)."""
+    (``(ref, enriched record)`` for the file sink). Each construction is a new job run, whose
+    first instance scans the outputs (see the module docstring)."""
 
     def __init__(
-        self, config: dict[str, Any], group: str, input_topic: str, outputs: tuple[str, ...],
-        refile: bool, broker: BrokerCalls,
+        self, connection: KafkaConnection, group: str, input_topic: str,
+        outputs: tuple[str, ...], refile: bool,
     ) -> None:  # fmt: skip
         super().__init__()
-        self._fn = SkipWrittenFn(config, group, input_topic, outputs, refile, broker)
+        run = uuid.uuid4().hex
+        self._fn = SkipWrittenFn(connection, group, input_topic, outputs, refile, run)
 
     def expand(self, events):
         return events | "SkipWritten" >> beam.ParDo(self._fn).with_outputs(

@@ -32,7 +32,6 @@ coordinates that are never replayed (written just before a checkpoint).
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,17 +43,10 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from kafka import KafkaConsumer
 
-from transforms.io.broker_retry import ATTEMPT_TIMEOUT_MS, BrokerCalls
-from transforms.io.kafka_commit import Floor
-from transforms.io.kafka_partitions import manual_consumer
-from transforms.io.recovery import (
-    WRITTEN,
-    OutputScan,
-    output_floor,
-    partitions_of,
-    resume_points,
-    scan_starts,
-)
+from transforms.io.broker_retry import ATTEMPT_TIMEOUT_MS
+from transforms.io.kafka_clients import KafkaConnection
+from transforms.io.output_floor import Floor, FloorSampler, floor_now, partitions_of
+from transforms.io.recovery import WRITTEN, OutputScan, resume_points, scan_starts
 
 _LOG = logging.getLogger(__name__)
 
@@ -108,10 +100,10 @@ def written_inputs(
 
 @dataclass(frozen=True)
 class GuardConfig:
-    """What the guard watches: the job's Kafka client settings and consumer group, its input
-    topic and output topics, and whether enriched articles also go to files (``refile``)."""
+    """What the guard watches: the job's Kafka connection and consumer group, its input topic
+    and output topics, and whether enriched articles also go to files (``refile``)."""
 
-    client: dict[str, Any]
+    connection: KafkaConnection
     group: str
     input_topic: str
     outputs: tuple[str, ...]
@@ -124,26 +116,28 @@ class GuardRestoresFn(beam.DoFn):
 
     STATE = ReadModifyWriteStateSpec("restore_guard", GUARD_STATE_CODER)
 
-    def __init__(self, cfg: GuardConfig, submit_floor: Floor, broker: BrokerCalls) -> None:
-        self._config = cfg.client
+    def __init__(self, cfg: GuardConfig, submit_floor: Floor) -> None:
+        self._connection = cfg.connection
         self._group = cfg.group
         self._input_topic = cfg.input_topic
         self._outputs = cfg.outputs
         self._submit_floor = submit_floor
         self._refile = cfg.refile
-        self._broker = broker
         self._consumer: KafkaConsumer | None = None
+        self._sampler: FloorSampler | None = None
         self._token = ""
         self._seq = -1
-        self._floor: tuple[float, Floor] = (float("-inf"), ())
         self._replays = Metrics.counter(f"newsflow.{STEP}", "already_written")
         self._scans = Metrics.counter(f"newsflow.{STEP}", "restore_scans")
 
     def setup(self) -> None:
         self._token = uuid.uuid4().hex
-        self._consumer = self._broker.call("connecting", manual_consumer, self._config, self._group)
+        self._consumer = self._connection.connected_consumer(self._group)
+        self._sampler = FloorSampler(self._connection, self._outputs, FLOOR_MAX_AGE_SECONDS)
 
     def teardown(self) -> None:
+        if self._sampler is not None:
+            self._sampler.close()
         if self._consumer is not None:
             self._consumer.close(autocommit=False)
             self._consumer = None
@@ -158,7 +152,7 @@ class GuardRestoresFn(beam.DoFn):
         replayed = key in pending
         pending.discard(key)
         self._seq = stored[1] + 1 if stored and stored[0] == self._token else 0
-        state.write((self._token, self._seq, self._current_floor(), tuple(sorted(pending))))
+        state.write((self._token, self._seq, self._sampler.floor(), tuple(sorted(pending))))
         if not replayed:
             yield beam.pvalue.TaggedOutput(tag, outcome)
             return
@@ -172,7 +166,7 @@ class GuardRestoresFn(beam.DoFn):
         """The inputs written since the stored floor (a restore), or since the group's commit
         floors and the submission (no state: a new job)."""
         self._scans.inc()
-        return self._broker.call(
+        return self._connection.broker.call(
             f"scanning {', '.join(self._outputs)} for written inputs", self._written_since, stored
         )
 
@@ -186,27 +180,15 @@ class GuardRestoresFn(beam.DoFn):
         committed = {partition: offset for partition, (offset, _) in points.items()}
         return written_inputs(self._consumer, self._input_topic, self._outputs, floors, committed)
 
-    def _current_floor(self) -> Floor:
-        sampled_at, floor = self._floor
-        if time.monotonic() - sampled_at > FLOOR_MAX_AGE_SECONDS:
-            floor = self._broker.call(
-                "end offsets of the output topics", output_floor, self._consumer, self._outputs
-            )
-            self._floor = (time.monotonic(), floor)
-        return floor
-
 
 class GuardRestores(beam.PTransform):
     """Outcomes (a dict of ``enriched``, ``duplicates``, ``dead_letters`` PCollections) -> the
     same tags, minus inputs already written, plus ``written`` refs and ``already_enriched``
     articles (see the module docstring)."""
 
-    def __init__(self, cfg: GuardConfig, broker: BrokerCalls) -> None:
+    def __init__(self, cfg: GuardConfig) -> None:
         super().__init__()
-        submit_floor = broker.call(
-            "end offsets of the output topics", _floor_now, cfg.client, cfg.outputs
-        )
-        self._fn = GuardRestoresFn(cfg, submit_floor, broker)
+        self._fn = GuardRestoresFn(cfg, floor_now(cfg.connection, cfg.outputs))
 
     def expand(self, outcomes):
         tagged = [
@@ -225,11 +207,3 @@ class GuardRestores(beam.PTransform):
                 ENRICHED, DUPLICATES, DEAD_LETTERS, WRITTEN, ALREADY_ENRICHED
             )
         )
-
-
-def _floor_now(config: dict[str, Any], outputs: tuple[str, ...]) -> Floor:
-    consumer = manual_consumer(config)
-    try:
-        return output_floor(consumer, outputs)
-    finally:
-        consumer.close(autocommit=False)

@@ -17,13 +17,11 @@ from hypothesis import strategies as st
 from kafka.errors import KafkaConfigurationError
 
 from pipelines.group_lock import lease_consumer
-from pipelines.options import NewsflowOptions, kafka_overrides, validate
+from pipelines.options import NewsflowOptions, kafka_connection, validate
 from schemas.errors import ConfigurationError
-from transforms.io.broker_retry import BrokerCalls, shared_outage
+from transforms.io.broker_retry import shared_outage
 from transforms.io.changelog import LINGER_MS
-from transforms.io.kafka_config import client_config
-from transforms.io.kafka_partitions import admin_client, manual_consumer
-from transforms.io.kafka_sink import acknowledged_producer
+from transforms.io.kafka_clients import KafkaConnection
 
 pytestmark = pytest.mark.integration
 
@@ -50,15 +48,13 @@ TIMEOUTS = st.one_of(
 
 def build_every_client(bootstrap: str, argv: list[str]) -> None:
     """Each Kafka client a ``newsflow run`` builds, from the options ``argv``, then closed."""
-    opts = PipelineOptions(argv).view_as(NewsflowOptions)
-    config = client_config(bootstrap, kafka_overrides(opts))
-    broker = BrokerCalls.for_config(config, opts.broker_timeout_seconds)
+    kafka = kafka_connection(PipelineOptions(argv).view_as(NewsflowOptions))
     for linger_ms in (None, LINGER_MS):  # the sinks' producer, the changelog's
         args = () if linger_ms is None else (linger_ms,)
-        acknowledged_producer(config, broker, *args).close()
-    manual_consumer(config).close()
-    lease_consumer(config, "newsflow-test.lock").close(autocommit=False)
-    admin_client(config).close()
+        kafka.producer(*args).close()
+    kafka.consumer().close()
+    lease_consumer(kafka, "newsflow-test.lock").close(autocommit=False)
+    kafka.admin().close()
 
 
 @settings(
@@ -85,9 +81,10 @@ def test_a_setting_the_client_refuses_is_a_configuration_error_never_an_outage(
     kafka_bootstrap,
 ):
     """What only a worker sees (validate() was skipped here) fails at once, not after retries."""
-    config = {"bootstrap_servers": kafka_bootstrap, "delivery_timeout_ms": 1000}
-    calls = BrokerCalls(kafka_bootstrap, timeout_seconds=3600)
+    kafka = KafkaConnection(
+        {"bootstrap_servers": kafka_bootstrap, "delivery_timeout_ms": 1000}, 3600
+    )
     with pytest.raises(ConfigurationError, match="settings cannot work") as raised:
-        acknowledged_producer(config, calls)
+        kafka.producer()
     assert isinstance(raised.value.__cause__, KafkaConfigurationError)
     assert shared_outage(kafka_bootstrap, 3600).since is None, "no outage was started"

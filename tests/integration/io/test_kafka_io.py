@@ -21,9 +21,8 @@ from apache_beam.utils.timestamp import Timestamp
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from schemas.errors import KafkaIOError
-from transforms.io.broker_retry import BrokerCalls
-from transforms.io.kafka_commit import CommitOffsets
-from transforms.io.kafka_config import client_config
+from transforms.io.kafka_clients import KafkaConnection
+from transforms.io.kafka_commit import CommitOffsets, CommitStarts, parse_output_floor
 from transforms.io.kafka_sink import WriteToKafka
 from transforms.io.kafka_source import (
     UNBOUNDED_END,
@@ -82,7 +81,9 @@ def test_read_to_end_emits_each_record_once_at_its_kafka_timestamp(kafka_bootstr
     stored = _produce(kafka_bootstrap, topic, range(30), partitions=3)
 
     with beam.Pipeline(runner=RUNNER) as p:
-        events = p | "Read" >> ReadFromKafka(kafka_bootstrap, topic, _group(), stop_at_end=True)
+        events = p | "Read" >> ReadFromKafka(
+            KafkaConnection.of(kafka_bootstrap), topic, _group(), stop_at_end=True
+        )
         assert_that(
             events
             | "Fields"
@@ -112,11 +113,12 @@ def test_round_trip_commits_end_offsets_and_a_rerun_resumes_after_them(
     with beam.Pipeline(runner=RUNNER) as p:
         written = (
             p
-            | "Read" >> ReadFromKafka(kafka_bootstrap, source, group, stop_at_end=True)
+            | "Read"
+            >> ReadFromKafka(KafkaConnection.of(kafka_bootstrap), source, group, stop_at_end=True)
             | "ToRecord" >> beam.Map(lambda e: (e.key, e.payload.upper(), e.ref))
-            | "Write" >> WriteToKafka(kafka_bootstrap, sink)
+            | "Write" >> WriteToKafka(KafkaConnection.of(kafka_bootstrap), sink)
         )
-        commits = written | "Commit" >> CommitOffsets(kafka_bootstrap, group)
+        commits = written | "Commit" >> CommitOffsets(KafkaConnection.of(kafka_bootstrap), group)
         # Each advance of a partition's contiguous written spans is a commit; the last is the end.
         last = (
             commits
@@ -136,12 +138,16 @@ def test_round_trip_commits_end_offsets_and_a_rerun_resumes_after_them(
     consumer.close()
 
     with beam.Pipeline(runner=RUNNER) as p:
-        rerun = p | "Read" >> ReadFromKafka(kafka_bootstrap, source, group, stop_at_end=True)
+        rerun = p | "Read" >> ReadFromKafka(
+            KafkaConnection.of(kafka_bootstrap), source, group, stop_at_end=True
+        )
         assert_that(rerun, equal_to([]))
 
     newer = _produce(kafka_bootstrap, source, range(12, 15), partitions=3)
     with beam.Pipeline(runner=RUNNER) as p:
-        resumed = p | "Read" >> ReadFromKafka(kafka_bootstrap, source, group, stop_at_end=True)
+        resumed = p | "Read" >> ReadFromKafka(
+            KafkaConnection.of(kafka_bootstrap), source, group, stop_at_end=True
+        )
         assert_that(
             resumed | beam.Map(lambda e: (e.ref.partition, e.ref.offset, e.payload)),
             equal_to([(partition, offset, value) for partition, offset, value, *_ in newer]),
@@ -153,11 +159,8 @@ def test_unbounded_read_defers_the_rest_of_the_partition_once_caught_up(
 ):
     topic = unique_topic(partitions=1)
     stored = _produce(kafka_bootstrap, topic, range(5), partitions=1)
-    config = client_config(kafka_bootstrap, {})
-    broker = BrokerCalls(kafka_bootstrap)
-    fn = ReadUnboundedPartitionFn(
-        config, PartitionRestrictionProvider(config, _group(), False, broker), broker
-    )
+    kafka = KafkaConnection.of(kafka_bootstrap)
+    fn = ReadUnboundedPartitionFn(kafka, PartitionRestrictionProvider(kafka, _group(), False))
     restriction = fn.initial_restriction((topic, 0))
     assert restriction == OffsetRange(0, UNBOUNDED_END)
     tracker = ThreadsafeRestrictionTracker(fn.create_tracker(restriction))
@@ -179,8 +182,12 @@ def test_unbounded_read_defers_the_rest_of_the_partition_once_caught_up(
 
 def test_streaming_read_is_an_unbounded_pcollection():
     p = beam.Pipeline(runner=RUNNER)
-    bounded = p | "Bounded" >> ReadFromKafka("127.0.0.1:1", "t", "g", stop_at_end=True)
-    unbounded = p | "Unbounded" >> ReadFromKafka("127.0.0.1:1", "t", "g", stop_at_end=False)
+    bounded = p | "Bounded" >> ReadFromKafka(
+        KafkaConnection.of("127.0.0.1:1"), "t", "g", stop_at_end=True
+    )
+    unbounded = p | "Unbounded" >> ReadFromKafka(
+        KafkaConnection.of("127.0.0.1:1"), "t", "g", stop_at_end=False
+    )
     assert bounded.is_bounded
     assert not unbounded.is_bounded
 
@@ -191,4 +198,45 @@ def test_reading_a_missing_topic_fails_naming_the_topic(kafka_bootstrap):
         pytest.raises(KafkaIOError, match=re.escape(f"topic {topic} does not exist")),
         beam.Pipeline(runner=RUNNER) as p,
     ):
-        _ = p | ReadFromKafka(kafka_bootstrap, topic, _group(), stop_at_end=True)
+        _ = p | ReadFromKafka(
+            KafkaConnection.of(kafka_bootstrap), topic, _group(), stop_at_end=True
+        )
+
+
+def _commits(bootstrap: str, topic: str, group: str, partitions: int) -> dict:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    try:
+        return {
+            p: consumer.committed(TopicPartition(topic, p), metadata=True)
+            for p in range(partitions)
+        }
+    finally:
+        consumer.close()
+
+
+def test_the_reader_commits_nothing_and_commit_starts_gives_each_partition_a_floor(
+    kafka_bootstrap, unique_topic
+):
+    source = unique_topic(partitions=2, suffix="in")
+    sink = unique_topic(partitions=1, suffix="out")
+    _produce(kafka_bootstrap, source, range(6), partitions=2)
+    _produce(kafka_bootstrap, sink, range(4), partitions=1)
+    kafka, reader_only, with_starts = KafkaConnection.of(kafka_bootstrap), _group(), _group()
+
+    with beam.Pipeline(runner=RUNNER) as p:
+        read = p | "Read" >> ReadFromKafka(kafka, source, reader_only, stop_at_end=True)
+        assert_that(read | "Count" >> beam.combiners.Count.Globally(), equal_to([6]))
+    assert _commits(kafka_bootstrap, source, reader_only, 2) == {0: None, 1: None}
+
+    with beam.Pipeline(runner=RUNNER) as p:
+        starts = CommitStarts(kafka, with_starts, (sink,))
+        read = p | "Read" >> ReadFromKafka(
+            kafka, source, with_starts, stop_at_end=True, before_read=starts
+        )
+        assert_that(read | "Count" >> beam.combiners.Count.Globally(), equal_to([6]))
+    commits = _commits(kafka_bootstrap, source, with_starts, 2)
+    assert {p: c.offset for p, c in commits.items()} == {0: 0, 1: 0}, "the log start"
+    assert {p: parse_output_floor(c.metadata) for p, c in commits.items()} == {
+        0: ((sink, 0, 4),),
+        1: ((sink, 0, 4),),
+    }, "with the output floor sampled before the partition was read"

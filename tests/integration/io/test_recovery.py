@@ -18,15 +18,18 @@ import time
 import uuid
 
 import pytest
+from apache_beam.internal import pickler
+from apache_beam.pvalue import TaggedOutput
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from pipelines import cli
 from pipelines.kafka_tools import read_topic
 from schemas.codec import DEAD_LETTER, decode_any, encode
+from transforms.io.kafka_clients import KafkaConnection
 from transforms.io.kafka_commit import commit_metadata
-from transforms.io.recovery import find_written
-from transforms.text.models import DeadLetter, SourceRef
+from transforms.io.recovery import WRITTEN, SkipWrittenFn, find_written
+from transforms.text.models import DeadLetter, RawEvent, SourceRef
 from transforms.text.records import dead_letter_record
 
 pytestmark = pytest.mark.integration
@@ -131,3 +134,40 @@ def test_a_restart_writes_nothing_twice_for_the_slow_article(
     tp = TopicPartition(topics["raw"], 0)
     assert consumer.committed(tp) == slow + 2, "the slow input was acknowledged: commit passed it"
     consumer.close()
+
+
+def _setup_copy(fn: SkipWrittenFn) -> SkipWrittenFn:
+    """What the SDK harness does for each bundle it runs at the same time: a DoFn instance
+    unpickled from the pipeline, then ``setup``."""
+    copy = pickler.loads(pickler.dumps(fn))
+    copy.setup()
+    return copy
+
+
+def _outputs(fn: SkipWrittenFn, event: RawEvent) -> list[tuple[str, object]]:
+    return [
+        (out.tag, out.value) if isinstance(out, TaggedOutput) else ("events", out)
+        for out in fn.process(event)
+    ]
+
+
+def test_the_instances_of_one_run_share_one_scan_and_a_restart_scans_again(
+    kafka_bootstrap, unique_topic
+):
+    topics, group, slow, _, _ = crash(kafka_bootstrap, unique_topic, 2)
+    outputs = (topics["enriched"], topics["duplicates"], topics["dlq"])
+    slow_input = RawEvent(b"", SourceRef(topic=topics["raw"], partition=0, offset=slow))
+    kafka = KafkaConnection.of(kafka_bootstrap)
+
+    def run(token: str) -> SkipWrittenFn:
+        return SkipWrittenFn(kafka, group, topics["raw"], outputs, refile=False, run=token)
+
+    first, second = _setup_copy(run("a")), _setup_copy(run("a"))
+    assert _outputs(second, slow_input) == [(WRITTEN, slow_input.ref)]
+    assert _outputs(first, slow_input) == [("events", slow_input)], (
+        "the second instance freed the input in the scan's result the first one holds: one scan"
+    )
+    restarted = _setup_copy(run("b"))
+    assert _outputs(restarted, slow_input) == [(WRITTEN, slow_input.ref)], (
+        "a new run (a restarted job) scans again"
+    )

@@ -2,6 +2,9 @@
 commit records, which sinks have written an input, where the restart scan starts and what it
 keeps."""
 
+import threading
+import uuid
+
 import pytest
 
 from schemas.codec import DEAD_LETTER, ENRICHED
@@ -12,7 +15,7 @@ from transforms.io.kafka_commit import (
     parse_output_floor,
     span_of,
 )
-from transforms.io.recovery import scan_starts, written_after
+from transforms.io.recovery import once_per_run, scan_starts, written_after
 from transforms.text.models import SourceRef
 
 F1 = (("out", 0, 10),)
@@ -206,3 +209,29 @@ def _dead(partition, offset):
 )  # fmt: skip
 def test_written_after(case, records, committed, keep, expected):
     assert written_after(records, "raw", committed, keep) == expected, case
+
+
+def test_concurrent_instances_of_one_run_wait_for_one_scan_and_share_it():
+    """The SDK harness sets up one DoFn instance per bundle it runs at once, from threads."""
+    scans: list[str] = []
+    release = threading.Event()
+
+    def scan() -> dict:
+        scans.append("scan")
+        release.wait(10)  # held until every other instance has been started
+        return {"in/0@7": None}
+
+    run = f"run-{uuid.uuid4().hex}"
+    results: list[dict] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(once_per_run(run, scan))) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert scans == ["scan"]
+    assert len(results) == 4 and all(result is results[0] for result in results)
+    assert once_per_run(f"run-{uuid.uuid4().hex}", scan) == {"in/0@7": None}
+    assert scans == ["scan", "scan"], "another run scans again"
