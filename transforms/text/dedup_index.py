@@ -218,11 +218,7 @@ class DedupIndex:
         false candidate costs one comparison) and how many there were before the cap: beyond
         ``max_candidates``, those sharing the most band keys with ``bands`` are kept."""
         query = (np.asarray(bands, dtype=np.uint64) & KEY_MASK).astype(np.uint32)
-        low, high = self._ranges(query)
-        lengths = high - low
-        # Every position in the ranges [low, high) at once, without a slice per band.
-        starts = np.repeat(low - (np.cumsum(lengths) - lengths), lengths)
-        stored = self._seqs[np.arange(int(lengths.sum())) + starts]
+        stored = self._seqs[self._positions(query)]
         offsets = stored - np.uint32(self._base & KEY_MASK)  # wraps, as sequence numbers do
         recent = [self._recent[key] for key in query.tolist() if key in self._recent]
         found = np.concatenate(
@@ -238,23 +234,24 @@ class DedupIndex:
             return np.sort(rows[np.argsort(-shared, kind="stable")[:cap]]), len(rows)
         return rows, len(rows)
 
-    def _ranges(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Where each query key's run of equal keys starts and ends in the sorted arrays: each
-        key's directory slot read at once, a slot wider than WINDOW binary-searched."""
+    def _positions(self, query: np.ndarray) -> np.ndarray:
+        """Every position in the sorted arrays holding one of the query keys (once per query
+        key): each key's directory slot read at once and matched in place, a slot wider than
+        WINDOW binary-searched."""
         slot = (query >> self._shift).astype(np.int64)
         first = self._directory[slot].astype(np.int64)
         last = self._directory[slot + 1].astype(np.int64)
         width = min(WINDOW, int((last - first).max()))
         positions = first[:, None] + np.arange(width)
-        inside = positions < last[:, None]
         window = self._keys[np.minimum(positions, max(len(self._keys) - 1, 0))]
-        low = first + ((window < query[:, None]) & inside).sum(axis=1)
-        high = first + ((window <= query[:, None]) & inside).sum(axis=1)
+        hits = (window == query[:, None]) & (positions < last[:, None])
         wide = (last - first) > WINDOW
-        if wide.any():
-            low[wide] = np.searchsorted(self._keys, query[wide], side="left")
-            high[wide] = np.searchsorted(self._keys, query[wide], side="right")
-        return low, high
+        if not wide.any():
+            return positions[hits]
+        low = np.searchsorted(self._keys, query[wide], side="left")
+        high = np.searchsorted(self._keys, query[wide], side="right")
+        runs = [np.arange(start, end) for start, end in zip(low, high, strict=True)]
+        return np.concatenate([positions[hits & ~wide[:, None]], *runs])
 
     def _index_keys(self) -> None:
         """Rebuild the directory: for each value of the keys' top bits, where its keys start."""
