@@ -27,6 +27,7 @@ from apache_beam.utils.timestamp import Timestamp
 
 from schemas.state import StateCodec, state_codec
 from transforms.text.fingerprint import Fingerprint
+from transforms.text.index_slices import IndexVersion
 from transforms.text.models import Article, Entity, SourceRef, Span
 from transforms.text.templates import TemplateMemory
 
@@ -154,18 +155,21 @@ class PendingCoder(VersionedCoder):
 
 
 class IndexVersionCoder(VersionedCoder):
-    """The dedup shard's state version ``(token, entries in the index bag)``."""
+    """The dedup shard's ``IndexVersion``. Format 1, ``(token, entries in the one index bag)``,
+    reads as slice width 0 and no slices: the step then reads the legacy bag and moves its
+    entries into the time-sliced bags."""
 
     NAME = "index_version"
+    VERSION = 2
 
-    def to_record(self, value: tuple[int, int]) -> dict[str, Any]:
-        return {"token": value[0], "entries": value[1]}
+    def to_record(self, value: IndexVersion) -> dict[str, Any]:
+        return {"token": value.token, "slice_ms": value.slice_ms, "slices": list(value.slices)}
 
-    def from_record(self, record: dict[str, Any]) -> tuple[int, int]:
-        return record["token"], record["entries"]
+    def from_record(self, record: dict[str, Any]) -> IndexVersion:
+        return IndexVersion(record["token"], record["slice_ms"], tuple(record["slices"]))
 
     def to_type_hint(self):
-        return tuple[int, int]
+        return IndexVersion
 
 
 class TemplateMemoryCoder(VersionedCoder):

@@ -9,13 +9,16 @@ band candidates judged on the full fingerprints. There is no per-band fan-out an
 one article costs well under one state request in file mode (counter
 ``newsflow.dedup/state_requests``).
 
-Dedup memory lives in Beam state: an append-only bag of encoded index entries plus a version
-(a fresh random token at every change, with the bag's entry count), carried in the pending bag
-(``buffering.put_back``) so reading it costs no extra state request. The ``DedupIndex`` a DoFn holds
-in memory is only a cache of that bag, used while its version equals the state's version, which is
-read at every flush; otherwise it is rebuilt from the bag. Entries older than the TTL are dropped
-from the cache at each flush and the bag is rewritten once it holds more expired entries than live
-ones: memory is arrival rate x TTL.
+Dedup memory lives in Beam state: encoded index entries appended to ``index_slices.BAGS`` bags,
+one time slice of the TTL each (no state value grows with the number of remembered articles:
+Flink's RocksDB backend refuses a value over 2**31 bytes; ``transforms.text.index_slices``), plus
+an ``IndexVersion`` (a fresh random token at every change, the slice each bag holds), carried in
+the pending bag (``buffering.put_back``) so reading it costs no extra state request. The
+``DedupIndex`` a DoFn holds in memory is only a cache of the bags, used while its version equals
+the state's version, which is read at every flush; otherwise it is rebuilt from the bags. Entries
+older than the TTL are dropped from the cache at each flush, and a bag whose slice has expired is
+cleared: memory is arrival rate x TTL. State of format 1 (the whole index in the one bag
+``index``) is read once and moved into the slices; a changed TTL re-slices the same way.
 
 With a changelog configured (Kafka mode), every entry added is written to the compacted topic and
 acknowledged before the batch's decisions are emitted, and a shard whose Beam state is empty (a
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import random
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 import apache_beam as beam
@@ -44,13 +48,22 @@ from transforms.state_coders import FingerprintedCoder, IndexVersionCoder
 from transforms.steps import buffering
 from transforms.steps.dead_letters import article_payload, attempt
 from transforms.steps.shared import ARTICLES, DEAD_LETTER, DUPLICATES, arrival_order
+from transforms.steps.state_params import with_states
 from transforms.text.dedup_index import (
     DedupIndex,
+    IndexEntry,
     decide,
     decode_entry,
     encode_entry,
 )
 from transforms.text.fingerprint import fingerprint
+from transforms.text.index_slices import (
+    BAGS,
+    EMPTY,
+    IndexVersion,
+    plan_slices,
+    slice_width_ms,
+)
 from transforms.text.minhash_config import MinHashConfig
 from transforms.text.models import Article
 
@@ -60,6 +73,10 @@ DEFAULT_TTL_HOURS = 24 * 7
 SHARD = "all"
 # String keys get Beam's deterministic UTF-8 coder, as keyed state requires.
 Keyed = tuple[str, typing.Any]
+# Entries in dedup_index's own versioned format (shared with the changelog topic): one bag per
+# time slice, and format 1's single bag, read once to move its entries into the slices.
+INDEX_BAGS = tuple(f"index_{bag:02d}" for bag in range(BAGS))
+LEGACY_INDEX = "index"
 
 
 @dataclass(frozen=True)
@@ -94,11 +111,12 @@ class DecideDuplicatesFn(beam.DoFn):
 
     PENDING = buffering.pending_spec(FingerprintedCoder(), IndexVersionCoder())
     FLUSH = buffering.flush_spec()
-    # Entries in dedup_index's own versioned format (shared with the changelog topic).
-    INDEX = BagStateSpec("index", BytesCoder())
+    INDEX = tuple(BagStateSpec(name, BytesCoder()) for name in (*INDEX_BAGS, LEGACY_INDEX))
 
     def __init__(self, config: DedupConfig) -> None:
         self._config = config
+        self._ttl_ms = int(config.ttl.micros // 1000)
+        self._slice_ms = slice_width_ms(self._ttl_ms)
         self._requests = buffering.StateRequests(NAMESPACE)
         self._exact = Metrics.counter(NAMESPACE, "duplicates_exact")
         self._near = Metrics.counter(NAMESPACE, "duplicates_near")
@@ -133,20 +151,21 @@ class DecideDuplicatesFn(beam.DoFn):
         buffering.buffer(key, value, timestamp, pending, flush, self._requests)
 
     @on_timer(FLUSH)
+    @with_states(INDEX)
     def flush(
         self,
         key=beam.DoFn.KeyParam,
         fired_at=beam.DoFn.TimestampParam,
         pending=beam.DoFn.StateParam(PENDING),
-        index_state=beam.DoFn.StateParam(INDEX),
+        **bags,
     ):
         due = buffering.take_due(key, fired_at, pending, self._requests)
         if not due.values:
             return
         now_ms = fired_at.micros // 1000
-        version = due.carried
-        index, stored, fresh = self._index(key, version, index_state, now_ms)
-        index.expire_before(now_ms - int(self._config.ttl.micros // 1000))
+        cutoff_ms = now_ms - self._ttl_ms
+        index = self._index(key, due.carried, bags, cutoff_ms)
+        index.expire_before(cutoff_ms)
         outputs, added = [], []
         for article, fp in sorted(due.values, key=lambda item: arrival_order(item[0])):
             decision, failure = attempt(
@@ -164,52 +183,63 @@ class DecideDuplicatesFn(beam.DoFn):
             outputs.append(beam.pvalue.TaggedOutput(DUPLICATES, duplicate))
         if added and self._changelog is not None:
             self._changelog.write(added)
-        if added or fresh or stored > 2 * len(index):
-            version = self._persist(key, index, stored, added, index_state)
+        version = self._persist(key, index, due.carried, added, bags, cutoff_ms)
         buffering.put_back(key, due, version, pending, self._requests)
         yield from outputs
 
-    def _index(self, key, version, index_state, now_ms: int):
-        """``(index, entries in the state bag, whether the state was empty)``: the cached index
-        when its version is the state's, else rebuilt from the bag, else (empty state) restored
-        from the changelog."""
+    def _index(self, key, version: IndexVersion | None, bags, cutoff_ms: int) -> DedupIndex:
+        """The cached index when its version is the state's, else rebuilt from the bags, else
+        (empty state) restored from the changelog (written to the bags by ``_persist``)."""
         cached = self._cache.get(key)
         if version is not None and cached is not None and cached[0] == version:
-            return cached[1], version[1], False
+            return cached[1]
+        cfg = self._config.minhash
         if version is not None:
-            rows = self._requests.read_all(key, "index", index_state)
-            return (
-                DedupIndex(
-                    self._config.minhash, (decode_entry(row, self._config.minhash) for row in rows)
-                ),
-                len(rows),
-                False,
+            names = (
+                [LEGACY_INDEX]
+                if version.slice_ms == 0
+                else [INDEX_BAGS[bag] for bag in version.filled_in_order()]
             )
+            rows = [row for name in names for row in self._requests.read_all(key, name, bags[name])]
+            return DedupIndex(cfg, (decode_entry(row, cfg) for row in rows))
         if self._config.changelog is None:
-            return DedupIndex(self._config.minhash), 0, True
-        since = now_ms - int(self._config.ttl.micros // 1000)
-        restored = restore(self._config.changelog, since, self._config.minhash)
+            return DedupIndex(cfg)
+        restored = restore(self._config.changelog, cutoff_ms, cfg)
         self._restored.inc(len(restored))
-        for entry in restored:
-            self._requests.add(key, "index", index_state, encode_entry(entry))
-        return DedupIndex(self._config.minhash, restored), len(restored), True
+        return DedupIndex(cfg, restored)
 
-    def _persist(self, key, index, stored: int, added, index_state) -> tuple[int, int]:
-        """Append what was added (or rewrite the bag once most of it has expired); returns the
-        new version, so every cached copy elsewhere is known stale. ``stored`` is the bag's
-        count."""
-        if stored + len(added) > 2 * len(index):
-            self._requests.clear(key, "index", index_state)
-            for entry in index.entries():
-                self._requests.add(key, "index", index_state, encode_entry(entry))
-            stored = len(index)
+    def _persist(
+        self, key, index: DedupIndex, version: IndexVersion | None, added, bags, cutoff_ms: int
+    ) -> IndexVersion:
+        """Append what was added to its slice's bag and clear the expired slices; all of the
+        index is written when the state has none of it in this layout (new state, format 1, a
+        changed TTL). Returns the new version (the same when nothing changed)."""
+        if version is not None and version.slice_ms == self._slice_ms:
+            plan = plan_slices(version.slices, self._slice_ms, added, cutoff_ms)
+            if not plan.clear and not plan.add:
+                return version
+            cleared: Iterable[str] = (INDEX_BAGS[bag] for bag in plan.clear)
         else:
-            for entry in added:
-                self._requests.add(key, "index", index_state, encode_entry(entry))
-            stored += len(added)
-        version = (random.getrandbits(63), stored)
+            entries: list[IndexEntry] = list(index.entries())
+            plan = plan_slices((EMPTY,) * BAGS, self._slice_ms, entries, cutoff_ms)
+            cleared = self._filled(version)
+        for name in cleared:
+            self._requests.clear(key, name, bags[name])
+        for bag, entries in plan.add.items():
+            for entry in entries:
+                self._requests.add(key, INDEX_BAGS[bag], bags[INDEX_BAGS[bag]], encode_entry(entry))
+        version = IndexVersion(random.getrandbits(63), self._slice_ms, plan.slices)
         self._cache[key] = (version, index)
         return version
+
+    @staticmethod
+    def _filled(version: IndexVersion | None) -> list[str]:
+        """The bags an outdated layout holds entries in (none for new state)."""
+        if version is None:
+            return []
+        if version.slice_ms == 0:
+            return [LEGACY_INDEX]
+        return [INDEX_BAGS[bag] for bag in version.filled_in_order()]
 
 
 class DeduplicateArticles(beam.PTransform):

@@ -5,18 +5,21 @@ article that went on to be enriched, never another duplicate (a copy of a copy i
 the original it shares text with, or kept if it no longer resembles it).
 
 Memory is what bounds a 7-day TTL, so an entry is kept compact (measured by
-``benchmarks/dedup_state.py``, docs/performance.md): one row tuple with the packed MinHash
-signature, and the band keys as (low 32 bits of the key, row) pairs in two sorted numpy uint32
-arrays, 8 bytes a band, rather than a Python dict per band (~80 bytes a band and article, 5 KB at
-64 bands). A stored entry's band keys are recomputed from its signature when needed. New keys wait
-in a small dict until they are merged into the sorted arrays; entries expire in the order they were
-stored, so forgetting is dropping a prefix, and row numbers are kept modulo 2**32 (unambiguous
-while fewer than 2**31 entries are remembered).
+``benchmarks/dedup_state.py``, docs/performance.md): one row tuple (hash, id, time), its MinHash
+signature and shingle count as a row of two numpy arrays (a lookup gathers its candidates' rows
+in one step instead of a Python object each), and the band keys as (low 32 bits of the key, row)
+pairs in two sorted numpy uint32 arrays, 8 bytes a band, rather than a Python dict per band (~80
+bytes a band and article, 5 KB at 64 bands). A stored entry's band keys are recomputed from its
+signature when needed. New keys wait in a small dict (and two flat arrays a merge reads) until
+they are merged into the sorted arrays; entries expire in the order they were stored, so
+forgetting is dropping a prefix, and row numbers are kept modulo 2**32 (unambiguous while fewer
+than 2**31 entries are remembered).
 """
 
 from __future__ import annotations
 
 import struct
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
@@ -39,6 +42,8 @@ KEY_MASK = 0xFFFFFFFF
 # step, a slot is one or two cache lines. A slot wider than WINDOW (a hot key) is searched.
 DIRECTORY_LOAD = 16
 WINDOW = 64
+# The signature arrays grow by this factor when full (a copy; amortised, and little slack).
+GROWTH = 1.25
 
 
 @dataclass(frozen=True)
@@ -112,13 +117,20 @@ class DedupIndex:
         self._cfg = cfg
         # Candidates judged per lookup at most (0: all); may be changed between lookups.
         self.max_candidates = cfg.max_candidates
-        self._rows: list[tuple] = []  # (content_hash, article_id, signature, shingles, stored_at)
+        self._rows: list[tuple] = []  # (content_hash, article_id, stored_at)
         self._base = 0  # sequence number of self._rows[0]; rows before it have expired
+        # Row n's signature slots and shingle count are at self._first + n of these arrays.
+        self._signatures = np.empty((0, cfg.num_perm), dtype=np.uint32)
+        self._shingles = np.empty(0, dtype=np.int64)
+        self._first = 0
         self._exact: dict[str, int] = {}
         self._keys = np.empty(0, dtype=np.uint32)  # sorted band keys, low 32 bits
         self._seqs = np.empty(0, dtype=np.uint32)  # the row of each key, sequence number mod 2**32
-        # Band keys not yet merged into self._keys: a row, or a list of rows on a shared key.
+        # Band keys not yet merged into self._keys: a row, or a list of rows on a shared key;
+        # the same (key, row) pairs in arrival order, which a merge reads without a Python loop.
         self._recent: dict[int, int | list[int]] = {}
+        self._recent_keys = array("I")
+        self._recent_seqs = array("q")
         self._expired_unmerged = 0  # rows expired whose keys are still in self._keys
         self._index_keys()
         for entry in entries:
@@ -131,17 +143,15 @@ class DedupIndex:
         """Remember a kept article (entries must arrive in the order they were stored)."""
         fp = entry.fingerprint
         seq = self._base + len(self._rows)
-        row = (
-            entry.content_hash,
-            entry.article_id,
-            fp.signature,
-            fp.shingle_count,
-            entry.stored_at,
-        )
-        self._rows.append(row)
+        at = self._reserve_row()
+        self._signatures[at] = np.frombuffer(fp.signature, dtype="<u4")
+        self._shingles[at] = fp.shingle_count
+        self._rows.append((entry.content_hash, entry.article_id, entry.stored_at))
         self._exact.setdefault(entry.content_hash, seq)
-        for key in fp.bands:
-            key &= KEY_MASK
+        keys = [key & KEY_MASK for key in fp.bands]
+        self._recent_keys.extend(keys)
+        self._recent_seqs.extend([seq] * len(keys))
+        for key in keys:
             present = self._recent.get(key)
             if present is None:
                 self._recent[key] = seq
@@ -155,7 +165,7 @@ class DedupIndex:
     def expire_before(self, cutoff_ms: int) -> int:
         """Forget entries stored before ``cutoff_ms``; returns how many were forgotten."""
         expired = 0
-        while expired < len(self._rows) and self._rows[expired][4] < cutoff_ms:
+        while expired < len(self._rows) and self._rows[expired][2] < cutoff_ms:
             row = self._rows[expired]
             if self._exact.get(row[0]) == self._base + expired:
                 del self._exact[row[0]]
@@ -163,6 +173,7 @@ class DedupIndex:
         if expired:
             del self._rows[:expired]
             self._base += expired
+            self._first += expired
             self._expired_unmerged += expired
             if self._expired_unmerged > len(self._rows):
                 self._merge()
@@ -191,27 +202,23 @@ class DedupIndex:
         offsets, proposed = self._candidates(fp.bands)
         if not len(offsets):
             return Decision(None, "kept", 0.0, None, proposed)
-        rows = [self._rows[offset] for offset in offsets.tolist()]
-        signatures = np.frombuffer(b"".join(row[2] for row in rows), dtype="<u4")
+        at = offsets + self._first
         duplicate, similarity, _ = judge_many(
-            fp, signatures.reshape(len(rows), -1), [row[3] for row in rows], self._cfg
+            fp, self._signatures[at], self._shingles[at], self._cfg
         )
         if not duplicate.any():
             return Decision(None, "kept", 0.0, None, proposed)
         # argmax takes the first of equal maxima: offsets are sorted, so the earliest stored.
         best = int(np.argmax(np.where(duplicate, similarity, -1.0)))
-        return Decision(rows[best][1], "near", float(similarity[best]), None, proposed)
+        article_id = self._rows[int(offsets[best])][1]
+        return Decision(article_id, "near", float(similarity[best]), None, proposed)
 
     def _candidates(self, bands: tuple[int, ...]) -> tuple[np.ndarray, int]:
         """Sorted row offsets of the remembered articles sharing a band key's low 32 bits (a rare
         false candidate costs one comparison) and how many there were before the cap: beyond
         ``max_candidates``, those sharing the most band keys with ``bands`` are kept."""
         query = (np.asarray(bands, dtype=np.uint64) & KEY_MASK).astype(np.uint32)
-        low, high = self._ranges(query)
-        lengths = high - low
-        # Every position in the ranges [low, high) at once, without a slice per band.
-        starts = np.repeat(low - (np.cumsum(lengths) - lengths), lengths)
-        stored = self._seqs[np.arange(int(lengths.sum())) + starts]
+        stored = self._seqs[self._positions(query)]
         offsets = stored - np.uint32(self._base & KEY_MASK)  # wraps, as sequence numbers do
         recent = [self._recent[key] for key in query.tolist() if key in self._recent]
         found = np.concatenate(
@@ -227,23 +234,24 @@ class DedupIndex:
             return np.sort(rows[np.argsort(-shared, kind="stable")[:cap]]), len(rows)
         return rows, len(rows)
 
-    def _ranges(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Where each query key's run of equal keys starts and ends in the sorted arrays: each
-        key's directory slot read at once, a slot wider than WINDOW binary-searched."""
+    def _positions(self, query: np.ndarray) -> np.ndarray:
+        """Every position in the sorted arrays holding one of the query keys (once per query
+        key): each key's directory slot read at once and matched in place, a slot wider than
+        WINDOW binary-searched."""
         slot = (query >> self._shift).astype(np.int64)
         first = self._directory[slot].astype(np.int64)
         last = self._directory[slot + 1].astype(np.int64)
         width = min(WINDOW, int((last - first).max()))
         positions = first[:, None] + np.arange(width)
-        inside = positions < last[:, None]
         window = self._keys[np.minimum(positions, max(len(self._keys) - 1, 0))]
-        low = first + ((window < query[:, None]) & inside).sum(axis=1)
-        high = first + ((window <= query[:, None]) & inside).sum(axis=1)
+        hits = (window == query[:, None]) & (positions < last[:, None])
         wide = (last - first) > WINDOW
-        if wide.any():
-            low[wide] = np.searchsorted(self._keys, query[wide], side="left")
-            high[wide] = np.searchsorted(self._keys, query[wide], side="right")
-        return low, high
+        if not wide.any():
+            return positions[hits]
+        low = np.searchsorted(self._keys, query[wide], side="left")
+        high = np.searchsorted(self._keys, query[wide], side="right")
+        runs = [np.arange(start, end) for start, end in zip(low, high, strict=True)]
+        return np.concatenate([positions[hits & ~wide[:, None]], *runs])
 
     def _index_keys(self) -> None:
         """Rebuild the directory: for each value of the keys' top bits, where its keys start."""
@@ -254,30 +262,46 @@ class DedupIndex:
 
     def _entry(self, seq: int) -> IndexEntry:
         """A remembered entry; band keys are recomputed from the signature rather than kept."""
-        content_hash, article_id, signature, shingles, stored_at = self._rows[seq - self._base]
+        offset = seq - self._base
+        content_hash, article_id, stored_at = self._rows[offset]
+        signature = self._signatures[self._first + offset].astype("<u4").tobytes()
+        shingles = int(self._shingles[self._first + offset])
         fp = Fingerprint(signature, lsh_bands(signature, self._cfg), shingles)
         return IndexEntry(content_hash, article_id, fp, stored_at)
+
+    def _reserve_row(self) -> int:
+        """Where the next row's signature goes: at the arrays' end, once the live rows are moved
+        to the front (the expired ones dropped), into larger arrays when they fill half."""
+        live = len(self._rows)
+        capacity = len(self._shingles)
+        if self._first + live < capacity:
+            return self._first + live
+        size = capacity if live < capacity // 2 else max(MERGE_AT_LEAST, int(capacity * GROWTH))
+        signatures = np.empty((size, self._cfg.num_perm), dtype=np.uint32)
+        shingles = np.empty(size, dtype=np.int64)
+        signatures[:live] = self._signatures[self._first : self._first + live]
+        shingles[:live] = self._shingles[self._first : self._first + live]
+        self._signatures, self._shingles, self._first = signatures, shingles, 0
+        return live
 
     def _merge(self) -> None:
         """Fold the recent keys into the sorted arrays, dropping keys of expired rows: the few
         new keys are sorted and inserted, so a merge costs a copy of the arrays, not a sort."""
-        pairs = [
-            (key, seq & KEY_MASK)
-            for key, present in self._recent.items()
-            for seq in _as_list(present)
-            if seq >= self._base
-        ]
+        recent_seqs = np.frombuffer(self._recent_seqs, dtype=np.int64)
+        fresh = recent_seqs >= self._base
+        new_keys = np.frombuffer(self._recent_keys, dtype=np.uint32)[fresh]
+        new_seqs = (recent_seqs[fresh] & KEY_MASK).astype(np.uint32)
         keys, seqs = self._keys, self._seqs
         if self._expired_unmerged:
             alive = (seqs - np.uint32(self._base & KEY_MASK)) < len(self._rows)
             keys, seqs = keys[alive], seqs[alive]
-        new_keys = np.fromiter((k for k, _ in pairs), np.uint32, len(pairs))
-        new_seqs = np.fromiter((s for _, s in pairs), np.uint32, len(pairs))
         order = np.argsort(new_keys, kind="stable")
         at = np.searchsorted(keys, new_keys[order], side="right")
         self._keys = np.insert(keys, at, new_keys[order])
         self._seqs = np.insert(seqs, at, new_seqs[order])
         self._recent = {}
+        self._recent_keys = array("I")
+        self._recent_seqs = array("q")
         self._expired_unmerged = 0
         self._index_keys()
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Candidates judged per lookup at most. benchmarks/dedup_ceiling.py, a million remembered articles
-# of shared news sentences: LSH proposes ~255 a lookup (p99 ~800, max ~1,900); judging the 200
-# sharing most band keys found every labelled copy the uncapped lookup found (a cap of 50 missed 5
-# of 5,430), and bounds the worst lookup.
+# of shared news sentences: LSH proposes ~255 a lookup (p99 ~800, max ~1,900); judging the 100 or
+# 200 sharing most band keys found every labelled copy the uncapped lookup found (a cap of 50
+# missed 5 of 5,430, 25 missed 9), and bounds the worst lookup (deploy/README.md, sizing).
 DEFAULT_MAX_CANDIDATES = 200
 
 
