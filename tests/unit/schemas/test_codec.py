@@ -11,6 +11,7 @@ from schemas.codec import (
     DEAD_LETTER,
     ENRICHED,
     MAGIC,
+    STORY_ALIAS,
     CodecError,
     decode,
     decode_any,
@@ -199,3 +200,30 @@ def test_readers_from_before_comments_skip_them():
     decoded = decode(encode(record, ENRICHED), before_comments(), writers=[load_schema(ENRICHED)])
     assert "comments" not in decoded
     assert decoded["body"] == ENRICHED_RECORD["body"]
+
+
+def before_stories() -> dict:
+    """The schema before stories were linked: no ``story_id`` field."""
+    schema = copy.deepcopy(load_schema(ENRICHED))
+    schema["fields"] = [f for f in schema["fields"] if f["name"] != "story_id"]
+    return fastavro.parse_schema(schema)
+
+
+def test_records_written_before_stories_read_with_null_story_id():
+    old = before_stories()
+    decoded = decode(encode(ENRICHED_RECORD, old), ENRICHED, writers=[old])
+    assert decoded["story_id"] is None
+
+
+def test_readers_from_before_stories_skip_the_story_id():
+    record = {**ENRICHED_RECORD, "story_id": "s-0123"}
+    decoded = decode(encode(record, ENRICHED), before_stories(), writers=[load_schema(ENRICHED)])
+    assert "story_id" not in decoded
+    assert decode(encode(record, ENRICHED), ENRICHED)["story_id"] == "s-0123"
+
+
+def test_story_alias_round_trip_and_is_told_apart():
+    alias = {"story_id": "s-old", "alias_of": "s-new", "revealed_at": 1490522400000}
+    name, decoded = decode_any(encode(alias, STORY_ALIAS))
+    assert name == STORY_ALIAS
+    assert (decoded["story_id"], decoded["alias_of"]) == ("s-old", "s-new")
