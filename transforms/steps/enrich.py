@@ -10,6 +10,8 @@ from functools import partial
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import TimestampedValue
+from apache_beam.utils.timestamp import Timestamp
 
 from transforms.io.histograms import CounterHistogram
 from transforms.steps.dead_letters import DEAD_LETTER, article_payload, dead_letter_output
@@ -92,16 +94,19 @@ class ExtractEntitiesFn(beam.DoFn):
         """Drop the in-worker model; a pool lives as long as the SDK worker process."""
         self._annotate = None
 
-    def process(self, batch: list[Article]):
+    def process(self, batch: list[tuple[Article, Timestamp]]):
+        """Each output keeps its article's own timestamp: ``BatchElements`` stamps a batch at the
+        end of the global window, which would hold every event-time timer downstream (the story
+        step's) until the job ends."""
         self._in.inc(len(batch))
         started = time.perf_counter()
         try:
-            found = self._annotate([a.body for a in batch], self._batch_size)
+            found = self._annotate([a.body for a, _ in batch], self._batch_size)
             self._ner_time.observe((time.perf_counter() - started) * 1000)
         except Exception:  # any failure: retry one by one, so only the culprit is dead-lettered
             found = [None] * len(batch)
-        for article, entities in zip(batch, found, strict=True):
-            yield self._one(article, entities)
+        for (article, at), entities in zip(batch, found, strict=True):
+            yield _stamped(self._one(article, entities), at)
 
     def _one(self, article: Article, entities: tuple[Entity, ...] | None):
         """The enriched article, annotating it alone when its batch failed; whatever goes wrong
@@ -121,6 +126,13 @@ class ExtractEntitiesFn(beam.DoFn):
         self._per_article.update(len(entities))
         language = detect_language(article.body) or article.language_hint
         return replace(article, entities=resolve_entities(entities), language=language)
+
+
+def _stamped(output, at: Timestamp):
+    """``output`` (a value or a tagged output) at timestamp ``at``."""
+    if isinstance(output, beam.pvalue.TaggedOutput):
+        return beam.pvalue.TaggedOutput(output.tag, TimestampedValue(output.value, at))
+    return TimestampedValue(output, at)
 
 
 class ExtractMetadata(beam.PTransform):
@@ -145,6 +157,7 @@ class ExtractMetadata(beam.PTransform):
         )
         return (
             articles
+            | "KeepTimestamps" >> beam.Map(lambda a, at=beam.DoFn.TimestampParam: (a, at))
             | "BatchForNER" >> beam.BatchElements(min_batch_size=1, max_batch_size=self._batch_size)
             | "ExtractEntities"
             >> beam.ParDo(
