@@ -12,10 +12,11 @@ decides in ``(fetched_at, input position)`` order (``decide``):
    features the article has, times ``exp(-idle / time_scale)`` for the time since the story's
    last article.
 3. The best candidate at or above ``threshold`` gets the article; none, and a new story starts,
-   its id derived from the article's id (a replay makes the same id). Another candidate at or
-   above ``merge_threshold`` turns out to be the same story: it is folded into the one that got
-   the article and an ``Alias`` (its id -> the survivor's) is returned: ids already emitted are
-   never changed.
+   its id derived from the article's id (a replay makes the same id). Other candidates at or
+   above ``merge_threshold`` turn out to be the same story: all of them and the best are folded
+   into the oldest of them (which gets the article), and an ``Alias`` (folded id -> survivor's)
+   is returned for each: ids already emitted are never changed, and a long-running story keeps
+   its id.
 
 A duplicate (``duplicate_of`` set by dedup, which runs first) takes its original's story from a
 memory of kept articles' stories (``duplicate_memory_hours``); an original no longer remembered
@@ -152,15 +153,16 @@ class StoryIndex:
             story = self._start(story_id_for(article_id), terms.at, vectors)
             self._remember(article_id, story.id, terms.at)
             return Assignment(story.id, "new", 0.0)
-        best = self._stories[scored[0][1]]
-        self._join(best, vectors, terms.at, 1)
-        aliases = tuple(
-            self._fold(self._stories[story_id], best)
+        same = [self._stories[scored[0][1]]] + [
+            self._stories[story_id]
             for score, story_id in scored[1:]
             if score >= self._cfg.merge_threshold
-        )
-        self._remember(article_id, best.id, terms.at)
-        return Assignment(best.id, "joined", scored[0][0], aliases)
+        ]
+        survivor, *folded = sorted(same, key=lambda story: (story.first_seen, story.id))
+        self._join(survivor, vectors, terms.at, 1)
+        aliases = tuple(self._fold(story, survivor) for story in folded)
+        self._remember(article_id, survivor.id, terms.at)
+        return Assignment(survivor.id, "joined", scored[0][0], aliases)
 
     def expire(self, now_ms: int) -> int:
         """Forget stories idle since before ``now_ms - idle_hours`` or beyond ``max_stories``, and
