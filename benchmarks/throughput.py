@@ -7,7 +7,9 @@ article reaches NER).
 (a) raw ``nlp.pipe`` in one process: the model and component newsflow loads (NER only), whole
     bodies, batches of 32: the floor cost of NER on one core.
 (b) newsflow's file mode on the DirectRunner (Prism): decode, clean, templates, dedup, NER,
-    language, Avro/JSON out; once per ``--ner-processes`` value. The child builds the pipeline
+    language, stories, Avro/JSON out; once per ``--ner-processes`` value and ``--stories`` mode
+    (``--stories on off --repeats N`` alternates runs with and without the story step and prints
+    the ratio of their medians). The child builds the pipeline
     exactly as ``newsflow process`` does (``cli._pipeline_options``,
     ``assembly.build_file_mode``) and keeps the job's result, to read its counters:
     ``newsflow.dedup/state_requests`` (n/a while the dedup step does not count them).
@@ -19,8 +21,10 @@ process from ``wait4``. Prints a table to paste into the README; no assertion.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -138,29 +142,63 @@ def print_table(rows: list[tuple[str, Timed, str]], articles: int, words: int) -
         )
 
 
+def stories_summary(runs: dict[tuple[int, str], list[Timed]], articles: int) -> None:
+    """Per ``--ner-processes`` value: median seconds with the story step and without, and the
+    throughput with it as a share of without (the issue's bound: at least 0.95)."""
+    for processes in sorted({p for p, _ in runs}):
+        on, off = runs.get((processes, "on")), runs.get((processes, "off"))
+        if not on or not off:
+            continue
+        med_on = statistics.median(t.seconds for t in on)
+        med_off = statistics.median(t.seconds for t in off)
+        cpu_on = statistics.median(t.cpu_seconds for t in on)
+        cpu_off = statistics.median(t.cpu_seconds for t in off)
+        print(
+            f"--ner-processes {processes}: stories on {articles / med_on:.1f} articles/s, off "
+            f"{articles / med_off:.1f} (medians of {len(on)} and {len(off)} alternated runs); "
+            f"throughput on/off {med_off / med_on:.3f}, CPU off/on {cpu_off / cpu_on:.3f}"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--articles", type=int, default=1000, help="distinct articles (1,000)")
     parser.add_argument(
         "--ner-processes", type=int, nargs="+", default=[1, 2], help="values for (b) (1 2)"
     )
+    parser.add_argument(
+        "--stories",
+        nargs="+",
+        choices=("on", "off"),
+        default=["on"],
+        help="(b) with the story step, without it, or both (on off): then runs alternate, so a "
+        "change of load on the machine hits both alike (default on)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="runs of each (b) configuration, alternated (1)"
+    )
     args = parser.parse_args()
+    runs: dict[tuple[int, str], list[Timed]] = {}
     with tempfile.TemporaryDirectory(prefix="newsflow-bench-") as tmp:
         work = Path(tmp)
         events = work / "events.jsonl"
         words, corpus = write_events(events, args.articles)
         raw = timed_child([sys.executable, "-c", RAW_SPACY, str(events)])
         rows = [("(a) raw nlp.pipe, 1 process", raw, "")]
-        for processes in args.ner_processes:
+        for repeat, processes, stories in itertools.product(
+            range(args.repeats), args.ner_processes, args.stories
+        ):
             run = run_newsflow(
-                sys.executable, events, work / f"out-{processes}", "DirectRunner",
-                [f"--ner-processes={processes}"],
+                sys.executable, events, work / f"out-{repeat}-{processes}-{stories}",
+                "DirectRunner", [f"--ner-processes={processes}", f"--stories={stories}"],
             )  # fmt: skip
-            name = f"(b) newsflow process, --ner-processes {processes}"
+            name = f"(b) newsflow process, --ner-processes {processes} --stories {stories}"
             rows.append((name, run.timed, run.outcome(args.articles)))
+            runs.setdefault((processes, stories), []).append(run.timed)
     print(f"corpus: {corpus}")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
     print_table(rows, args.articles, words)
+    stories_summary(runs, args.articles)
     return 0
 
 

@@ -143,6 +143,15 @@ class NewsflowOptions(PipelineOptions):
         )
         _flag(
             parser,
+            "story-merge-threshold",
+            type=float,
+            default=StoryConfig().merge_threshold,
+            help="score at which a second candidate story is the same story as the one an "
+            "article joins: the two are folded and an alias is written; above 1: never "
+            "(default %(default)g)",
+        )
+        _flag(
+            parser,
             "story-aliases-topic",
             default="articles.story_aliases",
             help="newsflow run: topic of the aliases {story_id, alias_of} written when two "
@@ -261,6 +270,7 @@ def stories_config(
         idle_hours=opts.story_idle_hours,
         max_stories=opts.max_live_stories,
         threshold=opts.story_threshold,
+        merge_threshold=opts.story_merge_threshold,
     )
     if kafka is None:
         return StoriesConfig(story)
@@ -293,6 +303,9 @@ def validate(opts: NewsflowOptions) -> None:
         raise ValueError(f"--max-live-stories must be > 0, got {opts.max_live_stories}")
     if not 0.0 < opts.story_threshold <= 1.0:
         raise ValueError(f"--story-threshold must be in (0, 1], got {opts.story_threshold}")
+    if not opts.story_merge_threshold >= opts.story_threshold:  # also refuses nan
+        merge = opts.story_merge_threshold
+        raise ValueError(f"--story-merge-threshold must be >= --story-threshold, got {merge}")
     if opts.max_body_bytes <= 0:
         raise ValueError(f"--max-body-bytes must be > 0, got {opts.max_body_bytes}")
     if opts.ner_batch_size <= 0:
