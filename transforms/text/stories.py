@@ -164,6 +164,12 @@ class StoryIndex:
         self._remember(article_id, survivor.id, terms.at)
         return Assignment(survivor.id, "joined", scored[0][0], aliases)
 
+    def similarity(self, terms: Terms, story_id: str) -> float:
+        """The score an article with ``terms`` would get against live story ``story_id`` (0 if
+        no such story): what ``decide`` compares with the thresholds."""
+        story = self._stories.get(story_id)
+        return 0.0 if story is None else self._score(self._weighted(terms), terms.at, story)
+
     def expire(self, now_ms: int) -> int:
         """Forget stories idle since before ``now_ms - idle_hours`` or beyond ``max_stories``, and
         articles older than ``duplicate_memory_hours``; returns the stories forgotten."""
