@@ -89,7 +89,7 @@ def _checked(value: bytes) -> bytes:
     return value
 
 
-class DecideStoriesFn(beam.DoFn):
+class DecideStoriesFn(buffering.CountsStateRequests, beam.DoFn):
     """Keyed by shard: each article leaves with its ``story_id`` on ``articles`` (or
     ``duplicates``, for dedup's duplicates); aliases on ``aliases`` unless written to Kafka."""
 
@@ -124,21 +124,7 @@ class DecideStoriesFn(beam.DoFn):
             if writer is not None:
                 writer.close()
 
-    def start_bundle(self) -> None:
-        self._requests.start_bundle()
-
-    def finish_bundle(self) -> None:
-        self._requests.finish_bundle()
-
-    def process(
-        self,
-        element: Keyed,
-        timestamp=beam.DoFn.TimestampParam,
-        pending=beam.DoFn.StateParam(PENDING),
-        flush=beam.DoFn.TimerParam(FLUSH),
-    ):
-        key, value = element
-        buffering.buffer(key, value, timestamp, pending, flush, self._requests)
+    process = buffering.buffering_process(PENDING, FLUSH)
 
     @on_timer(FLUSH)
     def flush(
