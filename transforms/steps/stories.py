@@ -137,9 +137,7 @@ class DecideStoriesFn(buffering.CountsStateRequests, beam.DoFn):
         due = buffering.take_due(key, fired_at, pending, self._requests)
         if not due.values:
             return
-        now_ms = fired_at.micros // 1000
-        index, stored, fresh = self._index(key, due.carried, records, now_ms)
-        index.expire(now_ms)
+        index, stored, fresh = self._index(key, due.carried, records)
         outputs, aliases = self._decide(index, due.values)
         changes = index.changes()
         if changes and self._changelog is not None:
@@ -181,7 +179,7 @@ class DecideStoriesFn(buffering.CountsStateRequests, beam.DoFn):
             self._alias_writer.send(messages, "story aliases")
         return []
 
-    def _index(self, key, version, records, now_ms: int) -> tuple[StoryIndex, int, bool]:
+    def _index(self, key, version, records) -> tuple[StoryIndex, int, bool]:
         """``(index, records in the bag, whether the state was empty)``: the cached index when
         its version is the state's, else replayed from the bag, else (empty state) restored from
         the changelog."""
@@ -195,7 +193,6 @@ class DecideStoriesFn(buffering.CountsStateRequests, beam.DoFn):
         if self._config.changelog is None:
             return StoryIndex(cfg), 0, True
         index = StoryIndex(cfg, restore_values(self._config.changelog, _checked))
-        index.expire(now_ms)
         rows = list(index.records())
         self._restored.inc(len(rows))
         for row in rows:

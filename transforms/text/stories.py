@@ -22,7 +22,8 @@ A duplicate (``duplicate_of`` set by dedup, which runs first) takes its original
 memory of kept articles' stories (``duplicate_memory_hours``); an original no longer remembered
 makes it an ordinary article.
 
-Memory is bounded: stories idle longer than ``idle_hours`` (event time) are forgotten, at most
+Memory is bounded: stories idle longer than ``idle_hours`` (by the articles' ``fetched_at``) are
+forgotten, at most
 ``max_stories`` are live (the least recently joined go first), a centroid keeps its
 ``max_terms`` heaviest terms per feature. The state is a sequence of records (``encode_record``):
 a story's current centroid, a story folded away, an article's story; replaying the latest record
@@ -135,7 +136,10 @@ class StoryIndex:
         return len(self._articles)
 
     def decide(self, terms: Terms, article_id: str, duplicate_of: str | None) -> Assignment:
-        """Assign one article (call in ``(fetched_at, input position)`` order)."""
+        """Assign one article (call in ``(fetched_at, input position)`` order). What has been idle
+        too long by the article's time is forgotten first: the index keeps time by its articles'
+        ``fetched_at`` (the time decay's clock too), whatever a runner's clock says."""
+        self.expire(terms.at)
         if duplicate_of is not None and duplicate_of in self._articles:
             story = self._stories.get(self._articles[duplicate_of][0])
             if story is not None:
