@@ -13,12 +13,15 @@ import math
 import re
 from collections import Counter
 
+from transforms.text.story_terms import STOP_WORDS
+
 RARE = 6
 _TOKEN = re.compile(r"[^\W_]+")
 
 
 def tokens(title: str) -> list[str]:
-    return [t for t in _TOKEN.findall(title.lower()) if len(t) > 1]
+    """Lowercased words of two letters or more, English stop words out (the story step's list)."""
+    return [t for t in _TOKEN.findall(title.lower()) if len(t) > 1 and t not in STOP_WORDS]
 
 
 class TitleCentroids:

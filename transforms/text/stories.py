@@ -35,7 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -63,6 +63,7 @@ class StoryConfig:
     max_terms: int = 32
     rare_terms: int = 6
     max_postings: int = 2_000
+    max_candidates: int = 30
     lead_chars: int = 1_000
     duplicate_memory_hours: float = 24.0 * 7
 
@@ -92,9 +93,11 @@ class Assignment:
 
 class Story:
     """A live story: its centroid per feature (term -> summed unit-vector weight), when it began
-    and last grew, how many articles joined it."""
+    and last grew, how many articles joined it. ``flat`` is the centroid as one vector, each
+    feature normalised and its keys prefixed with the feature's number, so a score is one dot
+    product."""
 
-    __slots__ = ("first_seen", "id", "last_seen", "norms", "size", "vectors")
+    __slots__ = ("first_seen", "flat", "id", "last_seen", "size", "vectors")
 
     def __init__(self, story_id: str, first_seen: int, last_seen: int, size: int, vectors) -> None:
         self.id = story_id
@@ -102,7 +105,7 @@ class Story:
         self.last_seen = last_seen
         self.size = size
         self.vectors: tuple[Vector, Vector, Vector] = vectors
-        self.norms = tuple(_norm(v) for v in vectors)
+        self.flat = _flat(vectors)
 
 
 def story_id_for(article_id: str) -> str:
@@ -119,7 +122,8 @@ class StoryIndex:
         self._stories: OrderedDict[str, Story] = OrderedDict()  # least recently joined first
         self._postings: dict[str, set[str]] = {}
         self._articles: OrderedDict[str, tuple[str, int]] = OrderedDict()  # id -> (story, at)
-        self._dirty: dict[str, bytes] = {}
+        # Keys changed since ``changes``: a story id (encoded then), or an article's record.
+        self._dirty: dict[str, str | bytes] = {}
         self.peak = 0
         for record in records:
             self._apply(decode_record(record))
@@ -146,11 +150,9 @@ class StoryIndex:
                 self._touch(story, terms.at)
             return Assignment(self._articles[duplicate_of][0], "duplicate", 1.0)
         vectors = self._weighted(terms)
+        query = _query(vectors, self._cfg.weights)
         scored = sorted(
-            (
-                (self._score(vectors, terms.at, story), story.id)
-                for story in self._candidates(terms)
-            ),
+            ((self._score(query, terms.at, story), story.id) for story in self._candidates(terms)),
             key=lambda pair: (-pair[0], pair[1]),
         )
         if not scored or scored[0][0] < self._cfg.threshold:
@@ -172,7 +174,9 @@ class StoryIndex:
         """The score an article with ``terms`` would get against live story ``story_id`` (0 if
         no such story): what ``decide`` compares with the thresholds."""
         story = self._stories.get(story_id)
-        return 0.0 if story is None else self._score(self._weighted(terms), terms.at, story)
+        if story is None:
+            return 0.0
+        return self._score(_query(self._weighted(terms), self._cfg.weights), terms.at, story)
 
     def expire(self, now_ms: int) -> int:
         """Forget stories idle since before ``now_ms - idle_hours`` or beyond ``max_stories``, and
@@ -193,8 +197,14 @@ class StoryIndex:
     def changes(self) -> list[tuple[str, bytes]]:
         """``(key, record)`` of every story and article changed since the last call, once each
         (what Beam state and the changelog must add)."""
-        changed, self._dirty = list(self._dirty.items()), {}
-        return changed
+        changed, self._dirty = self._dirty, {}
+        return [(key, self._encoded_change(value)) for key, value in changed.items()]
+
+    def _encoded_change(self, value: str | bytes) -> bytes:
+        if isinstance(value, bytes):
+            return value
+        story = self._stories.get(value)
+        return _folded_record(value) if story is None else _story_record(story)
 
     def records(self) -> Iterator[bytes]:
         """Every live record (a compacted state)."""
@@ -204,16 +214,21 @@ class StoryIndex:
             yield _article_record(article_id, story_id, at)
 
     def _candidates(self, terms: Terms) -> list[Story]:
+        """The stories holding the most of the article's rarest terms (at most
+        ``max_candidates``; on a tie, the most recently joined)."""
         keys = {*terms.title, *terms.body, *terms.entities}
         counted = sorted(
             (len(self._postings[key]), key)
             for key in keys
             if 0 < len(self._postings.get(key, ())) <= self._cfg.max_postings
         )
-        found: set[str] = set()
+        shared: Counter[str] = Counter()
         for _, key in counted[: self._cfg.rare_terms]:
-            found.update(self._postings[key])
-        return [self._stories[story_id] for story_id in sorted(found)]
+            shared.update(self._postings[key])
+        best = sorted(
+            shared.items(), key=lambda item: (-item[1], -self._stories[item[0]].last_seen, item[0])
+        )
+        return [self._stories[story_id] for story_id, _ in best[: self._cfg.max_candidates]]
 
     def _weighted(self, terms: Terms) -> tuple[Vector, Vector, Vector]:
         """Unit TF-IDF vectors of the three features, IDF over the live stories."""
@@ -229,20 +244,14 @@ class StoryIndex:
             out.append({key: w / norm for key, w in vector.items()} if norm else {})
         return tuple(out)
 
-    def _score(self, vectors, at: int, story: Story) -> float:
-        total = weight_sum = 0.0
-        for vector, centroid, norm, weight in zip(
-            vectors, story.vectors, story.norms, self._cfg.weights, strict=True
-        ):
-            if not vector:
-                continue
-            weight_sum += weight
-            if norm:
-                total += weight * sum(w * centroid.get(k, 0.0) for k, w in vector.items()) / norm
+    def _score(self, query: tuple[Vector, float], at: int, story: Story) -> float:
+        vector, weight_sum = query
         if not weight_sum:
             return 0.0
+        flat = story.flat
+        dot = sum(w * flat.get(key, 0.0) for key, w in vector.items())
         idle_hours = max(0, at - story.last_seen) / HOUR_MS
-        return total / weight_sum * math.exp(-idle_hours / self._cfg.time_scale_hours)
+        return dot / weight_sum * math.exp(-idle_hours / self._cfg.time_scale_hours)
 
     def _start(self, story_id: str, at: int, vectors) -> Story:
         story = Story(story_id, at, at, 0, ({}, {}, {}))
@@ -258,7 +267,7 @@ class StoryIndex:
             _capped(_added(centroid, vector), self._cfg.max_terms)
             for centroid, vector in zip(story.vectors, vectors, strict=True)
         )
-        story.norms = tuple(_norm(v) for v in story.vectors)
+        story.flat = _flat(story.vectors)
         story.size += size
         self._reindex(story.id, before, _keys(story.vectors))
         self._touch(story, at)
@@ -266,12 +275,12 @@ class StoryIndex:
     def _touch(self, story: Story, at: int) -> None:
         story.last_seen = max(story.last_seen, at)
         self._stories.move_to_end(story.id)
-        self._dirty["s:" + story.id] = _story_record(story)
+        self._dirty["s:" + story.id] = story.id
 
     def _fold(self, other: Story, survivor: Story) -> Alias:
         """``other`` is the same story as ``survivor``: its centroid joins the survivor's."""
         self._drop(other)
-        self._dirty["s:" + other.id] = _folded_record(other.id)
+        self._dirty["s:" + other.id] = other.id  # no longer live: encoded as folded
         survivor.first_seen = min(survivor.first_seen, other.first_seen)
         self._join(survivor, other.vectors, other.last_seen, other.size)
         return Alias(other.id, survivor.id)
@@ -323,6 +332,27 @@ def _capped(vector: Vector, limit: int) -> Vector:
     if len(vector) <= limit:
         return vector
     return dict(sorted(vector.items(), key=lambda item: (-item[1], item[0]))[:limit])
+
+
+def _flat(vectors) -> Vector:
+    """The features' unit vectors in one, keys prefixed with the feature's number."""
+    flat = {}
+    for number, vector in enumerate(vectors):
+        norm = _norm(vector)
+        if norm:
+            flat.update((f"{number}{key}", w / norm) for key, w in vector.items())
+    return flat
+
+
+def _query(vectors, weights) -> tuple[Vector, float]:
+    """An article's unit feature vectors as one, each scaled by its feature's weight, and the sum
+    of the weights of the features it has (the score's denominator)."""
+    query, weight_sum = {}, 0.0
+    for number, (vector, weight) in enumerate(zip(vectors, weights, strict=True)):
+        if vector:
+            weight_sum += weight
+            query.update((f"{number}{key}", weight * w) for key, w in vector.items())
+    return query, weight_sum
 
 
 def _keys(vectors) -> set[str]:

@@ -36,7 +36,7 @@ _STOP_TEXT = """
     that the their them then there these they this those through to too under until up very was
     we were what when where which while who whom why will with would you your new says said say
     amid via vs"""
-_STOP_WORDS = frozenset(_STOP_TEXT.split())
+STOP_WORDS = frozenset(_STOP_TEXT.split())
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def words(text: str) -> list[str]:
             word = word[:-2]
         elif len(word) >= 5 and word.endswith("s") and not word.endswith("ss"):
             word = word[:-1]
-        if len(word) > 1 and word not in _STOP_WORDS:
+        if len(word) > 1 and word not in STOP_WORDS:
             out.append(word)
     return out
 
