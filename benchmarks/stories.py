@@ -51,7 +51,7 @@ from transforms.text.stories import StoryConfig, StoryIndex
 from transforms.text.story_terms import article_terms
 
 TUNING, REPORTING = "tune (first half)", "report (second half)"
-BASELINE_THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
+BASELINE_THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
 # The step encodes its changed records once per flush (a second of event time): at 100 articles
 # a second, once per 100 articles.
 FLUSH_ARTICLES = 100

@@ -52,13 +52,13 @@ class StoryConfig:
     """How stories are linked and how much is remembered (tuned by ``benchmarks/stories.py`` on
     the dev days of the UCI headlines; see docs/stories.md)."""
 
-    threshold: float = 0.5
-    merge_threshold: float = 0.75
+    threshold: float = 0.15
+    merge_threshold: float = 0.3
     title_weight: float = 0.4
     body_weight: float = 0.2
     entity_weight: float = 0.4
-    time_scale_hours: float = 72.0
-    idle_hours: float = 72.0
+    time_scale_hours: float = 12.0
+    idle_hours: float = 24.0
     max_stories: int = 200_000
     max_terms: int = 32
     rare_terms: int = 6
