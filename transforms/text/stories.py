@@ -53,11 +53,11 @@ class StoryConfig:
     the dev days of the UCI headlines; see docs/stories.md)."""
 
     threshold: float = 0.15
-    merge_threshold: float = 0.3
-    title_weight: float = 0.4
+    merge_threshold: float = 0.4
+    title_weight: float = 0.6
     body_weight: float = 0.2
-    entity_weight: float = 0.4
-    time_scale_hours: float = 12.0
+    entity_weight: float = 0.2
+    time_scale_hours: float = 6.0
     idle_hours: float = 24.0
     max_stories: int = 200_000
     max_terms: int = 32

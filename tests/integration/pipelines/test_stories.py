@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
 HEADLINES = ROOT / "tests" / "data" / "headlines.jsonl"
 # Fixed, so the fixture's expectations do not move when the defaults are retuned.
-THRESHOLDS = ("--story-threshold", "0.5", "--story-merge-threshold", "0.6")
+THRESHOLDS = ("--story-threshold", "0.45", "--story-merge-threshold", "0.45")
 FIRST_RUN = 5
 
 
