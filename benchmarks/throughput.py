@@ -8,8 +8,8 @@ article reaches NER).
     bodies, batches of 32: the floor cost of NER on one core.
 (b) newsflow's file mode on the DirectRunner (Prism): decode, clean, templates, dedup, NER,
     language, stories, Avro/JSON out; once per ``--ner-processes`` value and ``--stories`` mode
-    (``--stories on off --repeats N`` alternates runs with and without the story step and prints
-    the ratio of their medians). The child builds the pipeline
+    (``--stories on off --repeats N`` alternates runs with and without the story step, ABBA, and
+    prints the ratio of their medians). The child builds the pipeline
     exactly as ``newsflow process`` does (``cli._pipeline_options``,
     ``assembly.build_file_mode``) and keeps the job's result, to read its counters:
     ``newsflow.dedup/state_requests`` (n/a while the dedup step does not count them).
@@ -142,6 +142,15 @@ def print_table(rows: list[tuple[str, Timed, str]], articles: int, words: int) -
         )
 
 
+def alternated(repeats: int, processes: list[int], modes: list[str]):
+    """``(repeat, processes, mode)`` in ABBA order (modes reversed on odd repeats), so a load that
+    keeps rising or falling on the machine favours neither mode."""
+    for repeat in range(repeats):
+        order = modes if repeat % 2 == 0 else modes[::-1]
+        for count, mode in itertools.product(processes, order):
+            yield repeat, count, mode
+
+
 def stories_summary(runs: dict[tuple[int, str], list[Timed]], articles: int) -> None:
     """Per ``--ner-processes`` value: median seconds with the story step and without, and the
     throughput with it as a share of without (the issue's bound: at least 0.95)."""
@@ -185,8 +194,8 @@ def main() -> int:
         words, corpus = write_events(events, args.articles)
         raw = timed_child([sys.executable, "-c", RAW_SPACY, str(events)])
         rows = [("(a) raw nlp.pipe, 1 process", raw, "")]
-        for repeat, processes, stories in itertools.product(
-            range(args.repeats), args.ner_processes, args.stories
+        for repeat, processes, stories in alternated(
+            args.repeats, args.ner_processes, args.stories
         ):
             run = run_newsflow(
                 sys.executable, events, work / f"out-{repeat}-{processes}-{stories}",

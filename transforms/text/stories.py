@@ -53,7 +53,7 @@ class StoryConfig:
     the dev days of the UCI headlines; see docs/stories.md)."""
 
     threshold: float = 0.15
-    merge_threshold: float = 0.4
+    merge_threshold: float = 0.5
     title_weight: float = 0.6
     body_weight: float = 0.2
     entity_weight: float = 0.2
