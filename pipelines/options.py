@@ -122,7 +122,7 @@ class NewsflowOptions(PipelineOptions):
             "story-idle-hours",
             type=float,
             default=StoryConfig().idle_hours,
-            help="hours (event time) a story no article joined is remembered; a later report of "
+            help="hours (by fetched_at) a story no article joined is remembered; a later report of "
             "its event starts a new story (default %(default)g)",
         )
         _flag(
