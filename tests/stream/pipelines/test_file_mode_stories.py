@@ -47,3 +47,34 @@ def test_stories_off_leaves_story_id_null(tmp_path):
     assert len(records) == 10
     assert {r["story_id"] for r in records} == {None}
     assert json_lines(out, "story_aliases") == []
+
+
+def test_every_input_leaves_once_with_its_story(tmp_path):
+    """The core guarantee with the story step on: each of 60 distinct headlines (many NER batches,
+    a few copies among them) is in exactly one output, once, with a story. An output stamped
+    behind the watermark would be late at the file sinks' grouping and missing here."""
+    events = tmp_path / "events.jsonl"
+    lines = [headline_event(n) for n in range(60)]
+    lines += [{**headline_event(n), "id": f"copy-{n}"} for n in (3, 30)]
+    events.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = tmp_path / "out"
+    argv = ["process", str(events), "--output", str(out), "--ner-batch-size", "4"]
+    assert cli.main(argv) == 0
+    records = json_lines(out, "enriched") + json_lines(out, "duplicates")
+    ids = [r["id"] for r in records] + [d["ref"]["line"] for d in json_lines(out, "dead_letter")]
+    assert sorted(ids) == sorted(line["id"] for line in lines)
+    assert all(r["story_id"] for r in records)
+    duplicates = {r["id"]: r["duplicate_of"] for r in json_lines(out, "duplicates")}
+    assert duplicates == {"copy-3": "h3", "copy-30": "h30"}
+
+
+SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "ta", "vo", "ze", "bi", "du")
+
+
+def headline_event(n: int) -> dict:
+    """A headline feed's event: the title is the body, made of words no other ``n`` has."""
+    words = [
+        "".join(SYLLABLES[(n * 7 + k * 3 + i) % 10] for i in range(3)) + str(n) for k in range(6)
+    ]
+    title = " ".join(words).capitalize()
+    return {"id": f"h{n}", "source": f"site{n % 5}.example", "title": title, "body": title}
