@@ -74,7 +74,7 @@ from pipelines import assembly
 from pipelines.cli import _pipeline_options
 from pipelines.options import NewsflowOptions
 source, output, runner, argv = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-options = _pipeline_options(argv, runner)
+options, _ = _pipeline_options(argv, runner, "process", False)
 pipeline = beam.Pipeline(options=options)
 assembly.build_file_mode(pipeline, options.view_as(NewsflowOptions), source, output)
 result = pipeline.run()
