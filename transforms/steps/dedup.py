@@ -12,7 +12,8 @@ one article costs well under one state request in file mode (counter
 Dedup memory lives in Beam state: an append-only bag of encoded index entries plus a version
 (a fresh random token at every change, with the bag's entry count), carried in the pending bag
 (``buffering.put_back``) so reading it costs no extra state request. The ``DedupIndex`` a DoFn holds
-in memory is only a cache of that bag, used while its version equals the state's version, which is
+in memory is only a cache of that bag (``versioned_bag``, as the story step keeps its index), used
+while its version equals the state's version, which is
 read at every flush; otherwise it is rebuilt from the bag. Entries older than the TTL are dropped
 from the cache at each flush and the bag is rewritten once it holds more expired entries than live
 ones: memory is arrival rate x TTL.
@@ -29,7 +30,6 @@ them all. The step's own work per article is an exact lookup, a vectorised band-
 
 from __future__ import annotations
 
-import random
 import typing
 from dataclasses import dataclass, field, replace
 
@@ -44,6 +44,7 @@ from transforms.state_coders import FingerprintedCoder, IndexVersionCoder
 from transforms.steps import buffering
 from transforms.steps.dead_letters import article_payload, attempt
 from transforms.steps.shared import ARTICLES, DEAD_LETTER, DUPLICATES, arrival_order
+from transforms.steps.versioned_bag import VersionedBag
 from transforms.text.dedup_index import (
     DedupIndex,
     decide,
@@ -103,11 +104,11 @@ class DecideDuplicatesFn(buffering.CountsStateRequests, beam.DoFn):
         self._exact = Metrics.counter(NAMESPACE, "duplicates_exact")
         self._near = Metrics.counter(NAMESPACE, "duplicates_near")
         self._restored = Metrics.counter(NAMESPACE, "entries_restored")
-        self._cache: dict[str, tuple[object, DedupIndex]] = {}
+        self._bag = VersionedBag("index", self._requests)
         self._changelog: ChangelogWriter | None = None
 
     def setup(self) -> None:
-        self._cache = {}
+        self._bag.reset()
         if self._config.changelog is not None:
             ensure_topic(self._config.changelog)
             self._changelog = ChangelogWriter(self._config.changelog)
@@ -159,43 +160,28 @@ class DecideDuplicatesFn(buffering.CountsStateRequests, beam.DoFn):
         """``(index, entries in the state bag, whether the state was empty)``: the cached index
         when its version is the state's, else rebuilt from the bag, else (empty state) restored
         from the changelog."""
-        cached = self._cache.get(key)
-        if version is not None and cached is not None and cached[0] == version:
-            return cached[1], version[1], False
-        if version is not None:
-            rows = self._requests.read_all(key, "index", index_state)
-            return (
-                DedupIndex(
-                    self._config.minhash, (decode_entry(row, self._config.minhash) for row in rows)
-                ),
-                len(rows),
-                False,
-            )
-        if self._config.changelog is None:
-            return DedupIndex(self._config.minhash), 0, True
-        since = now_ms - int(self._config.ttl.micros // 1000)
-        restored = restore(self._config.changelog, since, self._config.minhash)
-        self._restored.inc(len(restored))
-        for entry in restored:
-            self._requests.add(key, "index", index_state, encode_entry(entry))
-        return DedupIndex(self._config.minhash, restored), len(restored), True
+        cfg = self._config.minhash
+
+        def build(rows: list[bytes]) -> DedupIndex:
+            return DedupIndex(cfg, (decode_entry(row, cfg) for row in rows))
+
+        def restored() -> list[bytes]:
+            since = now_ms - int(self._config.ttl.micros // 1000)
+            entries = restore(self._config.changelog, since, cfg)
+            self._restored.inc(len(entries))
+            return [encode_entry(entry) for entry in entries]
+
+        changelog = restored if self._config.changelog is not None else None
+        return self._bag.load(key, version, index_state, build, changelog)
 
     def _persist(self, key, index, stored: int, added, index_state) -> tuple[int, int]:
         """Append what was added (or rewrite the bag once most of it has expired); returns the
-        new version, so every cached copy elsewhere is known stale. ``stored`` is the bag's
-        count."""
-        if stored + len(added) > 2 * len(index):
-            self._requests.clear(key, "index", index_state)
-            for entry in index.entries():
-                self._requests.add(key, "index", index_state, encode_entry(entry))
-            stored = len(index)
-        else:
-            for entry in added:
-                self._requests.add(key, "index", index_state, encode_entry(entry))
-            stored += len(added)
-        version = (random.getrandbits(63), stored)
-        self._cache[key] = (version, index)
-        return version
+        new version, so every cached copy elsewhere is known stale."""
+        rows = [encode_entry(entry) for entry in added]
+        return self._bag.persist(
+            key, index_state, index, stored, rows, len(index),
+            lambda: map(encode_entry, index.entries()),
+        )  # fmt: skip
 
 
 class DeduplicateArticles(beam.PTransform):

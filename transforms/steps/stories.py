@@ -22,9 +22,9 @@ emitted: the fold is in the changelog by then, so a replay neither loses nor rep
 
 from __future__ import annotations
 
-import random
 import typing
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import apache_beam as beam
 from apache_beam.coders import BytesCoder
@@ -38,6 +38,7 @@ from transforms.state_coders import IndexVersionCoder, StoryTermsCoder
 from transforms.steps import buffering
 from transforms.steps.dead_letters import article_payload, attempt
 from transforms.steps.shared import ARTICLES, DEAD_LETTER, DUPLICATES, arrival_order
+from transforms.steps.versioned_bag import VersionedBag
 from transforms.text.models import Article
 from transforms.text.records import story_alias_record
 from transforms.text.stories import Alias, StoryConfig, StoryIndex, decode_record
@@ -105,12 +106,12 @@ class DecideStoriesFn(buffering.CountsStateRequests, beam.DoFn):
         self._aliases = Metrics.counter(NAMESPACE, "aliases")
         self._restored = Metrics.counter(NAMESPACE, "records_restored")
         self._live = Metrics.gauge(NAMESPACE, "live_stories")
-        self._cache: dict[str, tuple[object, StoryIndex]] = {}
+        self._bag = VersionedBag("stories", self._requests)
         self._changelog: ChangelogWriter | None = None
         self._alias_writer: ChangelogWriter | None = None
 
     def setup(self) -> None:
-        self._cache = {}
+        self._bag.reset()
         if self._config.changelog is not None:
             ensure_topic(self._config.changelog)
             self._changelog = ChangelogWriter(self._config.changelog)
@@ -184,38 +185,24 @@ class DecideStoriesFn(buffering.CountsStateRequests, beam.DoFn):
         """``(index, records in the bag, whether the state was empty)``: the cached index when
         its version is the state's, else replayed from the bag, else (empty state) restored from
         the changelog."""
-        cfg = self._config.story
-        cached = self._cache.get(key)
-        if version is not None and cached is not None and cached[0] == version:
-            return cached[1], version[1], False
-        if version is not None:
-            rows = self._requests.read_all(key, "stories", records)
-            return StoryIndex(cfg, rows), len(rows), False
-        if self._config.changelog is None:
-            return StoryIndex(cfg), 0, True
-        index = StoryIndex(cfg, restore_values(self._config.changelog, _checked))
-        rows = list(index.records())
-        self._restored.inc(len(rows))
-        for row in rows:
-            self._requests.add(key, "stories", records, row)
-        return index, len(rows), True
+
+        def restored() -> list[bytes]:
+            rows = list(
+                StoryIndex(self._config.story, restore_values(changelog, _checked)).records()
+            )
+            self._restored.inc(len(rows))
+            return rows
+
+        changelog = self._config.changelog
+        build = partial(StoryIndex, self._config.story)
+        return self._bag.load(key, version, records, build, restored if changelog else None)
 
     def _persist(self, key, index: StoryIndex, stored: int, changes, records) -> tuple[int, int]:
         """Append the changed records (or rewrite the bag once most of it is stale); returns the
         new version, so every cached copy elsewhere is known stale."""
         live = len(index) + index.remembered_articles
-        if stored + len(changes) > 2 * live:
-            self._requests.clear(key, "stories", records)
-            for row in index.records():
-                self._requests.add(key, "stories", records, row)
-            stored = live
-        else:
-            for _, row in changes:
-                self._requests.add(key, "stories", records, row)
-            stored += len(changes)
-        version = (random.getrandbits(63), stored)
-        self._cache[key] = (version, index)
-        return version
+        rows = [row for _, row in changes]
+        return self._bag.persist(key, records, index, stored, rows, live, index.records)
 
 
 class LinkStories(beam.PTransform):
