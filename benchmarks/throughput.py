@@ -24,6 +24,11 @@ ratio the median of the per-round ratios (raw seconds over newsflow seconds of t
 
 Entities: ``entity_agreement`` compares each article's entity set between raw spaCy and newsflow
 and explains the differences. Prints tables to paste into docs/performance.md; no assertion.
+
+``--stories-ab`` measures the story step's cost instead: newsflow's file mode with ``--stories on``
+and ``--stories off`` only, alternated ABBA (on, off, off, on, ...) over ``--rounds`` rounds, and
+prints the median seconds and CPU seconds of each and the ratios (issue 20's bound: throughput with
+the step at least 0.95 of without). On a loaded machine the CPU ratio is the one to trust.
 """
 
 from __future__ import annotations
@@ -69,7 +74,7 @@ from pipelines import assembly
 from pipelines.cli import _pipeline_options
 from pipelines.options import NewsflowOptions
 source, output, runner, argv = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-options = _pipeline_options(argv, runner)
+options, _ = _pipeline_options(argv, runner, "process", False)
 pipeline = beam.Pipeline(options=options)
 assembly.build_file_mode(pipeline, options.view_as(NewsflowOptions), source, output)
 result = pipeline.run()
@@ -222,11 +227,40 @@ class Alternated:
         self.runs[raw_k].append(timed)
 
 
+def abba(rounds: int) -> list[str]:
+    """``--stories`` modes in ABBA order, so a load that keeps rising or falling on the machine
+    favours neither."""
+    pairs = (("on", "off"), ("off", "on"))
+    return [mode for r in range(rounds) for mode in pairs[r % 2]]
+
+
+def stories_ab(work: Path, events: Path, processes: int, rounds: int, articles: int) -> None:
+    """newsflow with and without the story step, alternated; medians and their ratios."""
+    runs: dict[str, list[NewsflowRun]] = {"on": [], "off": []}
+    for index, mode in enumerate(abba(rounds)):
+        flags = [f"--ner-processes={processes}", f"--stories={mode}"]
+        out = work / f"out-{index}-{mode}"
+        runs[mode].append(run_newsflow(sys.executable, events, out, "DirectRunner", flags))
+    seconds = {m: statistics.median(r.timed.seconds for r in rs) for m, rs in runs.items()}
+    cpu = {m: statistics.median(r.timed.cpu_seconds for r in rs) for m, rs in runs.items()}
+    for mode, done in runs.items():
+        print(f"--stories {mode}: {done[0].outcome(articles)}; median {seconds[mode]:.1f} s, "
+              f"{articles / seconds[mode]:.1f} articles/s, {cpu[mode]:.1f} CPU s "
+              f"(each: {', '.join(f'{r.timed.cpu_seconds:.1f}' for r in done)})")  # fmt: skip
+    print(f"with the step / without: throughput {seconds['off'] / seconds['on']:.3f}, "
+          f"CPU-seconds throughput {cpu['off'] / cpu['on']:.3f}")  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--articles", type=int, default=1000, help="distinct articles (1,000)")
     parser.add_argument("--ner-processes", type=int, default=2, help="newsflow's and aK's (2)")
     parser.add_argument("--rounds", type=int, default=3, help="alternated rounds (3)")
+    parser.add_argument(
+        "--stories-ab",
+        action="store_true",
+        help="only newsflow, with and without the story step, alternated ABBA (see above)",
+    )
     args = parser.parse_args()
     k = args.ner_processes
     names = (f"(b) newsflow process, --ner-processes {k}", "(a1) raw nlp.pipe, 1 process",
@@ -235,6 +269,12 @@ def main() -> int:
         work = Path(tmp)
         events, texts = work / "events.jsonl", work / "texts.jsonl"
         words, corpus = write_events(events, args.articles)
+        if args.stories_ab:
+            print(f"corpus: {corpus}")
+            stories_ab(work, events, k, args.rounds, args.articles)
+            print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} "
+                  f"at the end; {args.rounds} rounds ABBA")  # fmt: skip
+            return 0
         runs = Alternated(work, k, {name: [] for name in names})
         for index in range(args.rounds):
             runs.round(index, events, texts)

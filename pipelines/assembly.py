@@ -1,8 +1,8 @@
 """Wire newsflow's composites into a pipeline; no decisions are made here.
 
 Read the flow top to bottom: read, enrich (decode, clean, strip templates, deduplicate, extract
-metadata), write every outcome, commit. Both the Kafka job (``newsflow run``) and file mode
-(``newsflow process``) share ``enrich_events``, so the two modes cannot drift apart.
+metadata, link stories), write every outcome, commit. Both the Kafka job (``newsflow run``) and
+file mode (``newsflow process``) share ``enrich_events``, so the two modes cannot drift apart.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from importlib import metadata
 import apache_beam as beam
 from apache_beam.options.pipeline_options import StandardOptions
 
-from pipelines.options import NewsflowOptions, dedup_config, kafka_connection
-from pipelines.value_format import topic_encoders
+from pipelines.options import NewsflowOptions, dedup_config, kafka_connection, stories_config
+from pipelines.value_format import alias_encoder, topic_encoders
 from schemas.codec import ENRICHED
 from transforms.io.avro_files import WriteAvroFiles, WriteAvroWindows, WriteJsonFiles
 from transforms.io.event_files import ReadEventFiles
@@ -40,7 +40,9 @@ from transforms.steps.encode import (
 )
 from transforms.steps.enrich import ExtractMetadata
 from transforms.steps.shared import ARTICLES, DEAD_LETTER, DUPLICATES
+from transforms.steps.stories import ALIASES, LinkStories, StoriesConfig
 from transforms.steps.templates import StripTemplates
+from transforms.text.records import STORY_ALIAS_TIME_FIELDS, json_twin
 
 # Names of the sinks an enriched article must be written to before its offset may be committed.
 KAFKA_SINK = "kafka"
@@ -56,16 +58,24 @@ def pipeline_version() -> str:
 
 @dataclass(frozen=True)
 class Outcomes:
-    """The three PCollections every input ends in exactly one of."""
+    """The three PCollections every input ends in exactly one of, and the story aliases found
+    on the way (None: ``--stories off``, or written by the story step itself)."""
 
     enriched: beam.PCollection
     duplicates: beam.PCollection
     dead_letters: beam.PCollection
+    aliases: beam.PCollection | None = None
 
 
-def enrich_events(events: beam.PCollection, opts: NewsflowOptions, config: DedupConfig) -> Outcomes:
+def enrich_events(
+    events: beam.PCollection,
+    opts: NewsflowOptions,
+    config: DedupConfig,
+    stories: StoriesConfig | None = None,
+) -> Outcomes:
     """RawEvents -> enriched articles, duplicates and dead letters (dedup configured by
-    ``config``: Kafka mode adds the changelog)."""
+    ``config``: Kafka mode adds the changelog), each article and duplicate linked to its story
+    unless ``--stories off`` (``stories``: Kafka mode adds the changelog and the alias sink)."""
     decoded = events | "DecodeEvents" >> DecodeEvents(opts.max_body_bytes, opts.schema_registry_url)
     cleaned = decoded[ARTICLES] | "CleanArticles" >> CleanArticles()
     templated = cleaned[ARTICLES] | "StripTemplates" >> StripTemplates()
@@ -78,14 +88,24 @@ def enrich_events(events: beam.PCollection, opts: NewsflowOptions, config: Dedup
     enriched = spread | "ExtractMetadata" >> ExtractMetadata(
         opts.spacy_model, opts.ner_batch_size, opts.ner_processes
     )
-    dead_letters = (
+    failed = [
         decoded[DEAD_LETTER],
         cleaned[DEAD_LETTER],
         templated[DEAD_LETTER],
         deduped[DEAD_LETTER],
         enriched[DEAD_LETTER],
-    ) | "AllDeadLetters" >> beam.Flatten()
-    return Outcomes(enriched[ARTICLES], deduped[DUPLICATES], dead_letters)
+    ]
+    if opts.stories == "off":
+        dead_letters = failed | "AllDeadLetters" >> beam.Flatten()
+        return Outcomes(enriched[ARTICLES], deduped[DUPLICATES], dead_letters)
+    # After NER (it needs the entities); dedup's duplicates join here to take their original's
+    # story.
+    linked = {
+        ARTICLES: enriched[ARTICLES],
+        DUPLICATES: deduped[DUPLICATES],
+    } | "LinkStories" >> LinkStories(stories or stories_config(opts))
+    dead_letters = [*failed, linked[DEAD_LETTER]] | "AllDeadLetters" >> beam.Flatten()
+    return Outcomes(linked[ARTICLES], linked[DUPLICATES], dead_letters, linked[ALIASES])
 
 
 def on_flink(opts: NewsflowOptions) -> bool:
@@ -207,7 +227,8 @@ def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | No
             to_write = {"refiled": read[REFILE]}
         else:
             events = read
-    outcomes = enrich_events(events, opts, dedup_config(opts, kafka))
+    stories = stories_config(opts, kafka, alias_encoder(opts))
+    outcomes = enrich_events(events, opts, dedup_config(opts, kafka), stories)
     decided = {
         "enriched": outcomes.enriched,
         "duplicates": outcomes.duplicates,
@@ -245,7 +266,8 @@ def guard_restores(decided: dict, opts: NewsflowOptions, kafka: KafkaConnection,
 
 class WriteFileOutcomes(beam.PTransform):
     """File mode: outcomes -> JSON twins of all three (``enriched``, ``duplicates``,
-    ``dead_letter``) and Avro files of the enriched records, under ``output``."""
+    ``dead_letter``), of the story aliases if any (``story_aliases``) and Avro files of the
+    enriched records, under ``output``."""
 
     def __init__(self, output: str, version: str) -> None:
         super().__init__()
@@ -264,11 +286,20 @@ class WriteFileOutcomes(beam.PTransform):
             duplicates[DEAD_LETTER],
         ) | "WithEncodeFailures" >> beam.Flatten()
         _ = enriched[RECORDS] | "WriteAvroFiles" >> WriteAvroFiles(output, "enriched", ENRICHED)
-        for name, twins in (
+        outputs = [
             ("enriched", enriched[ENCODED]),
             ("duplicates", duplicates[ENCODED]),
             ("dead_letter", dead | "DeadLetterRecords" >> beam.Map(dead_letter_twin, version)),
-        ):
+        ]
+        if "aliases" in outcomes:
+            outputs.append(
+                (
+                    "story_aliases",
+                    outcomes["aliases"]
+                    | "AliasRecords" >> beam.Map(json_twin, STORY_ALIAS_TIME_FIELDS),
+                )
+            )
+        for name, twins in outputs:
             _ = twins | f"WriteJson_{name}" >> WriteJsonFiles(output, name)
 
 
@@ -276,9 +307,11 @@ def build_file_mode(p: beam.Pipeline, opts: NewsflowOptions, input_pattern: str,
     """``newsflow process``: the same transforms on event files, JSON twins plus Avro out."""
     events = p | "ReadEventFiles" >> ReadEventFiles(input_pattern)
     outcomes = enrich_events(events, opts, dedup_config(opts))
+    aliases = {} if outcomes.aliases is None else {"aliases": outcomes.aliases}
     _ = {
         "enriched": outcomes.enriched,
         "duplicates": outcomes.duplicates,
         "dead_letters": outcomes.dead_letters,
+        **aliases,
     } | "WriteFiles" >> WriteFileOutcomes(output, pipeline_version())
     return outcomes

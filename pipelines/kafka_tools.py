@@ -13,13 +13,14 @@ from kafka import KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from pipelines.options import KAFKA_CLIENT_FLAGS, add_flags, flag, kafka_overrides
-from schemas.codec import decode_any
+from schemas.codec import DEAD_LETTER, STORY_ALIAS, decode_any
 from schemas.confluent import RegistryClient, decode_confluent_any, is_confluent, unframe
 from schemas.errors import CodecError
 from transforms.io.kafka_clients import KafkaConnection
 from transforms.text.records import (
     DEAD_LETTER_TIME_FIELDS,
     ENRICHED_TIME_FIELDS,
+    STORY_ALIAS_TIME_FIELDS,
     json_twin,
 )
 
@@ -147,7 +148,10 @@ def describe(message, registry: RegistryClient | None = None) -> dict:
             schema, record = decode_any(message.value)
     except CodecError:
         return {"at": where, "raw": message.value.decode("utf-8", errors="replace")}
-    times = DEAD_LETTER_TIME_FIELDS if schema == "dead_letter" else ENRICHED_TIME_FIELDS
+    times = {
+        DEAD_LETTER: DEAD_LETTER_TIME_FIELDS,
+        STORY_ALIAS: STORY_ALIAS_TIME_FIELDS,
+    }.get(schema, ENRICHED_TIME_FIELDS)
     return {"at": where, "schema": schema, **json_twin(record, times)}
 
 
@@ -155,8 +159,10 @@ def summary_line(item: dict) -> str:
     """One human line per record: what it is, where it came from, the gist."""
     if "raw" in item:
         return f"{item['at']}  raw  {item['raw'][:100]}"
-    if item["schema"] == "dead_letter":
+    if item["schema"] == DEAD_LETTER:
         return f"{item['at']}  DEAD  {item['error_code']}: {item['message'][:100]}"
+    if item["schema"] == STORY_ALIAS:
+        return f"{item['at']}  ALIAS  {item['story_id']} -> {item['alias_of']}"
     entities = ", ".join(f"{e['text']}/{e['label']}" for e in item["entities"][:5])
     dup = f"  duplicate_of={item['duplicate_of']}" if item.get("duplicate_of") else ""
     return (

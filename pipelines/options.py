@@ -20,6 +20,8 @@ from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from schemas.codec import STORY_ALIAS
+from schemas.confluent import ValueEncoder
 from transforms.io.broker_retry import DEFAULT_BROKER_TIMEOUT_SECONDS
 from transforms.io.changelog import ChangelogConfig, changelog_topic
 from transforms.io.client_settings import check_broker_timeout, check_client_settings
@@ -27,9 +29,11 @@ from transforms.io.kafka_clients import KafkaConnection
 from transforms.io.kafka_config import kafka_settings
 from transforms.steps.dedup import DEFAULT_TTL_HOURS, DedupConfig
 from transforms.steps.enrich import DEFAULT_BATCH_SIZE, DEFAULT_NER_PROCESSES
+from transforms.steps.stories import STEP, AliasSink, StoriesConfig
 from transforms.text.event import DEFAULT_MAX_BODY_BYTES
 from transforms.text.minhash_config import MinHashConfig
 from transforms.text.ner import DEFAULT_MODEL
+from transforms.text.stories import StoryConfig
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 # About 114 years: a TTL beyond it overflows Beam's timestamps (a timer at event time + TTL).
@@ -162,6 +166,54 @@ NEWSFLOW_FLAGS = (
         "memory); off on a runner whose state is durable (Flink with checkpoints)",
     ),
     flag(
+        "stories",
+        choices=("on", "off"),
+        default="on",
+        help="link each enriched article and duplicate to its news story (story_id, and "
+        "aliases on --story-aliases-topic); off: no story step, story_id stays null",
+    ),
+    flag(
+        "story-idle-hours",
+        type=float,
+        default=StoryConfig().idle_hours,
+        help="hours (by fetched_at) a story no article joined is remembered; a later report of "
+        "its event starts a new story",
+    ),
+    flag(
+        "max-live-stories",
+        type=int,
+        default=StoryConfig().max_stories,
+        help="stories remembered at most; beyond it the least recently joined are forgotten",
+    ),
+    flag(
+        "story-threshold",
+        type=float,
+        default=StoryConfig().threshold,
+        help="score in (0, 1] (weighted title, lead and entity TF-IDF cosines times a time "
+        "decay) at which an article joins a story rather than start one",
+    ),
+    flag(
+        "story-merge-threshold",
+        type=float,
+        default=StoryConfig().merge_threshold,
+        help="score at which a second candidate story is the same story as the one an "
+        "article joins: the two are folded and an alias is written; above 1: never",
+    ),
+    flag(
+        "story-aliases-topic",
+        default="articles.story_aliases",
+        help="newsflow run: Kafka topic of the aliases {story_id, alias_of} written when two "
+        "stories turn out to be one",
+    ),
+    flag(
+        "story-changelog",
+        choices=("on", "off"),
+        default="on",
+        help="newsflow run: write the story memory to the compacted topic "
+        "<consumer-group>-stories-changelog and restore it when the job starts with empty "
+        "state (the local runner); off on a runner whose state is durable (Flink)",
+    ),
+    flag(
         "near-dup-threshold",
         type=float,
         default=MinHashConfig().threshold,
@@ -284,6 +336,38 @@ def dedup_config(opts: NewsflowOptions, kafka: KafkaConnection | None = None) ->
     )
 
 
+def stories_config(
+    opts: NewsflowOptions,
+    kafka: KafkaConnection | None = None,
+    alias_encoder: ValueEncoder | None = None,
+) -> StoriesConfig:
+    """The story step's config. With the job's Kafka connection ``kafka`` (``newsflow run``) the
+    aliases go to ``--story-aliases-topic`` (encoded by ``alias_encoder``) and, with
+    ``--story-changelog on``, the memory is kept in ``<group>-stories-changelog``; file mode
+    passes none."""
+    story = replace(
+        StoryConfig(),
+        idle_hours=opts.story_idle_hours,
+        max_stories=opts.max_live_stories,
+        threshold=opts.story_threshold,
+        merge_threshold=opts.story_merge_threshold,
+    )
+    if kafka is None:
+        return StoriesConfig(story)
+
+    def topic(name: str) -> ChangelogConfig:
+        retention_hours = max(story.idle_hours, story.duplicate_memory_hours)
+        return ChangelogConfig(
+            connection=kafka, topic=name, ttl_ms=int(retention_hours * 3600 * 1000)
+        )
+
+    changelog = None
+    if opts.story_changelog == "on":
+        changelog = topic(changelog_topic(opts.consumer_group, STEP))
+    aliases = AliasSink(topic(opts.story_aliases_topic), alias_encoder or ValueEncoder(STORY_ALIAS))
+    return StoriesConfig(story, changelog, aliases)
+
+
 def validate(opts: NewsflowOptions) -> None:
     """Reject settings that cannot work, before any worker starts; raises ValueError."""
     if not 0 < opts.dedup_ttl_hours < math.inf:  # also refuses nan, which compares false
@@ -299,6 +383,15 @@ def validate(opts: NewsflowOptions) -> None:
         raise ValueError(
             f"--dedup-max-candidates must be >= 0 (0: no cap), got {opts.dedup_max_candidates}"
         )
+    if not 0 < opts.story_idle_hours < math.inf:
+        raise ValueError(f"--story-idle-hours must be finite and > 0, got {opts.story_idle_hours}")
+    if opts.max_live_stories <= 0:
+        raise ValueError(f"--max-live-stories must be > 0, got {opts.max_live_stories}")
+    if not 0.0 < opts.story_threshold <= 1.0:
+        raise ValueError(f"--story-threshold must be in (0, 1], got {opts.story_threshold}")
+    if not opts.story_merge_threshold >= opts.story_threshold:  # also refuses nan
+        merge = opts.story_merge_threshold
+        raise ValueError(f"--story-merge-threshold must be >= --story-threshold, got {merge}")
     if opts.max_body_bytes <= 0:
         raise ValueError(f"--max-body-bytes must be > 0, got {opts.max_body_bytes}")
     if opts.ner_batch_size <= 0:

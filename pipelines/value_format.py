@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipelines.options import CONFLUENT, NewsflowOptions
-from schemas.codec import DEAD_LETTER, ENRICHED
+from schemas.codec import DEAD_LETTER, ENRICHED, STORY_ALIAS
 from schemas.confluent import ValueEncoder, registered_encoder
 
 
@@ -36,3 +36,10 @@ def topic_encoders(opts: NewsflowOptions) -> TopicEncoders:
     else:
         encoders = [ValueEncoder(schema) for _, schema in pairs]
     return TopicEncoders(*encoders)
+
+
+def alias_encoder(opts: NewsflowOptions) -> ValueEncoder:
+    """The encoder of ``--story-aliases-topic`` (registering its schema if confluent)."""
+    if opts.value_format == CONFLUENT:
+        return registered_encoder(opts.schema_registry_url, opts.story_aliases_topic, STORY_ALIAS)
+    return ValueEncoder(STORY_ALIAS)

@@ -28,6 +28,7 @@ HEADER_LEN = len(MAGIC) + 8
 ENRICHED = "enriched_article"
 DEAD_LETTER = "dead_letter"
 ARTICLE_EVENT = "article_event"
+STORY_ALIAS = "story_alias"
 
 
 @cache
@@ -97,7 +98,7 @@ def read_container(fo: BinaryIO) -> list[dict[str, Any]]:
 
 def decode_any(data: bytes) -> tuple[str, dict[str, Any]]:
     """Decode a message of any newsflow schema, telling which one by its fingerprint."""
-    for name in (ENRICHED, DEAD_LETTER, ARTICLE_EVENT):
+    for name in (ENRICHED, DEAD_LETTER, ARTICLE_EVENT, STORY_ALIAS):
         if data[2:HEADER_LEN] == named_fingerprint(name):
             return name, decode(data, name)
     raise CodecError(f"no newsflow schema has fingerprint {data[2:HEADER_LEN].hex()}")

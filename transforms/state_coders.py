@@ -29,6 +29,7 @@ from schemas.state import StateCodec, state_codec
 from transforms.text.fingerprint import Fingerprint
 from transforms.text.index_slices import IndexVersion
 from transforms.text.models import Article, Entity, SourceRef, Span
+from transforms.text.story_terms import Terms
 from transforms.text.templates import TemplateMemory
 
 # Marks the carried value in a buffering step's pending bag, where element timestamps (ints) are.
@@ -74,9 +75,11 @@ def _floor(record: list[dict] | None) -> tuple[tuple[str, int, int], ...] | None
 
 
 class ArticleCoder(VersionedCoder):
-    """An ``Article``, every field (a pending article goes on downstream after its flush)."""
+    """An ``Article``, every field (a pending article goes on downstream after its flush).
+    Version 2 adds ``story_id``."""
 
     NAME = "article"
+    VERSION = 2
 
     def to_record(self, value: Article) -> dict[str, Any]:
         record = {f.name: getattr(value, f.name) for f in fields(Article)}
@@ -129,6 +132,29 @@ class FingerprintedCoder(VersionedCoder):
         return tuple[Article, Fingerprint]
 
 
+class StoryTermsCoder(VersionedCoder):
+    """``(article, terms)``: what waits in the stories shard's pending bag."""
+
+    NAME = "story_terms"
+
+    def to_record(self, value: tuple[Article, Terms]) -> dict[str, Any]:
+        article, terms = value
+        features = (terms.title, terms.body, terms.entities)
+        return {
+            "article": ArticleCoder().encode(article),
+            "features": [[{"term": t, "count": n} for t, n in sorted(f.items())] for f in features],
+            "at_ms": terms.at,
+        }
+
+    def from_record(self, record: dict[str, Any]) -> tuple[Article, Terms]:
+        title, body, entities = ({t["term"]: t["count"] for t in f} for f in record["features"])
+        terms = Terms(title=title, body=body, entities=entities, at=record["at_ms"])
+        return ArticleCoder().decode(record["article"]), terms
+
+    def to_type_hint(self):
+        return tuple[Article, Terms]
+
+
 class PendingCoder(VersionedCoder):
     """A buffering step's pending bag item: ``(micros, element)`` waiting for the watermark, or
     ``(CARRIED, value)``, the key's running value; each part in its own coder's format."""
@@ -170,6 +196,21 @@ class IndexVersionCoder(VersionedCoder):
 
     def to_type_hint(self):
         return IndexVersion
+
+
+class BagVersionCoder(VersionedCoder):
+    """The story shard's state version ``(token, records in its one bag)`` (``VersionedBag``)."""
+
+    NAME = "bag_version"
+
+    def to_record(self, value: tuple[int, int]) -> dict[str, Any]:
+        return {"token": value[0], "records": value[1]}
+
+    def from_record(self, record: dict[str, Any]) -> tuple[int, int]:
+        return record["token"], record["records"]
+
+    def to_type_hint(self):
+        return tuple[int, int]
 
 
 class TemplateMemoryCoder(VersionedCoder):

@@ -60,7 +60,7 @@ BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 LOG4J_OPTS="-Dlog4j2.configurationFile=$HERE/log4j2.properties"
 
 # Topics of DESIGN.md, created by `up` and by `create-topics` without arguments.
-DEFAULT_TOPICS=(articles.raw:3 articles.enriched:3 articles.duplicates:1 articles.dlq:1)
+DEFAULT_TOPICS=(articles.raw:3 articles.enriched:3 articles.duplicates:1 articles.dlq:1 articles.story_aliases:1)
 LOG_MARK=0
 
 log() { printf 'kafka.sh: %s\n' "$*" >&2; }

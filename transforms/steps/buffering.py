@@ -26,6 +26,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
+import apache_beam as beam
 from apache_beam.coders import Coder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
@@ -127,3 +128,33 @@ def put_back(key, due: Due, carried, pending, requests: StateRequests) -> None:
 def forget_carried(key, pending, requests: StateRequests) -> None:
     """Drop the carried value, keeping every pending element."""
     put_back(key, take_due(key, MIN_TIMESTAMP, pending, requests), None, pending, requests)
+
+
+class CountsStateRequests:
+    """Mixin for a buffering DoFn: flushes its ``StateRequests`` (``self._requests``) count per
+    bundle."""
+
+    _requests: StateRequests
+
+    def start_bundle(self) -> None:
+        self._requests.start_bundle()
+
+    def finish_bundle(self) -> None:
+        self._requests.finish_bundle()
+
+
+def buffering_process(pending: BagStateSpec, flush: TimerSpec):
+    """A DoFn ``process`` that only buffers ``(key, value)`` elements (``buffer``), bound to the
+    DoFn's own specs; in the class body: ``process = buffering_process(PENDING, FLUSH)``."""
+
+    def process(
+        self,
+        element: tuple[Any, Any],
+        timestamp=beam.DoFn.TimestampParam,
+        pending_state=beam.DoFn.StateParam(pending),
+        flush_timer=beam.DoFn.TimerParam(flush),
+    ):
+        key, value = element
+        buffer(key, value, timestamp, pending_state, flush_timer, self._requests)
+
+    return process

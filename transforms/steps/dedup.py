@@ -105,7 +105,7 @@ class FingerprintFn(beam.DoFn):
         yield failure if failure is not None else (SHARD, (article, fp))
 
 
-class DecideDuplicatesFn(beam.DoFn):
+class DecideDuplicatesFn(buffering.CountsStateRequests, beam.DoFn):
     """Keyed by shard: first copies go on, later copies go to ``duplicates`` with
     ``duplicate_of`` naming the kept first copy."""
 
@@ -134,21 +134,7 @@ class DecideDuplicatesFn(beam.DoFn):
         if self._changelog is not None:
             self._changelog.close()
 
-    def start_bundle(self) -> None:
-        self._requests.start_bundle()
-
-    def finish_bundle(self) -> None:
-        self._requests.finish_bundle()
-
-    def process(
-        self,
-        element: Keyed,
-        timestamp=beam.DoFn.TimestampParam,
-        pending=beam.DoFn.StateParam(PENDING),
-        flush=beam.DoFn.TimerParam(FLUSH),
-    ):
-        key, value = element
-        buffering.buffer(key, value, timestamp, pending, flush, self._requests)
+    process = buffering.buffering_process(PENDING, FLUSH)
 
     @on_timer(FLUSH)
     @with_states(INDEX)

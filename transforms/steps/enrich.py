@@ -10,6 +10,7 @@ from functools import partial
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.io.histograms import CounterHistogram
 from transforms.steps.dead_letters import article_payload, attempt, guarded
@@ -93,7 +94,35 @@ class ExtractEntitiesFn(beam.DoFn):
         """Drop the in-worker model; a pool lives as long as the SDK worker process."""
         self._annotate = None
 
-    def process(self, batch: list[Article]):
+    def start_bundle(self) -> None:
+        self._batch: list[WindowedValue] = []
+
+    def process(self, article: Article, at=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+        """Batch the bundle's articles for NER here, each kept as a windowed value: its outputs
+        leave with the article's own timestamp and window. (Beam's ``BatchElements`` stamps
+        every batch at the end of the global window, so a stateful step after NER would see
+        timestamps it cannot order by; re-stamping them earlier afterwards makes them late: the
+        watermark may already have passed them, and a downstream ``GroupByKey`` drops them.)
+        Each output's timestamp is that of an input of the running bundle, which holds the
+        output watermark, so none is late."""
+        self._batch.append(WindowedValue(article, at, (window,)))
+        if len(self._batch) >= self._batch_size:
+            yield from self._flush()
+
+    def finish_bundle(self):
+        yield from self._flush()
+
+    def _flush(self):
+        batch, self._batch = self._batch, []
+        outputs = self.annotated([held.value for held in batch])
+        for held, output in zip(batch, outputs, strict=True):
+            if isinstance(output, beam.pvalue.TaggedOutput):
+                yield beam.pvalue.TaggedOutput(output.tag, held.with_value(output.value))
+            else:
+                yield held.with_value(output)
+
+    def annotated(self, batch: list[Article]) -> list:
+        """Each article enriched, or its ``enrich_failed`` dead letter, in order."""
         self._in.inc(len(batch))
         started = time.perf_counter()
         found, failure = guarded(self._annotate, [a.body for a in batch], self._batch_size)
@@ -101,16 +130,16 @@ class ExtractEntitiesFn(beam.DoFn):
             self._ner_time.observe((time.perf_counter() - started) * 1000)
         else:  # one article's failure: annotate one by one, so only the culprit is dead-lettered
             found = [None] * len(batch)
+        outputs = []
         for article, entities in zip(batch, found, strict=True):
             enriched, failure = attempt(
                 STEP, article, article_payload, self._one, article, entities
             )
-            if failure is not None:
-                yield failure
-                continue
-            self._out.inc()
-            self._per_article.update(len(enriched.entities))
-            yield enriched
+            if failure is None:
+                self._out.inc()
+                self._per_article.update(len(enriched.entities))
+            outputs.append(failure if failure is not None else enriched)
+        return outputs
 
     def _one(self, article: Article, entities: tuple[Entity, ...] | None) -> Article:
         """The enriched article, annotated alone when its batch failed. Mentions are resolved
@@ -142,11 +171,6 @@ class ExtractMetadata(beam.PTransform):
             | "StartNER" >> beam.Impulse()
             | "LoadNERModel" >> beam.ParDo(LoadNerModelFn(self._model, self._processes))
         )
-        return (
-            articles
-            | "BatchForNER" >> beam.BatchElements(min_batch_size=1, max_batch_size=self._batch_size)
-            | "ExtractEntities"
-            >> beam.ParDo(
-                ExtractEntitiesFn(self._model, self._batch_size, self._processes)
-            ).with_outputs(DEAD_LETTER, main=ARTICLES)
-        )
+        return articles | "ExtractEntities" >> beam.ParDo(
+            ExtractEntitiesFn(self._model, self._batch_size, self._processes)
+        ).with_outputs(DEAD_LETTER, main=ARTICLES)

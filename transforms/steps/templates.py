@@ -20,14 +20,13 @@ from transforms.state_coders import ArticleCoder, TemplateMemoryCoder
 from transforms.steps import buffering
 from transforms.steps.dead_letters import article_payload, attempt
 from transforms.steps.shared import ARTICLES, DEAD_LETTER, KeyedArticle, arrival_order
-from transforms.text.models import Article
 from transforms.text.templates import TemplateConfig, TemplateMemory, learn_and_strip
 
 STEP = "templates"
 NAMESPACE = f"newsflow.{STEP}"
 
 
-class LearnTemplatesFn(beam.DoFn):
+class LearnTemplatesFn(buffering.CountsStateRequests, beam.DoFn):
     """Keyed by source: every article goes on, its learned template lines removed and recorded;
     an unexpected error on one article makes it a ``templates_failed`` dead letter."""
 
@@ -41,21 +40,7 @@ class LearnTemplatesFn(beam.DoFn):
         self._stripped = Metrics.counter(NAMESPACE, "articles_stripped")
         self._lines = Metrics.counter(NAMESPACE, "lines_removed")
 
-    def start_bundle(self) -> None:
-        self._requests.start_bundle()
-
-    def finish_bundle(self) -> None:
-        self._requests.finish_bundle()
-
-    def process(
-        self,
-        element: tuple[str, Article],
-        timestamp=beam.DoFn.TimestampParam,
-        pending=beam.DoFn.StateParam(PENDING),
-        flush=beam.DoFn.TimerParam(FLUSH),
-    ):
-        key, article = element
-        buffering.buffer(key, article, timestamp, pending, flush, self._requests)
+    process = buffering.buffering_process(PENDING, FLUSH)
 
     @on_timer(FLUSH)
     def decide(

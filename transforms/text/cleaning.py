@@ -34,12 +34,16 @@ def clean_article(article: Article) -> Article:
         )
         comments = page.comments
     cleaned = strip_boilerplate(text)
-    structure = parse_structure([block.text for block in cleaned.blocks])
+    blocks, removed = [block.text for block in cleaned.blocks], cleaned.removed
+    headline = _headline(article)
+    if headline is not None and (blocks or FILLER_KIND not in {s.kind for s in removed}):
+        blocks, removed = [headline], ()
+    structure = parse_structure(blocks)
     paragraphs = list(structure.paragraphs)
-    if paragraphs and article.title_hint and paragraphs[0].strip() == article.title_hint.strip():
+    if headline is None and _repeats_title(paragraphs, article.title_hint):
         paragraphs.pop(0)
     if not paragraphs:
-        kinds = {span.kind for span in cleaned.removed}
+        kinds = {span.kind for span in removed}
         code = "all_filler" if FILLER_KIND in kinds else "no_text"
         raise RejectedArticleError(
             f"no article text left after removing {sorted(kinds) or 'nothing'}", code=code
@@ -52,9 +56,25 @@ def clean_article(article: Article) -> Article:
         published_at=structure.published_at or meta_date or article.published_hint,
         body=body,
         comments=comments,
-        boilerplate=cleaned.removed,
+        boilerplate=removed,
         content_hash=exact_key(body),
     )
+
+
+def _repeats_title(paragraphs: list[str], title_hint: str | None) -> bool:
+    """The first paragraph is the crawler's title again (dropped: the title has its field)."""
+    return bool(paragraphs and title_hint and paragraphs[0].strip() == title_hint.strip())
+
+
+def _headline(article: Article) -> str | None:
+    """The headline of a headline feed's event (a plain-text body that is one line, the title
+    itself), else None. That line is the article text there is: it stays whole as the body (so
+    dedup, stories and search see it), untouched by the chrome-line rules, which would read a
+    "VIDEO: ..." title as a credit line; only a line that is all filler is still rejected."""
+    if article.content_type != "text/plain" or not article.title_hint:
+        return None
+    line = article.raw_body.strip()
+    return line if line == article.title_hint.strip() and "\n" not in line else None
 
 
 def word_count(body: str) -> int:

@@ -100,6 +100,7 @@ class Article:
     entities: tuple[Entity, ...] = ()
     content_hash: str = ""
     duplicate_of: str | None = None
+    story_id: str | None = None
     payload: bytes = field(default=b"", repr=False)
 
 

@@ -16,6 +16,7 @@ from transforms.text.models import Article, DeadLetter, SourceRef
 
 ENRICHED_TIME_FIELDS = ("published_at", "fetched_at", "processed_at")
 DEAD_LETTER_TIME_FIELDS = ("failed_at",)
+STORY_ALIAS_TIME_FIELDS = ("revealed_at",)
 
 
 def kafka_coordinates(ref: SourceRef) -> dict[str, Any] | None:
@@ -53,6 +54,7 @@ def article_record(article: Article, processed_at: int, version: str) -> dict[st
         ],
         "content_hash": article.content_hash,
         "duplicate_of": article.duplicate_of,
+        "story_id": article.story_id,
         "kafka": kafka_coordinates(article.ref),
         "processed_at": processed_at,
         "pipeline_version": version,
@@ -62,6 +64,12 @@ def article_record(article: Article, processed_at: int, version: str) -> dict[st
             for e in entity_summary(article.entities)
         ],
     }
+
+
+def story_alias_record(story_id: str, alias_of: str, revealed_at: int) -> dict[str, Any]:
+    """The ``StoryAlias`` record: story ``story_id`` is the same as ``alias_of`` (from event time
+    ``revealed_at`` on)."""
+    return {"story_id": story_id, "alias_of": alias_of, "revealed_at": revealed_at}
 
 
 def dead_letter_record(letter: DeadLetter, version: str) -> dict[str, Any]:

@@ -4,9 +4,9 @@ upgrade, a lost Python worker pool and a savepoint upgrade with every input in e
 topic, once.
 
 Each fault is injected when the state it needs is observed through the REST API and the topics:
-a completed checkpoint, and outputs whose offsets the group has not committed yet. Dedup memory
-is Flink state alone here (``--dedup-changelog off``): an article kept before a fault makes a near
-copy sent after it a duplicate naming it.
+a completed checkpoint, and outputs whose offsets the group has not committed yet. Dedup and story
+memory are Flink state alone here (``--dedup-changelog off``, ``--story-changelog off``): an
+article kept before a fault makes a near copy sent after it a duplicate naming it, in its story.
 """
 
 from __future__ import annotations
@@ -82,7 +82,8 @@ def flink_argv(kit, bootstrap, topics, group, files, job_name, *extra: str) -> l
     return [
         *kit.run_argv(bootstrap, topics, group, files),
         "--runner", "FlinkRunner", f"--flink_master={MASTER}", f"--job_name={job_name}",
-        "--checkpoint-interval-seconds", "5", "--dedup-changelog", "off", *extra,
+        "--checkpoint-interval-seconds", "5", "--dedup-changelog", "off",
+        "--story-changelog", "off", *extra,
     ]  # fmt: skip
 
 
@@ -133,6 +134,16 @@ def duplicates_of(bootstrap: str, topic: str) -> dict[str, str]:
     return {record["id"]: record["duplicate_of"] for record in records}
 
 
+def story_ids(bootstrap: str, topics: dict, kinds=("enriched", "duplicates")) -> dict[str, str]:
+    """Each enriched and duplicate record's story id, by article id."""
+    found = {}
+    for kind in kinds:
+        for message in read_topic(topics[kind], bootstrap, {}):
+            record = decode_any(message.value)[1]
+            found[record["id"]] = record["story_id"]
+    return found
+
+
 def assert_exactly_once(kit, bootstrap, topics, group, expected_inputs: int, files, avro_ids):
     """Every input in exactly one output topic once; once the group's offsets reach the end
     (an enriched article is committed only when its file is written), in the files too."""
@@ -163,13 +174,16 @@ def scenario(kit, topics, tmp_path, label: str, count: int, seed: int):
 
 def send_copy_and_check(kit, bootstrap, topics, group, files, payloads, copy, avro_ids):
     """After the fault: the near copy is sent; every input is accounted for exactly once, and the
-    copy is a duplicate of the first article (kept before the fault, in Flink state alone)."""
+    copy is a duplicate of the first article (kept before the fault, in Flink state alone) and
+    continues its story: the story memory (changelog off) came back from Flink state too, else
+    the copy would start a story of its own."""
     kit.produce_steadily(bootstrap, topics["raw"], [copy], RATE_PER_SECOND).join()
     assert_exactly_once(kit, bootstrap, topics, group, len(payloads) + 1, files, avro_ids)
-    copy_id = json.loads(copy)["id"]
-    assert duplicates_of(bootstrap, topics["duplicates"]) == {
-        copy_id: json.loads(payloads[0])["id"]
-    }
+    copy_id, first_id = json.loads(copy)["id"], json.loads(payloads[0])["id"]
+    assert duplicates_of(bootstrap, topics["duplicates"]) == {copy_id: first_id}
+    stories = story_ids(bootstrap, topics)
+    assert stories[first_id] is not None
+    assert stories[copy_id] == stories[first_id]
 
 
 def start_until_uncommitted(
@@ -221,7 +235,7 @@ def test_a_lost_process_loses_nothing_and_writes_nothing_twice(
     wait_until("the stopped launcher's job cancelled", lambda: cluster.find_job(name) is None)
 
 
-def test_savepoint_upgrade_loses_nothing_writes_nothing_twice_and_keeps_dedup_memory(
+def test_savepoint_upgrade_loses_nothing_writes_nothing_twice_and_keeps_dedup_and_story_memory(
     kafka_bootstrap, stream_topics, job_factory, kit, cluster, avro_ids, tmp_path, capsys
 ):
     topics = stream_topics

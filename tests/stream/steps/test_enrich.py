@@ -7,7 +7,8 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to
-from apache_beam.transforms.window import TimestampedValue
+from apache_beam.transforms.window import FixedWindows, TimestampedValue
+from apache_beam.utils.timestamp import Timestamp
 
 from transforms.steps.enrich import ExtractMetadata
 from transforms.steps.shared import ARTICLES, DEAD_LETTER
@@ -50,3 +51,37 @@ def test_a_failing_article_is_a_dead_letter_and_its_batch_is_enriched(processes:
     )
     assert_that(letters, equal_to([("enrich_failed", "TypeError", 1, "enrich")]), label="letters")
     pipeline.run()
+
+
+@pytest.mark.parametrize("runner", ["python", "prism"])
+def test_outputs_keep_each_articles_timestamp_and_are_never_late(runner: str) -> None:
+    """Each enriched article and dead letter leaves with its input's timestamp, and a
+    ``GroupByKey`` after the step (as the file sinks have; here in an hour's window, as an
+    unbounded grouping needs one) gets every one of them once, though
+    the watermark goes to infinity as soon as the inputs are in. A batch stamped at the end of
+    the global window (``BatchElements``) fails the first; one re-stamped to its articles' times
+    after the watermark passed them is late, and the grouping drops it."""
+    options = PipelineOptions()
+    options.view_as(StandardOptions).streaming = True
+    pipeline = TestPipeline(options=options)
+    inputs = [at_second(n, GOOD if n % 5 else None) for n in range(1, 21)]
+    stream = TestStream().add_elements(inputs).advance_watermark_to_infinity()
+    out = pipeline | stream | ExtractMetadata(batch_size=3, processes=1)
+    both = (out[ARTICLES], out[DEAD_LETTER]) | beam.Flatten()
+    stamped = both | "Stamps" >> beam.Map(lambda x, t=beam.DoFn.TimestampParam: (x.ref.offset, t))
+    grouped = (
+        stamped
+        | "OneKey" >> beam.Map(lambda pair: ("all", pair[0]))
+        | beam.WindowInto(FixedWindows(3600))
+        | beam.GroupByKey()
+        | "Offsets" >> beam.FlatMap(lambda kv: kv[1])
+    )
+    expected = [(n, Timestamp(n)) for n in range(1, 21)]
+    assert_that(stamped, equal_to(expected), label="timestamps")
+    assert_that(grouped, equal_to(list(range(1, 21))), label="grouped")
+    pipeline.run()
+
+
+def at_second(number: int, body) -> TimestampedValue:
+    stamped = article(number, body)
+    return TimestampedValue(stamped.value, number)

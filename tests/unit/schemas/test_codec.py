@@ -11,6 +11,7 @@ from schemas.codec import (
     DEAD_LETTER,
     ENRICHED,
     MAGIC,
+    STORY_ALIAS,
     CodecError,
     decode,
     decode_any,
@@ -180,22 +181,36 @@ def test_first_schema_readers_skip_the_entity_fields():
     assert decoded["entities"] == [{"text": "Amber Rudd", "label": "PERSON", "start": 0, "end": 10}]
 
 
-def before_comments() -> dict:
-    """The schema before reader comments were published: no ``comments`` field."""
+def without_field(name: str) -> dict:
+    """The schema as it was before top-level field ``name`` was added."""
     schema = copy.deepcopy(load_schema(ENRICHED))
-    schema["fields"] = [f for f in schema["fields"] if f["name"] != "comments"]
+    schema["fields"] = [f for f in schema["fields"] if f["name"] != name]
     return fastavro.parse_schema(schema)
 
 
-def test_records_written_before_comments_read_with_null_comments():
-    old = before_comments()
+# Top-level fields added after the first schema, and a value each can hold.
+ADDED_FIELDS = [("comments", "Reader One: well said."), ("story_id", "s-0123")]
+
+
+@pytest.mark.parametrize("name, value", ADDED_FIELDS)
+def test_records_written_before_a_field_read_with_its_null_default(name, value):
+    old = without_field(name)
     decoded = decode(encode(ENRICHED_RECORD, old), ENRICHED, writers=[old])
-    assert decoded["comments"] is None
+    assert decoded[name] is None
     assert decoded["body"] == ENRICHED_RECORD["body"]
 
 
-def test_readers_from_before_comments_skip_them():
-    record = {**ENRICHED_RECORD, "comments": "Reader One: well said."}
-    decoded = decode(encode(record, ENRICHED), before_comments(), writers=[load_schema(ENRICHED)])
-    assert "comments" not in decoded
+@pytest.mark.parametrize("name, value", ADDED_FIELDS)
+def test_readers_from_before_a_field_skip_it(name, value):
+    record = {**ENRICHED_RECORD, name: value}
+    decoded = decode(encode(record, ENRICHED), without_field(name), writers=[load_schema(ENRICHED)])
+    assert name not in decoded
     assert decoded["body"] == ENRICHED_RECORD["body"]
+    assert decode(encode(record, ENRICHED), ENRICHED)[name] == value
+
+
+def test_story_alias_round_trip_and_is_told_apart():
+    alias = {"story_id": "s-old", "alias_of": "s-new", "revealed_at": 1490522400000}
+    name, decoded = decode_any(encode(alias, STORY_ALIAS))
+    assert name == STORY_ALIAS
+    assert (decoded["story_id"], decoded["alias_of"]) == ("s-old", "s-new")

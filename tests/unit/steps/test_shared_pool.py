@@ -49,7 +49,7 @@ def test_a_pool_that_keeps_breaking_fails_the_step_and_dead_letters_nothing(tmp_
     batch = [article(0), article(1)]
     try:
         step.setup()
-        assert [type(out) for out in step.process(batch)] == [Article, Article]
+        assert [type(out) for out in step.annotated(batch)] == [Article, Article]
         shutil.rmtree(model)
         workers = list(enrich._pools[(str(model), 2)]._executor._processes)
         assert workers, "the pool has worker processes to kill"
@@ -57,7 +57,7 @@ def test_a_pool_that_keeps_breaking_fails_the_step_and_dead_letters_nothing(tmp_
             os.kill(pid, signal.SIGKILL)
         outputs = []
         with pytest.raises(NerPoolError, match="broke 3 times in a row") as raised:
-            outputs.extend(step.process(batch))
+            outputs.extend(step.annotated(batch))
         assert outputs == [], "no dead letter, no article: the bundle fails whole"
         assert isinstance(raised.value, InfrastructureError)
         assert isinstance(raised.value.__cause__, BrokenProcessPool)

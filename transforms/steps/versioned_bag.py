@@ -1,0 +1,89 @@
+"""A keyed step's memory as an append-only Beam bag of records, with an in-memory copy per key.
+
+Dedup's index and the story index keep their state this way: every flush appends the records it
+changed, and the bag is rewritten from the live records once it holds more than twice as many.
+Reading a whole bag on every flush would cost a state request per record, so the DoFn keeps the
+decoded memory between flushes, valid while the version carried in the pending bag
+(``(random token, records in the bag)``) is the one this copy was stored under: a copy another
+worker changed since, or one from before a restore, is known stale and replayed from the bag.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
+
+from transforms.steps.buffering import StateRequests
+
+Version = tuple[int, int]
+
+
+class VersionedBag:
+    """The records bag named ``name`` of a DoFn whose state requests ``requests`` counts."""
+
+    def __init__(self, name: str, requests: StateRequests) -> None:
+        self._name = name
+        self._requests = requests
+        self._cache: dict[Hashable, tuple[Version, Any]] = {}
+
+    def reset(self) -> None:
+        """Forget every cached copy (``setup``: a DoFn instance may be reused after a failure)."""
+        self._cache = {}
+
+    def cached(self, key: Hashable, version: Version | None) -> Any | None:
+        """The memory cached for ``key`` if it is the state's current ``version``, else None."""
+        hit = self._cache.get(key)
+        if version is None or hit is None or hit[0] != version:
+            return None
+        return hit[1]
+
+    def load(
+        self,
+        key: Hashable,
+        version: Version | None,
+        state,
+        build: Callable[[list[bytes]], Any],
+        restore: Callable[[], Iterable[bytes]] | None,
+    ) -> tuple[Any, int, bool]:
+        """``(memory, records in the bag, whether the state was empty)``: the cached memory when
+        its version is the state's, else ``build`` of the bag's records, else (empty state)
+        ``build`` of what ``restore`` gives (None: nothing to restore from), seeded into the bag."""
+        cached = self.cached(key, version)
+        if cached is not None:
+            return cached, version[1], False
+        if version is not None:
+            rows = self._requests.read_all(key, self._name, state)
+            return build(rows), len(rows), False
+        rows = [] if restore is None else list(restore())
+        self.seed(key, state, rows)
+        return build(rows), len(rows), True
+
+    def seed(self, key: Hashable, state, rows: Iterable[bytes]) -> None:
+        """Append ``rows`` (a memory restored from elsewhere, e.g. a changelog)."""
+        for row in rows:
+            self._requests.add(key, self._name, state, row)
+
+    def persist(
+        self,
+        key: Hashable,
+        state,
+        memory: Any,
+        stored: int,
+        added: list[bytes],
+        live_count: int,
+        live: Callable[[], Iterable[bytes]],
+    ) -> Version:
+        """Append ``added`` to the ``stored`` records, or, once the bag would hold more than twice
+        the ``live_count`` live records, rewrite it with ``live()``; cache ``memory`` under the
+        new version and return it."""
+        if stored + len(added) > 2 * live_count:
+            self._requests.clear(key, self._name, state)
+            self.seed(key, state, live())
+            stored = live_count
+        else:
+            self.seed(key, state, added)
+            stored += len(added)
+        version = (random.getrandbits(63), stored)
+        self._cache[key] = (version, memory)
+        return version

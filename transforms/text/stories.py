@@ -1,0 +1,422 @@
+"""Stories: which news event an article reports, decided one article at a time, in stream order.
+
+A story is the set of articles, from any outlet, that report the same event; dedup asks "is this
+a copy?", a story asks "what else is about this?". ``StoryIndex`` holds the live stories, each a
+capped centroid of its articles' three term vectors (``story_terms``: title, lead, entities), and
+decides in ``(fetched_at, input position)`` order (``decide``):
+
+1. Candidates: the stories sharing one of the article's ``rare_terms`` rarest terms, rarity being
+   the number of live stories holding the term (an inverted index, never a scan of all stories;
+   a term in more than ``max_postings`` stories proposes none).
+2. Score: a weighted sum of the three cosines (TF-IDF, the IDF counting live stories), over the
+   features the article has, times ``exp(-idle / time_scale)`` for the time since the story's
+   last article.
+3. The best candidate at or above ``threshold`` gets the article; none, and a new story starts,
+   its id derived from the article's id (a replay makes the same id). Other candidates at or
+   above ``merge_threshold`` turn out to be the same story: all of them and the best are folded
+   into the oldest of them (which gets the article), and an ``Alias`` (folded id -> survivor's)
+   is returned for each: ids already emitted are never changed, and a long-running story keeps
+   its id.
+
+A duplicate (``duplicate_of`` set by dedup, which runs first) takes its original's story from a
+memory of kept articles' stories (``duplicate_memory_hours``); an original no longer remembered
+makes it an ordinary article.
+
+Memory is bounded: stories idle longer than ``idle_hours`` (by the articles' ``fetched_at``) are
+forgotten, at most
+``max_stories`` are live (the least recently joined go first), a centroid keeps its
+``max_terms`` heaviest terms per feature. The state is a sequence of records (``encode_record``):
+a story's current centroid, a story folded away, an article's story; replaying the latest record
+of each key rebuilds the index (Beam state and the Kafka changelog hold the same records).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from schemas.errors import StateFormatError
+from schemas.state import state_codec
+from transforms.text.story_terms import Terms
+
+RECORD_SCHEMA = "story_record"
+RECORD_FORMAT = 1
+FEATURES = ("title", "body", "entities")
+HOUR_MS = 3600 * 1000
+Vector = dict[str, float]
+
+
+@dataclass(frozen=True)
+class StoryConfig:
+    """How stories are linked and how much is remembered (tuned by ``benchmarks/stories.py`` on
+    the dev days of the UCI headlines; see docs/stories.md)."""
+
+    threshold: float = 0.15
+    merge_threshold: float = 0.5
+    title_weight: float = 0.6
+    body_weight: float = 0.2
+    entity_weight: float = 0.2
+    time_scale_hours: float = 6.0
+    idle_hours: float = 24.0
+    max_stories: int = 200_000
+    max_terms: int = 32
+    rare_terms: int = 6
+    max_postings: int = 2_000
+    max_candidates: int = 30
+    lead_chars: int = 1_000
+    duplicate_memory_hours: float = 24.0 * 7
+
+    @property
+    def weights(self) -> tuple[float, float, float]:
+        return (self.title_weight, self.body_weight, self.entity_weight)
+
+
+@dataclass(frozen=True)
+class Alias:
+    """Story ``story_id`` turned out to be story ``alias_of`` (the past is not rewritten)."""
+
+    story_id: str
+    alias_of: str
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The call on one article: its story, how (``new``, ``joined``, ``duplicate``), the score of
+    the story it joined (0 for a new one) and the aliases the call revealed."""
+
+    story_id: str
+    kind: str
+    score: float
+    aliases: tuple[Alias, ...] = ()
+
+
+class Story:
+    """A live story: its centroid per feature (term -> summed unit-vector weight), when it began
+    and last grew, how many articles joined it. ``flat`` is the centroid as one vector, each
+    feature normalised and its keys prefixed with the feature's number, so a score is one dot
+    product."""
+
+    __slots__ = ("first_seen", "flat", "id", "last_seen", "size", "vectors")
+
+    def __init__(self, story_id: str, first_seen: int, last_seen: int, size: int, vectors) -> None:
+        self.id = story_id
+        self.first_seen = first_seen
+        self.last_seen = last_seen
+        self.size = size
+        self.vectors: tuple[Vector, Vector, Vector] = vectors
+        self.flat = _flat(vectors)
+
+
+def story_id_for(article_id: str) -> str:
+    """A new story's id, from the article that began it: the same on every replay."""
+    return "s-" + hashlib.sha256(article_id.encode("utf-8")).hexdigest()[:24]
+
+
+class StoryIndex:
+    """The live stories of one key, an inverted index of their terms and the stories of recently
+    kept articles (for their duplicates)."""
+
+    def __init__(self, cfg: StoryConfig, records: Iterable[bytes] = ()) -> None:
+        self._cfg = cfg
+        self._stories: OrderedDict[str, Story] = OrderedDict()  # least recently joined first
+        self._postings: dict[str, set[str]] = {}
+        self._articles: OrderedDict[str, tuple[str, int]] = OrderedDict()  # id -> (story, at)
+        # Keys changed since ``changes``: a story id (encoded then), or an article's record.
+        self._dirty: dict[str, str | bytes] = {}
+        self.peak = 0
+        for record in records:
+            self._apply(decode_record(record))
+        self._stories = OrderedDict(
+            sorted(self._stories.items(), key=lambda item: (item[1].last_seen, item[0]))
+        )
+        self._dirty = {}
+
+    def __len__(self) -> int:
+        return len(self._stories)
+
+    @property
+    def remembered_articles(self) -> int:
+        return len(self._articles)
+
+    def decide(self, terms: Terms, article_id: str, duplicate_of: str | None) -> Assignment:
+        """Assign one article (call in ``(fetched_at, input position)`` order). What has been idle
+        too long by the article's time is forgotten first: the index keeps time by its articles'
+        ``fetched_at`` (the time decay's clock too), whatever a runner's clock says."""
+        self.expire(terms.at)
+        if duplicate_of is not None and duplicate_of in self._articles:
+            story = self._stories.get(self._articles[duplicate_of][0])
+            if story is not None:
+                self._touch(story, terms.at)
+            return Assignment(self._articles[duplicate_of][0], "duplicate", 1.0)
+        vectors = self._weighted(terms)
+        query = _query(vectors, self._cfg.weights)
+        scored = sorted(
+            ((self._score(query, terms.at, story), story.id) for story in self._candidates(terms)),
+            key=lambda pair: (-pair[0], pair[1]),
+        )
+        if not scored or scored[0][0] < self._cfg.threshold:
+            story = self._start(story_id_for(article_id), terms.at, vectors)
+            self._remember(article_id, story.id, terms.at)
+            return Assignment(story.id, "new", 0.0)
+        same = [self._stories[scored[0][1]]] + [
+            self._stories[story_id]
+            for score, story_id in scored[1:]
+            if score >= self._cfg.merge_threshold
+        ]
+        survivor, *folded = sorted(same, key=lambda story: (story.first_seen, story.id))
+        self._join(survivor, vectors, terms.at, 1)
+        aliases = tuple(self._fold(story, survivor) for story in folded)
+        self._remember(article_id, survivor.id, terms.at)
+        return Assignment(survivor.id, "joined", scored[0][0], aliases)
+
+    def similarity(self, terms: Terms, story_id: str) -> float:
+        """The score an article with ``terms`` would get against live story ``story_id`` (0 if
+        no such story): what ``decide`` compares with the thresholds."""
+        story = self._stories.get(story_id)
+        if story is None:
+            return 0.0
+        return self._score(_query(self._weighted(terms), self._cfg.weights), terms.at, story)
+
+    def expire(self, now_ms: int) -> int:
+        """Forget stories idle since before ``now_ms - idle_hours`` or beyond ``max_stories``, and
+        articles older than ``duplicate_memory_hours``; returns the stories forgotten."""
+        cutoff = now_ms - self._cfg.idle_hours * HOUR_MS
+        forgotten = 0
+        while self._stories:
+            story = next(iter(self._stories.values()))
+            if story.last_seen >= cutoff and len(self._stories) <= self._cfg.max_stories:
+                break
+            self._drop(story)
+            forgotten += 1
+        article_cutoff = now_ms - self._cfg.duplicate_memory_hours * HOUR_MS
+        while self._articles and next(iter(self._articles.values()))[1] < article_cutoff:
+            self._articles.popitem(last=False)
+        return forgotten
+
+    def changes(self) -> list[tuple[str, bytes]]:
+        """``(key, record)`` of every story and article changed since the last call, once each
+        (what Beam state and the changelog must add)."""
+        changed, self._dirty = self._dirty, {}
+        return [(key, self._encoded_change(value)) for key, value in changed.items()]
+
+    def _encoded_change(self, value: str | bytes) -> bytes:
+        if isinstance(value, bytes):
+            return value
+        story = self._stories.get(value)
+        return _folded_record(value) if story is None else _story_record(story)
+
+    def records(self) -> Iterator[bytes]:
+        """Every live record (a compacted state)."""
+        for story in self._stories.values():
+            yield _story_record(story)
+        for article_id, (story_id, at) in self._articles.items():
+            yield _article_record(article_id, story_id, at)
+
+    def _candidates(self, terms: Terms) -> list[Story]:
+        """The stories holding the most of the article's rarest terms (at most
+        ``max_candidates``; on a tie, the most recently joined)."""
+        keys = {*terms.title, *terms.body, *terms.entities}
+        counted = sorted(
+            (len(self._postings[key]), key)
+            for key in keys
+            if 0 < len(self._postings.get(key, ())) <= self._cfg.max_postings
+        )
+        shared: Counter[str] = Counter()
+        for _, key in counted[: self._cfg.rare_terms]:
+            shared.update(self._postings[key])
+        best = sorted(
+            shared.items(), key=lambda item: (-item[1], -self._stories[item[0]].last_seen, item[0])
+        )
+        return [self._stories[story_id] for story_id, _ in best[: self._cfg.max_candidates]]
+
+    def _weighted(self, terms: Terms) -> tuple[Vector, Vector, Vector]:
+        """Unit TF-IDF vectors of the three features, IDF over the live stories."""
+        total = len(self._stories) + 1
+        out = []
+        for counts in (terms.title, terms.body, terms.entities):
+            vector = {
+                key: (1.0 + math.log(count))
+                * (1.0 + math.log(total / (1 + len(self._postings.get(key, ())))))
+                for key, count in counts.items()
+            }
+            norm = _norm(vector)
+            out.append({key: w / norm for key, w in vector.items()} if norm else {})
+        return tuple(out)
+
+    def _score(self, query: tuple[Vector, float], at: int, story: Story) -> float:
+        vector, weight_sum = query
+        if not weight_sum:
+            return 0.0
+        flat = story.flat
+        dot = sum(w * flat.get(key, 0.0) for key, w in vector.items())
+        idle_hours = max(0, at - story.last_seen) / HOUR_MS
+        return dot / weight_sum * math.exp(-idle_hours / self._cfg.time_scale_hours)
+
+    def _start(self, story_id: str, at: int, vectors) -> Story:
+        story = Story(story_id, at, at, 0, ({}, {}, {}))
+        self._stories[story_id] = story
+        self._join(story, vectors, at, 1)
+        self.peak = max(self.peak, len(self._stories))
+        return story
+
+    def _join(self, story: Story, vectors, at: int, size: int) -> None:
+        """Add vectors to the centroid, keep its heaviest ``max_terms`` per feature, re-index."""
+        before = _keys(story.vectors)
+        story.vectors = tuple(
+            _capped(_added(centroid, vector), self._cfg.max_terms)
+            for centroid, vector in zip(story.vectors, vectors, strict=True)
+        )
+        story.flat = _flat(story.vectors)
+        story.size += size
+        self._reindex(story.id, before, _keys(story.vectors))
+        self._touch(story, at)
+
+    def _touch(self, story: Story, at: int) -> None:
+        story.last_seen = max(story.last_seen, at)
+        self._stories.move_to_end(story.id)
+        self._dirty["s:" + story.id] = story.id
+
+    def _fold(self, other: Story, survivor: Story) -> Alias:
+        """``other`` is the same story as ``survivor``: its centroid joins the survivor's."""
+        self._drop(other)
+        self._dirty["s:" + other.id] = other.id  # no longer live: encoded as folded
+        survivor.first_seen = min(survivor.first_seen, other.first_seen)
+        self._join(survivor, other.vectors, other.last_seen, other.size)
+        return Alias(other.id, survivor.id)
+
+    def _drop(self, story: Story) -> None:
+        del self._stories[story.id]
+        self._reindex(story.id, _keys(story.vectors), set())
+
+    def _remember(self, article_id: str, story_id: str, at: int) -> None:
+        self._articles[article_id] = (story_id, at)
+        self._articles.move_to_end(article_id)
+        self._dirty["a:" + article_id] = _article_record(article_id, story_id, at)
+
+    def _reindex(self, story_id: str, before: set[str], after: set[str]) -> None:
+        for key in before - after:
+            holders = self._postings[key]
+            holders.discard(story_id)
+            if not holders:
+                del self._postings[key]
+        for key in after - before:
+            self._postings.setdefault(key, set()).add(story_id)
+
+    def _apply(self, record: dict) -> None:
+        """Replay one state record (restore): the latest record of a key wins."""
+        kind = record["k"]
+        if kind == "a":
+            self._articles[record["id"]] = (record["s"], record["at"])
+            self._articles.move_to_end(record["id"])
+            return
+        old = self._stories.get(record["id"])
+        if old is not None:
+            self._drop(old)
+        if kind == "s":
+            vectors = tuple(dict(v) for v in record["v"])
+            story = Story(record["id"], record["f"], record["l"], record["n"], vectors)
+            self._stories[story.id] = story
+            self._reindex(story.id, set(), _keys(vectors))
+            self.peak = max(self.peak, len(self._stories))
+
+
+def _added(centroid: Vector, vector: Vector) -> Vector:
+    out = dict(centroid)
+    for key, weight in vector.items():
+        out[key] = out.get(key, 0.0) + weight
+    return out
+
+
+def _capped(vector: Vector, limit: int) -> Vector:
+    if len(vector) <= limit:
+        return vector
+    return dict(sorted(vector.items(), key=lambda item: (-item[1], item[0]))[:limit])
+
+
+def _flat(vectors) -> Vector:
+    """The features' unit vectors in one, keys prefixed with the feature's number."""
+    flat = {}
+    for number, vector in enumerate(vectors):
+        norm = _norm(vector)
+        if norm:
+            flat.update((f"{number}{key}", w / norm) for key, w in vector.items())
+    return flat
+
+
+def _query(vectors, weights) -> tuple[Vector, float]:
+    """An article's unit feature vectors as one, each scaled by its feature's weight, and the sum
+    of the weights of the features it has (the score's denominator)."""
+    query, weight_sum = {}, 0.0
+    for number, (vector, weight) in enumerate(zip(vectors, weights, strict=True)):
+        if vector:
+            weight_sum += weight
+            query.update((f"{number}{key}", weight * w) for key, w in vector.items())
+    return query, weight_sum
+
+
+def _keys(vectors) -> set[str]:
+    return {key for vector in vectors for key in vector}
+
+
+def _norm(vector: Vector) -> float:
+    return math.sqrt(sum(w * w for w in vector.values()))
+
+
+def _story_record(story: Story) -> bytes:
+    return encode_record(
+        {
+            "k": "s",
+            "id": story.id,
+            "f": story.first_seen,
+            "l": story.last_seen,
+            "n": story.size,
+            "v": [{key: round(w, 5) for key, w in v.items()} for v in story.vectors],
+        }
+    )
+
+
+def _folded_record(story_id: str) -> bytes:
+    return encode_record({"k": "x", "id": story_id})
+
+
+def _article_record(article_id: str, story_id: str, at: int) -> bytes:
+    return encode_record({"k": "a", "id": article_id, "s": story_id, "at": at})
+
+
+# The index's short record keys <-> schemas/state_story_record.v1.avsc.
+_KINDS = {"s": "story", "x": "folded", "a": "article"}
+_FIELDS = {"f": "first_seen_ms", "l": "last_seen_ms", "n": "size", "s": "story_id", "at": "at_ms"}
+
+
+def encode_record(record: dict) -> bytes:
+    """The record in the versioned Avro format of ``state_story_record`` (shared by Beam state and
+    the changelog topic), vectors sorted by term so equal records make equal bytes."""
+    avro = {"kind": _KINDS[record["k"]], "id": record["id"]}
+    avro.update({name: record.get(short) for short, name in _FIELDS.items()})
+    avro["vectors"] = [
+        [{"term": t, "weight": w} for t, w in sorted(v.items())] for v in record.get("v", ())
+    ]
+    return state_codec(RECORD_SCHEMA, RECORD_FORMAT).encode(avro)
+
+
+def decode_record(data: bytes) -> dict:
+    """Inverse of the record encoders; raises ValueError on bytes they did not write (or a newer
+    version wrote), as dedup's index entries do, so a changelog restore skips them."""
+    try:
+        avro = state_codec(RECORD_SCHEMA, RECORD_FORMAT).decode(data)
+    except StateFormatError as exc:
+        raise ValueError(f"not a story state record: {exc}") from exc
+    kind = {name: short for short, name in _KINDS.items()}[avro["kind"]]
+    record = {"k": kind, "id": avro["id"]}
+    record.update({short: avro[name] for short, name in _FIELDS.items() if avro[name] is not None})
+    if kind == "s":
+        record["v"] = [{term["term"]: term["weight"] for term in v} for v in avro["vectors"]]
+    return record
+
+
+def record_time(record: dict) -> int | None:
+    """When a record last mattered (ms): a story's last article, an article's arrival."""
+    return record.get("l", record.get("at"))
