@@ -112,7 +112,7 @@ def test_the_scan_reads_from_the_floor_and_holds_only_what_was_in_flight(
     assert found.records_read == end - floor_at == done_after_floor + 1, (
         "the scan read exactly the records between the floor and the end, not the history"
     )
-    assert found.written == {f"{topics['raw']}/0@{slow}": None}, (
+    assert found.found.written == {f"{topics['raw']}/0@{slow}": None}, (
         "it holds one entry, the uncommitted input's coordinates, however many records it read"
     )
 
