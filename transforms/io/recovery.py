@@ -24,8 +24,14 @@ appears for one input. An enriched record found this way is handed to the file s
 died. Files are therefore at-least-once, topics effectively-once. A committed partition without a
 floor (committed by an older version) makes the scan start at the output topics' log start.
 
-The floor assumes no output of an input is written by an earlier attempt than the read whose ref
-is committed; Prism fails the job rather than retry a bundle, so a restart is always a new read.
+A restarted run breaks the stamp's argument: an input it reads again carries a floor of this
+run, above the outputs an earlier run wrote for later inputs. Committed past skipped inputs with
+that floor, a second crash would make the next scan start above those outputs and write them
+again. So ``SkipWritten`` also caps each input's floor (``FloorCaps``) at the lowest output the
+scan found of any later input of its partition: a committed floor is at or below every output,
+of this run or an earlier one, of every input at or after the committed offset. Within one run
+the stamp alone suffices: Prism fails the job rather than retry a bundle, so a restart is always
+a new run with a new scan.
 """
 
 from __future__ import annotations
