@@ -11,7 +11,8 @@ that were written are read again and recognised by ``recovery.SkipWritten``.
 Each commit records, in its metadata, the output floor of the input just before the committed
 offset (``SourceRef.output_floor``, stamped by ``output_floor.StampOutputFloor``). Inputs at or
 after the committed offset passed the stamp later, so all their outputs lie at or after that
-floor: the restart scan starts there and misses nothing (DESIGN.md, "Kafka commit metadata").
+floor: the restart scan starts there and misses nothing (DESIGN.md, "Kafka commit metadata"; an
+input read again after a restart has its floor capped by the scan, see ``recovery.FloorCaps``).
 ``CommitStarts`` gives a partition its group never committed a first commit, at its log start
 with the floor sampled then, before the reader starts on it: every partition a job has read has
 a floor, and a restart scans the outputs from there instead of from their beginning.

@@ -6,7 +6,8 @@ records the floor of the input just below each committed offset in the commit's 
 (``kafka_commit.commit_metadata``); inputs at or after the committed offset pass the stamp later
 (a partition's records are read and passed on in order, the stamp fused with the reader), so all
 their outputs lie at or after that floor: the restart scan (``recovery.py``) and the Flink restore
-guard (``restore_guard.py``) start there and miss nothing.
+guard (``restore_guard.py``) start there and miss nothing. After a restart an earlier run's
+outputs of later inputs may lie below a re-read input's stamp: ``recovery.FloorCaps`` lowers it.
 
 A floor is resampled at most every ``max_age_seconds``: an older sample is still a floor, only a
 lower one (a longer scan after a restart).

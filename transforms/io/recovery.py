@@ -24,17 +24,25 @@ appears for one input. An enriched record found this way is handed to the file s
 died. Files are therefore at-least-once, topics effectively-once. A committed partition without a
 floor (committed by an older version) makes the scan start at the output topics' log start.
 
-The floor assumes no output of an input is written by an earlier attempt than the read whose ref
-is committed; Prism fails the job rather than retry a bundle, so a restart is always a new read.
+A restarted run breaks the stamp's argument: an input it reads again carries a floor of this
+run, above the outputs an earlier run wrote for later inputs. Committed past skipped inputs with
+that floor, a second crash would make the next scan start above those outputs and write them
+again. So ``SkipWritten`` also caps each input's floor (``FloorCaps``) at the lowest output the
+scan found of any later input of its partition: a committed floor is at or below every output,
+of this run or an earlier one, of every input at or after the committed offset. Within one run
+the stamp alone suffices: Prism fails the job rather than retry a bundle, so a restart is always
+a new run with a new scan.
 """
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -54,6 +62,8 @@ STEP = "recover"
 WRITTEN = "written"
 REFILE = "refile"
 OutputPartition = tuple[str, int]
+# (topic, partition, offset) of one output record.
+OutputPosition = tuple[str, int, int]
 _NOT_WRITTEN = object()
 
 
@@ -104,7 +114,7 @@ class OutputScan:
         }
         self.read = 0
 
-    def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
+    def __iter__(self) -> Iterator[tuple[OutputPosition, str, dict[str, Any]]]:
         todo, consumer = self._todo, self._consumer
         if not todo:
             return
@@ -118,16 +128,66 @@ class OutputScan:
                         continue
                     self.read += 1
                     try:
-                        yield decode_any(message.value)
+                        schema, record = decode_any(message.value)
                     except CodecError:
                         continue
+                    yield (tp.topic, tp.partition, message.offset), schema, record
+
+
+Written = dict[str, dict[str, Any] | None]
+
+
+class FloorCaps:
+    """The floors a restarted run may pass on: per input partition and offset, no higher (per
+    output partition) than the lowest scan-found output of any input after that offset.
+
+    A re-read input is stamped with a floor of this run, above the outputs an earlier run wrote
+    for later inputs; committed with it, a second crash would scan past those outputs. Capped,
+    every committed floor stays at or below every output of every input at or after the
+    committed offset. Once the run has read past its last found input, nothing is capped."""
+
+    def __init__(self, found: Iterable[tuple[int, int, OutputPosition]]) -> None:
+        """``found``: (input partition, input offset, output position) of each found output."""
+        lowest: dict[int, dict[int, dict[OutputPartition, int]]] = {}
+        for partition, offset, (topic, out_partition, out_offset) in found:
+            outs = lowest.setdefault(partition, {}).setdefault(offset, {})
+            outs[(topic, out_partition)] = min(
+                outs.get((topic, out_partition), out_offset), out_offset
+            )
+        self._offsets: dict[int, list[int]] = {}
+        self._after: dict[int, list[dict[OutputPartition, int]]] = {}
+        for partition, by_offset in lowest.items():
+            offsets = sorted(by_offset)
+            suffix: list[dict[OutputPartition, int]] = []
+            acc: dict[OutputPartition, int] = {}
+            for offset in reversed(offsets):
+                acc = {**acc, **{tp: min(o, acc.get(tp, o)) for tp, o in by_offset[offset].items()}}
+                suffix.append(acc)
+            self._offsets[partition] = offsets
+            self._after[partition] = suffix[::-1]
+
+    def cap(self, partition: int, offset: int, floor: Floor | None) -> Floor | None:
+        """``floor`` lowered to the found outputs of inputs of ``partition`` after ``offset``."""
+        offsets = self._offsets.get(partition, [])
+        first_after = bisect.bisect_right(offsets, offset)
+        if floor is None or first_after == len(offsets):
+            return floor
+        lowest = self._after[partition][first_after]
+        return tuple((t, p, min(o, lowest.get((t, p), o))) for t, p, o in floor)
+
+
+class Found(NamedTuple):
+    """What the scan found for the inputs at or after the committed offsets: those with outputs
+    (``written``) and the caps on the floors the run may commit (``caps``)."""
+
+    written: Written
+    caps: FloorCaps
 
 
 class Recovery(NamedTuple):
-    """What the restart scan found: the inputs whose outputs are written (``written_after``) and
-    how many output records it read to find them."""
+    """What the restart scan found (``written_after``) and how many output records it read."""
 
-    written: dict[str, dict[str, Any] | None]
+    found: Found
     records_read: int
 
 
@@ -144,20 +204,20 @@ def find_written(
     starts = scan_starts((floor for _, floor in points.values()), bounds)
     committed = {partition: offset for partition, (offset, _) in points.items()}
     scan = OutputScan(consumer, starts, {tp: end for tp, (_, end) in bounds.items()})
-    written = written_after(scan, input_topic, committed, keep_records)
+    found = written_after(scan, input_topic, committed, keep_records)
     _LOG.info(
         "recovery read %d output records: %d inputs after the committed offsets have outputs",
-        scan.read, len(written),
+        scan.read, len(found.written),
     )  # fmt: skip
-    return Recovery(written, scan.read)
+    return Recovery(found, scan.read)
 
 
-Written = dict[str, dict[str, Any] | None]
-_RUNS: dict[str, Written] = {}
+_RUNS: dict[str, Any] = {}
 _RUNS_LOCK = threading.Lock()
+T = TypeVar("T")
 
 
-def once_per_run(run: str, scan: Callable[[], Written]) -> Written:
+def once_per_run(run: str, scan: Callable[[], T]) -> T:
     """What ``scan`` found for job run ``run``, scanning only the first time this process asks;
     later callers wait for that scan and share its result."""
     with _RUNS_LOCK:
@@ -181,14 +241,14 @@ class SkipWrittenFn(beam.DoFn):
         self._outputs = outputs
         self._refile = refile
         self._run = run
-        self._written: Written = {}
+        self._found = Found({}, FloorCaps(()))
         self._records_scanned: int | None = None
         self._skipped = Metrics.counter(f"newsflow.{STEP}", "skipped_already_written")
         self._scans = Metrics.counter(f"newsflow.{STEP}", "restart_scans")
         self._scanned = Metrics.counter(f"newsflow.{STEP}", "output_records_scanned")
 
     def setup(self) -> None:
-        self._written = once_per_run(self._run, self._scan)
+        self._found = once_per_run(self._run, self._scan)
 
     def start_bundle(self) -> None:
         """Count the scan this instance ran in the first bundle's metrics (setup has none)."""
@@ -197,12 +257,12 @@ class SkipWrittenFn(beam.DoFn):
             self._scanned.inc(self._records_scanned)
             self._records_scanned = None
 
-    def _scan(self) -> Written:
-        found = self._connection.broker.call(
+    def _scan(self) -> Found:
+        recovery = self._connection.broker.call(
             f"scanning {', '.join(self._outputs)} for written inputs", self._find_written
         )
-        self._records_scanned = found.records_read
-        return found.written
+        self._records_scanned = recovery.records_read
+        return recovery.found
 
     def _find_written(self) -> Recovery:
         consumer = self._connection.consumer(self._group)
@@ -212,8 +272,12 @@ class SkipWrittenFn(beam.DoFn):
             consumer.close(autocommit=False)
 
     def process(self, raw: RawEvent):
+        ref = raw.ref
+        floor = self._found.caps.cap(ref.partition, ref.offset, ref.output_floor)
+        if floor != ref.output_floor:
+            raw = dataclasses.replace(raw, ref=dataclasses.replace(ref, output_floor=floor))
         # Each input is read once more at most: free it (shared by the run's instances).
-        record = self._written.pop(str(raw.ref), _NOT_WRITTEN)
+        record = self._found.written.pop(str(raw.ref), _NOT_WRITTEN)
         if record is _NOT_WRITTEN:
             yield raw
             return
@@ -225,16 +289,18 @@ class SkipWrittenFn(beam.DoFn):
 
 
 def written_after(
-    records: Iterable[tuple[str, dict[str, Any]]],
+    records: Iterable[tuple[OutputPosition, str, dict[str, Any]]],
     input_topic: str,
     committed: dict[int, int],
     keep_records: bool = True,
-) -> dict[str, dict[str, Any] | None]:
+) -> Found:
     """``topic/partition@offset`` of inputs at or after the committed offsets that have an output,
-    with the enriched record when that output is one and ``keep_records`` (for the file sink).
-    Inputs of partitions without a committed offset are left out: nothing of them was read."""
-    written: dict[str, dict[str, Any] | None] = {}
-    for schema, record in records:
+    with the enriched record when that output is one and ``keep_records`` (for the file sink),
+    and the floor caps their outputs' positions set. Inputs of partitions without a committed
+    offset are left out: nothing of them was read."""
+    written: Written = {}
+    positions: list[tuple[int, int, OutputPosition]] = []
+    for position, schema, record in records:
         coords = record.get("kafka")
         if not coords or coords["topic"] != input_topic:
             continue
@@ -244,7 +310,8 @@ def written_after(
         key = f"{coords['topic']}/{coords['partition']}@{coords['offset']}"
         enriched = keep_records and schema == ENRICHED and record.get("duplicate_of") is None
         written[key] = record if enriched else None
-    return written
+        positions.append((coords["partition"], coords["offset"], position))
+    return Found(written, FloorCaps(positions))
 
 
 class SkipWritten(beam.PTransform):

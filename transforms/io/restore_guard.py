@@ -86,7 +86,7 @@ def written_inputs(
     found: set[str] = set()
     ends_by_partition = {tp: end for tp, (_, end) in bounds.items()}
     scan = OutputScan(consumer, starts, ends_by_partition)
-    for _schema, record in scan:
+    for _position, _schema, record in scan:
         coords = record.get("kafka")
         if (
             coords

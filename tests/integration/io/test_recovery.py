@@ -28,6 +28,7 @@ from pipelines.kafka_tools import read_topic
 from schemas.codec import DEAD_LETTER, decode_any, encode
 from transforms.io.kafka_clients import KafkaConnection
 from transforms.io.kafka_commit import commit_metadata
+from transforms.io.output_floor import floor_now
 from transforms.io.recovery import WRITTEN, SkipWrittenFn, find_written
 from transforms.text.models import DeadLetter, RawEvent, SourceRef
 from transforms.text.records import dead_letter_record
@@ -53,6 +54,16 @@ def _letter(raw: str, offset: int, stamp_ms: int) -> bytes:
         exception_class=None, failed_at=stamp_ms,
     )  # fmt: skip
     return encode(dead_letter_record(letter, "test"), DEAD_LETTER)
+
+
+def _outputs_per_input(topics: dict[str, str], bootstrap: str) -> dict[int, int]:
+    """Input offset -> how many output records (in any of the three topics) it has."""
+    per_input: dict[int, int] = {}
+    for name in ("enriched", "duplicates", "dlq"):
+        for message in read_topic(topics[name], bootstrap, {}):
+            offset = decode_any(message.value)[1]["kafka"]["offset"]
+            per_input[offset] = per_input.get(offset, 0) + 1
+    return per_input
 
 
 def _send_in_order(producer: KafkaProducer, topic: str, values: list[tuple[bytes, int]]) -> list:
@@ -112,7 +123,7 @@ def test_the_scan_reads_from_the_floor_and_holds_only_what_was_in_flight(
     assert found.records_read == end - floor_at == done_after_floor + 1, (
         "the scan read exactly the records between the floor and the end, not the history"
     )
-    assert found.written == {f"{topics['raw']}/0@{slow}": None}, (
+    assert found.found.written == {f"{topics['raw']}/0@{slow}": None}, (
         "it holds one entry, the uncommitted input's coordinates, however many records it read"
     )
 
@@ -124,11 +135,7 @@ def test_a_restart_writes_nothing_twice_for_the_slow_article(
     argv = [*run_args(kafka_bootstrap, topics, group, tmp_path / "files"), "--stop-at-end"]
     assert cli.main(argv) == 0
 
-    per_input: dict[int, int] = {}
-    for name in ("enriched", "duplicates", "dlq"):
-        for message in read_topic(topics[name], kafka_bootstrap, {}):
-            offset = decode_any(message.value)[1]["kafka"]["offset"]
-            per_input[offset] = per_input.get(offset, 0) + 1
+    per_input = _outputs_per_input(topics, kafka_bootstrap)
     assert per_input == dict.fromkeys(range(slow + 2), 1), "the slow input kept its old output"
     consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group)
     tp = TopicPartition(topics["raw"], 0)
@@ -171,3 +178,52 @@ def test_the_instances_of_one_run_share_one_scan_and_a_restart_scans_again(
     assert _outputs(restarted, slow_input) == [(WRITTEN, slow_input.ref)], (
         "a new run (a restarted job) scans again"
     )
+
+
+def test_a_second_crash_after_committing_past_skipped_inputs_loses_no_earlier_output(
+    kafka_bootstrap, unique_topic, run_args, tmp_path
+):
+    """Run 1 read 100 inputs, wrote outputs for 0..80 (dlq offsets 0..80), committed 50 with
+    floor 50 and died. Run 2 (a real ``SkipWrittenFn`` on its own scan) re-reads 50..60, stamped
+    with its own floor (81, the end when it read), skips them, commits 61 with the floor input 60
+    carries, and dies. Run 3 must still find run 1's outputs of 61..80 and write none again."""
+    topics = {n: unique_topic(1, n) for n in ("raw", "enriched", "duplicates", "dlq")}
+    outputs = (topics["enriched"], topics["duplicates"], topics["dlq"])
+    group = f"test-recovery-{uuid.uuid4().hex[:8]}"
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    now = int(time.time() * 1000)
+    _send_in_order(producer, topics["raw"], [(_event(n), now) for n in range(100)])
+    _send_in_order(
+        producer, topics["dlq"], [(_letter(topics["raw"], n, now), now) for n in range(81)]
+    )
+    producer.close()
+    raw_tp = TopicPartition(topics["raw"], 0)
+    run1_floor = ((topics["dlq"], 0, 50), (topics["duplicates"], 0, 0), (topics["enriched"], 0, 0))
+    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group)
+    consumer.commit({raw_tp: OffsetAndMetadata(50, commit_metadata(now, run1_floor), -1)})
+
+    kafka = KafkaConnection.of(kafka_bootstrap)
+    run2 = _setup_copy(SkipWrittenFn(kafka, group, topics["raw"], outputs, False, "run-2"))
+    stamped = floor_now(kafka, outputs)
+    assert (topics["dlq"], 0, 81) in stamped, (
+        "run 2 stamps its re-read inputs above run 1's outputs"
+    )
+    passed = [
+        _outputs(run2, RawEvent(b"", SourceRef(topics["raw"], 0, n, output_floor=stamped)))
+        for n in range(50, 61)
+    ]
+    assert all(tag == WRITTEN for [(tag, _)] in passed), "run 2 skips inputs 50..60"
+    last_ref = passed[-1][0][1]
+    consumer.commit(
+        {raw_tp: OffsetAndMetadata(61, commit_metadata(now, last_ref.output_floor), -1)}
+    )
+
+    found = find_written(consumer, topics["raw"], outputs, keep_records=False)
+    consumer.close()
+    assert set(found.found.written) == {f"{topics['raw']}/0@{n}" for n in range(61, 81)}, (
+        "run 3's scan starts at or below run 1's outputs of the inputs after the commit"
+    )
+    argv = [*run_args(kafka_bootstrap, topics, group, tmp_path / "files"), "--stop-at-end"]
+    assert cli.main(argv) == 0
+    per_input = _outputs_per_input(topics, kafka_bootstrap)
+    assert per_input == dict.fromkeys(range(100), 1), "every input has exactly one output record"

@@ -172,11 +172,12 @@ def test_scan_starts(case, floors, starts):
 def _enriched(partition, offset, duplicate_of=None, topic="raw"):
     record = {"id": f"a{offset}", "duplicate_of": duplicate_of,
               "kafka": {"topic": topic, "partition": partition, "offset": offset}}  # fmt: skip
-    return ENRICHED, record
+    return ("out", 0, 100 + offset), ENRICHED, record
 
 
 def _dead(partition, offset):
-    return DEAD_LETTER, {"kafka": {"topic": "raw", "partition": partition, "offset": offset}}
+    record = {"kafka": {"topic": "raw", "partition": partition, "offset": offset}}
+    return ("dlq", 0, 200 + offset), DEAD_LETTER, record
 
 
 @pytest.mark.parametrize(
@@ -187,7 +188,7 @@ def _dead(partition, offset):
             [_enriched(0, 4), _enriched(0, 5), _dead(0, 6), _enriched(0, 7, duplicate_of="a1")],
             {0: 5},
             True,
-            {"raw/0@5": _enriched(0, 5)[1], "raw/0@6": None, "raw/0@7": None},
+            {"raw/0@5": _enriched(0, 5)[2], "raw/0@6": None, "raw/0@7": None},
         ),
         (
             "without the file sink no record is kept, only the coordinates",
@@ -201,14 +202,49 @@ def _dead(partition, offset):
             [_enriched(0, 5, topic="other"), _enriched(1, 5), _enriched(2, 9)],
             {2: 3},
             True,
-            {"raw/2@9": _enriched(2, 9)[1]},
+            {"raw/2@9": _enriched(2, 9)[2]},
         ),
-        ("records without coordinates are left out", [(ENRICHED, {"kafka": None})], {0: 0},
-         True, {}),
+        ("records without coordinates are left out", [(("out", 0, 1), ENRICHED, {"kafka": None})],
+         {0: 0}, True, {}),
     ],
 )  # fmt: skip
 def test_written_after(case, records, committed, keep, expected):
-    assert written_after(records, "raw", committed, keep) == expected, case
+    assert written_after(records, "raw", committed, keep).written == expected, case
+
+
+def test_a_restarted_run_never_commits_a_floor_above_an_earlier_runs_later_outputs():
+    """Two crashes close together. Run 1 read inputs 0..99, wrote outputs for 0..80 at output
+    offsets 0..80, committed 50 (floor 50) and died. Run 2 found outputs of 50..80 and re-reads
+    from 50; its stamps carry its own floor, 81 (the output end when it read). If it commits 61
+    with floor 81 and dies, run 3 scans from 81 and misses the outputs of 61..80: a second output
+    each. Capped, the floor of input 60 is 61, the lowest output of a later found input."""
+    run1 = [(("out", 0, n), ENRICHED, _enriched(0, n)[2]) for n in range(81)]
+    found = written_after(run1, "raw", {0: 50}, keep_records=False)
+    stamped = (("out", 0, 81), ("dlq", 0, 7))
+    assert found.caps.cap(0, 60, stamped) == (("out", 0, 61), ("dlq", 0, 7)), (
+        "a floor committed after input 60 stays at or below the outputs of inputs 61..80"
+    )
+    assert found.caps.cap(0, 49, stamped) == (("out", 0, 50), ("dlq", 0, 7))
+    assert found.caps.cap(0, 80, stamped) == stamped, "past the last found input: no cap"
+    assert found.caps.cap(1, 60, stamped) == stamped, "another input partition: no cap"
+    assert found.caps.cap(0, 60, None) is None, "an unknown floor stays unknown"
+
+
+def test_the_cap_is_the_lowest_output_of_any_later_input_per_output_partition():
+    """Outputs of one input may be in several partitions, and a later input's output may lie
+    below an earlier one's (a slow article)."""
+    records = [
+        (("out", 0, 30), ENRICHED, _enriched(0, 10)[2]),
+        (("dlq", 0, 4), DEAD_LETTER, _dead(0, 12)[2]),
+        (("out", 0, 20), ENRICHED, _enriched(0, 14)[2]),
+        (("out", 0, 25), ENRICHED, _enriched(0, 16)[2]),
+    ]
+    caps = written_after(records, "raw", {0: 10}, keep_records=False).caps
+    stamped = (("dlq", 0, 9), ("out", 0, 40))
+    assert caps.cap(0, 9, stamped) == (("dlq", 0, 4), ("out", 0, 20))
+    assert caps.cap(0, 12, stamped) == (("dlq", 0, 9), ("out", 0, 20))
+    assert caps.cap(0, 14, stamped) == (("dlq", 0, 9), ("out", 0, 25))
+    assert caps.cap(0, 16, stamped) == stamped
 
 
 def test_concurrent_instances_of_one_run_wait_for_one_scan_and_share_it():
