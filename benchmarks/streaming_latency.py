@@ -84,11 +84,14 @@ def delete_topics(bootstrap: str, topics: dict[str, str]) -> None:
 
 
 class Outputs(threading.Thread):
-    """Follows the output topics; ``found`` maps input (partition, offset) to output timestamps."""
+    """Follows the output topics; ``found`` maps input (partition, offset) to output timestamps,
+    ``per_topic`` counts records by output name."""
 
     def __init__(self, bootstrap: str, topics: dict[str, str]) -> None:
         super().__init__(daemon=True)
         self.found: dict[tuple[int, int], list[int]] = {}
+        self.per_topic: Counter = Counter()
+        self._names = {topic: name for name, topic in topics.items()}
         self._stopping = threading.Event()
         self._consumer = KafkaConsumer(
             *(topics[name] for name in OUTPUTS),
@@ -105,6 +108,7 @@ class Outputs(threading.Thread):
                     coords = decode_any(message.value)[1]["kafka"]
                     key = (coords["partition"], coords["offset"])
                     self.found.setdefault(key, []).append(message.timestamp)
+                    self.per_topic[self._names[message.topic]] += 1
         self._consumer.close()
 
     def stop(self) -> None:

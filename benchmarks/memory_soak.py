@@ -1,0 +1,256 @@
+"""Memory per remembered article where it is paid: the RSS of every process of the streaming job.
+
+``newsflow run`` (streaming, Prism) on fresh topics of the broker at ``--bootstrap-servers``, fed
+distinct articles at a steady ``--rate`` for ``--minutes``; every ``--sample-seconds`` the RSS of
+each process of the job's tree is read (``/proc`` through psutil) and written with the outputs
+so far to ``--csv``. Processes by role: ``launcher`` (the ``newsflow run`` process; Prism runs
+its SDK worker in it, LOOPBACK, so the dedup index a DoFn caches lives here), ``prism`` (the
+runner, which holds Beam state: the dedup bag of encoded entries), ``ner-pool`` (the spawned
+NER processes and multiprocessing's helpers).
+
+Articles remembered = enriched outputs (each kept article is one index entry). Growth per
+remembered article is the least-squares slope of RSS over that count, on the samples after
+``--warmup-minutes`` (model loads, first bundles, caches filling are paid before), per role and
+in total. With a short ``-- --dedup-ttl-hours`` the index forgets entries older than the TTL,
+so once the run is past warm-up + TTL the slope over time should be flat (printed as MiB per
+minute after ``--flat-after-minutes``).
+
+The corpus needs more distinct articles than NewsArticles holds (3,824; 30 minutes at 6/s
+is 10,800), so articles are recombined from its real sentences: all sentences (split after
+``.``, ``!``, ``?`` before a capital; 30-400 characters; each once) are shuffled with a fixed
+seed and dealt ``--sentences`` at a time, in one paragraph, reshuffled when exhausted; a
+recombined article's source is the site of its first sentence's article. Two articles of one
+deal share no sentence, so no two are alike by newsflow's fingerprints; the duplicates topic's
+count is printed to show it. No assertion: figures for docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from corpora import news_articles
+from kafka import KafkaProducer
+from streaming_latency import OUTPUTS, ROOT, Outputs, create_topics, delete_topics, free_port
+
+from pipelines.kafka_tools import send_steadily
+
+ROLES = ("launcher", "prism", "ner-pool")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
+MIB = 1024 * 1024
+
+
+def real_sentences() -> list[tuple[str, str]]:
+    """Every distinct sentence of NewsArticles with the site it came from, in file order."""
+    seen: set[str] = set()
+    sentences = []
+    for article in news_articles():
+        site = urlsplit(article.url).hostname or "unknown"
+        for sentence in SENTENCE_END.split(article.text):
+            sentence = sentence.strip()
+            if 30 <= len(sentence) <= 400 and sentence not in seen:
+                seen.add(sentence)
+                sentences.append((sentence, site))
+    return sentences
+
+
+def recombined_events(count: int, per_article: int, seed: int = 19) -> Iterator[bytes]:
+    """``count`` newsflow events, each ``per_article`` real sentences dealt from a shuffle."""
+    sentences, rng, deck = real_sentences(), random.Random(seed), []
+    for n in range(count):
+        if len(deck) < per_article:
+            deck = sentences[:]
+            rng.shuffle(deck)
+        dealt, deck = deck[:per_article], deck[per_article:]
+        site = dealt[0][1]
+        yield json.dumps({
+            "id": f"soak-{n}", "url": f"https://{site}/soak/{n}", "source": site,
+            "body": " ".join(text for text, _ in dealt),
+        }).encode()  # fmt: skip
+
+
+def role(proc: psutil.Process, job_pid: int) -> str:
+    if proc.pid == job_pid:
+        return "launcher"
+    try:
+        cmdline = " ".join(proc.cmdline())
+    except psutil.Error:
+        return "gone"
+    return "prism" if "prism" in cmdline and "python" not in cmdline else "ner-pool"
+
+
+def rss_by_role(job_pid: int) -> dict[str, int]:
+    """Bytes resident per role, summed over the job's process tree now."""
+    totals = dict.fromkeys(ROLES, 0)
+    try:
+        root = psutil.Process(job_pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return totals
+    for proc in procs:
+        try:
+            name = role(proc, job_pid)
+            totals[name] = totals.get(name, 0) + proc.memory_info().rss
+        except psutil.Error:
+            continue
+    return totals
+
+
+class Sampler(threading.Thread):
+    """Writes a row every ``interval`` s: time, outputs per topic, RSS per role and total."""
+
+    def __init__(self, job_pid: int, outputs: Outputs, interval: float, path: Path) -> None:
+        super().__init__(daemon=True)
+        self.rows: list[dict[str, float]] = []
+        self._job, self._outputs, self._interval, self._path = job_pid, outputs, interval, path
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        start = time.monotonic()
+        with self._path.open("w", newline="") as out:
+            fields = ["minutes", "enriched", "duplicates", "dlq", *ROLES, "total"]
+            writer = csv.DictWriter(out, fields, extrasaction="ignore")
+            writer.writeheader()
+            while not self._stopping.wait(self._interval):
+                rss = rss_by_role(self._job)
+                counts = {name: self._outputs.per_topic[name] for name in OUTPUTS}
+                row = {"minutes": (time.monotonic() - start) / 60, **counts, **rss,
+                       "total": sum(rss.values())}  # fmt: skip
+                self.rows.append(row)
+                writer.writerow(row)
+                out.flush()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join(timeout=30)
+
+
+def slope(xs: list[float], ys: list[float]) -> float:
+    """Least-squares slope of ys over xs; NaN with fewer than two distinct xs."""
+    n = len(xs)
+    mean_x, mean_y = sum(xs) / max(n, 1), sum(ys) / max(n, 1)
+    var = sum((x - mean_x) ** 2 for x in xs)
+    cov = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
+    return cov / var if var else float("nan")
+
+
+def report(rows: list[dict[str, float]], args) -> None:
+    """Growth per remembered article after warm-up, and MiB per minute after the flat point."""
+    after = [r for r in rows if r["minutes"] >= args.warmup_minutes]
+    if len(after) < 2:
+        print("too few samples after warm-up")
+        return
+    first, last = after[0], after[-1]
+    print(f"samples after {args.warmup_minutes:g} min: {len(after)}, "
+          f"enriched {first['enriched']:.0f} -> {last['enriched']:.0f}")  # fmt: skip
+    print("| role | RSS MiB at warm-up end | RSS MiB at the end | growth bytes per remembered "
+          "article (slope) | (end - start) / articles |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    added = last["enriched"] - first["enriched"]
+    for name in (*ROLES, "total"):
+        per = slope([r["enriched"] for r in after], [r[name] for r in after])
+        delta = (last[name] - first[name]) / added if added else float("nan")
+        print(f"| {name} | {first[name] / MIB:.1f} | {last[name] / MIB:.1f} | {per:.0f} "
+              f"| {delta:.0f} |")  # fmt: skip
+    flat = [r for r in rows if r["minutes"] >= args.flat_after_minutes]
+    if len(flat) >= 2:
+        per_minute = slope([r["minutes"] for r in flat], [r["total"] / MIB for r in flat])
+        print(f"total RSS slope after {args.flat_after_minutes:g} min: {per_minute:.2f} MiB/min")
+
+
+def run_job(args, payloads: list[bytes], log: Path) -> tuple[list[dict[str, float]], Outputs]:
+    run = uuid.uuid4().hex[:8]
+    topics = create_topics(args.bootstrap_servers, run)
+    outputs = Outputs(args.bootstrap_servers, topics)
+    outputs.start()
+    argv = [
+        sys.executable, "-m", "pipelines.cli", "run",
+        "--bootstrap-servers", args.bootstrap_servers,
+        "--input-topic", topics["raw"], "--output-topic", topics["enriched"],
+        "--duplicates-topic", topics["duplicates"], "--dead-letter-topic", topics["dlq"],
+        "--consumer-group", f"soak-{run}", "--metrics-port", str(free_port()), *args.job_args,
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with log.open("ab") as out:
+        job = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    sampler = Sampler(job.pid, outputs, args.sample_seconds, args.csv)
+    sampler.start()
+    try:
+        time.sleep(args.warmup_seconds)
+        producer = KafkaProducer(bootstrap_servers=args.bootstrap_servers, acks="all", linger_ms=5)
+        send_steadily(producer, topics["raw"], payloads, args.rate)
+        producer.close()
+        deadline = time.monotonic() + args.drain_seconds
+        while len(outputs.found) < len(payloads) and time.monotonic() < deadline:
+            time.sleep(2)
+    finally:
+        sampler.stop()
+        os.killpg(job.pid, signal.SIGTERM)
+        try:
+            job.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(job.pid, signal.SIGKILL)
+        outputs.stop()
+    delete_topics(args.bootstrap_servers, topics)
+    return sampler.rows, outputs
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    default_servers = f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
+    parser.add_argument("--bootstrap-servers", default=default_servers, help=f"({default_servers})")
+    parser.add_argument("--rate", type=float, default=6.0, help="events/s (6)")
+    parser.add_argument("--minutes", type=float, default=30.0, help="of steady load (30)")
+    parser.add_argument("--sentences", type=int, default=10, help="per article (10)")
+    parser.add_argument("--sample-seconds", type=float, default=15.0, help="RSS sampling (15)")
+    parser.add_argument("--warmup-seconds", type=float, default=30.0, help="job start (30)")
+    parser.add_argument("--warmup-minutes", type=float, default=5.0,
+                        help="from job start; earlier samples left out of growth (5)")  # fmt: skip
+    parser.add_argument("--flat-after-minutes", type=float, default=float("inf"),
+                        help="print RSS MiB/min after this (for a short TTL)")  # fmt: skip
+    parser.add_argument("--drain-seconds", type=float, default=300.0, help="after the last send")
+    parser.add_argument("--csv", type=Path, help="samples (default: a temp file)")
+    parser.add_argument("job_args", nargs="*", help="after --: more newsflow run flags")
+    args = parser.parse_args()
+    count = int(args.rate * args.minutes * 60)
+    payloads = list(recombined_events(count, args.sentences))
+    workdir = Path(tempfile.mkdtemp(prefix="newsflow-soak-"))
+    args.csv = args.csv or workdir / "rss.csv"
+    rows, outputs = run_job(args, payloads, workdir / "job.log")
+    seen = Counter(len(found) for found in outputs.found.values())
+    print(f"corpus: {count} articles of {args.sentences} recombined NewsArticles sentences; "
+          f"rate {args.rate:g}/s for {args.minutes:g} min; samples: {args.csv}")  # fmt: skip
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; "
+          f"job flags: {' '.join(args.job_args) or '(defaults)'}")  # fmt: skip
+    twice, final = sum(n for c, n in seen.items() if c > 1), outputs.per_topic
+    print(f"inputs {count}: accounted once {seen[1]}, twice+ {twice}; "
+          f"enriched {final['enriched']}, duplicates {final['duplicates']}, "
+          f"dead letters {final['dlq']}")  # fmt: skip
+    report(rows, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
