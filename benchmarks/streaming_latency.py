@@ -12,14 +12,18 @@ partition/offset), latency = output record's Kafka timestamp - input's Kafka tim
 p99, max), and the same for inputs of the first and of the last minute (growth), and the dedup
 step's state requests per input read (scraped from the job's ``--metrics-port`` before it
 stops). Prints a markdown table and the highest rate whose p99 is within
-``--target-p99-seconds``. Extra arguments after ``--`` go to ``newsflow run`` (e.g.
-``-- --ner-processes 1``). Run it on your own broker: ``deploy/local/kafka.sh up``
-(``KAFKA_PORT`` picks the port).
+``--target-p99-seconds``, next to raw spaCy's articles per second in the same run: after the
+streaming runs, ``nlp.pipe(n_process=2)`` (``throughput.run_raw``, model load and process start
+included, as in throughput.py) over the first ``--raw-articles`` bodies of the same articles,
+and the load average around it (the figures only compare on a machine that stayed quiet).
+Extra arguments after ``--`` go to ``newsflow run`` (e.g. ``-- --ner-processes 1``). Run it on
+your own broker: ``deploy/local/kafka.sh up`` (``KAFKA_PORT`` picks the port).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -40,6 +44,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from news_events import describe, distinct_news, event_lines
 from prometheus_client.parser import text_string_to_metric_families
+from throughput import run_raw
 
 from pipelines.kafka_tools import read_topic, send_steadily
 from schemas.codec import decode_any
@@ -208,6 +213,16 @@ def summarize(rate: float, sent: dict, found: dict) -> Result:
     )  # fmt: skip
 
 
+def raw_spacy_rate(lines: list[str], count: int, folder: Path) -> tuple[float, float]:
+    """Raw ``nlp.pipe(n_process=2)`` over the bodies of the first ``count`` events: articles per
+    second (child process wall time) and its CPU seconds."""
+    texts = folder / "raw-texts.jsonl"
+    events = [json.loads(line) for line in lines[:count]]
+    texts.write_text("".join(json.dumps({"id": e["id"], "body": e["body"]}) + "\n" for e in events))
+    timed, _ = run_raw(texts, folder / "raw-entities.jsonl", 2)
+    return len(events) / timed.seconds, timed.cpu_seconds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -219,19 +234,30 @@ def main() -> int:
     parser.add_argument("--warmup-seconds", type=float, default=30.0, help="job start (30)")
     parser.add_argument("--drain-seconds", type=float, default=300.0, help="after the last send")
     parser.add_argument("--target-p99-seconds", type=float, default=5.0, help="(5)")
+    parser.add_argument("--raw-articles", type=int, default=1000,
+                        help="bodies raw nlp.pipe(n_process=2) times (1000; 0: none)")  # fmt: skip
     parser.add_argument("job_args", nargs="*", help="after --: more newsflow run flags")
     args = parser.parse_args()
     count = int(max(args.rates) * args.minutes * 60)
     selection = distinct_news(count, MIN_WORDS)
     lines = list(event_lines(selection.articles))
     log = Path(tempfile.mkdtemp(prefix="newsflow-stream-bench-")) / "job.log"
-    results = []
+    results, load = [], [os.getloadavg()[0]]
     for rate in args.rates:
         payloads = [line.encode() for line in lines[: int(rate * args.minutes * 60)]]
         results.append(measure(args, rate, payloads, log))
+    load.append(os.getloadavg()[0])
+    if args.raw_articles:
+        raw, raw_cpu = raw_spacy_rate(lines, args.raw_articles, log.parent)
+        load.append(os.getloadavg()[0])
     print(f"corpus: {describe(selection)}")
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; "
-          f"job flags: {' '.join(args.job_args) or '(defaults)'}; job log: {log}")  # fmt: skip
+    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} at the start, "
+          f"{load[1]:.1f} after the streaming runs; job flags: "
+          f"{' '.join(args.job_args) or '(defaults)'}; job log: {log}")  # fmt: skip
+    if args.raw_articles:
+        print(f"raw spaCy nlp.pipe(n_process=2), first {min(args.raw_articles, len(lines))} of "
+              f"these articles: {raw:.1f} articles/s (CPU {raw_cpu:.1f} s; load average "
+              f"{load[2]:.1f} after it)")  # fmt: skip
     print(
         "| rate/s | minutes | inputs | accounted once | twice+ | p50 s | p99 s | max s "
         "| first minute p50/p99 s | last minute p50/p99 s | dedup state requests per input |"
