@@ -18,8 +18,9 @@ minute after ``--flat-after-minutes``).
 The corpus needs more distinct articles than NewsArticles holds (3,824; 30 minutes at 6/s
 is 10,800), so articles are recombined from its real sentences: all sentences (split after
 ``.``, ``!``, ``?`` before a capital; 30-400 characters; each once) are shuffled with a fixed
-seed and dealt ``--sentences`` at a time, in one paragraph, reshuffled when exhausted; a
-recombined article's source is the site of its first sentence's article. Two articles of one
+seed and dealt ``--sentences`` at a time (24, about a real article's length), in paragraphs of
+``--paragraph-sentences``, reshuffled when exhausted; a recombined article's source and URL are
+those of its first sentence's article. Two articles of one
 deal share no sentence, so no two are alike by newsflow's fingerprints; the duplicates topic's
 count is printed to show it. No assertion: figures for docs/performance.md.
 """
@@ -60,31 +61,37 @@ MIB = 1024 * 1024
 
 
 def real_sentences() -> list[tuple[str, str]]:
-    """Every distinct sentence of NewsArticles with the site it came from, in file order."""
+    """Every distinct sentence of NewsArticles with the URL of its article, in file order."""
     seen: set[str] = set()
     sentences = []
     for article in news_articles():
-        site = urlsplit(article.url).hostname or "unknown"
         for sentence in SENTENCE_END.split(article.text):
             sentence = sentence.strip()
             if 30 <= len(sentence) <= 400 and sentence not in seen:
                 seen.add(sentence)
-                sentences.append((sentence, site))
+                sentences.append((sentence, article.url))
     return sentences
 
 
-def recombined_events(count: int, per_article: int, seed: int = 19) -> Iterator[bytes]:
-    """``count`` newsflow events, each ``per_article`` real sentences dealt from a shuffle."""
+def recombined_events(
+    count: int, per_article: int, per_paragraph: int, seed: int = 19
+) -> Iterator[bytes]:
+    """``count`` newsflow events, each ``per_article`` real sentences dealt from a shuffle, in
+    paragraphs of ``per_paragraph`` (the template step remembers a page's edge paragraphs, so
+    one-paragraph articles would understate it); URL and source from the first sentence's
+    article (the URL with a query, so it is as long as a real one and unique)."""
     sentences, rng, deck = real_sentences(), random.Random(seed), []
     for n in range(count):
         if len(deck) < per_article:
             deck = sentences[:]
             rng.shuffle(deck)
         dealt, deck = deck[:per_article], deck[per_article:]
-        site = dealt[0][1]
+        texts = [text for text, _ in dealt]
+        paragraphs = [texts[i : i + per_paragraph] for i in range(0, len(texts), per_paragraph)]
+        url = dealt[0][1]
         yield json.dumps({
-            "id": f"soak-{n}", "url": f"https://{site}/soak/{n}", "source": site,
-            "body": " ".join(text for text, _ in dealt),
+            "id": f"soak-{n}", "url": f"{url}?soak={n}", "source": urlsplit(url).hostname,
+            "body": "\n\n".join(" ".join(p) for p in paragraphs),
         }).encode()  # fmt: skip
 
 
@@ -223,7 +230,8 @@ def main() -> int:
     parser.add_argument("--bootstrap-servers", default=default_servers, help=f"({default_servers})")
     parser.add_argument("--rate", type=float, default=6.0, help="events/s (6)")
     parser.add_argument("--minutes", type=float, default=30.0, help="of steady load (30)")
-    parser.add_argument("--sentences", type=int, default=10, help="per article (10)")
+    parser.add_argument("--sentences", type=int, default=24, help="per article (24)")
+    parser.add_argument("--paragraph-sentences", type=int, default=2, help="per paragraph (2)")
     parser.add_argument("--sample-seconds", type=float, default=15.0, help="RSS sampling (15)")
     parser.add_argument("--warmup-seconds", type=float, default=30.0, help="job start (30)")
     parser.add_argument("--warmup-minutes", type=float, default=5.0,
@@ -235,12 +243,13 @@ def main() -> int:
     parser.add_argument("job_args", nargs="*", help="after --: more newsflow run flags")
     args = parser.parse_args()
     count = int(args.rate * args.minutes * 60)
-    payloads = list(recombined_events(count, args.sentences))
+    payloads = list(recombined_events(count, args.sentences, args.paragraph_sentences))
     workdir = Path(tempfile.mkdtemp(prefix="newsflow-soak-"))
     args.csv = args.csv or workdir / "rss.csv"
     rows, outputs = run_job(args, payloads, workdir / "job.log")
     seen = Counter(len(found) for found in outputs.found.values())
-    print(f"corpus: {count} articles of {args.sentences} recombined NewsArticles sentences; "
+    print(f"corpus: {count} articles of {args.sentences} recombined NewsArticles sentences "
+          f"in paragraphs of {args.paragraph_sentences}; "
           f"rate {args.rate:g}/s for {args.minutes:g} min; samples: {args.csv}")  # fmt: skip
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; "
           f"job flags: {' '.join(args.job_args) or '(defaults)'}")  # fmt: skip
