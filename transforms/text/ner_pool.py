@@ -81,15 +81,16 @@ def _start_worker(model: str) -> None:
 def preload(model: str | None) -> None:
     """The fork server's model load, with the files it was loaded from. A model that does not
     load is left to the workers, whose initializer raises it to the pool's caller: the server
-    must survive it (multiprocessing's preload passes only ``ImportError``), hence any error,
-    ``SystemExit`` too (``spacy.info`` exits on a model without ``meta.json``)."""
+    must survive it (multiprocessing's preload passes only ``ImportError``): what spaCy raises
+    for a model it cannot load, ``SystemExit`` too (``spacy.info`` exits on a model without
+    ``meta.json``)."""
     global _preloaded
     if not model:
         return
     try:
         files = model_files(model)
         _preloaded = (model, load_ner_model(model), files) if files else None
-    except (Exception, SystemExit):  # reported by the workers, which load it themselves
+    except (OSError, ValueError, ImportError, LookupError, SystemExit):  # the workers report it
         _preloaded = None
 
 
