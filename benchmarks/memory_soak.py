@@ -27,14 +27,11 @@ count is printed to show it. No assertion: figures for docs/performance.md.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
 import random
 import re
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -50,10 +47,17 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corpora import news_articles
-from kafka import KafkaProducer
-from streaming_latency import OUTPUTS, ROOT, Outputs, create_topics, delete_topics, free_port
-
-from pipelines.kafka_tools import send_steadily
+from streaming_latency import (
+    OUTPUTS,
+    Outputs,
+    create_topics,
+    delete_topics,
+    feed,
+    free_port,
+    job_parser,
+    start_job,
+    stop_job,
+)
 
 ROLES = ("launcher", "prism", "ner-pool")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
@@ -189,58 +193,31 @@ def run_job(args, payloads: list[bytes], log: Path) -> tuple[list[dict[str, floa
     topics = create_topics(args.bootstrap_servers, run)
     outputs = Outputs(args.bootstrap_servers, topics)
     outputs.start()
-    argv = [
-        sys.executable, "-m", "pipelines.cli", "run",
-        "--bootstrap-servers", args.bootstrap_servers,
-        "--input-topic", topics["raw"], "--output-topic", topics["enriched"],
-        "--duplicates-topic", topics["duplicates"], "--dead-letter-topic", topics["dlq"],
-        "--consumer-group", f"soak-{run}", "--metrics-port", str(free_port()), *args.job_args,
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with log.open("ab") as out:
-        job = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    job = start_job(args, topics, f"soak-{run}", free_port(), log)
     sampler = Sampler(job.pid, outputs, args.sample_seconds, args.csv)
     sampler.start()
     try:
-        time.sleep(args.warmup_seconds)
-        producer = KafkaProducer(bootstrap_servers=args.bootstrap_servers, acks="all", linger_ms=5)
-        send_steadily(producer, topics["raw"], payloads, args.rate)
-        producer.close()
-        deadline = time.monotonic() + args.drain_seconds
-        while len(outputs.found) < len(payloads) and time.monotonic() < deadline:
-            time.sleep(2)
+        feed(args, topics, payloads, args.rate, outputs)
     finally:
         sampler.stop()
-        os.killpg(job.pid, signal.SIGTERM)
-        try:
-            job.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            os.killpg(job.pid, signal.SIGKILL)
+        stop_job(job)
         outputs.stop()
     delete_topics(args.bootstrap_servers, topics)
     return sampler.rows, outputs
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
-    default_servers = f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
-    parser.add_argument("--bootstrap-servers", default=default_servers, help=f"({default_servers})")
+    parser = job_parser(__doc__)
     parser.add_argument("--rate", type=float, default=6.0, help="events/s (6)")
     parser.add_argument("--minutes", type=float, default=30.0, help="of steady load (30)")
     parser.add_argument("--sentences", type=int, default=24, help="per article (24)")
     parser.add_argument("--paragraph-sentences", type=int, default=2, help="per paragraph (2)")
     parser.add_argument("--sample-seconds", type=float, default=15.0, help="RSS sampling (15)")
-    parser.add_argument("--warmup-seconds", type=float, default=30.0, help="job start (30)")
     parser.add_argument("--warmup-minutes", type=float, default=5.0,
                         help="from job start; earlier samples left out of growth (5)")  # fmt: skip
     parser.add_argument("--flat-after-minutes", type=float, default=float("inf"),
                         help="print RSS MiB/min after this (for a short TTL)")  # fmt: skip
-    parser.add_argument("--drain-seconds", type=float, default=300.0, help="after the last send")
     parser.add_argument("--csv", type=Path, help="samples (default: a temp file)")
-    parser.add_argument("job_args", nargs="*", help="after --: more newsflow run flags")
     args = parser.parse_args()
     count = int(args.rate * args.minutes * 60)
     payloads = list(recombined_events(count, args.sentences, args.paragraph_sentences))

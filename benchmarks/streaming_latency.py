@@ -140,38 +140,54 @@ def measure(args, rate: float, payloads: list[bytes], log: Path) -> Result:
     topics = create_topics(args.bootstrap_servers, run)
     outputs = Outputs(args.bootstrap_servers, topics)
     outputs.start()
-    argv = [
-        sys.executable, "-m", "pipelines.cli", "run",
-        "--bootstrap-servers", args.bootstrap_servers,
-        "--input-topic", topics["raw"], "--output-topic", topics["enriched"],
-        "--duplicates-topic", topics["duplicates"], "--dead-letter-topic", topics["dlq"],
-        "--consumer-group", f"bench-{run}", "--metrics-port", str(port), *args.job_args,
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with log.open("ab") as out:
-        job = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    job = start_job(args, topics, f"bench-{run}", port, log)
     try:
-        time.sleep(args.warmup_seconds)
-        producer = KafkaProducer(bootstrap_servers=args.bootstrap_servers, acks="all", linger_ms=5)
-        send_steadily(producer, topics["raw"], payloads, rate)
-        producer.close()
-        deadline = time.monotonic() + args.drain_seconds
-        while len(outputs.found) < len(payloads) and time.monotonic() < deadline:
-            time.sleep(2)
+        feed(args, topics, payloads, rate, outputs)
         time.sleep(5)  # a late second output of an input would show now
         requests = state_requests_per_input(port)
     finally:
-        os.killpg(job.pid, signal.SIGTERM)
-        try:
-            job.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            os.killpg(job.pid, signal.SIGKILL)
+        stop_job(job)
         outputs.stop()
     sent = {(m.partition, m.offset): m.timestamp
             for m in read_topic(topics["raw"], args.bootstrap_servers, {})}  # fmt: skip
     delete_topics(args.bootstrap_servers, topics)
     return replace(summarize(rate, sent, outputs.found), state_requests=requests)
+
+
+def start_job(args, topics: dict[str, str], group: str, port: int, log: Path) -> subprocess.Popen:
+    """``newsflow run`` on ``topics`` (plus ``args.job_args``) in its own process group."""
+    argv = [
+        sys.executable, "-m", "pipelines.cli", "run",
+        "--bootstrap-servers", args.bootstrap_servers,
+        "--input-topic", topics["raw"], "--output-topic", topics["enriched"],
+        "--duplicates-topic", topics["duplicates"], "--dead-letter-topic", topics["dlq"],
+        "--consumer-group", group, "--metrics-port", str(port), *args.job_args,
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with log.open("ab") as out:
+        return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+
+
+def feed(args, topics: dict[str, str], payloads: list[bytes], rate: float, outputs) -> None:
+    """After ``--warmup-seconds``, send ``payloads`` at ``rate``; then wait until each has an
+    output or ``--drain-seconds`` passed."""
+    time.sleep(args.warmup_seconds)
+    producer = KafkaProducer(bootstrap_servers=args.bootstrap_servers, acks="all", linger_ms=5)
+    send_steadily(producer, topics["raw"], payloads, rate)
+    producer.close()
+    deadline = time.monotonic() + args.drain_seconds
+    while len(outputs.found) < len(payloads) and time.monotonic() < deadline:
+        time.sleep(2)
+
+
+def stop_job(job: subprocess.Popen) -> None:
+    """SIGTERM to the job's process group, SIGKILL if it has not ended within 120 s."""
+    os.killpg(job.pid, signal.SIGTERM)
+    try:
+        job.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(job.pid, signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -223,20 +239,24 @@ def raw_spacy_rate(lines: list[str], count: int, folder: Path) -> tuple[float, f
     return len(events) / timed.seconds, timed.cpu_seconds
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
+def job_parser(doc: str) -> argparse.ArgumentParser:
+    """The flags every benchmark that feeds ``newsflow run`` takes (``start_job``, ``feed``)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
     default_servers = f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
     parser.add_argument("--bootstrap-servers", default=default_servers, help=f"({default_servers})")
-    parser.add_argument("--rates", type=float, nargs="+", default=[12.0], help="events/s (12)")
-    parser.add_argument("--minutes", type=float, default=5.0, help="of steady load per rate (5)")
     parser.add_argument("--warmup-seconds", type=float, default=30.0, help="job start (30)")
     parser.add_argument("--drain-seconds", type=float, default=300.0, help="after the last send")
+    parser.add_argument("job_args", nargs="*", help="after --: more newsflow run flags")
+    return parser
+
+
+def main() -> int:
+    parser = job_parser(__doc__)
+    parser.add_argument("--rates", type=float, nargs="+", default=[12.0], help="events/s (12)")
+    parser.add_argument("--minutes", type=float, default=5.0, help="of steady load per rate (5)")
     parser.add_argument("--target-p99-seconds", type=float, default=5.0, help="(5)")
     parser.add_argument("--raw-articles", type=int, default=1000,
                         help="bodies raw nlp.pipe(n_process=2) times (1000; 0: none)")  # fmt: skip
-    parser.add_argument("job_args", nargs="*", help="after --: more newsflow run flags")
     args = parser.parse_args()
     count = int(max(args.rates) * args.minutes * 60)
     selection = distinct_news(count, MIN_WORDS)
