@@ -6,8 +6,8 @@ are not, so every run reports the CPU seconds of each process it started, by rol
 * ``launcher``: the Python process that builds the job; Prism runs its SDK worker in it
   (LOOPBACK), so decode, cleaning, dedup, encoding and the sinks are all here;
 * ``prism``: the runner (Go);
-* ``ner-pool``: processes multiprocessing spawned: newsflow's NER pool (and its resource
-  tracker);
+* ``ner-pool``: multiprocessing's processes: newsflow's NER pool, its fork server and the
+  resource tracker;
 * ``forked``: raw ``nlp.pipe``'s ``n_process`` workers (forked);
 * ``raw``: raw ``nlp.pipe``'s own process;
 * ``py-spy``: the profiler, when ``--py-spy`` is given (its CPU is in ``total``).
@@ -66,8 +66,8 @@ def role(proc: psutil.Process, root_pid: int) -> str:
         return "py-spy"
     if "bin/newsflow" in cmdline:
         return "launcher"
-    if "prism" in cmdline and "python" not in cmdline:
-        return "prism"
+    if "prism" in cmdline and ("python" not in cmdline or "pipelines.lifeline" in cmdline):
+        return "prism"  # seen before or after pipelines.lifeline execs it
     if proc.pid == root_pid:
         return "raw"
     return "ner-pool" if "multiprocessing" in cmdline else "forked"
