@@ -6,8 +6,8 @@ are not, so every run reports the CPU seconds of each process it started, by rol
 * ``launcher``: the Python process that builds the job; Prism runs its SDK worker in it
   (LOOPBACK), so decode, cleaning, dedup, encoding and the sinks are all here;
 * ``prism``: the runner (Go);
-* ``ner-pool``: processes multiprocessing spawned: newsflow's NER pool (and its resource
-  tracker);
+* ``ner-pool``: multiprocessing's processes: newsflow's NER pool, its fork server and the
+  resource tracker;
 * ``forked``: raw ``nlp.pipe``'s ``n_process`` workers (forked);
 * ``raw``: raw ``nlp.pipe``'s own process;
 * ``py-spy``: the profiler, when ``--py-spy`` is given (its CPU is in ``total``).
@@ -17,6 +17,7 @@ Runs (``--runs``, alternated ``--repeat`` times in one session, medians printed)
 newsflow loads, NER only); ``newsflow`` is the ``newsflow process`` console script with
 ``--flags``, from the source tree ``--root`` (default: this checkout); ``base`` the same from
 ``--base-root`` (an export of another commit, e.g. ``git archive main``), for before/after.
+Each tree runs through the console script its own pyproject declares (written as pip writes it).
 
 Per-process CPU comes from sampling ``/proc`` every ``--sample-seconds`` (the last sample of a
 process that exits between samples is short by at most that much); ``total`` is exact: the
@@ -37,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,8 +66,8 @@ def role(proc: psutil.Process, root_pid: int) -> str:
         return "py-spy"
     if "bin/newsflow" in cmdline:
         return "launcher"
-    if "prism" in cmdline and "python" not in cmdline:
-        return "prism"
+    if "prism" in cmdline and ("python" not in cmdline or "pipelines.lifeline" in cmdline):
+        return "prism"  # seen before or after pipelines.lifeline execs it
     if proc.pid == root_pid:
         return "raw"
     return "ner-pool" if "multiprocessing" in cmdline else "forked"
@@ -143,9 +145,8 @@ def command(run: str, events: Path, work: Path, args, index: int) -> list[str]:
         return [python, "-c", RAW_SPACY, str(events), run[-1]]
     out = work / f"{run}-{index}"
     shutil.rmtree(out, ignore_errors=True)
-    # The console script, as a user runs it (multiprocessing re-runs a main module given as a
-    # file in every process it spawns, so ``python -c`` would hide that cost).
-    script = str(Path(python).parent / "newsflow")
+    root = args.base_root if run == "base" else args.root
+    script = str(console_script(root, work / f"{run}-script"))
     argv = [python, script, "process", str(events), "--output", str(out), *args.flags]
     if args.py_spy:
         spy = Path(shutil.which("py-spy") or Path(python).parent / "py-spy")
@@ -153,6 +154,22 @@ def command(run: str, events: Path, work: Path, args, index: int) -> list[str]:
         return [str(spy), "record", "--subprocesses", "--format", "raw", "--rate", "50",
                 "--nonblocking", "-o", str(profile), "--", *argv]  # fmt: skip
     return argv
+
+
+def console_script(root: Path, folder: Path) -> Path:
+    """The ``newsflow`` console script pip writes for ``root``'s pyproject, under
+    ``folder/bin``: each tree runs as its users run it (multiprocessing re-runs the main script
+    in every process it starts, so ``python -c``, or another tree's script, would hide or add
+    that cost)."""
+    scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]
+    module, function = scripts["newsflow"].split(":")
+    script = folder / "bin" / "newsflow"  # role() knows the launcher by "bin/newsflow"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(
+        f"import sys\nfrom {module} import {function}\n"
+        f"if __name__ == '__main__':\n    sys.exit({function}())\n"
+    )
+    return script
 
 
 def main() -> int:

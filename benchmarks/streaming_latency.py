@@ -12,9 +12,12 @@ partition/offset), latency = output record's Kafka timestamp - input's Kafka tim
 p99, max), and the same for inputs of the first and of the last minute (growth), and the dedup
 step's state requests per input read (scraped from the job's ``--metrics-port`` before it
 stops). Prints a markdown table and the highest rate whose p99 is within
-``--target-p99-seconds``. Extra arguments after ``--`` go to ``newsflow run`` (e.g.
-``-- --ner-processes 1``). Run it on your own broker: ``deploy/local/kafka.sh up``
-(``KAFKA_PORT`` picks the port).
+``--target-p99-seconds``, next to raw spaCy's articles per second in the same run: after the
+streaming runs, ``nlp.pipe(n_process=2)`` (``throughput.run_raw``, model load and process start
+included, as in throughput.py) over the first ``--raw-articles`` bodies of the same articles,
+and the load average around it (the figures only compare on a machine that stayed quiet).
+Extra arguments after ``--`` go to ``newsflow run`` (e.g. ``-- --ner-processes 1``). Run it on
+your own broker: ``deploy/local/kafka.sh up`` (``KAFKA_PORT`` picks the port).
 
 With ``--flink-master HOST:PORT`` every rate is also measured, right before the local runner's
 run, on that Flink cluster (``deploy/flink/flink.sh up``): the same job from ``.venv-flink``
@@ -25,6 +28,7 @@ checkpoints), so both runners' figures come from the same machine in the same ru
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -45,6 +49,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from news_events import describe, distinct_news, event_lines
 from prometheus_client.parser import text_string_to_metric_families
+from throughput import run_raw
 
 from pipelines.kafka_tools import read_topic, send_steadily
 from schemas.codec import decode_any
@@ -93,11 +98,14 @@ def delete_topics(bootstrap: str, topics: dict[str, str]) -> None:
 
 
 class Outputs(threading.Thread):
-    """Follows the output topics; ``found`` maps input (partition, offset) to output timestamps."""
+    """Follows the output topics; ``found`` maps input (partition, offset) to output timestamps,
+    ``per_topic`` counts records by output name."""
 
     def __init__(self, bootstrap: str, topics: dict[str, str]) -> None:
         super().__init__(daemon=True)
         self.found: dict[tuple[int, int], list[int]] = {}
+        self.per_topic: Counter = Counter()
+        self._names = {topic: name for name, topic in topics.items()}
         self._stopping = threading.Event()
         self._consumer = KafkaConsumer(
             *(topics[name] for name in OUTPUTS),
@@ -114,6 +122,7 @@ class Outputs(threading.Thread):
                     coords = decode_any(message.value)[1]["kafka"]
                     key = (coords["partition"], coords["offset"])
                     self.found.setdefault(key, []).append(message.timestamp)
+                    self.per_topic[self._names[message.topic]] += 1
         self._consumer.close()
 
     def stop(self) -> None:
@@ -144,40 +153,64 @@ def measure(
     topics = create_topics(args.bootstrap_servers, run)
     outputs = Outputs(args.bootstrap_servers, topics)
     outputs.start()
-    argv = [
-        python, "-m", "pipelines.cli", "run",
-        "--bootstrap-servers", args.bootstrap_servers,
-        "--input-topic", topics["raw"], "--output-topic", topics["enriched"],
-        "--duplicates-topic", topics["duplicates"], "--dead-letter-topic", topics["dlq"],
-        "--consumer-group", f"bench-{run}", "--metrics-port", str(port), *args.job_args,
-        *runner_args,
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with log.open("ab") as out:
-        job = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    job = start_job(args, topics, f"bench-{run}", port, log, python, runner_args)
     try:
-        time.sleep(args.warmup_seconds)
-        producer = KafkaProducer(bootstrap_servers=args.bootstrap_servers, acks="all", linger_ms=5)
-        send_steadily(producer, topics["raw"], payloads, rate)
-        producer.close()
-        deadline = time.monotonic() + args.drain_seconds
-        while len(outputs.found) < len(payloads) and time.monotonic() < deadline:
-            time.sleep(2)
+        feed(args, topics, payloads, rate, outputs)
         time.sleep(5)  # a late second output of an input would show now
         requests = state_requests_per_input(port)
     finally:
-        os.killpg(job.pid, signal.SIGTERM)
-        try:
-            job.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            os.killpg(job.pid, signal.SIGKILL)
+        stop_job(job)
         outputs.stop()
     sent = {(m.partition, m.offset): m.timestamp
             for m in read_topic(topics["raw"], args.bootstrap_servers, {})}  # fmt: skip
     delete_topics(args.bootstrap_servers, topics)
     result = summarize(rate, sent, outputs.found)
     return replace(result, runner=label, state_requests=requests)
+
+
+def start_job(
+    args,
+    topics: dict[str, str],
+    group: str,
+    port: int,
+    log: Path,
+    python: str = sys.executable,
+    runner_args: tuple[str, ...] | list[str] = (),
+) -> subprocess.Popen:
+    """``newsflow run`` on ``topics`` (plus ``args.job_args`` and ``runner_args``) with ``python``,
+    in its own process group."""
+    argv = [
+        python, "-m", "pipelines.cli", "run",
+        "--bootstrap-servers", args.bootstrap_servers,
+        "--input-topic", topics["raw"], "--output-topic", topics["enriched"],
+        "--duplicates-topic", topics["duplicates"], "--dead-letter-topic", topics["dlq"],
+        "--consumer-group", group, "--metrics-port", str(port), *args.job_args, *runner_args,
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with log.open("ab") as out:
+        return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+
+
+def feed(args, topics: dict[str, str], payloads: list[bytes], rate: float, outputs) -> None:
+    """After ``--warmup-seconds``, send ``payloads`` at ``rate``; then wait until each has an
+    output or ``--drain-seconds`` passed."""
+    time.sleep(args.warmup_seconds)
+    producer = KafkaProducer(bootstrap_servers=args.bootstrap_servers, acks="all", linger_ms=5)
+    send_steadily(producer, topics["raw"], payloads, rate)
+    producer.close()
+    deadline = time.monotonic() + args.drain_seconds
+    while len(outputs.found) < len(payloads) and time.monotonic() < deadline:
+        time.sleep(2)
+
+
+def stop_job(job: subprocess.Popen) -> None:
+    """SIGTERM to the job's process group, SIGKILL if it has not ended within 120 s."""
+    os.killpg(job.pid, signal.SIGTERM)
+    try:
+        job.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(job.pid, signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -219,22 +252,38 @@ def summarize(rate: float, sent: dict, found: dict) -> Result:
     )  # fmt: skip
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
+def raw_spacy_rate(lines: list[str], count: int, folder: Path) -> tuple[float, float]:
+    """Raw ``nlp.pipe(n_process=2)`` over the bodies of the first ``count`` events: articles per
+    second (child process wall time) and its CPU seconds."""
+    texts = folder / "raw-texts.jsonl"
+    events = [json.loads(line) for line in lines[:count]]
+    texts.write_text("".join(json.dumps({"id": e["id"], "body": e["body"]}) + "\n" for e in events))
+    timed, _ = run_raw(texts, folder / "raw-entities.jsonl", 2)
+    return len(events) / timed.seconds, timed.cpu_seconds
+
+
+def job_parser(doc: str) -> argparse.ArgumentParser:
+    """The flags every benchmark that feeds ``newsflow run`` takes (``start_job``, ``feed``)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
     default_servers = f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
     parser.add_argument("--bootstrap-servers", default=default_servers, help=f"({default_servers})")
-    parser.add_argument("--rates", type=float, nargs="+", default=[12.0], help="events/s (12)")
-    parser.add_argument("--minutes", type=float, default=5.0, help="of steady load per rate (5)")
     parser.add_argument("--warmup-seconds", type=float, default=30.0, help="job start (30)")
     parser.add_argument("--drain-seconds", type=float, default=300.0, help="after the last send")
+    parser.add_argument("job_args", nargs="*", help="after --: more newsflow run flags")
+    return parser
+
+
+def main() -> int:
+    parser = job_parser(__doc__)
+    parser.add_argument("--rates", type=float, nargs="+", default=[12.0], help="events/s (12)")
+    parser.add_argument("--minutes", type=float, default=5.0, help="of steady load per rate (5)")
     parser.add_argument("--target-p99-seconds", type=float, default=5.0, help="(5)")
     parser.add_argument(
         "--flink-master", default=None, metavar="HOST:PORT",
         help="also measure each rate on this Flink cluster (none: the local runner only)",
     )  # fmt: skip
-    parser.add_argument("job_args", nargs="*", help="after --: more newsflow run flags")
+    parser.add_argument("--raw-articles", type=int, default=1000,
+                        help="bodies raw nlp.pipe(n_process=2) times (1000; 0: none)")  # fmt: skip
     args = parser.parse_args()
     count = int(max(args.rates) * args.minutes * 60)
     selection = distinct_news(count, MIN_WORDS)
@@ -245,13 +294,22 @@ def main() -> int:
         # The cluster first: it is the shared resource, free again once its runs are done.
         flink = ["--runner", "FlinkRunner", f"--flink_master={args.flink_master}"]
         runners.insert(0, ("Flink cluster", str(FLINK_PYTHON), flink))
-    results = []
+    results, load = [], [os.getloadavg()[0]]
     for rate in args.rates:
         payloads = [line.encode() for line in lines[: int(rate * args.minutes * 60)]]
         results.extend(measure(args, rate, payloads, log, runner) for runner in runners)
+    load.append(os.getloadavg()[0])
+    if args.raw_articles:
+        raw, raw_cpu = raw_spacy_rate(lines, args.raw_articles, log.parent)
+        load.append(os.getloadavg()[0])
     print(f"corpus: {describe(selection)}")
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; "
-          f"job flags: {' '.join(args.job_args) or '(defaults)'}; job log: {log}")  # fmt: skip
+    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} at the start, "
+          f"{load[1]:.1f} after the streaming runs; job flags: "
+          f"{' '.join(args.job_args) or '(defaults)'}; job log: {log}")  # fmt: skip
+    if args.raw_articles:
+        print(f"raw spaCy nlp.pipe(n_process=2), first {min(args.raw_articles, len(lines))} of "
+              f"these articles: {raw:.1f} articles/s (CPU {raw_cpu:.1f} s; load average "
+              f"{load[2]:.1f} after it)")  # fmt: skip
     print(
         "| runner | rate/s | minutes | inputs | accounted once | twice+ | p50 s | p99 s | max s "
         "| first minute p50/p99 s | last minute p50/p99 s | dedup state requests per input |"

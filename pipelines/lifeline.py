@@ -9,7 +9,7 @@ process can ask for itself: so Prism is started through this launcher, which ask
 
 ``PR_SET_PDEATHSIG`` fires when the *thread* that started the child ends, not the process; the
 job starts Prism from the thread that runs the pipeline (the main thread, alive for the whole run).
-Python pool processes use their parent's spawn pipe instead (``transforms/text/ner_pool.py``).
+Python pool processes watch their parent's task pipe instead (``transforms/text/ner_pool.py``).
 
 Usage: ``python -m pipelines.lifeline PARENT_PID COMMAND [ARG ...]``.
 """

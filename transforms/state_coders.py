@@ -227,8 +227,17 @@ class TemplateMemoryCoder(VersionedCoder):
         }
 
     def from_record(self, record: dict[str, Any]) -> TemplateMemory:
+        """Lines naming the same page share one string: a page's edge lines (up to 12) all name
+        it, and a copy per line was two thirds of a decoded memory's bytes."""
+        pages: dict[str, str] = {}
         return TemplateMemory(
-            {line["key"]: (tuple(line["pages"]), line["last_seen_ms"]) for line in record["lines"]}
+            {
+                line["key"]: (
+                    tuple(pages.setdefault(p, p) for p in line["pages"]),
+                    line["last_seen_ms"],
+                )
+                for line in record["lines"]
+            }
         )
 
     def to_type_hint(self):

@@ -319,3 +319,12 @@ def write_missing_golden_files() -> None:
 
 if __name__ == "__main__":
     write_missing_golden_files()
+
+
+def test_a_decoded_template_memory_holds_one_string_per_page():
+    """A page's edge lines all name it: decoded, they share one string, not a copy each."""
+    memory = TemplateMemory({key: (("https://a/1",), 5) for key in ("k1", "k2", "k3")})
+    coder = TemplateMemoryCoder()
+    decoded = coder.decode(coder.encode(memory))
+    assert decoded == memory
+    assert len({id(pages[0]) for pages, _ in decoded.lines.values()}) == 1

@@ -1,6 +1,7 @@
 """What a streaming job starts dies with it: after ``kill -9`` of the ``newsflow`` process alone
 (not its process group, as an operator or the OOM killer does it), none of its descendants (the
-Prism runner, the NER pool processes, multiprocessing's resource tracker) is left running.
+Prism runner, the NER pool processes, multiprocessing's fork server and resource tracker) is left
+running.
 
 The kill comes once every helper has started, pool processes included: one orphaned while still
 importing ends only when it reaches its parent watch (docs/testing.md)."""
@@ -77,11 +78,14 @@ def watching(pid: int) -> bool:
 
 def kinds(processes: dict[Process, str]) -> dict[str, int]:
     """How many of the job's expected helpers are among ``processes``; pool processes count once
-    they watch their parent (one orphaned while still starting ends when it gets there)."""
+    they watch their parent (one orphaned while still starting ends when it gets there). Pool
+    processes are forked from the fork server, so they share its command line."""
     commands = {pid: command for (pid, _), command in processes.items()}
+    forked = [pid for pid, command in commands.items() if "forkserver" in command]
     return {
         "prism": sum("prism" in c.split(" ", 1)[0] for c in commands.values()),
-        "ner pool": sum("spawn_main" in c and watching(p) for p, c in commands.items()),
+        "ner pool": sum(watching(pid) for pid in forked),
+        "fork server": sum(not watching(pid) for pid in forked),
         "resource tracker": sum("resource_tracker" in c for c in commands.values()),
     }
 
@@ -92,7 +96,7 @@ def test_kill_9_of_the_job_alone_leaves_none_of_its_children(
     # Quiet, as an operator runs it: with -v the runner logs often enough that a write to its
     # closed stdout pipe would end it anyway.
     job = job_factory(run_args(kafka_bootstrap, stream_topics, "children", tmp_path / "files"))
-    expected = {"prism": 1, "ner pool": 2, "resource tracker": 1}
+    expected = {"prism": 1, "ner pool": 2, "fork server": 1, "resource tracker": 1}
 
     def all_started() -> dict[Process, str] | None:
         assert job.proc.poll() is None, "the job is running"

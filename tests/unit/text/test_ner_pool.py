@@ -9,8 +9,9 @@ import signal
 import pytest
 
 from schemas.errors import NerPoolError
+from transforms.text import ner_pool
 from transforms.text.ner import DEFAULT_MODEL, annotate, load_ner_model
-from transforms.text.ner_pool import NerPool, _loaded, balanced_slices
+from transforms.text.ner_pool import NerPool, _loaded, balanced_slices, model_files
 
 BODIES = [
     "Amber Rudd spoke to the BBC in London on Sunday.",
@@ -80,3 +81,32 @@ def test_warm_up_starts_every_worker_with_its_model_loaded() -> None:
         assert all(pool._executor.submit(_loaded).result() for _ in range(4))
     finally:
         pool.close()
+
+
+def test_workers_fork_from_the_server_with_its_model(pool: NerPool) -> None:
+    """Workers are the fork server's children (never forked from this process, whose threads
+    fork would copy) and start with the model loaded."""
+    parents = {pool._executor.submit(os.getppid).result() for _ in range(4)}
+    assert os.getpid() not in parents
+    assert all(pool._executor.submit(_loaded).result() for _ in range(4))
+
+
+def test_a_worker_takes_the_preloaded_model_only_while_its_files_are_unchanged(
+    monkeypatch,
+) -> None:
+    """The server's copy stands for the files it was loaded from: listed the same, the worker
+    takes it; listed otherwise (a file changed, added or gone since), it loads from disk."""
+    files = model_files(DEFAULT_MODEL)
+    assert files, "the installed model's files are listed"
+    preloaded = object()
+    monkeypatch.setattr(ner_pool, "_preloaded", (DEFAULT_MODEL, preloaded, files))
+    ner_pool._start_worker(DEFAULT_MODEL)
+    assert ner_pool._worker_nlp is preloaded
+    monkeypatch.setattr(ner_pool, "_preloaded", (DEFAULT_MODEL, preloaded, files[1:]))
+    ner_pool._start_worker(DEFAULT_MODEL)
+    assert ner_pool._worker_nlp is not preloaded
+    assert ner_pool._worker_nlp.pipe_names == ["ner"]
+
+
+def test_a_missing_model_has_no_files(tmp_path) -> None:
+    assert model_files(str(tmp_path / "no-such-model")) is None
