@@ -1,4 +1,5 @@
-# Shell functions shared by deploy/local/kafka.sh and deploy/flink/flink.sh (sourced, not run).
+# Shell functions shared by deploy/local/kafka.sh, deploy/local/registry.sh and deploy/flink/flink.sh
+# (sourced, not run).
 # The caller defines log() (its own prefix) before calling them.
 
 # terminate PID LABEL TIMEOUT: SIGTERM, wait up to TIMEOUT seconds for the process to exit, then
@@ -34,4 +35,23 @@ with_lock() {
 usage_from_header() {
     sed -n "2,${1}p" "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
+}
+
+# launch_daemon PIDFILE LOGFILE COMMAND...: run COMMAND in a session (and process group) of its
+# own, so Ctrl-C in the calling terminal or test run does not reach it; `exec` keeps the pid
+# written to PIDFILE the command's own; fd 9 (the lock of with_lock) is not inherited. Output is
+# appended to LOGFILE. Returns once PIDFILE is written (at most 5 s): the caller then waits for
+# the service to answer.
+launch_daemon() {
+    local pid_file="$1" log_file="$2"
+    shift 2
+    rm -f "$pid_file"
+    # shellcheck disable=SC2016
+    setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$pid_file" "$@" \
+        </dev/null >>"$log_file" 2>&1 9>&- &
+    local waited=0
+    until [[ -s "$pid_file" ]] || ((waited >= 50)); do
+        sleep 0.1
+        waited=$((waited + 1))
+    done
 }

@@ -110,21 +110,11 @@ process_pid() {
     printf '%s' "$pid"
 }
 
-# launch NAME COMMAND...: run COMMAND as NAME in a session (and process group) of its own, so
-# Ctrl-C in the calling terminal does not reach it; `exec` keeps the written pid the command's
-# pid; fd 9 (the lock) is not inherited. Output goes to NAME.out.
+# launch NAME COMMAND...: run COMMAND as NAME (launch_daemon); output goes to NAME.out.
 launch() {
     local name="$1"
     shift
-    rm -f "$FLINK_HOME_DIR/$name.pid"
-    # shellcheck disable=SC2016
-    setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$FLINK_HOME_DIR/$name.pid" "$@" \
-        </dev/null >>"$FLINK_HOME_DIR/$name.out" 2>&1 9>&- &
-    local waited=0
-    until [[ -s "$FLINK_HOME_DIR/$name.pid" ]] || ((waited >= 50)); do
-        sleep 0.1
-        waited=$((waited + 1))
-    done
+    launch_daemon "$FLINK_HOME_DIR/$name.pid" "$FLINK_HOME_DIR/$name.out" "$@"
 }
 
 # start_java NAME MAIN_CLASS PARAMS_COMMAND [-D key=value ...]: a Flink process, unless running.

@@ -293,17 +293,8 @@ print(cid)')"
 
 start_broker() {
     log "starting broker on $BOOTSTRAP (log: $LOG_FILE)"
-    # A session of its own, so Ctrl-C in the calling terminal or test run does not reach the
-    # broker; `exec` keeps the written pid the java pid; fd 9 (the lock) is not inherited.
-    # shellcheck disable=SC2016
-    setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE" \
-        java $HEAP_OPTS $JVM_OPTS $LOG4J_OPTS -cp "$LIBS_DIR/*" kafka.Kafka "$CONFIG" \
-        </dev/null >>"$LOG_FILE" 2>&1 9>&- &
-    local waited=0
-    until [[ -s "$PID_FILE" ]] || ((waited >= 50)); do
-        sleep 0.1
-        waited=$((waited + 1))
-    done
+    launch_daemon "$PID_FILE" "$LOG_FILE" \
+        java $HEAP_OPTS $JVM_OPTS $LOG4J_OPTS -cp "$LIBS_DIR/*" kafka.Kafka "$CONFIG"
 }
 
 # The errors of the broker log, then its last lines: a failed start ends in shutdown noise.

@@ -90,23 +90,14 @@ answering() { curl -fsS --max-time 3 "$API_URL/subjects" >/dev/null 2>&1; }
 start_registry() {
     local java="$1"
     log "starting Apicurio Registry $APICURIO_VERSION on 127.0.0.1:$REGISTRY_PORT ($java; log: $HOME_DIR/registry.log)"
-    # A session of its own, so Ctrl-C in the calling terminal does not reach it; `exec` keeps the
-    # written pid the java pid; fd 9 (the lock) is not inherited. The management interface (health,
-    # metrics; built in, :9000 on every address by default) gets a free port on loopback only:
-    # nothing here uses it, and 9000 may be taken.
-    # shellcheck disable=SC2016
-    setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$HOME_DIR/registry.pid" \
+    # The management interface (health, metrics; built in, :9000 on every address by default)
+    # gets a free port on loopback only: nothing here uses it, and 9000 may be taken.
+    launch_daemon "$HOME_DIR/registry.pid" "$HOME_DIR/registry.log" \
         "$java" -Xms128m -Xmx512m \
         -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
         -Dquarkus.management.host=127.0.0.1 -Dquarkus.management.port=0 \
         -Dapicurio.rules.global.compatibility=BACKWARD \
-        -jar "$APP_DIR/quarkus-run.jar" \
-        </dev/null >>"$HOME_DIR/registry.log" 2>&1 9>&- &
-    local waited=0
-    until [[ -s "$HOME_DIR/registry.pid" ]] || ((waited >= 50)); do
-        sleep 0.1
-        waited=$((waited + 1))
-    done
+        -jar "$APP_DIR/quarkus-run.jar"
 }
 
 wait_ready() {
