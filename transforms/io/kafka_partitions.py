@@ -9,16 +9,66 @@ from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam.coders import VarIntCoder
+from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from apache_beam.transforms import trigger, window
-from apache_beam.transforms.periodicsequence import PeriodicImpulse
+from apache_beam.transforms.periodicsequence import (
+    ImpulseSeqGenDoFn,
+    ImpulseSeqGenRestrictionProvider,
+)
 from apache_beam.transforms.userstate import BagStateSpec
+from apache_beam.utils.timestamp import MAX_TIMESTAMP, Timestamp
 
 from schemas.errors import KafkaIOError
 from transforms.io.kafka_clients import KafkaConnection
+from transforms.state_coders import ManualWatermarks, OffsetRangeCoder
 
 _LOG = logging.getLogger(__name__)
 
 PARTITION_DISCOVERY_SECONDS = 30.0
+# A caught-up partition advances its watermark to wall clock minus this lag, so idle partitions
+# do not hold back windows of the busy ones; the listing's watermark is capped the same way.
+IDLE_WATERMARK_LAG_SECONDS = 2.0
+
+
+class WallClockWatermark(ManualWatermarkEstimator):
+    """A manual watermark never set past the wall clock minus the idle lag."""
+
+    def set_watermark(self, timestamp: Timestamp) -> None:
+        super().set_watermark(min(timestamp, Timestamp.now() - IDLE_WATERMARK_LAG_SECONDS))
+
+
+class WallClockWatermarks(ManualWatermarks):
+    def create_watermark_estimator(self, estimator_state: Timestamp | None):
+        return WallClockWatermark(estimator_state)
+
+
+class ListingTicks(ImpulseSeqGenRestrictionProvider):
+    """Beam's tick restriction, checkpointed with a versioned coder (Beam's default pickles)."""
+
+    def restriction_coder(self) -> OffsetRangeCoder:
+        return OffsetRangeCoder()
+
+
+_TICKS = beam.DoFn.RestrictionParam(ListingTicks())
+_TICKS_WATERMARK = beam.DoFn.WatermarkEstimatorParam(WallClockWatermarks())
+
+
+class ListingTicksFn(ImpulseSeqGenDoFn):
+    """Beam's ``PeriodicImpulse`` generator, its watermark kept behind the wall clock.
+
+    Beam's sets its watermark to its *next* tick, up to ``PARTITION_DISCOVERY_SECONDS`` ahead of
+    the wall clock, and on Prism that watermark reached the windows downstream of the reader:
+    the file sink's windows closed up to 30 s early and a burst of records became one late file
+    each. Capped, the readers' own watermarks (from Kafka timestamps) are the ones that count."""
+
+    @beam.DoFn.unbounded_per_element()
+    def process(
+        self,
+        element,
+        restriction_tracker=_TICKS,
+        watermark_estimator=_TICKS_WATERMARK,
+    ):
+        yield from super().process(element, restriction_tracker, watermark_estimator)
 
 
 class ListPartitionsFn(beam.DoFn):
@@ -105,8 +155,9 @@ def list_once_or_periodically(pbegin, listing: ListPartitionsFn, stop_at_end: bo
         )
     return (
         pbegin
-        | "ListEveryInterval"
-        >> PeriodicImpulse(fire_interval=PARTITION_DISCOVERY_SECONDS, apply_windowing=False)
+        | "ListingSchedule"
+        >> beam.Create([(Timestamp.now(), MAX_TIMESTAMP, PARTITION_DISCOVERY_SECONDS)])
+        | "ListEveryInterval" >> beam.ParDo(ListingTicksFn())
         | "ListPartitions" >> beam.ParDo(listing).with_output_types(tuple[str, int])
         | "OnlyNew" >> beam.ParDo(NewPartitionsFn()).with_output_types(tuple[str, int])
     )

@@ -35,6 +35,7 @@ from kafka import KafkaConsumer, TopicPartition
 from transforms.io.broker_retry import ATTEMPT_TIMEOUT_MS, BrokerCalls
 from transforms.io.kafka_clients import KafkaConnection
 from transforms.io.kafka_partitions import (
+    IDLE_WATERMARK_LAG_SECONDS,
     ListPartitionsFn,
     SeparateStage,
     list_once_or_periodically,
@@ -57,9 +58,6 @@ RESUME_DELAY_SECONDS = 1.0
 # A busy partition hands the rest back after this long: a runner emits a bundle's outputs when the
 # bundle ends, and a partition that never runs dry would otherwise never end its bundle.
 MAX_READ_SECONDS = 1.0
-# A caught-up partition advances its watermark to wall clock minus this lag, so idle partitions
-# do not hold back windows of the busy ones.
-IDLE_WATERMARK_LAG_SECONDS = 2.0
 
 
 class ReadWatermarkProvider(ManualWatermarks):

@@ -233,6 +233,12 @@ def accounted(found: dict[str, list[tuple]]) -> Counter:
     return Counter((p, o) for rows in found.values() for (p, o, _, _) in rows)
 
 
+def late_files(files: Path) -> list[str]:
+    """Avro files of a window's later panes (``<prefix>-<window>-<pane>-<id>.avro``, pane > 0):
+    records that reached the file sink after their window had closed."""
+    return sorted(p.name for p in files.glob("*.avro") if p.name.rsplit("-", 2)[1] != "0")
+
+
 @pytest.fixture
 def stream_topics(unique_topic) -> dict[str, str]:
     return {name: unique_topic(3 if name == "raw" else 1, name)
@@ -279,5 +285,6 @@ def kit(run_args, avro_ids) -> SimpleNamespace:
         wait_until=wait_until,
         wait_until_complete=partial(wait_until_complete, file_ids=avro_ids),
         file_ids=avro_ids,
+        late_files=late_files,
         NO_FILE_WINDOW_SECONDS=NO_FILE_WINDOW_SECONDS,
     )

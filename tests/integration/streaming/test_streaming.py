@@ -67,6 +67,29 @@ def test_steady_stream_is_complete_with_bounded_latency(
     assert last <= first + BACKLOG_GROWTH_SLACK_SECONDS, "the job keeps up: no growing backlog"
     assert len(found["dlq"]) == count // 50
     assert kit.file_ids(files) == {row[2] for row in found["enriched"]}
+    assert kit.late_files(files) == [], "records reach their file window on time"
+
+
+def test_burst_is_filed_one_file_per_window(
+    kafka_bootstrap, stream_topics, job_factory, kit, tmp_path
+):
+    """A burst written at once reaches the file sink on time: one file per window, not one late
+    file per record. File windows are stamped with arrival time, so this holds only while no
+    watermark runs ahead of the wall clock (Beam's PeriodicImpulse, which schedules the partition
+    listing, sets its watermark to its next tick, up to 30 s ahead: on Prism that closed windows
+    early)."""
+    count = 60
+    group = f"{stream_topics['raw']}.burst"
+    files = tmp_path / "files"
+    job = job_factory(kit.run_argv(kafka_bootstrap, stream_topics, group, files))
+    job.wait_until_reading(stream_topics["raw"], 3)
+    kit.produce_steadily(kafka_bootstrap, stream_topics["raw"], kit.events(count, 3), 1000.0).join()
+    found = kit.wait_until_complete(kafka_bootstrap, stream_topics, group, count, files, 300)
+    assert job.stop() == 0, "SIGTERM stops the job cleanly"
+
+    assert set(kit.accounted(found).values()) == {1}
+    assert kit.file_ids(files) == {row[2] for row in found["enriched"]}
+    assert kit.late_files(files) == [], "no record reached its file after its window closed"
 
 
 def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
