@@ -15,7 +15,7 @@ from kafka.errors import KafkaError
 from pipelines.options import KAFKA_CLIENT_FLAGS, add_flags, flag, kafka_overrides
 from schemas.codec import DEAD_LETTER, STORY_ALIAS, decode_any
 from schemas.confluent import RegistryClient, decode_confluent_any, is_confluent, unframe
-from schemas.errors import CodecError
+from schemas.errors import CodecError, KafkaIOError
 from transforms.io.kafka_clients import KafkaConnection
 from transforms.text.records import (
     DEAD_LETTER_TIME_FIELDS,
@@ -54,15 +54,24 @@ def produce(path: str, topic: str, servers: str, overrides: dict[str, str]) -> i
     sent = 0
     try:
         with open(path, "rb") as fh:
-            for line in fh:
+            for number, line in enumerate(fh, 1):
                 payload = line.rstrip(b"\r\n")
                 if payload.strip():
-                    producer.send(topic, key=event_key(payload), value=payload)
+                    _send_line(producer, topic, payload, f"{path}:{number}", sent)
                     sent += 1
         producer.flush()
     finally:
         producer.close()
     return sent
+
+
+def _send_line(producer: KafkaProducer, topic: str, payload: bytes, where: str, sent: int) -> None:
+    """One line as one message; a line the client refuses (too large for ``max.request.size``,
+    say) stops the command naming it and how many lines before it were sent."""
+    try:
+        producer.send(topic, key=event_key(payload), value=payload)
+    except KafkaError as exc:
+        raise KafkaIOError(f"{where}: not sent ({exc}); {sent} earlier lines were") from exc
 
 
 def send_steadily(

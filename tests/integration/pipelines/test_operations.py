@@ -84,3 +84,24 @@ def test_status_shows_lag_then_none_and_replay_resends_chosen_dead_letters(
     assert sorted(replayed) == originals
     lagging = json.loads(status(capsys, kafka_bootstrap, topics, group, "--json"))
     assert lagging["total_lag"] == 2
+
+
+def test_produce_names_the_line_the_client_refuses_and_what_was_sent(
+    kafka_bootstrap, topics, tmp_path, capsys
+):
+    """A line over the producer's request size stops `newsflow produce` with exit 2 and one line
+    naming the file and line; the lines before it are on the topic, the ones after are not."""
+    events = tmp_path / "events.jsonl"
+    big = json.dumps({"id": "big", "body": "word " * 300_000})
+    events.write_text("\n".join(['{"id": "a", "body": "x"}', "", '{"id": "b"}', big, "after"]))
+    args = ["produce", str(events), "--topic", topics["raw"],
+            "--bootstrap-servers", kafka_bootstrap]  # fmt: skip
+    capsys.readouterr()
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{events}:4: not sent (" in err[0], err
+    assert "MessageSizeTooLargeError" in err[0] and "2 earlier lines were" in err[0]
+    assert sorted(r.value for r in read_topic(topics["raw"], kafka_bootstrap, {})) == [
+        b'{"id": "a", "body": "x"}',
+        b'{"id": "b"}',
+    ]
