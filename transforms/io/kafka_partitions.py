@@ -158,6 +158,9 @@ def list_once_or_periodically(pbegin, listing: ListPartitionsFn, stop_at_end: bo
         | "ListingSchedule"
         >> beam.Create([(Timestamp.now(), MAX_TIMESTAMP, PARTITION_DISCOVERY_SECONDS)])
         | "ListEveryInterval" >> beam.ParDo(ListingTicksFn())
+        # Each tick at its own time, as Beam's PeriodicImpulse does (Beam 2.62's generator, on
+        # the Flink job server, yields bare times).
+        | "AtTickTime" >> beam.Map(lambda tick: window.TimestampedValue(tick, tick))
         | "ListPartitions" >> beam.ParDo(listing).with_output_types(tuple[str, int])
         | "OnlyNew" >> beam.ParDo(NewPartitionsFn()).with_output_types(tuple[str, int])
     )
