@@ -57,7 +57,7 @@ class StoryConfig:
     the dev days of the UCI headlines; see docs/stories.md)."""
 
     threshold: float = 0.15
-    merge_threshold: float = 0.5
+    merge_threshold: float = 0.4
     title_weight: float = 0.6
     body_weight: float = 0.2
     entity_weight: float = 0.2
@@ -65,7 +65,7 @@ class StoryConfig:
     idle_hours: float = 24.0
     max_age_hours: float = 24.0
     max_stories: int = 200_000
-    max_terms: int = 32
+    max_terms: int = 64
     rare_terms: int = 6
     max_postings: int = 2_000
     max_candidates: int = 30
