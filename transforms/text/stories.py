@@ -220,8 +220,8 @@ class StoryIndex:
 
     def _candidates(self, terms: Terms) -> list[Story]:
         """The stories holding the most of the article's rarest terms (at most
-        ``max_candidates``; on a tie, the most recently joined), older ones than ``max_age_hours``
-        left out before the cap so they take no place."""
+        ``max_candidates``; on a tie, the most recently joined). Stories begun more than
+        ``max_age_hours`` before the article are left out before the cap, so they take no place."""
         keys = {*terms.title, *terms.body, *terms.entities}
         counted = sorted(
             (len(self._postings[key]), key)
@@ -232,7 +232,9 @@ class StoryIndex:
         shared: Counter[str] = Counter()
         for _, key in counted[: self._cfg.rare_terms]:
             shared.update(
-                s for s in self._postings[key] if self._stories[s].first_seen >= born_after
+                story_id
+                for story_id in self._postings[key]
+                if self._stories[story_id].first_seen >= born_after
             )
         best = sorted(
             shared.items(), key=lambda item: (-item[1], -self._stories[item[0]].last_seen, item[0])

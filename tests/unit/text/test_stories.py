@@ -144,6 +144,17 @@ def test_a_story_older_than_max_age_takes_no_new_article(max_age_hours, joined):
     assert index.decide(terms(dup, cfg), dup.id, dup.duplicate_of).story_id == ids[0]
 
 
+def test_a_story_too_old_to_join_takes_no_candidate_place():
+    # One candidate place; the old story shares more of the article's terms than the young one.
+    cfg = replace(CFG, max_candidates=1, time_scale_hours=1e9, idle_hours=1e6)
+    index = StoryIndex(cfg)
+    later = T0 + int((CFG.max_age_hours + 1) * HOUR_MS)
+    old = feed(index, [article("a1", PLANE[0])], cfg)[0]
+    young = feed(index, [article("a2", "Indian Ocean search", later)], cfg)[0]
+    assert young != old
+    assert feed(index, [article("a3", PLANE[0], later + 1)], cfg)[0] == young
+
+
 def test_live_stories_are_capped_least_recently_joined_first():
     cfg = replace(CFG, max_stories=2)
     index = StoryIndex(cfg)
