@@ -55,11 +55,12 @@ BASELINE_THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
 # The step encodes its changed records once per flush (a second of event time): at 100 articles
 # a second, once per 100 articles.
 FLUSH_ARTICLES = 100
+# The second round's main grid (docs/stories.md, "Parameters and how they were tuned").
 TUNE_GRID = {
-    "threshold": (0.3, 0.4, 0.5, 0.6),
-    "merge_threshold": (0.6, 0.75, 1.01),
-    "entity_weight": (0.2, 0.4),
-    "time_scale_hours": (24.0, 72.0, 240.0),
+    "threshold": (0.12, 0.15, 0.18),
+    "merge_threshold": (0.4, 0.5, 0.6),
+    "time_scale_hours": (3.0, 6.0, 12.0),
+    "max_age_hours": (20.0, 24.0, 30.0),
 }
 
 

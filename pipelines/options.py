@@ -180,6 +180,13 @@ NEWSFLOW_FLAGS = (
         "its event starts a new story",
     ),
     flag(
+        "story-max-age-hours",
+        type=float,
+        default=StoryConfig().max_age_hours,
+        help="hours after its first article (by fetched_at) a story still takes new articles; "
+        "a later report of its event starts a new story (inf: no limit, one story over days)",
+    ),
+    flag(
         "max-live-stories",
         type=int,
         default=StoryConfig().max_stories,
@@ -348,6 +355,7 @@ def stories_config(
     story = replace(
         StoryConfig(),
         idle_hours=opts.story_idle_hours,
+        max_age_hours=opts.story_max_age_hours,
         max_stories=opts.max_live_stories,
         threshold=opts.story_threshold,
         merge_threshold=opts.story_merge_threshold,
@@ -385,6 +393,8 @@ def validate(opts: NewsflowOptions) -> None:
         )
     if not 0 < opts.story_idle_hours < math.inf:
         raise ValueError(f"--story-idle-hours must be finite and > 0, got {opts.story_idle_hours}")
+    if not opts.story_max_age_hours > 0:  # also refuses nan; inf is no limit
+        raise ValueError(f"--story-max-age-hours must be > 0, got {opts.story_max_age_hours}")
     if opts.max_live_stories <= 0:
         raise ValueError(f"--max-live-stories must be > 0, got {opts.max_live_stories}")
     if not 0.0 < opts.story_threshold <= 1.0:

@@ -7,7 +7,9 @@ decides in ``(fetched_at, input position)`` order (``decide``):
 
 1. Candidates: the stories sharing one of the article's ``rare_terms`` rarest terms, rarity being
    the number of live stories holding the term (an inverted index, never a scan of all stories;
-   a term in more than ``max_postings`` stories proposes none).
+   a term in more than ``max_postings`` stories proposes none). A story that began more than
+   ``max_age_hours`` before the article is no candidate: an event's later days start stories of
+   their own (see docs/stories.md for why, and what it costs).
 2. Score: a weighted sum of the three cosines (TF-IDF, the IDF counting live stories), over the
    features the article has, times ``exp(-idle / time_scale)`` for the time since the story's
    last article.
@@ -55,14 +57,15 @@ class StoryConfig:
     the dev days of the UCI headlines; see docs/stories.md)."""
 
     threshold: float = 0.15
-    merge_threshold: float = 0.5
+    merge_threshold: float = 0.4
     title_weight: float = 0.6
     body_weight: float = 0.2
     entity_weight: float = 0.2
     time_scale_hours: float = 6.0
     idle_hours: float = 24.0
+    max_age_hours: float = 24.0
     max_stories: int = 200_000
-    max_terms: int = 32
+    max_terms: int = 64
     rare_terms: int = 6
     max_postings: int = 2_000
     max_candidates: int = 30
@@ -217,16 +220,22 @@ class StoryIndex:
 
     def _candidates(self, terms: Terms) -> list[Story]:
         """The stories holding the most of the article's rarest terms (at most
-        ``max_candidates``; on a tie, the most recently joined)."""
+        ``max_candidates``; on a tie, the most recently joined). Stories begun more than
+        ``max_age_hours`` before the article are left out before the cap, so they take no place."""
         keys = {*terms.title, *terms.body, *terms.entities}
         counted = sorted(
             (len(self._postings[key]), key)
             for key in keys
             if 0 < len(self._postings.get(key, ())) <= self._cfg.max_postings
         )
+        born_after = terms.at - self._cfg.max_age_hours * HOUR_MS
         shared: Counter[str] = Counter()
         for _, key in counted[: self._cfg.rare_terms]:
-            shared.update(self._postings[key])
+            shared.update(
+                story_id
+                for story_id in self._postings[key]
+                if self._stories[story_id].first_seen >= born_after
+            )
         best = sorted(
             shared.items(), key=lambda item: (-item[1], -self._stories[item[0]].last_seen, item[0])
         )
@@ -249,6 +258,8 @@ class StoryIndex:
     def _score(self, query: tuple[Vector, float], at: int, story: Story) -> float:
         vector, weight_sum = query
         if not weight_sum:
+            return 0.0
+        if at - story.first_seen > self._cfg.max_age_hours * HOUR_MS:
             return 0.0
         flat = story.flat
         dot = sum(w * flat.get(key, 0.0) for key, w in vector.items())

@@ -32,6 +32,8 @@ def options(*argv: str) -> NewsflowOptions:
         ),
         (["--story-idle-hours", "0"], "--story-idle-hours must be finite and > 0, got 0.0"),
         (["--story-idle-hours", "inf"], "--story-idle-hours must be finite and > 0, got inf"),
+        (["--story-max-age-hours", "0"], "--story-max-age-hours must be > 0, got 0.0"),
+        (["--story-max-age-hours", "nan"], "--story-max-age-hours must be > 0, got nan"),
         (["--max-live-stories", "0"], "--max-live-stories must be > 0, got 0"),
         (["--story-threshold", "0"], "--story-threshold must be in (0, 1], got 0.0"),
         (["--story-threshold", "nan"], "--story-threshold must be in (0, 1], got nan"),

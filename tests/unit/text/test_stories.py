@@ -125,6 +125,36 @@ def test_an_idle_story_is_forgotten(gap_hours, joined):
     assert (feed(index, [article("a2", PLANE[1], later)])[0] == first) == joined
 
 
+@pytest.mark.parametrize(
+    "max_age_hours, joined",
+    [(CFG.max_age_hours, False), (float("inf"), True)],
+)
+def test_a_story_older_than_max_age_takes_no_new_article(max_age_hours, joined):
+    # Joined every 4 hours, so never idle: only its age (from its first article) can stop it.
+    cfg = replace(CFG, max_age_hours=max_age_hours)
+    index = StoryIndex(cfg)
+    hours = range(0, int(CFG.max_age_hours) + 8, 4)
+    reports = [article(f"a{h}", PLANE[h % 3], T0 + h * HOUR_MS) for h in hours]
+    ids = feed(index, reports, cfg)
+    in_age = [i for i, h in enumerate(hours) if h <= CFG.max_age_hours]
+    assert {ids[i] for i in in_age} == {ids[0]}
+    assert (ids[-1] == ids[0]) == joined
+    # The old story is still remembered: a copy of one of its articles still takes its story.
+    dup = replace(article("d", APPLE, T0 + hours[-1] * HOUR_MS), duplicate_of="a0")
+    assert index.decide(terms(dup, cfg), dup.id, dup.duplicate_of).story_id == ids[0]
+
+
+def test_a_story_too_old_to_join_takes_no_candidate_place():
+    # One candidate place; the old story shares more of the article's terms than the young one.
+    cfg = replace(CFG, max_candidates=1, time_scale_hours=1e9, idle_hours=1e6)
+    index = StoryIndex(cfg)
+    later = T0 + int((CFG.max_age_hours + 1) * HOUR_MS)
+    old = feed(index, [article("a1", PLANE[0])], cfg)[0]
+    young = feed(index, [article("a2", "Indian Ocean search", later)], cfg)[0]
+    assert young != old
+    assert feed(index, [article("a3", PLANE[0], later + 1)], cfg)[0] == young
+
+
 def test_live_stories_are_capped_least_recently_joined_first():
     cfg = replace(CFG, max_stories=2)
     index = StoryIndex(cfg)
