@@ -21,8 +21,12 @@
 # $NEWSFLOW_FLINK_HOME/savepoints. Environment:
 #   NEWSFLOW_FLINK_HOME     cluster state: pid files, logs, checkpoints, savepoints
 #                           (default deploy/flink/.cache/cluster)
-#   FLINK_TASKMANAGERS      TaskManagers to run (default 2; one slot each, see conf/config.yaml)
+#   FLINK_TASKMANAGERS      TaskManagers to run (default 3, one slot each, see conf/config.yaml:
+#                           a job at the default parallelism 2 uses two, the third is a standby
+#                           a restore takes at once when a busy one dies)
 #   FLINK_WORKER_POOL_PORT  port of the worker pool, --environment_config=localhost:PORT (50000)
+#   FLINK_READY_WORKERS     SDK workers the pool keeps started, newsflow and spaCy loaded (default
+#                           2: after a lost TaskManager the survivor and the standby both ask)
 #   NEWSFLOW_FLINK_VENV     virtualenv the SDK workers run from (default .venv-flink)
 #   FLINK_START_TIMEOUT     seconds to wait for the REST API and the TaskManagers (default 120)
 #   FLINK_STOP_TIMEOUT      seconds to wait after SIGTERM before SIGKILL (default 30)
@@ -37,8 +41,9 @@ LIBS_DIR="$BUILD_DIR/lib"
 STAMP="$BUILD_DIR/.resolved"
 CONF_DIR="$HERE/conf"
 FLINK_HOME_DIR="${NEWSFLOW_FLINK_HOME:-$CACHE/cluster}"
-TASKMANAGERS="${FLINK_TASKMANAGERS:-2}"
+TASKMANAGERS="${FLINK_TASKMANAGERS:-3}"
 POOL_PORT="${FLINK_WORKER_POOL_PORT:-50000}"
+READY_WORKERS="${FLINK_READY_WORKERS:-2}"
 VENV="${NEWSFLOW_FLINK_VENV:-$ROOT/.venv-flink}"
 START_TIMEOUT="${FLINK_START_TIMEOUT:-120}"
 STOP_TIMEOUT="${FLINK_STOP_TIMEOUT:-30}"
@@ -170,7 +175,7 @@ start_pool() {
         || die "$VENV cannot import apache_beam and newsflow: run \`make flink-venv\`"
     log "starting workerpool on localhost:$POOL_PORT (log: $FLINK_HOME_DIR/workerpool.out)"
     PATH="$VENV/bin:$PATH" launch workerpool "$VENV/bin/python" -m "$POOL_MODULE" \
-        --service_port="$POOL_PORT"
+        --service_port="$POOL_PORT" --ready-workers="$READY_WORKERS"
 }
 
 taskmanager_names() {
