@@ -10,7 +10,7 @@
   replays about that much input, and a checkpoint of a large dedup memory is incremental in
   RocksDB), kept when the job is cancelled (resubmit with ``--savepoint_path`` pointing at one),
   and no restart strategy of its own: the cluster's applies (``deploy/flink/conf/config.yaml``
-  and the FlinkDeployment: exponential delay from 1 s up to 5 s, so a restore starts within
+  and the FlinkDeployment: exponential delay from 2 s up to 5 s, so a restore starts within
   seconds of a free slot; Flink 1.19's default with checkpoints is exponential delay too, from 1 s
   up to 1 min, without limit). A fixed delay set by the job (Beam's only restart option) would
   wait out its full delay after every attempt while no slot is free. Bundles finish

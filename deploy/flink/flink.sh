@@ -26,7 +26,8 @@
 #                           a restore takes at once when a busy one dies)
 #   FLINK_WORKER_POOL_PORT  port of the worker pool, --environment_config=localhost:PORT (50000)
 #   FLINK_READY_WORKERS     SDK workers the pool keeps started, newsflow and spaCy loaded (default
-#                           2: after a lost TaskManager the survivor and the standby both ask)
+#                           3: after a lost TaskManager the survivor and the standby both ask,
+#                           and a restore that fails again asks once more)
 #   NEWSFLOW_FLINK_VENV     virtualenv the SDK workers run from (default .venv-flink)
 #   FLINK_START_TIMEOUT     seconds to wait for the REST API and the TaskManagers (default 120)
 #   FLINK_STOP_TIMEOUT      seconds to wait after SIGTERM before SIGKILL (default 30)
@@ -43,7 +44,7 @@ CONF_DIR="$HERE/conf"
 FLINK_HOME_DIR="${NEWSFLOW_FLINK_HOME:-$CACHE/cluster}"
 TASKMANAGERS="${FLINK_TASKMANAGERS:-3}"
 POOL_PORT="${FLINK_WORKER_POOL_PORT:-50000}"
-READY_WORKERS="${FLINK_READY_WORKERS:-2}"
+READY_WORKERS="${FLINK_READY_WORKERS:-3}"
 VENV="${NEWSFLOW_FLINK_VENV:-$ROOT/.venv-flink}"
 START_TIMEOUT="${FLINK_START_TIMEOUT:-120}"
 STOP_TIMEOUT="${FLINK_STOP_TIMEOUT:-30}"
