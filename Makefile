@@ -129,7 +129,7 @@ flink-jar: ## resolve Beam's Flink job server from Maven Central into deploy/fli
 flink-demo: $(FLINK_STAMP) flink-jar kafka-up ## the examples through the streaming job on the FlinkRunner (parallelism 2)
 	$(FLINK_PY) deploy/flink/demo.py --bootstrap-servers $(BOOTSTRAP) --flink-master '$(FLINK_MASTER)'
 
-flink-cluster-up: flink-jar $(FLINK_STAMP) ## start a standalone Flink 1.19 cluster (JobManager, 2 TaskManagers, Python worker pool) on :8081
+flink-cluster-up: flink-jar $(FLINK_STAMP) ## start a standalone Flink 1.19 cluster (JobManager, 3 TaskManagers, Python worker pool) on :8081
 	$(FLINK) up
 
 flink-cluster-down: ## stop the standalone Flink cluster

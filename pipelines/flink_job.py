@@ -9,8 +9,11 @@
 - In streaming: exactly-once checkpoints every ``--checkpoint-interval-seconds`` (10 s: a failover
   replays about that much input, and a checkpoint of a large dedup memory is incremental in
   RocksDB), kept when the job is cancelled (resubmit with ``--savepoint_path`` pointing at one),
-  and a fixed-delay restart strategy (30 attempts, 5 s apart) that rides through a lost
-  TaskManager while a replacement starts, then fails the job with its cause. Bundles finish
+  and no restart strategy of its own: the cluster's applies (``deploy/flink/conf/config.yaml``
+  and the FlinkDeployment: exponential delay from 2 s up to 5 s, so a restore starts within
+  seconds of a free slot; Flink 1.19's default with checkpoints is exponential delay too, from 1 s
+  up to 1 min, without limit). A fixed delay set by the job (Beam's only restart option) would
+  wait out its full delay after every attempt while no slot is free. Bundles finish
   before a checkpoint barrier (``--finish_bundle_before_checkpointing``): otherwise Beam keeps the
   outputs of the bundle in flight in the checkpoint and emits them after a restore, and after a
   savepoint upgrade one such output reached the wrong step (an article where the restore guard
@@ -44,8 +47,6 @@ LOG = logging.getLogger("newsflow")
 
 LOCAL_MASTERS = ("[local]", "[auto]", "[collection]")
 DEFAULT_WORKER_POOL = "localhost:50000"
-RESTART_ATTEMPTS = 30
-RESTART_DELAY_MS = 5000
 # How long a launcher that ends waits for the job it submitted to appear on the cluster.
 FIND_JOB_SECONDS = 30.0
 
@@ -112,8 +113,6 @@ def with_flink_defaults(
             "checkpointing_mode": "EXACTLY_ONCE",
             "externalized_checkpoints_enabled": None,
             "retain_externalized_checkpoints_on_cancellation": None,
-            "number_of_execution_retries": str(RESTART_ATTEMPTS),
-            "execution_retry_delay": str(RESTART_DELAY_MS),
             "finish_bundle_before_checkpointing": None,
         }
     flags = {

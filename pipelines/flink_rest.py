@@ -35,6 +35,12 @@ def rest_url(master: str) -> str:
     return master if master.startswith(("http://", "https://")) else f"http://{master}"
 
 
+def local_name(resource_id: str) -> str:
+    """The ``flink.sh status`` name (``taskmanager-N``) of a TaskManager of the local cluster,
+    whose resource ids ``deploy/flink/flink.sh`` makes ``NAME-NANOS``, one per start."""
+    return resource_id.rsplit("-", 1)[0]
+
+
 class FlinkRest:
     """The REST API of the cluster at ``master`` (``host:port`` or URL)."""
 
@@ -91,6 +97,15 @@ class FlinkRest:
 
     def taskmanagers(self) -> list[dict[str, Any]]:
         return self.call("/taskmanagers")["taskmanagers"]
+
+    def job_taskmanagers(self, jid: str) -> set[str]:
+        """Resource ids of the TaskManagers running the job's tasks (a cluster may also have
+        idle standby TaskManagers; a fault injected into one of those tests nothing)."""
+        return {
+            tm["taskmanager-id"]
+            for vertex in self.job(jid)["vertices"]
+            for tm in self.call(f"/jobs/{jid}/vertices/{vertex['id']}/taskmanagers")["taskmanagers"]
+        }
 
     def stop_with_savepoint(
         self, jid: str, directory: str | None = None, timeout: float = SAVEPOINT_TIMEOUT_SECONDS

@@ -21,8 +21,13 @@
 # $NEWSFLOW_FLINK_HOME/savepoints. Environment:
 #   NEWSFLOW_FLINK_HOME     cluster state: pid files, logs, checkpoints, savepoints
 #                           (default deploy/flink/.cache/cluster)
-#   FLINK_TASKMANAGERS      TaskManagers to run (default 2; one slot each, see conf/config.yaml)
+#   FLINK_TASKMANAGERS      TaskManagers to run (default 3, one slot each, see conf/config.yaml:
+#                           a job at the default parallelism 2 uses two, the third is a standby
+#                           a restore takes at once when a busy one dies)
 #   FLINK_WORKER_POOL_PORT  port of the worker pool, --environment_config=localhost:PORT (50000)
+#   FLINK_READY_WORKERS     SDK workers the pool keeps started, newsflow and spaCy loaded (default
+#                           3: after a lost TaskManager the survivor and the standby both ask,
+#                           and a restore that fails again asks once more)
 #   NEWSFLOW_FLINK_VENV     virtualenv the SDK workers run from (default .venv-flink)
 #   FLINK_START_TIMEOUT     seconds to wait for the REST API and the TaskManagers (default 120)
 #   FLINK_STOP_TIMEOUT      seconds to wait after SIGTERM before SIGKILL (default 30)
@@ -37,8 +42,9 @@ LIBS_DIR="$BUILD_DIR/lib"
 STAMP="$BUILD_DIR/.resolved"
 CONF_DIR="$HERE/conf"
 FLINK_HOME_DIR="${NEWSFLOW_FLINK_HOME:-$CACHE/cluster}"
-TASKMANAGERS="${FLINK_TASKMANAGERS:-2}"
+TASKMANAGERS="${FLINK_TASKMANAGERS:-3}"
 POOL_PORT="${FLINK_WORKER_POOL_PORT:-50000}"
+READY_WORKERS="${FLINK_READY_WORKERS:-3}"
 VENV="${NEWSFLOW_FLINK_VENV:-$ROOT/.venv-flink}"
 START_TIMEOUT="${FLINK_START_TIMEOUT:-120}"
 STOP_TIMEOUT="${FLINK_STOP_TIMEOUT:-30}"
@@ -144,9 +150,22 @@ start_taskmanager() {
     if process_pid "$name" "$TM_CLASS" >/dev/null; then
         return 0
     fi
+    forget_working_dir "$name"
     id="$name-$(date +%s%N)"
     printf '%s' "$id" >"$FLINK_HOME_DIR/$name.id"
     start_java "$name" "$TM_CLASS" GET_TM_RESOURCE_PARAMS -D "taskmanager.resource-id=$id"
+}
+
+# Remove the working directory (java.io.tmpdir/tm_RESOURCE-ID: the job's jars from the blob
+# server, 0.2 GB per job, RocksDB files) of the TaskManager NAME last started, which no longer
+# runs. A TaskManager with a configured resource id keeps it on exit for local recovery, and each
+# start here has an id of its own, so without this every kill, replacement and `down` left one
+# in /tmp (11 GB after an afternoon of failover benchmarks).
+forget_working_dir() {
+    local id
+    id="$(cat "$FLINK_HOME_DIR/$1.id" 2>/dev/null)" || return 0
+    [[ "$id" == "$1"-* ]] && rm -rf "/tmp/tm_$id"
+    return 0
 }
 
 # The worker pool, after checking that the venv's python can import what a worker needs: a
@@ -160,7 +179,7 @@ start_pool() {
         || die "$VENV cannot import apache_beam and newsflow: run \`make flink-venv\`"
     log "starting workerpool on localhost:$POOL_PORT (log: $FLINK_HOME_DIR/workerpool.out)"
     PATH="$VENV/bin:$PATH" launch workerpool "$VENV/bin/python" -m "$POOL_MODULE" \
-        --service_port="$POOL_PORT"
+        --service_port="$POOL_PORT" --ready-workers="$READY_WORKERS"
 }
 
 taskmanager_names() {
@@ -233,6 +252,7 @@ stop_process() {
         [[ "$name" != workerpool ]] || kill -KILL -- "-$pid" 2>/dev/null || true
     fi
     rm -f "$FLINK_HOME_DIR/$name.pid"
+    [[ "$name" != taskmanager* ]] || forget_working_dir "$name"
 }
 
 # Every process this script may have started, TaskManagers beyond FLINK_TASKMANAGERS included.

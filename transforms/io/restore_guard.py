@@ -19,10 +19,14 @@ DoFn instance sees every outcome:
   (``written``), or, for an enriched article when files are written too, for the file sink only
   (``already_enriched``; files are at-least-once), and is removed from the set. Keeping the set in
   state makes a second restore before every replay has passed safe too.
-- With no state at all (a new job, possibly resuming a group another job committed), the floor is
+- With no state at all (a new job, possibly resuming a group another job committed, or a
+  restore from a checkpoint completed before the first outcome reached the guard), the floor is
   the lowest of the floors the group's commits record (``kafka_commit.commit_metadata``) and the
-  floor the launcher sampled at submission, and inputs below the committed offsets, which a new
-  job does not read, are left out.
+  floor the launcher sampled at submission, and inputs below the offsets the group had committed
+  at submission, which this job never reads, are left out. Not the offsets committed now: a
+  restore from such an early checkpoint re-reads inputs this job wrote and committed since (the
+  benchmark's read-back found them written twice, deploy/README.md "Time from a TaskManager
+  kill").
 
 Trade-off: every outcome passes one keyed step (a state read and write each); its throughput,
 thousands per second, is far above NER's. The pending set may keep a few seconds' worth of input
@@ -116,12 +120,13 @@ class GuardRestoresFn(beam.DoFn):
 
     STATE = ReadModifyWriteStateSpec("restore_guard", GUARD_STATE_CODER)
 
-    def __init__(self, cfg: GuardConfig, submit_floor: Floor) -> None:
+    def __init__(self, cfg: GuardConfig, submit_floor: Floor, submit_committed: dict[int, int]):
         self._connection = cfg.connection
         self._group = cfg.group
         self._input_topic = cfg.input_topic
         self._outputs = cfg.outputs
         self._submit_floor = submit_floor
+        self._submit_committed = submit_committed
         self._refile = cfg.refile
         self._consumer: KafkaConsumer | None = None
         self._sampler: FloorSampler | None = None
@@ -177,8 +182,24 @@ class GuardRestoresFn(beam.DoFn):
             )
         points = resume_points(self._consumer, self._input_topic)
         floors = [self._submit_floor, *(floor for _, floor in points.values())]
-        committed = {partition: offset for partition, (offset, _) in points.items()}
-        return written_inputs(self._consumer, self._input_topic, self._outputs, floors, committed)
+        return written_inputs(
+            self._consumer, self._input_topic, self._outputs, floors, self._submit_committed
+        )
+
+
+def committed_now(cfg: GuardConfig) -> dict[int, int]:
+    """The group's committed offsets of the input topic, per partition, retried through a broker
+    outage (sampled at submission: where this job starts reading)."""
+
+    def sample() -> dict[int, int]:
+        consumer = cfg.connection.connected_consumer(cfg.group)
+        try:
+            points = resume_points(consumer, cfg.input_topic)
+            return {partition: offset for partition, (offset, _) in points.items()}
+        finally:
+            consumer.close(autocommit=False)
+
+    return cfg.connection.broker.call(f"committed offsets of {cfg.group}", sample)
 
 
 class GuardRestores(beam.PTransform):
@@ -188,7 +209,7 @@ class GuardRestores(beam.PTransform):
 
     def __init__(self, cfg: GuardConfig) -> None:
         super().__init__()
-        self._fn = GuardRestoresFn(cfg, floor_now(cfg.connection, cfg.outputs))
+        self._fn = GuardRestoresFn(cfg, floor_now(cfg.connection, cfg.outputs), committed_now(cfg))
 
     def expand(self, outcomes):
         tagged = [

@@ -48,11 +48,22 @@ class Chunk:
     own_end: int
 
 
+_preloaded: dict[str, Any] = {}
+
+
+def preload_ner_model(name: str) -> None:
+    """Load ``name`` now, for the next ``load_ner_model(name)`` of this process to take (a ready
+    SDK worker, ``pipelines/sdk_worker.py``). Taken once: two callers never share one model."""
+    _preloaded[name] = load_ner_model(name)
+
+
 def load_ner_model(name: str = DEFAULT_MODEL) -> Any:
     """The model with only its NER component: in en_core_web_sm the NER embeds its own tok2vec, so
     the shared tok2vec, tagger, parser and lemmatizer are pure cost (same entities without them).
     ``blank:LANG`` is spaCy's tokenizer alone: no entities, for measuring everything but NER (the
     state and checkpoint benchmarks feed it far more articles than NER could take here)."""
+    if (model := _preloaded.pop(name, None)) is not None:
+        return model
     import spacy
 
     if name.startswith(BLANK_PREFIX):

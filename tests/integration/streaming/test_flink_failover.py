@@ -1,5 +1,6 @@
-"""The streaming job on the standalone Flink cluster (``deploy/flink/flink.sh up``: two
-TaskManagers, Beam's worker pool, RocksDB, checkpoints) survives a lost TaskManager and a savepoint
+"""The streaming job on the standalone Flink cluster (``deploy/flink/flink.sh up``: three
+one-slot TaskManagers, two of them running the job, Beam's worker pool, RocksDB, checkpoints)
+survives a lost TaskManager and a savepoint
 upgrade, a lost Python worker pool and a savepoint upgrade with every input in exactly one output
 topic, once.
 
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from pipelines import cli
-from pipelines.flink_rest import TERMINAL_STATES, FlinkRest
+from pipelines.flink_rest import TERMINAL_STATES, FlinkRest, local_name
 from pipelines.kafka_tools import read_topic
 from schemas.codec import decode_any
 
@@ -201,22 +202,29 @@ def start_until_uncommitted(
     return job, jid, producer
 
 
+def kill_busy_taskmanager(rest: FlinkRest, jid: str) -> None:
+    """SIGKILL a TaskManager running the job's tasks (flink.sh also runs an idle standby, whose
+    loss would test nothing)."""
+    os.kill(processes()[local_name(sorted(rest.job_taskmanagers(jid))[0])], signal.SIGKILL)
+
+
 KILLS = {
-    # A TaskManager dies; its replacement registers under a new resource id.
-    "taskmanager-1": lambda pid: os.kill(pid, signal.SIGKILL),
+    # A TaskManager running the job dies; the job restores on the standby's slot and the one
+    # left, and flink.sh's replacement registers under a new resource id.
+    "taskmanager": kill_busy_taskmanager,
     # The pool's process group (the pool and every SDK worker it started) dies, as a crashed
     # Kubernetes sidecar; the job must get workers from the new pool (docs/flink-delivery.md says
     # why every task restarts for that).
-    "workerpool": lambda pid: os.killpg(pid, signal.SIGKILL),
+    "workerpool": lambda rest, jid: os.killpg(processes()["workerpool"], signal.SIGKILL),
 }
 
 
-@pytest.mark.parametrize(("process", "seed"), [("taskmanager-1", 17), ("workerpool", 29)])
+@pytest.mark.parametrize(("process", "seed"), [("taskmanager", 17), ("workerpool", 29)])
 def test_a_lost_process_loses_nothing_and_writes_nothing_twice(
     process, seed, kafka_bootstrap, stream_topics, job_factory, kit, cluster, avro_ids, tmp_path
 ):
     """Once outputs are written but not committed after a checkpoint, SIGKILL ``process``
-    (named by ``flink.sh status``) and start its replacement with ``flink.sh up``: the job
+    (by its ``flink.sh status`` pid) and start its replacement with ``flink.sh up``: the job
     restores from the checkpoint by itself; every input once, dedup memory kept, and the
     launcher, stopped with SIGTERM, leaves no job on the cluster."""
     topics = stream_topics
@@ -224,7 +232,7 @@ def test_a_lost_process_loses_nothing_and_writes_nothing_twice(
     job, jid, producer = start_until_uncommitted(
         kit, kafka_bootstrap, topics, group, files, name, payloads, job_factory, cluster
     )
-    KILLS[process](processes()[process])
+    KILLS[process](cluster, jid)
     flink_sh("up")
     wait_until("a restore from the checkpoint", lambda: restored_count(cluster, jid) >= 1)
     running_job(cluster, name)

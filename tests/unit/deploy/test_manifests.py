@@ -130,7 +130,8 @@ def flat(config: dict, prefix: str = "") -> dict[str, str]:
 
 def test_kubernetes_cluster_has_the_fault_settings_tested_locally():
     """What the failover tests ran with (RocksDB, incremental and retained checkpoints, full
-    restarts so a lost worker pool recovers, heartbeats) holds on Kubernetes too."""
+    restarts so a lost worker pool recovers, heartbeats, the restart strategy) holds on
+    Kubernetes too."""
     local = flat(yaml.safe_load((DEPLOY / "flink" / "conf" / "config.yaml").read_text()))
     k8s = {
         k: str(v).lower()
@@ -144,5 +145,12 @@ def test_kubernetes_cluster_has_the_fault_settings_tested_locally():
         "jobmanager.execution.failover-strategy",
         "heartbeat.interval",
         "heartbeat.timeout",
+        "restart-strategy.type",
+        "restart-strategy.exponential-delay.initial-backoff",
+        "restart-strategy.exponential-delay.max-backoff",
+        "restart-strategy.exponential-delay.backoff-multiplier",
+        "restart-strategy.exponential-delay.jitter-factor",
+        "restart-strategy.exponential-delay.reset-backoff-threshold",
+        "restart-strategy.exponential-delay.attempts-before-reset-backoff",
     ]
     assert {key: k8s.get(key) for key in tested} == {key: local[key] for key in tested}

@@ -10,7 +10,13 @@ import pytest
 import spacy
 
 from transforms.text.models import Entity
-from transforms.text.ner import DEFAULT_MODEL, annotate, chunk_spans, load_ner_model
+from transforms.text.ner import (
+    DEFAULT_MODEL,
+    annotate,
+    chunk_spans,
+    load_ner_model,
+    preload_ner_model,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "articles.jsonl"
 
@@ -116,3 +122,12 @@ def test_blank_model_is_a_tokenizer_without_entities() -> None:
     nlp = load_ner_model("blank:en")
     assert nlp.pipe_names == []
     assert annotate(nlp, ["Amber Rudd met Angela Merkel in Berlin.", ""]) == [(), ()]
+
+
+def test_a_preloaded_model_goes_to_the_first_caller_only():
+    """A ready SDK worker preloads the model; the first NER step takes it, later ones load their
+    own, so no two steps share one model."""
+    preload_ner_model("blank:en")
+    first, second = load_ner_model("blank:en"), load_ner_model("blank:en")
+    assert first is not second
+    assert annotate(first, ["Ada Lovelace met Charles Babbage in London."], 1) == [()]
