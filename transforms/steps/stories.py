@@ -205,6 +205,15 @@ class DecideStoriesFn(buffering.CountsStateRequests, beam.DoFn):
         return self._bag.persist(key, records, index, stored, rows, live, index.records)
 
 
+def _story_terms(cfg: StoryConfig) -> beam.ParDo:
+    """``StoryTermsFn``: ``keyed`` (main) and ``dead_letter``."""
+    return (
+        beam.ParDo(StoryTermsFn(cfg))
+        .with_output_types(Keyed)
+        .with_outputs(DEAD_LETTER, main="keyed")
+    )
+
+
 class LinkStories(beam.PTransform):
     """Input: a dict with ``articles`` (enriched, after NER) and ``duplicates`` (from dedup).
     Outputs ``articles`` and ``duplicates`` with ``story_id`` set, ``aliases`` (``StoryAlias``
@@ -215,14 +224,16 @@ class LinkStories(beam.PTransform):
         self._config = config
 
     def expand(self, inputs):
-        both = (inputs[ARTICLES], inputs[DUPLICATES]) | "ArticlesAndDuplicates" >> beam.Flatten()
-        keyed = both | "StoryTerms" >> beam.ParDo(
-            StoryTermsFn(self._config.story)
-        ).with_output_types(Keyed).with_outputs(DEAD_LETTER, main="keyed")
-        decided = keyed.keyed | "DecideStories" >> beam.ParDo(
-            DecideStoriesFn(self._config)
-        ).with_outputs(DUPLICATES, ALIASES, DEAD_LETTER, main=ARTICLES)
-        dead_letters = (keyed[DEAD_LETTER], decided[DEAD_LETTER]) | (
+        # Terms are taken from each input before the two are merged: a runner fuses a step with
+        # its producer but not across a Flatten of two stages (Prism), so NER's enriched articles
+        # would otherwise be encoded, shipped to the runner and decoded once more on their way.
+        articles = inputs[ARTICLES] | "StoryTerms" >> _story_terms(self._config.story)
+        duplicates = inputs[DUPLICATES] | "DuplicateStoryTerms" >> _story_terms(self._config.story)
+        keyed = (articles.keyed, duplicates.keyed) | "ArticlesAndDuplicates" >> beam.Flatten()
+        decided = keyed | "DecideStories" >> beam.ParDo(DecideStoriesFn(self._config)).with_outputs(
+            DUPLICATES, ALIASES, DEAD_LETTER, main=ARTICLES
+        )
+        dead_letters = (articles[DEAD_LETTER], duplicates[DEAD_LETTER], decided[DEAD_LETTER]) | (
             "StoriesDeadLetters" >> beam.Flatten()
         )
         return {

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import justext
 
-from transforms.text.extract import rank_languages
+from transforms.text.extract import language_probabilities
 from transforms.text.models import Span
 
 
@@ -380,13 +380,12 @@ def _sentence_label(sentence: str, rules: FillerRules) -> Label:
     judged = len(words) >= rules.min_sentence_words
     if judged and english / len(words) >= rules.max_stop_density:
         return Label.PROSE
-    ranked = rank_languages(sentence)
-    probability = dict(ranked)
+    likeliest, probability = language_probabilities(sentence, ("la", "en"))
     if judged and probability["la"] >= rules.min_latin_probability:
         return Label.FILLER
     if judged and probability["en"] >= rules.min_english_probability:
         return Label.PROSE
-    return Label.LATIN_LEAN if ranked[0][0] == "la" and not english else Label.UNSURE
+    return Label.LATIN_LEAN if likeliest == "la" and not english else Label.UNSURE
 
 
 @functools.cache

@@ -25,7 +25,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from transforms.text.models import Entity
 
@@ -69,27 +69,37 @@ def canonical_name(text: str) -> str:
 
 def name_words(text: str) -> tuple[str, ...]:
     """Casefolded, NFKC-normalised words of the canonical name: the key mentions match on."""
-    return tuple(unicodedata.normalize("NFKC", canonical_name(text)).casefold().split())
+    return _words_of(canonical_name(text))
+
+
+def _words_of(canonical: str) -> tuple[str, ...]:
+    return tuple(unicodedata.normalize("NFKC", canonical).casefold().split())
 
 
 def resolve_entities(entities: Sequence[Entity]) -> tuple[Entity, ...]:
-    """The same mentions, in body order, each with its cluster's ``canonical`` name and label."""
+    """The same mentions, in body order, each with its cluster's ``canonical`` name and label.
+
+    Each cluster's label is decided once, after all its mentions are in, and the mentions are
+    built directly (``Entity`` has no other fields): an article has dozens of mentions, and a
+    vote per mention or ``dataclasses.replace`` cost more than the clustering itself."""
     clusters: list[_Cluster] = []
     by_key: dict[tuple[bool, tuple[str, ...]], _Cluster] = {}
     ordered = sorted(entities, key=lambda e: (e.start, e.end))
     assigned: list[_Cluster] = []
     for entity in ordered:
-        words = name_words(entity.text)
+        canonical = canonical_name(entity.text)
+        words = _words_of(canonical)
         key = (entity.label in VALUE_LABELS, words)
         cluster = _full_name_for(entity, words, clusters) or by_key.get(key)
         if cluster is None:
-            cluster = _Cluster(canonical_name(entity.text), words, entity.label)
+            cluster = _Cluster(canonical, words, entity.label)
             clusters.append(cluster)
             by_key[key] = cluster
         cluster.labels.append(entity.label)
         assigned.append(cluster)
+    labels = {id(cluster): cluster.label() for cluster in clusters}
     return tuple(
-        replace(entity, label=cluster.label(), canonical=cluster.canonical)
+        Entity(entity.text, labels[id(cluster)], entity.start, entity.end, cluster.canonical)
         for entity, cluster in zip(ordered, assigned, strict=True)
     )
 

@@ -34,8 +34,11 @@ _WORD = re.compile(r"\w+(?:'\w+)*")
 
 def normalize(text: str) -> str:
     """Canonical ``text``: NFKC, casefolded, one quote and dash style, tokens joined by a space."""
-    folded = unicodedata.normalize("NFKC", text).casefold().translate(_CHARACTER_MAP)
-    return " ".join(_TOKEN.findall(folded))
+    return " ".join(_TOKEN.findall(_folded(text)))
+
+
+def _folded(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold().translate(_CHARACTER_MAP)
 
 
 def exact_key(body: str) -> str:
@@ -47,8 +50,11 @@ def shingles(text: str, size: int) -> set[str]:
     """Word ``size``-grams of the normalized text, punctuation ignored.
 
     A text shorter than ``size`` words yields one shingle of all its words; an empty text none.
+    The words are read from the folded text directly: they are the word tokens ``normalize``
+    would join (the same pattern, matched at the same places), without joining and splitting
+    every token again.
     """
-    words = _WORD.findall(normalize(text))
+    words = _WORD.findall(_folded(text))
     if len(words) <= size:
         return {" ".join(words)} if words else set()
     return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)}
@@ -91,8 +97,11 @@ def minhash(shingle_set: set[str], cfg: MinHashConfig) -> np.ndarray:
     """
     if not shingle_set:
         return np.full(cfg.num_perm, _MAX_UINT32, dtype=np.uint32)
-    digests = b"".join(hashlib.sha1(s.encode("utf-8")).digest()[:4] for s in shingle_set)
-    hashes = _fmix32(np.frombuffer(digests, dtype="<u4").astype(np.uint32).reshape(-1, 1))
+    sha1 = hashlib.sha1
+    digests = b"".join([sha1(s.encode("utf-8")).digest() for s in shingle_set])
+    # Each 20-byte digest is 5 little-endian uint32 words; the hash is its first 4 bytes.
+    first = np.frombuffer(digests, dtype="<u4").reshape(-1, 5)[:, 0]
+    hashes = _fmix32(first.astype(np.uint32).reshape(-1, 1))
     a, b = _permutations(cfg)
     return (hashes * a + b).min(axis=0)
 

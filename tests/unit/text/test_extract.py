@@ -1,4 +1,5 @@
-"""parse_structure, parse_date, extract_html, entities_from_doc and detect_language."""
+"""parse_structure, parse_date, extract_html, entities_from_doc, detect_language and
+language_probabilities."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ from pathlib import Path
 
 import pytest
 import spacy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.errors import ExtractionError
 from transforms.text.boilerplate import strip_boilerplate
 from transforms.text.extract import (
+    _identifier,
     detect_language,
     extract_html,
+    language_probabilities,
     parse_date,
     parse_structure,
 )
@@ -357,6 +362,42 @@ def test_punctuation_entities_dropped() -> None:
 )
 def test_detect_language(text: str, language: str | None) -> None:
     assert detect_language(text) == language
+
+
+def ranked_view(text: str, languages: tuple[str, ...]) -> tuple[str, dict[str, float]]:
+    """What ``language_probabilities`` stands for: the identifier's full ranking, read."""
+    ranked = _identifier().rank(text[:2000])
+    return ranked[0][0], {language: dict(ranked)[language] for language in languages}
+
+
+def example_sentences() -> list[str]:
+    """Every sentence-sized piece of the bundled examples (English news, filler, wire text)."""
+    bodies = []
+    for line in EXAMPLES.read_text(encoding="utf-8").splitlines():
+        try:
+            body = json.loads(line).get("body")
+        except (ValueError, AttributeError):  # the examples hold bad lines on purpose
+            continue
+        if isinstance(body, str):
+            bodies.append(body)
+    return [piece for body in bodies for piece in body.replace("\n", " ").split(". ") if piece]
+
+
+def test_language_probabilities_are_ranks() -> None:
+    """The clean step's shortcut gives what the full ranking gives, on every sentence of the
+    examples (hundreds, Latin filler among them), script variants and ties included."""
+    sentences = example_sentences()
+    assert len(sentences) > 300
+    for sentence in [*sentences, "", "   ", "123", "Lorem ipsum dolor sit amet", ZH_LEAD, "Српски"]:
+        assert language_probabilities(sentence, ("la", "en", "sr")) == ranked_view(
+            sentence, ("la", "en", "sr")
+        ), sentence
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_language_probabilities_are_ranks_on_any_text(text: str) -> None:
+    assert language_probabilities(text, ("la", "en")) == ranked_view(text, ("la", "en"))
 
 
 def seed_text() -> str:

@@ -70,6 +70,26 @@ def test_shingles(text: str, size: int, expected: set[str]) -> None:
     assert shingles(text, size) == expected
 
 
+def shingles_of_normalized(text: str, size: int) -> set[str]:
+    """The definition ``shingles`` shortcuts: word n-grams of ``normalize(text)``."""
+    words = re.findall(r"\w+(?:'\w+)*", normalize(text))
+    if len(words) <= size:
+        return {" ".join(words)} if words else set()
+    return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)}
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("ab’'`-‐—_. \n\t,!ßİﬁ１²Ⅻ\u0301\u0307中"), max_size=80)
+    | st.text(max_size=80),
+    st.integers(min_value=1, max_value=5),
+)
+def test_shingles_are_those_of_the_normalized_text(text: str, size: int) -> None:
+    """``shingles`` reads words from the folded text, without joining its tokens first: the same
+    words, quotes, compatibility forms and combining marks included."""
+    assert shingles(text, size) == shingles_of_normalized(text, size)
+
+
 def test_fingerprint_is_deterministic_and_sized() -> None:
     fp = fingerprint(TEXT, CFG)
     assert len(fp.signature) == 4 * CFG.num_perm
