@@ -138,6 +138,8 @@ def main() -> int:
     parser.add_argument("--checkpoint-interval-seconds", type=float, default=10.0, help="(10)")
     parser.add_argument("--timeout-seconds", type=float, default=3600.0, help="per wait (3600)")
     parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument("job_args", nargs="*", help="after --: more newsflow run flags "
+                        "(e.g. -- --stories off)")  # fmt: skip
     args = parser.parse_args()
     # SIGTERM ends the run through its cleanup (the job cancelled, its topics deleted).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -148,7 +150,7 @@ def main() -> int:
     topics = create_topics(args.bootstrap_servers, run)
     name = f"newsflow-checkpoint-bench-{run}"
     log = Path(tempfile.mkdtemp(prefix="newsflow-checkpoint-bench-")) / "job.log"
-    flags = ("--dedup-changelog", "off", "--spacy-model", "blank:en")
+    flags = ("--dedup-changelog", "off", "--spacy-model", "blank:en", *args.job_args)
     job = start_job(args, topics, name, log, *flags)
     rest, rows = FlinkRest(MASTER), []
     try:
@@ -173,7 +175,8 @@ def main() -> int:
         job.wait(timeout=120)
         delete_topics(args.bootstrap_servers, topics)
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; "
-          f"checkpoints every {args.checkpoint_interval_seconds:g} s; job log: {log}")  # fmt: skip
+          f"checkpoints every {args.checkpoint_interval_seconds:g} s; job flags {flags}; "
+          f"job log: {log}")  # fmt: skip
     return 0
 
 

@@ -14,7 +14,13 @@ from importlib import metadata
 import apache_beam as beam
 from apache_beam.options.pipeline_options import StandardOptions
 
-from pipelines.options import NewsflowOptions, dedup_config, kafka_connection, stories_config
+from pipelines.options import (
+    NewsflowOptions,
+    dedup_config,
+    kafka_connection,
+    stories_config,
+    template_config,
+)
 from pipelines.value_format import alias_encoder, topic_encoders
 from schemas.codec import ENRICHED
 from transforms.io.avro_files import WriteAvroFiles, WriteAvroWindows, WriteJsonFiles
@@ -78,7 +84,7 @@ def enrich_events(
     unless ``--stories off`` (``stories``: Kafka mode adds the changelog and the alias sink)."""
     decoded = events | "DecodeEvents" >> DecodeEvents(opts.max_body_bytes, opts.schema_registry_url)
     cleaned = decoded[ARTICLES] | "CleanArticles" >> CleanArticles()
-    templated = cleaned[ARTICLES] | "StripTemplates" >> StripTemplates()
+    templated = cleaned[ARTICLES] | "StripTemplates" >> StripTemplates(template_config(opts))
     deduped = templated[ARTICLES] | "DeduplicateArticles" >> DeduplicateArticles(config)
     # Dedup has one key, so a step fused after it runs inside dedup's bundles, one at a time. On
     # Prism a Reshuffle moves no element but makes NER a stage of its own (measured: 30 articles

@@ -34,6 +34,7 @@ from transforms.text.event import DEFAULT_MAX_BODY_BYTES
 from transforms.text.minhash_config import MinHashConfig
 from transforms.text.ner import DEFAULT_MODEL
 from transforms.text.stories import StoryConfig
+from transforms.text.templates import TemplateConfig
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 # About 114 years: a TTL beyond it overflows Beam's timestamps (a timer at event time + TTL).
@@ -155,6 +156,14 @@ NEWSFLOW_FLAGS = (
         type=float,
         default=DEFAULT_TTL_HOURS,
         help="hours (event time) dedup remembers an article; a copy arriving later is kept",
+    ),
+    flag(
+        "template-window-hours",
+        type=float,
+        default=TemplateConfig().window_hours,
+        help="hours (by fetched_at) a source's page line is remembered while learning its "
+        "template lines (a line seen again within it counts one more page); independent of "
+        "--dedup-ttl-hours",
     ),
     flag(
         "dedup-changelog",
@@ -343,6 +352,11 @@ def dedup_config(opts: NewsflowOptions, kafka: KafkaConnection | None = None) ->
     )
 
 
+def template_config(opts: NewsflowOptions) -> TemplateConfig:
+    """The template step's config: ``TemplateConfig`` over ``--template-window-hours``."""
+    return replace(TemplateConfig(), window_hours=opts.template_window_hours)
+
+
 def stories_config(
     opts: NewsflowOptions,
     kafka: KafkaConnection | None = None,
@@ -384,6 +398,11 @@ def validate(opts: NewsflowOptions) -> None:
         raise ValueError(
             f"--dedup-ttl-hours must be at most {MAX_TTL_HOURS:,} (the TTL sets Beam timers and "
             f"the changelog's retention.ms), got {opts.dedup_ttl_hours}"
+        )
+    if not 0 < opts.template_window_hours <= MAX_TTL_HOURS:  # also refuses nan
+        raise ValueError(
+            f"--template-window-hours must be > 0 and at most {MAX_TTL_HOURS:,}, got "
+            f"{opts.template_window_hours}"
         )
     if not 0.0 < opts.near_dup_threshold <= 1.0:
         raise ValueError(f"--near-dup-threshold must be in (0, 1], got {opts.near_dup_threshold}")

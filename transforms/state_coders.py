@@ -30,7 +30,7 @@ from transforms.text.fingerprint import Fingerprint
 from transforms.text.index_slices import IndexVersion
 from transforms.text.models import Article, Entity, SourceRef, Span
 from transforms.text.story_terms import Terms
-from transforms.text.templates import TemplateMemory
+from transforms.text.template_memory import TemplateMemory, TemplateVersion
 
 # Marks the carried value in a buffering step's pending bag, where element timestamps (ints) are.
 CARRIED = "carried"
@@ -213,35 +213,33 @@ class BagVersionCoder(VersionedCoder):
         return tuple[int, int]
 
 
-class TemplateMemoryCoder(VersionedCoder):
-    """One source's ``TemplateMemory``, lines sorted by key."""
+class TemplateStateCoder(VersionedCoder):
+    """What a templates key carries in its pending bag. Format 2: its ``TemplateVersion`` (the
+    lines are records in their own bag, ``transforms.text.template_memory``). Format 1 was the
+    source's whole ``TemplateMemory`` (hex keys, page URLs), rewritten at every flush: it decodes
+    to that memory, converted (``TemplateMemory.from_legacy``), which the step then writes to the
+    records bag. The name stays ``template_memory``: the version byte is what tells them apart."""
 
     NAME = "template_memory"
+    VERSION = 2
 
-    def to_record(self, value: TemplateMemory) -> dict[str, Any]:
-        return {
-            "lines": [
-                {"key": key, "pages": list(pages), "last_seen_ms": last}
-                for key, (pages, last) in sorted(value.lines.items())
-            ]
-        }
-
-    def from_record(self, record: dict[str, Any]) -> TemplateMemory:
-        """Lines naming the same page share one string: a page's edge lines (up to 12) all name
-        it, and a copy per line was two thirds of a decoded memory's bytes."""
-        pages: dict[str, str] = {}
-        return TemplateMemory(
-            {
-                line["key"]: (
-                    tuple(pages.setdefault(p, p) for p in line["pages"]),
-                    line["last_seen_ms"],
-                )
-                for line in record["lines"]
-            }
+    def decode(self, encoded: bytes) -> TemplateVersion | TemplateMemory:
+        if encoded[:1] != b"\x01":
+            return super().decode(encoded)
+        record = state_codec(self.NAME, 1).decode(encoded)
+        return TemplateMemory.from_legacy(
+            (line["key"], line["pages"], line["last_seen_ms"]) for line in record["lines"]
         )
 
+    def to_record(self, value: TemplateVersion) -> dict[str, Any]:
+        token, records = value.bag
+        return {"token": token, "records": records, "forgot_before_ms": value.forgot_before_ms}
+
+    def from_record(self, record: dict[str, Any]) -> TemplateVersion:
+        return TemplateVersion((record["token"], record["records"]), record["forgot_before_ms"])
+
     def to_type_hint(self):
-        return TemplateMemory
+        return TemplateVersion
 
 
 class CommitWaitingCoder(VersionedCoder):

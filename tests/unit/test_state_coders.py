@@ -26,6 +26,7 @@ from apache_beam.utils.timestamp import Timestamp
 from pipelines.assembly import build
 from pipelines.options import NewsflowOptions
 from schemas.errors import StateFormatError
+from schemas.state import state_codec
 from transforms.state_coders import (
     CARRIED,
     ArticleCoder,
@@ -37,7 +38,7 @@ from transforms.state_coders import (
     PendingCoder,
     SinksCoder,
     StoryTermsCoder,
-    TemplateMemoryCoder,
+    TemplateStateCoder,
     VersionedCoder,
     WatermarkStateCoder,
 )
@@ -48,7 +49,14 @@ from transforms.text.minhash_config import MinHashConfig
 from transforms.text.models import Article, Entity, SourceRef, Span
 from transforms.text.stories import decode_record, encode_record
 from transforms.text.story_terms import Terms, article_terms
-from transforms.text.templates import TemplateMemory
+from transforms.text.template_memory import (
+    TemplateMemory,
+    TemplateVersion,
+    decode_line,
+    encode_line,
+    pack,
+    page_id,
+)
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "state"
 CFG = MinHashConfig()
@@ -90,11 +98,33 @@ MINIMAL = Article(
     id="file-7", raw_body="Short.", fetched_at=0, ref=SourceRef(file="in.jsonl", line=7)
 )
 FP = fingerprint(BODY, CFG)
-MEMORY = TemplateMemory(
-    {"b2f1": (("https://a/1", "https://a/2"), 1_700_000_000_000), "0a": ((), 5)}
+# Format 1 of the template state: a source's whole memory, written by the v1 schema as main's
+# coder wrote it, lines sorted by key ("b2f1" and "0a" are not line keys: they convert to nothing).
+V1_MEMORY = {
+    "lines": [
+        {"key": "0a", "pages": [], "last_seen_ms": 5},
+        {"key": "b2f1", "pages": ["https://a/1", "https://a/2"], "last_seen_ms": 1_700_000_000_000},
+    ]
+}
+V1_LINE_KEYS = {
+    "lines": [
+        {"key": "0123456789abcdef", "pages": ["https://a/2"], "last_seen_ms": 1_700_000_000_000},
+        {"key": "3f9a0c1d5e7b2468", "pages": ["https://a/1", "https://a/2"], "last_seen_ms": 7},
+        {"key": "not hex at all!!", "pages": ["https://a/3"], "last_seen_ms": 9},
+    ]
+}
+MIGRATED = TemplateMemory(
+    {
+        bytes.fromhex("3f9a0c1d5e7b2468"): pack(
+            7, (page_id("https://a/1"), page_id("https://a/2"))
+        ),
+        bytes.fromhex("0123456789abcdef"): pack(1_700_000_000_000, (page_id("https://a/2"),)),
+    }
 )
+TEMPLATE_VERSION = TemplateVersion((2**62 + 17, 1_204), 1_699_740_000_000)
+LINE = (bytes.fromhex("3f9a0c1d5e7b2468"), pack(1_700_000_000_123, (page_id("https://a/1"),)))
 DEDUP_PENDING = PendingCoder(FingerprintedCoder(), IndexVersionCoder())
-TEMPLATE_PENDING = PendingCoder(ArticleCoder(), TemplateMemoryCoder())
+TEMPLATE_PENDING = PendingCoder(ArticleCoder(), TemplateStateCoder())
 STORY_PENDING = PendingCoder(StoryTermsCoder(), BagVersionCoder())
 TERMS = article_terms(FULL, 1000)
 EMPTY_TERMS = Terms(title={}, body={}, entities={}, at=0)
@@ -112,13 +142,11 @@ SAMPLES = {
     "pending-dedup-element.v1": (DEDUP_PENDING, (1_700_000_000_123_000, (MINIMAL, FP))),
     "pending-dedup-carried-layout.v1": (DEDUP_PENDING, (CARRIED, LAYOUT)),
     "pending-templates-element.v1": (TEMPLATE_PENDING, (-5, FULL)),
-    "pending-templates-carried.v1": (TEMPLATE_PENDING, (CARRIED, MEMORY)),
     "index-version.v2": (IndexVersionCoder(), LAYOUT),
     "bag-version.v1": (BagVersionCoder(), (9_007_199_254_740_993, 3)),
     "story-terms.v1": (StoryTermsCoder(), (FULL, TERMS)),
     "pending-stories-element.v1": (STORY_PENDING, (1_700_000_000_123_000, (MINIMAL, EMPTY_TERMS))),
     "pending-stories-carried.v1": (STORY_PENDING, (CARRIED, (2**62 + 17, 120_000))),
-    "template-memory.v1": (TemplateMemoryCoder(), MEMORY),
     "commit-waiting.v1": (
         CommitWaitingCoder(),
         {12: (15, None), 20: (21, (("articles.enriched", 0, 99), ("articles.dlq", 2, 0)))},
@@ -136,6 +164,10 @@ SAMPLES = {
         (1_700_000_000_123_000, (MINIMAL, FP)),
     ),
     "pending-templates-element.v1-article.v2": (TEMPLATE_PENDING, (-5, LINKED)),
+    # Template state format 2: a version; the lines are records in their own bag.
+    "template-memory.v2": (TemplateStateCoder(), TEMPLATE_VERSION),
+    "template-memory-never-forgot.v2": (TemplateStateCoder(), TemplateVersion((0, 0), None)),
+    "pending-templates-carried.v2": (TEMPLATE_PENDING, (CARRIED, TEMPLATE_VERSION)),
 }
 # Golden files of superseded formats -> (coder, what today's code decodes them to): a savepoint
 # written by that version restores. Index version 1 was (token, entries in the one index bag):
@@ -143,6 +175,11 @@ SAMPLES = {
 OLDER = {
     "pending-dedup-carried.v1": (DEDUP_PENDING, (CARRIED, IndexVersion(2**62 + 17, 0, ()))),
     "index-version.v1": (IndexVersionCoder(), IndexVersion(9_007_199_254_740_993, 0, ())),
+    # Template state format 1 was the whole memory: it decodes to that memory, converted (keys
+    # to bytes, pages to their ids), which the step then writes to the records bag.
+    "template-memory.v1": (TemplateStateCoder(), TemplateMemory()),
+    "pending-templates-carried.v1": (TEMPLATE_PENDING, (CARRIED, TemplateMemory())),
+    "template-memory-line-keys.v1": (TemplateStateCoder(), MIGRATED),
 }
 # Written by an earlier version of a format they embed: decoded, no longer what is written.
 FORMER = frozenset(
@@ -312,6 +349,8 @@ def write_missing_golden_files() -> None:
         IndexEntry(FULL.content_hash, FULL.id, FP, 1_700_000_000_123)
     )
     files.update({name: encode_record(record) for name, record in STORY_RECORDS.items()})
+    files["template-memory-line-keys.v1"] = state_codec("template_memory", 1).encode(V1_LINE_KEYS)
+    files["template-line.v1"] = encode_line(*LINE)
     for name, data in files.items():
         path = GOLDEN / f"{name}.bin"
         if not path.exists():
@@ -323,10 +362,31 @@ if __name__ == "__main__":
     write_missing_golden_files()
 
 
-def test_a_decoded_template_memory_holds_one_string_per_page():
-    """A page's edge lines all name it: decoded, they share one string, not a copy each."""
-    memory = TemplateMemory({key: (("https://a/1",), 5) for key in ("k1", "k2", "k3")})
-    coder = TemplateMemoryCoder()
-    decoded = coder.decode(coder.encode(memory))
-    assert decoded == memory
-    assert len({id(pages[0]) for pages, _ in decoded.lines.values()}) == 1
+def test_format_1_template_memories_are_the_bytes_main_wrote():
+    """The v1 golden files hold what format 1's coder wrote for these records."""
+    codec = state_codec("template_memory", 1)
+    assert codec.encode(V1_MEMORY) == (GOLDEN / "template-memory.v1.bin").read_bytes()
+    assert codec.encode(V1_LINE_KEYS) == (GOLDEN / "template-memory-line-keys.v1.bin").read_bytes()
+
+
+def test_a_migrated_memory_writes_every_line_and_counts_a_known_page_once():
+    migrated = TemplateStateCoder().decode(
+        (GOLDEN / "template-memory-line-keys.v1.bin").read_bytes()
+    )
+    assert migrated.changed == set(MIGRATED.lines)
+    migrated.observe("https://a/2", set(MIGRATED.lines), 10, min_pages=4, window_ms=100)
+    assert migrated.pages(bytes.fromhex("3f9a0c1d5e7b2468")) == 2
+    assert migrated.pages(bytes.fromhex("0123456789abcdef")) == 1
+
+
+def test_template_line_records_decode_from_golden_bytes_and_refuse_a_newer_format():
+    """The templates ``lines`` bag holds ``template_memory``'s own versioned line records under
+    Beam's standard BytesCoder: 25 bytes for a line seen on one page."""
+    golden = (GOLDEN / "template-line.v1.bin").read_bytes()
+    assert len(golden) == 25
+    assert decode_line(golden) == LINE
+    assert encode_line(*LINE) == golden
+    with pytest.raises(ValueError, match="format 2, written by a newer newsflow"):
+        decode_line(b"\x02" + golden[1:])
+    with pytest.raises(ValueError, match="not a template line record"):
+        decode_line(golden[:-1])

@@ -31,6 +31,10 @@ class VersionedBag:
         """Forget every cached copy (``setup``: a DoFn instance may be reused after a failure)."""
         self._cache = {}
 
+    def forget(self, key: Hashable) -> None:
+        """Drop ``key``'s cached copy (its state was cleared)."""
+        self._cache.pop(key, None)
+
     def cached(self, key: Hashable, version: Version | None) -> Any | None:
         """The memory cached for ``key`` if it is the state's current ``version``, else None."""
         hit = self._cache.get(key)

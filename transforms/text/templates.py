@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from schemas.errors import RejectedArticleError
 from transforms.text.cleaning import clean_article
 from transforms.text.extract import extract_html
 from transforms.text.fingerprint import exact_key, normalize
 from transforms.text.models import Article, Span
+from transforms.text.template_memory import KEY_BYTES, TemplateMemory
 
 TEMPLATE_KIND = "template"
 
@@ -50,47 +51,27 @@ class TemplateConfig:
         return int(self.window_hours * 3_600_000)
 
 
-@dataclass
-class TemplateMemory:
-    """One source's learned lines: line key -> (distinct pages seen, up to ``min_pages``; the
-    last sighting in epoch millis). Held in keyed Beam state; size is the distinct edge lines a
-    source published within the window."""
-
-    lines: dict[str, tuple[tuple[str, ...], int]] = field(default_factory=dict)
-
-    def observe(self, page: str, keys: Iterable[str], at_ms: int, cfg: TemplateConfig) -> None:
-        """Count ``page`` for each line key, forgetting a line not seen for a window first."""
-        for key in keys:
-            pages, last = self.lines.get(key, ((), at_ms))
-            if at_ms - last > cfg.window_ms:
-                pages = ()
-            if page not in pages and len(pages) < cfg.min_pages:
-                pages = (*pages, page)
-            self.lines[key] = (pages, max(last, at_ms))
-
-    def forget_before(self, cutoff_ms: int) -> None:
-        """Drop lines last seen before ``cutoff_ms``: memory is bounded by the window."""
-        self.lines = {key: seen for key, seen in self.lines.items() if seen[1] >= cutoff_ms}
-
-    def is_template(self, key: str | None, cfg: TemplateConfig) -> bool:
-        return key is not None and len(self.lines.get(key, ((), 0))[0]) >= cfg.min_pages
-
-
 @dataclass(frozen=True)
 class Line:
     """One non-blank line of a body: its paragraph, its text and its learning key."""
 
     paragraph: int
     text: str
-    key: str | None
+    key: bytes | None
 
 
-def line_key(text: str) -> str | None:
-    """Short hash of the normalised line; ``None`` for a line with no word (nothing to learn)."""
+def line_key(text: str) -> bytes | None:
+    """Short hash of the normalised line (8 bytes); ``None`` for a line with no word (nothing to
+    learn)."""
     folded = normalize(text)
     if not any(ch.isalnum() for ch in folded):
         return None
-    return hashlib.blake2b(folded.encode("utf-8"), digest_size=8).hexdigest()
+    return hashlib.blake2b(folded.encode("utf-8"), digest_size=KEY_BYTES).digest()
+
+
+def is_template(memory: TemplateMemory, key: bytes | None, cfg: TemplateConfig) -> bool:
+    """Whether the line was seen on ``min_pages`` distinct pages of the source."""
+    return memory.pages(key) >= cfg.min_pages
 
 
 def body_lines(body: str) -> list[Line]:
@@ -116,8 +97,8 @@ def template_runs(
     """``(head, tail)``: how many leading and trailing lines are templates, within the edges;
     ``(0, 0)`` when every line is, so an article is never emptied."""
     limit = min(len(lines), cfg.edge_lines)
-    head = next((i for i in range(limit) if not memory.is_template(lines[i].key, cfg)), limit)
-    tail = next((i for i in range(limit) if not memory.is_template(lines[-1 - i].key, cfg)), limit)
+    head = next((i for i in range(limit) if not is_template(memory, lines[i].key, cfg)), limit)
+    tail = next((i for i in range(limit) if not is_template(memory, lines[-1 - i].key, cfg)), limit)
     if head + tail >= len(lines):
         return 0, 0
     return head, tail
@@ -134,11 +115,13 @@ def learn_and_strip(article: Article, memory: TemplateMemory, cfg: TemplateConfi
     lines = body_lines(article.body)
     title_key = line_key(article.title) if article.title else None
     keys = {lines[i].key for i in edges(len(lines), cfg)} | {title_key}
-    memory.observe(article.url or article.id, keys - {None}, article.fetched_at, cfg)
+    memory.observe(
+        article.url or article.id, keys - {None}, article.fetched_at, cfg.min_pages, cfg.window_ms
+    )
     head, tail = template_runs(lines, memory, cfg)
-    source = source_text(article) if head or tail or memory.is_template(title_key, cfg) else ""
+    source = source_text(article) if head or tail or is_template(memory, title_key, cfg) else ""
     spans = _located(source, lines, head, tail)
-    title_start = source.find(article.title) if memory.is_template(title_key, cfg) else -1
+    title_start = source.find(article.title) if is_template(memory, title_key, cfg) else -1
     if title_start >= 0 and article.content_type == "text/plain":
         title = Span(TEMPLATE_KIND, title_start, title_start + len(article.title), article.title)
         return _cleaned_again(article, (*spans.values(), title))

@@ -6,7 +6,13 @@ import re
 
 import pytest
 
-from pipelines.options import NewsflowOptions, dedup_config, kafka_overrides, validate
+from pipelines.options import (
+    NewsflowOptions,
+    dedup_config,
+    kafka_overrides,
+    template_config,
+    validate,
+)
 
 KAFKA_CONFIG = "--kafka-config expects KEY=VALUE (e.g. security.protocol=SSL)"
 
@@ -31,6 +37,14 @@ def options(*argv: str) -> NewsflowOptions:
             "--dedup-max-candidates must be >= 0 (0: no cap), got -1",
         ),
         (["--story-idle-hours", "0"], "--story-idle-hours must be finite and > 0, got 0.0"),
+        (
+            ["--template-window-hours", "0"],
+            "--template-window-hours must be > 0 and at most 1,000,000, got 0.0",
+        ),
+        (
+            ["--template-window-hours", "nan"],
+            "--template-window-hours must be > 0 and at most 1,000,000, got nan",
+        ),
         (["--story-idle-hours", "inf"], "--story-idle-hours must be finite and > 0, got inf"),
         (["--story-max-age-hours", "0"], "--story-max-age-hours must be > 0, got 0.0"),
         (["--story-max-age-hours", "nan"], "--story-max-age-hours must be > 0, got nan"),
@@ -65,6 +79,7 @@ def test_a_setting_that_cannot_work_is_refused_naming_flag_and_value(argv, messa
     [
         [],
         ["--dedup-ttl-hours", "0.01"],
+        ["--template-window-hours", "0.01"],
         ["--near-dup-threshold", "1"],
         ["--near-dup-threshold", "0.05"],
         ["--max-body-bytes", "1"],
@@ -96,6 +111,12 @@ def test_underscore_spelling_sets_the_same_option_as_the_hyphenated_flag():
 def test_the_candidate_cap_reaches_the_dedup_config():
     assert dedup_config(options("--dedup-max-candidates", "50")).minhash.max_candidates == 50
     assert dedup_config(options("--dedup_max_candidates", "0")).minhash.max_candidates == 0
+
+
+def test_the_template_window_reaches_the_template_config_and_defaults_to_72_hours():
+    assert template_config(options()).window_hours == 72.0
+    assert template_config(options("--template-window-hours", "0.05")).window_ms == 180_000
+    assert template_config(options("--template_window_hours", "2")).min_pages == 4
 
 
 def test_kafka_overrides_keep_the_order_and_a_later_key_wins():
