@@ -12,6 +12,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipelines import cli
@@ -58,6 +59,13 @@ def show(console: Console, outputs: dict[str, list[dict]], sent: int) -> None:
     console.print(dead)
 
     seed = next((i for i in outputs["enriched"] if i["id"] == "seed-rudd-2017"), None)
+    if seed is None and any(i["id"] == "seed-rudd-2017" for i in outputs["duplicates"]):
+        console.print(
+            "the broker's dedup memory holds these articles from an earlier demo run, so every"
+            " copy is a duplicate of its first run; for a fresh broker: make kafka-down &&"
+            " rm -rf deploy/local/.cache/data"
+        )
+        return
     if seed is None:
         console.print("[red]the seed article is not among the enriched records[/red]")
         return
@@ -68,9 +76,8 @@ def show(console: Console, outputs: dict[str, list[dict]], sent: int) -> None:
     entities = ", ".join(f"{e['text']} ({e['label']})" for e in seed["entities"][:12])
     console.print(f"entities:     {entities}")
     for span in seed["boilerplate"]:
-        console.print(
-            f"stripped:     [{span['kind']}] {span['start']}-{span['end']} {span['text'][:60]!r}"
-        )
+        where = f"[{span['kind']}] {span['start']}-{span['end']}"
+        console.print(escape(f"stripped:     {where} {span['text'][:60]!r}"))
     console.print(f"body ends:    ...{seed['body'][-60:]!r}")
 
 
