@@ -202,6 +202,26 @@ def test_replaying_the_records_restores_every_decision():
     assert feed(StoryIndex(CFG, changes), [*later, dup])[2] == feed(live, [*later, dup])[2]
 
 
+def test_a_replayed_index_is_the_live_one_exactly():
+    """The records hold the centroids' float32 weights as the index does: an index replayed from
+    them (compacted, or as appended) makes every later decision with the same scores."""
+    cfg = replace(CFG, threshold=0.1, merge_threshold=0.3)
+    names = [Entity("Malaysia Airlines", "ORG", 0, 17), Entity("Indian Ocean", "LOC", 0, 12)]
+    history = [
+        article(f"a{i}", t, T0 + i * 60_000, names, body=f"{t}. {APPLE} lead {i}")
+        for i, t in enumerate([*PLANE, APPLE, "Crimea votes in referendum"])
+    ]
+    live = StoryIndex(cfg)
+    feed(live, history, cfg)
+    appended = [record for _, record in live.changes()]
+    later = [replace(a, id=f"b{n}", fetched_at=T0 + HOUR_MS + n) for n, a in enumerate(history)]
+    for restored in (StoryIndex(cfg, live.records()), StoryIndex(cfg, appended)):
+        assert sorted(restored.records()) == sorted(live.records())
+    decide = lambda index: [index.decide(terms(a, cfg), a.id, None) for a in later]  # noqa: E731
+    expected = decide(StoryIndex(cfg, live.records()))
+    assert decide(StoryIndex(cfg, appended)) == expected == decide(live)
+
+
 def test_decisions_are_deterministic():
     history = [article(f"a{i}", t, T0 + i) for i, t in enumerate([*PLANE, APPLE, *PLANE])]
     assert feed(StoryIndex(CFG), history) == feed(StoryIndex(CFG), history)
