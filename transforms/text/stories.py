@@ -466,8 +466,10 @@ def decode_record(data: bytes) -> dict:
         record["v"] = [{term["term"]: term["weight"] for term in v} for v in avro["vectors"]]
         return record
     weights = _float32_values(avro["weights"])
-    if len(weights) != sum(map(len, avro["terms"])):
-        raise ValueError(f"not a story state record: {len(weights)} weights for its terms")
+    if len(avro["terms"]) != len(FEATURES) or len(weights) != sum(map(len, avro["terms"])):
+        raise ValueError(
+            f"not a story state record: {len(avro['terms'])} features, {len(weights)} weights"
+        )
     record["v"], start = [], 0
     for terms in avro["terms"]:
         record["v"].append(dict(zip(terms, weights[start : start + len(terms)], strict=True)))

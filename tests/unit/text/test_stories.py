@@ -4,18 +4,21 @@ from dataclasses import replace
 
 import pytest
 
+from schemas.state import state_codec
 from transforms.text.models import Article, Entity, SourceRef
 from transforms.text.stories import (
     HOUR_MS,
     StoryConfig,
     StoryIndex,
     decode_record,
+    encode_record,
     story_id_for,
 )
 from transforms.text.story_terms import article_terms, words
 
 T0 = 1_394_409_600_000  # 2014-03-10
 CFG = StoryConfig()
+STORY = {"k": "s", "id": "s-0123456789abcdef01234567", "f": T0, "l": T0, "n": 1}
 
 
 def article(article_id: str, title: str, at: int = T0, entities=(), body: str | None = None):
@@ -231,3 +234,19 @@ def test_decisions_are_deterministic():
 def test_foreign_state_records_are_refused(data):
     with pytest.raises(ValueError):
         decode_record(data)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"weights": b"\x00\x00\x80?"},  # one weight for three terms
+        {"weights": b"\x00\x00\x80?\x00"},  # not float32s
+        {"terms": [["storm"], ["power"]], "weights": b"\x00\x00\x80?" * 2},  # two features
+    ],
+)
+def test_story_records_of_format_2_that_do_not_add_up_are_refused(change):
+    codec = state_codec("story_record", 2)
+    record = codec.decode(encode_record({**STORY, "v": [{"storm": 1.0}, {"power": 0.5}, {}]}))
+    with pytest.raises(ValueError, match="not a story state record"):
+        decode_record(codec.encode({**record, **change}))
+    assert decode_record(codec.encode(record))["v"] == [{"storm": 1.0}, {"power": 0.5}, {}]
