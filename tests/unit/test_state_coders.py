@@ -47,7 +47,7 @@ from transforms.text.fingerprint import exact_key, fingerprint
 from transforms.text.index_slices import BAGS, EMPTY, IndexVersion
 from transforms.text.minhash_config import MinHashConfig
 from transforms.text.models import Article, Entity, SourceRef, Span
-from transforms.text.stories import decode_record, encode_record
+from transforms.text.stories import StoryConfig, StoryIndex, decode_record, encode_record
 from transforms.text.story_terms import Terms, article_terms
 from transforms.text.template_memory import (
     TemplateMemory,
@@ -262,9 +262,10 @@ def test_dedup_index_entries_decode_from_golden_bytes_and_refuse_a_newer_format(
         decode_entry(b"\x03" + golden[1:], CFG)
 
 
-# Golden file stem -> the story index record it holds (the stories bag and changelog share them).
+# The story index's records (the stories bag and changelog share them), one per kind; golden
+# files of each format: ``story-record-<kind>.v<N>.bin``.
 STORY_RECORDS = {
-    "story-record-story.v1": {
+    "story": {
         "k": "s",
         "id": "s-0123456789abcdef01234567",
         "f": 1_700_000_000_000,
@@ -272,8 +273,8 @@ STORY_RECORDS = {
         "n": 3,
         "v": [{"hester": 1.5, "storm": 0.25}, {"power": 0.5}, {"e:storm hester": 2.0}],
     },
-    "story-record-folded.v1": {"k": "x", "id": "s-89abcdef0123456789abcdef"},
-    "story-record-article.v1": {
+    "folded": {"k": "x", "id": "s-89abcdef0123456789abcdef"},
+    "article": {
         "k": "a",
         "id": "wire-hester-2023",
         "s": "s-0123456789abcdef01234567",
@@ -282,15 +283,30 @@ STORY_RECORDS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(STORY_RECORDS))
-def test_story_records_decode_from_golden_bytes_and_refuse_a_newer_format(name):
+@pytest.mark.parametrize("kind", sorted(STORY_RECORDS))
+def test_story_records_decode_from_golden_bytes_of_each_format_and_refuse_a_newer_one(kind):
     """The stories bag holds the story index's own versioned records (``state_story_record``,
-    shared with its changelog topic) under Beam's standard BytesCoder."""
-    golden = (GOLDEN / f"{name}.bin").read_bytes()
-    assert decode_record(golden) == STORY_RECORDS[name]
-    assert encode_record(STORY_RECORDS[name]) == golden
-    with pytest.raises(ValueError, match="format version 2, by a newer newsflow"):
-        decode_record(b"\x02" + golden[1:])
+    shared with its changelog topic) under Beam's standard BytesCoder: format 2 is written
+    (float32 weights, exact for these), format 1 (weights as doubles) still decodes."""
+    current = (GOLDEN / f"story-record-{kind}.v2.bin").read_bytes()
+    assert encode_record(STORY_RECORDS[kind]) == current
+    for version in (1, 2):
+        golden = (GOLDEN / f"story-record-{kind}.v{version}.bin").read_bytes()
+        assert golden[0] == version
+        assert decode_record(golden) == STORY_RECORDS[kind]
+    with pytest.raises(ValueError, match="format version 3, by a newer newsflow"):
+        decode_record(b"\x03" + current[1:])
+
+
+def test_format_1_story_records_replay_into_the_index_as_they_were_kept():
+    """A story of format 1 replays with its weights rounded to float32 (what format 2 keeps)."""
+    v1 = [(GOLDEN / f"story-record-{kind}.v1.bin").read_bytes() for kind in STORY_RECORDS]
+    index = StoryIndex(StoryConfig(), v1)
+    assert len(index) == 1 and index.remembered_articles == 1
+    assert sorted(map(decode_record, index.records()), key=lambda r: r["k"]) == [
+        STORY_RECORDS["article"],
+        STORY_RECORDS["story"],
+    ]
 
 
 def keyed_steps() -> list[tuple[str, object, beam.PCollection]]:
@@ -348,7 +364,9 @@ def write_missing_golden_files() -> None:
     files["index-entry.v2"] = encode_entry(
         IndexEntry(FULL.content_hash, FULL.id, FP, 1_700_000_000_123)
     )
-    files.update({name: encode_record(record) for name, record in STORY_RECORDS.items()})
+    files.update(
+        {f"story-record-{kind}.v2": encode_record(record) for kind, record in STORY_RECORDS.items()}
+    )
     files["template-memory-line-keys.v1"] = state_codec("template_memory", 1).encode(V1_LINE_KEYS)
     files["template-line.v1"] = encode_line(*LINE)
     for name, data in files.items():

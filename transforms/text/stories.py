@@ -30,22 +30,30 @@ forgotten, at most
 ``max_terms`` heaviest terms per feature. The state is a sequence of records (``encode_record``):
 a story's current centroid, a story folded away, an article's story; replaying the latest record
 of each key rebuilds the index (Beam state and the Kafka changelog hold the same records).
+
+Most stories hold one article (every distinct report starts one), so what a story costs is what
+the index costs per remembered article: a centroid is packed (``Story``), and the inverted index
+maps a term to its one story, or to a list of them only when several hold it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import sys
+from array import array
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import repeat
+from operator import mul
 
 from schemas.errors import StateFormatError
 from schemas.state import state_codec
 from transforms.text.story_terms import Terms
 
 RECORD_SCHEMA = "story_record"
-RECORD_FORMAT = 1
+RECORD_FORMAT = 2
 FEATURES = ("title", "body", "entities")
 HOUR_MS = 3600 * 1000
 Vector = dict[str, float]
@@ -97,20 +105,44 @@ class Assignment:
 
 
 class Story:
-    """A live story: its centroid per feature (term -> summed unit-vector weight), when it began
-    and last grew, how many articles joined it. ``flat`` is the centroid as one vector, each
-    feature normalised and its keys prefixed with the feature's number, so a score is one dot
-    product."""
+    """A live story: its centroid, when it began and last grew, how many articles joined it.
 
-    __slots__ = ("first_seen", "flat", "id", "last_seen", "size", "vectors")
+    The centroid (per feature: term -> summed unit-vector weight) is packed: ``terms``, the three
+    features' terms in one tuple (each feature's sorted; the strings interned, so a term many
+    stories hold is one string), ``weights``, their float32 weights in one array, and ``ends``,
+    where the first two features end. The state records hold the same float32 weights, so an
+    index replayed from them is the live one exactly."""
+
+    __slots__ = ("ends", "first_seen", "id", "last_seen", "size", "terms", "weights")
 
     def __init__(self, story_id: str, first_seen: int, last_seen: int, size: int, vectors) -> None:
         self.id = story_id
         self.first_seen = first_seen
         self.last_seen = last_seen
         self.size = size
-        self.vectors: tuple[Vector, Vector, Vector] = vectors
-        self.flat = _flat(vectors)
+        self.pack(vectors)
+
+    def pack(self, vectors: Iterable[Vector]) -> None:
+        """Hold ``vectors`` (title, lead, entities) as the packed centroid."""
+        terms: list[str] = []
+        weights = array("f")
+        ends = []
+        for vector in vectors:
+            for term in sorted(vector):
+                terms.append(sys.intern(term))
+                weights.append(vector[term])
+            ends.append(len(terms))
+        self.terms, self.weights, self.ends = tuple(terms), weights, (ends[0], ends[1])
+
+    def features(self) -> Iterator[tuple[tuple[str, ...], array]]:
+        """Each feature's ``(terms, weights)``."""
+        first, second = self.ends
+        for start, end in ((0, first), (first, second), (second, len(self.terms))):
+            yield self.terms[start:end], self.weights[start:end]
+
+    def vectors(self) -> tuple[Vector, Vector, Vector]:
+        """The centroid as one dict per feature (for a join or a record; never kept)."""
+        return tuple(dict(zip(terms, weights, strict=True)) for terms, weights in self.features())
 
 
 def story_id_for(article_id: str) -> str:
@@ -125,7 +157,8 @@ class StoryIndex:
     def __init__(self, cfg: StoryConfig, records: Iterable[bytes] = ()) -> None:
         self._cfg = cfg
         self._stories: OrderedDict[str, Story] = OrderedDict()  # least recently joined first
-        self._postings: dict[str, set[str]] = {}
+        # term -> the live stories holding it: the story itself while it is the only one.
+        self._postings: dict[str, Story | list[Story]] = {}
         self._articles: OrderedDict[str, tuple[str, int]] = OrderedDict()  # id -> (story, at)
         # Keys changed since ``changes``: a story id (encoded then), or an article's record.
         self._dirty: dict[str, str | bytes] = {}
@@ -157,17 +190,15 @@ class StoryIndex:
         vectors = self._weighted(terms)
         query = _query(vectors, self._cfg.weights)
         scored = sorted(
-            ((self._score(query, terms.at, story), story.id) for story in self._candidates(terms)),
-            key=lambda pair: (-pair[0], pair[1]),
+            ((self._score(query, terms.at, story), story) for story in self._candidates(terms)),
+            key=lambda pair: (-pair[0], pair[1].id),
         )
         if not scored or scored[0][0] < self._cfg.threshold:
             story = self._start(story_id_for(article_id), terms.at, vectors)
             self._remember(article_id, story.id, terms.at)
             return Assignment(story.id, "new", 0.0)
-        same = [self._stories[scored[0][1]]] + [
-            self._stories[story_id]
-            for score, story_id in scored[1:]
-            if score >= self._cfg.merge_threshold
+        same = [scored[0][1]] + [
+            story for score, story in scored[1:] if score >= self._cfg.merge_threshold
         ]
         survivor, *folded = sorted(same, key=lambda story: (story.first_seen, story.id))
         self._join(survivor, vectors, terms.at, 1)
@@ -224,22 +255,27 @@ class StoryIndex:
         ``max_age_hours`` before the article are left out before the cap, so they take no place."""
         keys = {*terms.title, *terms.body, *terms.entities}
         counted = sorted(
-            (len(self._postings[key]), key)
-            for key in keys
-            if 0 < len(self._postings.get(key, ())) <= self._cfg.max_postings
+            (held, key) for key in keys if 0 < (held := self._held(key)) <= self._cfg.max_postings
         )
         born_after = terms.at - self._cfg.max_age_hours * HOUR_MS
-        shared: Counter[str] = Counter()
+        shared: Counter[Story] = Counter()
         for _, key in counted[: self._cfg.rare_terms]:
-            shared.update(
-                story_id
-                for story_id in self._postings[key]
-                if self._stories[story_id].first_seen >= born_after
-            )
-        best = sorted(
-            shared.items(), key=lambda item: (-item[1], -self._stories[item[0]].last_seen, item[0])
-        )
-        return [self._stories[story_id] for story_id, _ in best[: self._cfg.max_candidates]]
+            shared.update(story for story in self._holders(key) if story.first_seen >= born_after)
+        best = sorted(shared.items(), key=lambda item: (-item[1], -item[0].last_seen, item[0].id))
+        return [story for story, _ in best[: self._cfg.max_candidates]]
+
+    def _holders(self, key: str) -> list[Story] | tuple[Story, ...]:
+        held = self._postings.get(key)
+        if held is None:
+            return ()
+        return held if type(held) is list else (held,)
+
+    def _held(self, key: str) -> int:
+        """How many live stories hold ``key``."""
+        held = self._postings.get(key)
+        if held is None:
+            return 0
+        return len(held) if type(held) is list else 1
 
     def _weighted(self, terms: Terms) -> tuple[Vector, Vector, Vector]:
         """Unit TF-IDF vectors of the three features, IDF over the live stories."""
@@ -247,22 +283,26 @@ class StoryIndex:
         out = []
         for counts in (terms.title, terms.body, terms.entities):
             vector = {
-                key: (1.0 + math.log(count))
-                * (1.0 + math.log(total / (1 + len(self._postings.get(key, ())))))
+                key: (1.0 + math.log(count)) * (1.0 + math.log(total / (1 + self._held(key))))
                 for key, count in counts.items()
             }
             norm = _norm(vector)
             out.append({key: w / norm for key, w in vector.items()} if norm else {})
         return tuple(out)
 
-    def _score(self, query: tuple[Vector, float], at: int, story: Story) -> float:
-        vector, weight_sum = query
+    def _score(self, query: tuple[tuple[Vector, ...], float], at: int, story: Story) -> float:
+        """The weighted mean of the feature cosines (the centroid's features normalised here,
+        not kept normalised), times the time decay."""
+        vectors, weight_sum = query
         if not weight_sum:
             return 0.0
         if at - story.first_seen > self._cfg.max_age_hours * HOUR_MS:
             return 0.0
-        flat = story.flat
-        dot = sum(w * flat.get(key, 0.0) for key, w in vector.items())
+        dot = 0.0
+        for vector, (terms, weights) in zip(vectors, story.features(), strict=True):
+            if vector and weights:
+                norm = math.sqrt(sum(map(mul, weights, weights)))
+                dot += sum(map(mul, map(vector.get, terms, repeat(0.0)), weights)) / norm
         idle_hours = max(0, at - story.last_seen) / HOUR_MS
         return dot / weight_sum * math.exp(-idle_hours / self._cfg.time_scale_hours)
 
@@ -275,14 +315,13 @@ class StoryIndex:
 
     def _join(self, story: Story, vectors, at: int, size: int) -> None:
         """Add vectors to the centroid, keep its heaviest ``max_terms`` per feature, re-index."""
-        before = _keys(story.vectors)
-        story.vectors = tuple(
+        before = set(story.terms)
+        story.pack(
             _capped(_added(centroid, vector), self._cfg.max_terms)
-            for centroid, vector in zip(story.vectors, vectors, strict=True)
+            for centroid, vector in zip(story.vectors(), vectors, strict=True)
         )
-        story.flat = _flat(story.vectors)
         story.size += size
-        self._reindex(story.id, before, _keys(story.vectors))
+        self._reindex(story, before, set(story.terms))
         self._touch(story, at)
 
     def _touch(self, story: Story, at: int) -> None:
@@ -295,26 +334,35 @@ class StoryIndex:
         self._drop(other)
         self._dirty["s:" + other.id] = other.id  # no longer live: encoded as folded
         survivor.first_seen = min(survivor.first_seen, other.first_seen)
-        self._join(survivor, other.vectors, other.last_seen, other.size)
+        self._join(survivor, other.vectors(), other.last_seen, other.size)
         return Alias(other.id, survivor.id)
 
     def _drop(self, story: Story) -> None:
         del self._stories[story.id]
-        self._reindex(story.id, _keys(story.vectors), set())
+        self._reindex(story, set(story.terms), set())
 
     def _remember(self, article_id: str, story_id: str, at: int) -> None:
         self._articles[article_id] = (story_id, at)
         self._articles.move_to_end(article_id)
         self._dirty["a:" + article_id] = _article_record(article_id, story_id, at)
 
-    def _reindex(self, story_id: str, before: set[str], after: set[str]) -> None:
+    def _reindex(self, story: Story, before: set[str], after: set[str]) -> None:
         for key in before - after:
-            holders = self._postings[key]
-            holders.discard(story_id)
-            if not holders:
+            held = self._postings[key]
+            if type(held) is not list:
                 del self._postings[key]
+                continue
+            held.remove(story)
+            if len(held) == 1:
+                self._postings[key] = held[0]
         for key in after - before:
-            self._postings.setdefault(key, set()).add(story_id)
+            held = self._postings.get(key)
+            if held is None:
+                self._postings[key] = story
+            elif type(held) is list:
+                held.append(story)
+            else:
+                self._postings[key] = [held, story]
 
     def _apply(self, record: dict) -> None:
         """Replay one state record (restore): the latest record of a key wins."""
@@ -327,10 +375,9 @@ class StoryIndex:
         if old is not None:
             self._drop(old)
         if kind == "s":
-            vectors = tuple(dict(v) for v in record["v"])
-            story = Story(record["id"], record["f"], record["l"], record["n"], vectors)
+            story = Story(record["id"], record["f"], record["l"], record["n"], record["v"])
             self._stories[story.id] = story
-            self._reindex(story.id, set(), _keys(vectors))
+            self._reindex(story, set(), set(story.terms))
             self.peak = max(self.peak, len(self._stories))
 
 
@@ -347,29 +394,15 @@ def _capped(vector: Vector, limit: int) -> Vector:
     return dict(sorted(vector.items(), key=lambda item: (-item[1], item[0]))[:limit])
 
 
-def _flat(vectors) -> Vector:
-    """The features' unit vectors in one, keys prefixed with the feature's number."""
-    flat = {}
-    for number, vector in enumerate(vectors):
-        norm = _norm(vector)
-        if norm:
-            flat.update((f"{number}{key}", w / norm) for key, w in vector.items())
-    return flat
-
-
-def _query(vectors, weights) -> tuple[Vector, float]:
-    """An article's unit feature vectors as one, each scaled by its feature's weight, and the sum
-    of the weights of the features it has (the score's denominator)."""
-    query, weight_sum = {}, 0.0
-    for number, (vector, weight) in enumerate(zip(vectors, weights, strict=True)):
+def _query(vectors, weights) -> tuple[tuple[Vector, ...], float]:
+    """An article's unit feature vectors, each scaled by its feature's weight, and the sum of the
+    weights of the features it has (the score's denominator)."""
+    query, weight_sum = [], 0.0
+    for vector, weight in zip(vectors, weights, strict=True):
         if vector:
             weight_sum += weight
-            query.update((f"{number}{key}", weight * w) for key, w in vector.items())
-    return query, weight_sum
-
-
-def _keys(vectors) -> set[str]:
-    return {key for vector in vectors for key in vector}
+        query.append({key: weight * w for key, w in vector.items()})
+    return tuple(query), weight_sum
 
 
 def _norm(vector: Vector) -> float:
@@ -384,7 +417,7 @@ def _story_record(story: Story) -> bytes:
             "f": story.first_seen,
             "l": story.last_seen,
             "n": story.size,
-            "v": [{key: round(w, 5) for key, w in v.items()} for v in story.vectors],
+            "v": story.vectors(),
         }
     )
 
@@ -397,25 +430,29 @@ def _article_record(article_id: str, story_id: str, at: int) -> bytes:
     return encode_record({"k": "a", "id": article_id, "s": story_id, "at": at})
 
 
-# The index's short record keys <-> schemas/state_story_record.v1.avsc.
+# The index's short record keys <-> schemas/state_story_record.v2.avsc.
 _KINDS = {"s": "story", "x": "folded", "a": "article"}
 _FIELDS = {"f": "first_seen_ms", "l": "last_seen_ms", "n": "size", "s": "story_id", "at": "at_ms"}
 
 
 def encode_record(record: dict) -> bytes:
     """The record in the versioned Avro format of ``state_story_record`` (shared by Beam state and
-    the changelog topic), vectors sorted by term so equal records make equal bytes."""
-    avro = {"kind": _KINDS[record["k"]], "id": record["id"]}
+    the changelog topic). Format 2: a centroid is each feature's terms, sorted (equal records make
+    equal bytes), and all their weights as float32, little-endian, in one ``bytes``."""
+    avro = {"kind": _KINDS[record["k"]], "id": record["id"], "vectors": []}
     avro.update({name: record.get(short) for short, name in _FIELDS.items()})
-    avro["vectors"] = [
-        [{"term": t, "weight": w} for t, w in sorted(v.items())] for v in record.get("v", ())
-    ]
+    vectors = record.get("v", ())
+    avro["terms"] = [sorted(v) for v in vectors]
+    avro["weights"] = _float32_bytes(
+        v[term] for v, terms in zip(vectors, avro["terms"], strict=True) for term in terms
+    )
     return state_codec(RECORD_SCHEMA, RECORD_FORMAT).encode(avro)
 
 
 def decode_record(data: bytes) -> dict:
-    """Inverse of the record encoders; raises ValueError on bytes they did not write (or a newer
-    version wrote), as dedup's index entries do, so a changelog restore skips them."""
+    """Inverse of the record encoders, for format 2 and format 1 (centroids as term-weight pairs
+    of doubles); raises ValueError on bytes they did not write (or a newer version wrote), as
+    dedup's index entries do, so a changelog restore skips them."""
     try:
         avro = state_codec(RECORD_SCHEMA, RECORD_FORMAT).decode(data)
     except StateFormatError as exc:
@@ -423,9 +460,38 @@ def decode_record(data: bytes) -> dict:
     kind = {name: short for short, name in _KINDS.items()}[avro["kind"]]
     record = {"k": kind, "id": avro["id"]}
     record.update({short: avro[name] for short, name in _FIELDS.items() if avro[name] is not None})
-    if kind == "s":
+    if kind != "s":
+        return record
+    if not avro["terms"]:  # format 1
         record["v"] = [{term["term"]: term["weight"] for term in v} for v in avro["vectors"]]
+        return record
+    weights = _float32_values(avro["weights"])
+    if len(avro["terms"]) != len(FEATURES) or len(weights) != sum(map(len, avro["terms"])):
+        raise ValueError(
+            f"not a story state record: {len(avro['terms'])} features, {len(weights)} weights"
+        )
+    record["v"], start = [], 0
+    for terms in avro["terms"]:
+        record["v"].append(dict(zip(terms, weights[start : start + len(terms)], strict=True)))
+        start += len(terms)
     return record
+
+
+def _float32_bytes(values: Iterable[float]) -> bytes:
+    packed = array("f", values)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def _float32_values(data: bytes) -> array:
+    if len(data) % 4:
+        raise ValueError(f"not a story state record: weights of {len(data)} bytes")
+    values = array("f")
+    values.frombytes(data)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values
 
 
 def record_time(record: dict) -> int | None:

@@ -4,18 +4,21 @@ from dataclasses import replace
 
 import pytest
 
+from schemas.state import state_codec
 from transforms.text.models import Article, Entity, SourceRef
 from transforms.text.stories import (
     HOUR_MS,
     StoryConfig,
     StoryIndex,
     decode_record,
+    encode_record,
     story_id_for,
 )
 from transforms.text.story_terms import article_terms, words
 
 T0 = 1_394_409_600_000  # 2014-03-10
 CFG = StoryConfig()
+STORY = {"k": "s", "id": "s-0123456789abcdef01234567", "f": T0, "l": T0, "n": 1}
 
 
 def article(article_id: str, title: str, at: int = T0, entities=(), body: str | None = None):
@@ -202,6 +205,26 @@ def test_replaying_the_records_restores_every_decision():
     assert feed(StoryIndex(CFG, changes), [*later, dup])[2] == feed(live, [*later, dup])[2]
 
 
+def test_a_replayed_index_is_the_live_one_exactly():
+    """The records hold the centroids' float32 weights as the index does: an index replayed from
+    them (compacted, or as appended) makes every later decision with the same scores."""
+    cfg = replace(CFG, threshold=0.1, merge_threshold=0.3)
+    names = [Entity("Malaysia Airlines", "ORG", 0, 17), Entity("Indian Ocean", "LOC", 0, 12)]
+    history = [
+        article(f"a{i}", t, T0 + i * 60_000, names, body=f"{t}. {APPLE} lead {i}")
+        for i, t in enumerate([*PLANE, APPLE, "Crimea votes in referendum"])
+    ]
+    live = StoryIndex(cfg)
+    feed(live, history, cfg)
+    appended = [record for _, record in live.changes()]
+    later = [replace(a, id=f"b{n}", fetched_at=T0 + HOUR_MS + n) for n, a in enumerate(history)]
+    for restored in (StoryIndex(cfg, live.records()), StoryIndex(cfg, appended)):
+        assert sorted(restored.records()) == sorted(live.records())
+    decide = lambda index: [index.decide(terms(a, cfg), a.id, None) for a in later]  # noqa: E731
+    expected = decide(StoryIndex(cfg, live.records()))
+    assert decide(StoryIndex(cfg, appended)) == expected == decide(live)
+
+
 def test_decisions_are_deterministic():
     history = [article(f"a{i}", t, T0 + i) for i, t in enumerate([*PLANE, APPLE, *PLANE])]
     assert feed(StoryIndex(CFG), history) == feed(StoryIndex(CFG), history)
@@ -211,3 +234,19 @@ def test_decisions_are_deterministic():
 def test_foreign_state_records_are_refused(data):
     with pytest.raises(ValueError):
         decode_record(data)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"weights": b"\x00\x00\x80?"},  # one weight for three terms
+        {"weights": b"\x00\x00\x80?\x00"},  # not float32s
+        {"terms": [["storm"], ["power"]], "weights": b"\x00\x00\x80?" * 2},  # two features
+    ],
+)
+def test_story_records_of_format_2_that_do_not_add_up_are_refused(change):
+    codec = state_codec("story_record", 2)
+    record = codec.decode(encode_record({**STORY, "v": [{"storm": 1.0}, {"power": 0.5}, {}]}))
+    with pytest.raises(ValueError, match="not a story state record"):
+        decode_record(codec.encode({**record, **change}))
+    assert decode_record(codec.encode(record))["v"] == [{"storm": 1.0}, {"power": 0.5}, {}]
