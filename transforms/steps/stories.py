@@ -111,7 +111,7 @@ class DecideStoriesFn(buffering.CountsStateRequests, beam.DoFn):
         self._alias_writer: ChangelogWriter | None = None
 
     def setup(self) -> None:
-        self._bag.reset()
+        self._bag.attach()
         if self._config.changelog is not None:
             ensure_topic(self._config.changelog)
             self._changelog = ChangelogWriter(self._config.changelog)
@@ -146,6 +146,8 @@ class DecideStoriesFn(buffering.CountsStateRequests, beam.DoFn):
         version = due.carried
         if changes or fresh:
             version = self._persist(key, index, stored, changes, records)
+        else:
+            self._bag.keep(key, version, index)
         self._live.set(len(index))
         buffering.put_back(key, due, version, pending, self._requests)
         yield from outputs

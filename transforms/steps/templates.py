@@ -57,7 +57,7 @@ class LearnTemplatesFn(buffering.CountsStateRequests, beam.DoFn):
         self._bag = VersionedBag(LINES_BAG, self._requests)
 
     def setup(self) -> None:
-        self._bag.reset()
+        self._bag.attach()
 
     process = buffering.buffering_process(PENDING, FLUSH)
 
@@ -93,6 +93,8 @@ class LearnTemplatesFn(buffering.CountsStateRequests, beam.DoFn):
             bag = self._bag.persist(
                 key, lines, memory, stored, changes, len(memory.lines), memory.records
             )
+        else:
+            self._bag.keep(key, bag, memory)
         version = TemplateVersion(bag, memory.forgot_before_ms)
         buffering.put_back(key, due, version, pending, self._requests)
         expire.set(fired_at + Duration(seconds=self._config.window_hours * 3600))

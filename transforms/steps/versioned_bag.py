@@ -2,10 +2,18 @@
 
 Dedup's index and the story index keep their state this way: every flush appends the records it
 changed, and the bag is rewritten from the live records once it holds more than twice as many.
-Reading a whole bag on every flush would cost a state request per record, so the DoFn keeps the
+Reading a whole bag on every flush would cost a state request per record, so the worker keeps the
 decoded memory between flushes, valid while the version carried in the pending bag
 (``(random token, records in the bag)``) is the one this copy was stored under: a copy another
 worker changed since, or one from before a restore, is known stale and replayed from the bag.
+
+The copies are one per worker process (Beam's ``Shared``), not one per DoFn instance: a runner
+runs several bundles of a step at once, each on its own instance, and per-instance copies kept
+a key's memory once per instance that had seen it (two copies of each source's template memory
+in a soak). A flush takes its key's copy out while it changes it and hands it back with the
+version it wrote (``persist``) or kept (``keep``): a flush that fails in between leaves no copy
+to be mistaken for the state's, so the retry (or the task restored onto this worker) replays
+the bag.
 """
 
 from __future__ import annotations
@@ -13,6 +21,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
+
+from apache_beam.utils.shared import Shared
 
 from transforms.steps.buffering import StateRequests
 
@@ -25,19 +35,24 @@ class VersionedBag:
     def __init__(self, name: str, requests: StateRequests) -> None:
         self._name = name
         self._requests = requests
-        self._cache: dict[Hashable, tuple[Version, Any]] = {}
+        self._shared = Shared()
+        self._cache: _Copies = _Copies()
 
-    def reset(self) -> None:
-        """Forget every cached copy (``setup``: a DoFn instance may be reused after a failure)."""
-        self._cache = {}
+    def attach(self) -> None:
+        """Use this worker's copies (``setup``: every instance of the step shares them)."""
+        self._cache = self._shared.acquire(_Copies)
 
     def forget(self, key: Hashable) -> None:
         """Drop ``key``'s cached copy (its state was cleared)."""
         self._cache.pop(key, None)
 
+    def keep(self, key: Hashable, version: Version, memory: Any) -> None:
+        """Hand back ``key``'s ``memory``, unchanged in state (still ``version``)."""
+        self._cache[key] = (version, memory)
+
     def cached(self, key: Hashable, version: Version | None) -> Any | None:
-        """The memory cached for ``key`` if it is the state's current ``version``, else None."""
-        hit = self._cache.get(key)
+        """Take out the memory cached for ``key`` if it is the state's current ``version``."""
+        hit = self._cache.pop(key, None)
         if version is None or hit is None or hit[0] != version:
             return None
         return hit[1]
@@ -50,9 +65,10 @@ class VersionedBag:
         build: Callable[[list[bytes]], Any],
         restore: Callable[[], Iterable[bytes]] | None,
     ) -> tuple[Any, int, bool]:
-        """``(memory, records in the bag, whether the state was empty)``: the cached memory when
-        its version is the state's, else ``build`` of the bag's records, else (empty state)
-        ``build`` of what ``restore`` gives (None: nothing to restore from), seeded into the bag."""
+        """``(memory, records in the bag, whether the state was empty)``: the cached memory (taken
+        out until ``persist`` or ``keep`` hands it back) when its version is the state's, else
+        ``build`` of the bag's records, else (empty state) ``build`` of what ``restore`` gives
+        (None: nothing to restore from), seeded into the bag."""
         cached = self.cached(key, version)
         if cached is not None:
             return cached, version[1], False
@@ -91,3 +107,7 @@ class VersionedBag:
         version = (random.getrandbits(63), stored)
         self._cache[key] = (version, memory)
         return version
+
+
+class _Copies(dict):
+    """A worker's cached memories by key (a ``dict`` subclass: ``Shared`` holds it weakly)."""
