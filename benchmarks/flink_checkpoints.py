@@ -18,7 +18,10 @@ after that is read from the REST API: its full size, its incremental
 size, its duration, and the size per operator, split into the Kafka reader's (the splittable
 DoFn's deferred remainders: Beam 2.62 registers a new state for each, apache/beam#27648) and
 everything else. Reported per milestone: bytes per remembered article with and without the
-reader's state (the target: <= 2 KB), and the reader's growth per minute of the job's age.
+reader's state (the target: <= 2 KB), and the reader's growth per minute of the job's age; then,
+per state, the size of RocksDB's SST files (what an incremental checkpoint references, deleted
+values not yet compacted included), from the RocksDB metric deploy/flink/conf/config.yaml turns
+on.
 """
 
 from __future__ import annotations
@@ -27,12 +30,15 @@ import argparse
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import uuid
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -45,6 +51,12 @@ from streaming_latency import OUTPUTS, create_topics, delete_topics
 from pipelines.flink_rest import FlinkRest
 
 READER = "ReadPartitions"
+# RocksDB's figure per column family (one per state name) that deploy/flink/conf/config.yaml turns
+# on as an operator metric: the SST files' total size, deleted values not yet compacted included.
+# (The memtables are flushed into SST files at each checkpoint; their metric counts allocated
+# arena blocks, not data.)
+SST = "rocksdb_total-sst-files-size"
+METRICS_PER_REQUEST = 20
 
 
 def articles(count: int, seed: int) -> list[bytes]:
@@ -82,9 +94,28 @@ def split_sizes(rest: FlinkRest, jid: str, details: dict) -> tuple[int, int, dic
     return reader, details["state_size"] - reader, sizes
 
 
+def state_sizes(rest: FlinkRest, jid: str) -> Counter:
+    """Bytes of RocksDB's SST files per state, summed over subtasks, keyed ``step/state``: the
+    first step of the operator chain (the keyed one), then the state name with any ``_NN``
+    suffix folded (``pending`` and its buckets, ``lines``, ``index``, ``restore_guard``, ...).
+    Empty without the cluster's RocksDB metrics."""
+    sizes: Counter = Counter()
+    for vertex in rest.job(jid)["vertices"]:
+        step = re.sub(r"^\[\d+\]\{?", "", vertex["name"]).split(" -> ")[0].split(",")[0]
+        path = f"/jobs/{jid}/vertices/{vertex['id']}/subtasks/metrics"
+        ids = [m["id"] for m in rest.call(path) if m["id"].endswith(SST)]
+        for start in range(0, len(ids), METRICS_PER_REQUEST):
+            wanted = urllib.parse.quote(",".join(ids[start : start + METRICS_PER_REQUEST]), ",")
+            for metric in rest.call(f"{path}?agg=sum&get={wanted}"):
+                state = re.sub(r"_\d+$", "", metric["id"].rsplit(".", 2)[-2])
+                sizes[f"{step.rstrip('}')}/{state}"] += int(metric["sum"])
+    return sizes
+
+
 def measure(rest: FlinkRest, jid: str, remembered: int, started: float, since: float, timeout):
     details = checkpoint_after(rest, jid, since * 1000, timeout)
     reader, rest_size, sizes = split_sizes(rest, jid, details)
+    states = state_sizes(rest, jid)
     return {
         "remembered": remembered,
         "age_min": (details["trigger_timestamp"] / 1000 - started) / 60,
@@ -94,6 +125,7 @@ def measure(rest: FlinkRest, jid: str, remembered: int, started: float, since: f
         "reader": reader,
         "others": rest_size,
         "largest": sorted(sizes.items(), key=lambda item: -item[1])[:3],
+        "states": states.most_common(6),
     }
 
 
@@ -125,6 +157,8 @@ def print_table(rows: list[dict], base: dict) -> None:
     for r in rows:
         largest = "; ".join(f"{name}: {size / 1e6:.2f} MB" for name, size in r["largest"])
         print(f"largest operator states at {r['remembered']:,}: {largest}")
+        states = "; ".join(f"{name}: {size / 1e6:.2f} MB" for name, size in r["states"])
+        print(f"largest states (RocksDB SST files) at {r['remembered']:,}: {states}")
 
 
 def main() -> int:
