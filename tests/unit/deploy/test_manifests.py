@@ -114,7 +114,8 @@ def test_flink_config_is_a_local_session_cluster():
     assert config["rest"]["port"] == 8081
     assert config["taskmanager"]["numberOfTaskSlots"] >= 1
     assert config["classloader"]["resolve-order"] == "parent-first"
-    assert config["state"]["backend"] == {"type": "rocksdb", "incremental": True}
+    backend = config["state"]["backend"]
+    assert (backend["type"], backend["incremental"]) == ("rocksdb", True)
 
 
 def flat(config: dict, prefix: str = "") -> dict[str, str]:
@@ -140,6 +141,7 @@ def test_kubernetes_cluster_has_the_fault_settings_tested_locally():
     tested = [
         "state.backend.type",
         "state.backend.incremental",
+        "state.backend.rocksdb.compression.per.level",
         "state.checkpoints.num-retained",
         "execution.checkpointing.externalized-checkpoint-retention",
         "jobmanager.execution.failover-strategy",
