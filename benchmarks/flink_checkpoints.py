@@ -97,7 +97,7 @@ def split_sizes(rest: FlinkRest, jid: str, details: dict) -> tuple[int, int, dic
 def state_sizes(rest: FlinkRest, jid: str) -> Counter:
     """Bytes of RocksDB's SST files per state, summed over subtasks, keyed ``step/state``: the
     first step of the operator chain (the keyed one), then the state name with any ``_NN``
-    suffix folded (``pending`` and its buckets, ``lines``, ``index``, ``restore_guard``, ...).
+    suffix folded (dedup's ``index_NN`` bags into ``index``; ``pending``, ``lines``, ...).
     Empty without the cluster's RocksDB metrics."""
     sizes: Counter = Counter()
     for vertex in rest.job(jid)["vertices"]:
