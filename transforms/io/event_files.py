@@ -14,7 +14,9 @@ The decisions are the ones a single step of event time gives: the keyed steps de
 decoded, so chunks in file order keep that order. A file with a line that may carry its own
 ``fetched_at`` (the bytes ``fetched_at`` anywhere in it, or an Avro-framed line) is one chunk, so
 an early ``fetched_at`` late in the file is still decided first; so is a compressed file (it
-cannot be entered in the middle). A file has at most ``MAX_CHUNKS`` chunks of at least
+cannot be entered in the middle). The FlinkRunner reads a file in one chunk too: there the job
+is not one SDK worker waiting on one stage at a time, and its batch mode is left as it was
+measured (``flink_throughput.py``). A file has at most ``MAX_CHUNKS`` chunks of at least
 ``MIN_CHUNK_LINES`` lines: event time advances at most ``MAX_CHUNKS`` seconds over a file.
 """
 
@@ -93,12 +95,17 @@ class FileChunks:
 
 
 class PlanChunksFn(beam.DoFn):
-    """A matched file -> its ``FileChunks`` (one pass over an uncompressed file's lines)."""
+    """A matched file -> its ``FileChunks`` (one pass over an uncompressed file's lines; one
+    chunk, unread, when ``chunked`` is off)."""
+
+    def __init__(self, chunked: bool) -> None:
+        self._chunked = chunked
 
     def process(self, readable: fileio.ReadableFile) -> Iterator[FileChunks]:
         at = int(time.time() * 1_000_000)
         path = readable.metadata.path
-        if CompressionTypes.detect_compression_type(path) != CompressionTypes.UNCOMPRESSED:
+        compressed = CompressionTypes.detect_compression_type(path) != CompressionTypes.UNCOMPRESSED
+        if compressed or not self._chunked:
             yield FileChunks(readable, (0,), (1,), at)
             return
         with readable.open(compression_type=CompressionTypes.UNCOMPRESSED) as fh:
@@ -169,17 +176,19 @@ def _lines_until(fh, end: int | None) -> Iterator[bytes]:
 
 
 class ReadEventFiles(beam.PTransform):
-    """A file pattern (local or any Beam filesystem) -> RawEvents."""
+    """A file pattern (local or any Beam filesystem) -> RawEvents, each file in chunks of event
+    time unless ``chunked`` is off (one step, as a compressed file)."""
 
-    def __init__(self, pattern: str) -> None:
+    def __init__(self, pattern: str, chunked: bool = True) -> None:
         super().__init__()
         self._pattern = pattern
+        self._chunked = chunked
 
     def expand(self, pbegin):
         return (
             pbegin
             | "MatchFiles" >> fileio.MatchFiles(self._pattern)
             | "ReadMatches" >> fileio.ReadMatches()
-            | "PlanChunks" >> beam.ParDo(PlanChunksFn())
+            | "PlanChunks" >> beam.ParDo(PlanChunksFn(self._chunked))
             | "ReadLines" >> beam.ParDo(ReadChunksFn())
         )

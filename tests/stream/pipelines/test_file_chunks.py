@@ -1,7 +1,7 @@
 """ReadEventFiles on Prism: a file is read chunk by chunk, each chunk a step of event time, every
-line once with its line number; a file whose lines may carry ``fetched_at`` and a compressed file
-are one step. And ``newsflow process`` decides across chunks as in one: a copy many chunks after
-its original names it."""
+line once with its line number; a file whose lines may carry ``fetched_at``, a compressed file
+and a file read unchunked (the FlinkRunner's) are one step. And ``newsflow process`` decides
+across chunks as in one: a copy many chunks after its original names it."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ def lines(count: int) -> list[bytes]:
     return [b'{"id": "e%d", "body": "event %d"}\n' % (i, i) for i in range(count)]
 
 
-def read_with_chunk_of_each_line(path: Path) -> tuple[beam.Pipeline, beam.PCollection]:
+def read_with_chunk_of_each_line(
+    path: Path, chunked: bool = True
+) -> tuple[beam.Pipeline, beam.PCollection]:
     """A pipeline that reads ``path`` to ``(line number, chunk)`` pairs, the chunk counted from
     the first event time seen."""
     options = PipelineOptions()
@@ -37,7 +39,7 @@ def read_with_chunk_of_each_line(path: Path) -> tuple[beam.Pipeline, beam.PColle
     pipeline = beam.Pipeline(options=options)
     stamped = (
         pipeline
-        | ReadEventFiles(str(path))
+        | ReadEventFiles(str(path), chunked)
         | beam.Map(lambda e, at=beam.DoFn.TimestampParam: (e.ref.line, at.micros))
     )
     first = beam.pvalue.AsSingleton(
@@ -58,14 +60,14 @@ def test_a_file_is_read_in_chunks_of_event_time_every_line_once(tmp_path):
     pipeline.run().wait_until_finish()
 
 
-@pytest.mark.parametrize("compressed", [False, True])
-def test_a_file_with_fetched_at_or_compressed_is_one_step(tmp_path, compressed):
+@pytest.mark.parametrize("case", ["fetched_at", "compressed", "not chunked (FlinkRunner)"])
+def test_a_file_with_fetched_at_or_compressed_or_not_chunked_is_one_step(tmp_path, case):
     body = lines(LINES)
-    if not compressed:
+    if case == "fetched_at":
         body[-1] = json.dumps({"body": "late", "fetched_at": 0}).encode() + b"\n"
-    path = tmp_path / ("events.jsonl.gz" if compressed else "events.jsonl")
-    path.write_bytes(gzip.compress(b"".join(body)) if compressed else b"".join(body))
-    pipeline, chunked = read_with_chunk_of_each_line(path)
+    path = tmp_path / ("events.jsonl.gz" if case == "compressed" else "events.jsonl")
+    path.write_bytes(gzip.compress(b"".join(body)) if case == "compressed" else b"".join(body))
+    pipeline, chunked = read_with_chunk_of_each_line(path, case != "not chunked (FlinkRunner)")
     assert_that(chunked, equal_to([(n, 0) for n in range(1, LINES + 1)]))
     pipeline.run().wait_until_finish()
 
