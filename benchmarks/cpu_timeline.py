@@ -11,10 +11,11 @@ Each process gets a role from its command line and parent: ``launcher``, ``prism
 ``fork-server`` (multiprocessing's, which preloads spaCy and the model), ``ner-N`` (the pool's
 workers, forked from it), ``tracker`` (multiprocessing's resource tracker), ``other``.
 
-Phases, read off the timeline: ``start-up`` until the first sample where a pool worker is busy
-(over half a core), ``steady`` until the last such sample, ``tail`` after it (the last batches'
-resolution, encoding, the sinks, finalize, exit). ``--raw`` runs raw ``nlp.pipe(n_process=2)`` on
-the clean bodies of ``--texts`` the same way for comparison (its roles: ``raw``, ``forked-N``).
+Phases, read off the timeline: ``start-up`` until the pool's workers have used 0.2 CPU s (the
+first batch reached them), ``steady`` until the last sample where their CPU grew, ``tail`` after
+it (the last batches' resolution, encoding, the sinks, finalize, exit). ``--raw`` runs raw
+``nlp.pipe(n_process=2)`` on the clean bodies of ``--texts`` the same way for comparison (its
+roles: ``raw``, ``forked-N``).
 
 Prints per-bucket (``--bucket-seconds``, 1) cores used per role, the phases with their wall
 seconds and CPU seconds per role, and the launcher's busiest threads; ``--json`` keeps the raw
@@ -40,7 +41,7 @@ from profile_pipeline import RAW_SPACY, console_script
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
-BUSY_CORES = 0.5  # a pool worker above this share of a core is annotating a batch
+STARTED_CPU_SECONDS = 0.2  # the pool's workers together, once a batch reached them
 
 
 def stat(path: str) -> tuple[int, str, float] | None:
@@ -149,19 +150,23 @@ def usage_per_bucket(timeline: Timeline, bucket: float) -> list[tuple[float, dic
 
 
 def phases(timeline: Timeline) -> list[tuple[str, float, float]]:
-    """(phase, start, end) by when the pool's (or raw's forked) workers were busy."""
-    busy, last = [], {}
-    for (at, roles, _), previous in zip(timeline.samples[1:], timeline.samples, strict=False):
-        span = at - previous[0]
-        for name, seconds in roles.items():
-            worker = name.startswith(("ner-", "forked-")) and span > 0
-            if worker and (seconds - last.get(name, seconds)) / span > BUSY_CORES:
-                busy.append(at)
-            last[name] = seconds
+    """(phase, start, end) by when the pool's (or raw's forked) workers worked: from the sample
+    where they had used ``STARTED_CPU_SECONDS`` together (a batch reached them; forking and the
+    initializer cost a few ms) to the last sample where their CPU grew. By CPU seconds, not by
+    cores used, so the phases hold on a loaded machine too."""
+    started = ended = None
+    previous = 0.0
+    for at, roles, _ in timeline.samples:
+        used = sum(v for k, v in roles.items() if k.startswith(("ner-", "forked-")))
+        if started is None and used >= STARTED_CPU_SECONDS:
+            started = at
+        if used > previous:
+            ended = at
+        previous = used
     end = timeline.samples[-1][0]
-    if not busy:
+    if started is None or ended is None:
         return [("whole run", 0.0, end)]
-    return [("start-up", 0.0, busy[0]), ("steady", busy[0], busy[-1]), ("tail", busy[-1], end)]
+    return [("start-up", 0.0, started), ("steady", started, ended), ("tail", ended, end)]
 
 
 def cpu_between(timeline: Timeline, start: float, end: float) -> dict[str, float]:
@@ -214,7 +219,13 @@ def main() -> int:
     parser.add_argument("--bucket-seconds", type=float, default=1.0, help="table rows (1)")
     parser.add_argument("--output", type=Path, help="newsflow's output directory (kept)")
     parser.add_argument("--json", type=Path, help="write the samples here")
+    parser.add_argument("--replay", type=Path, help="report the samples of an earlier --json")
     args = parser.parse_args()
+    if args.replay:
+        saved = json.loads(args.replay.read_text())
+        timeline = Timeline(0, 0.0, saved["roles"], [tuple(s) for s in saved["samples"]])
+        report(timeline, saved["wall"], saved["cpu"], args.bucket_seconds)
+        return 0
     with tempfile.TemporaryDirectory(prefix="newsflow-timeline-") as tmp:
         work = Path(tmp)
         if args.raw:
@@ -233,7 +244,8 @@ def main() -> int:
     print(f"load average {os.getloadavg()[0]:.1f}")
     report(timeline, wall, cpu, args.bucket_seconds)
     if args.json:
-        args.json.write_text(json.dumps({"roles": timeline.roles, "samples": timeline.samples}))
+        saved = {"roles": timeline.roles, "samples": timeline.samples, "wall": wall, "cpu": cpu}
+        args.json.write_text(json.dumps(saved))
     return 0
 
 
