@@ -311,7 +311,7 @@ class WriteFileOutcomes(beam.PTransform):
 
 def build_file_mode(p: beam.Pipeline, opts: NewsflowOptions, input_pattern: str, output: str):
     """``newsflow process``: the same transforms on event files, JSON twins plus Avro out."""
-    events = p | "ReadEventFiles" >> ReadEventFiles(input_pattern, chunked=not on_flink(opts))
+    events = p | "ReadEventFiles" >> ReadEventFiles(input_pattern)
     outcomes = enrich_events(events, opts, dedup_config(opts))
     aliases = {} if outcomes.aliases is None else {"aliases": outcomes.aliases}
     _ = {

@@ -1,11 +1,10 @@
-"""numbered_events(): file mode's inputs and the coordinates their dead letters point at;
-chunk_starts(): where a file's chunks of event time start."""
+"""numbered_events(): file mode's inputs and the coordinates their dead letters point at."""
 
 from __future__ import annotations
 
 import pytest
 
-from transforms.io.event_files import MAX_CHUNKS, MIN_CHUNK_LINES, chunk_starts, numbered_events
+from transforms.io.event_files import numbered_events
 from transforms.text.models import SourceRef
 
 
@@ -28,39 +27,3 @@ def test_each_non_blank_line_is_one_event_with_file_and_line(lines, expected):
     assert [(e.payload, e.ref.line) for e in events] == expected
     assert all(e.ref == SourceRef(file="in/events.jsonl", line=e.ref.line) for e in events)
     assert all(e.timestamp_ms is None and e.key is None for e in events)
-
-
-def short_lines(count: int) -> list[bytes]:
-    return [b'{"body": "%d"}\n' % i for i in range(count)]
-
-
-def test_chunks_start_every_min_chunk_lines_lines_at_their_byte_offsets():
-    lines = short_lines(200)
-    starts, numbers = chunk_starts(lines)
-    assert numbers == (1, 65, 129, 193)
-    assert starts == tuple(sum(map(len, lines[: n - 1])) for n in numbers)
-
-
-def test_a_long_file_has_at_most_max_chunks_chunks_of_whole_multiples():
-    starts, numbers = chunk_starts(short_lines(MIN_CHUNK_LINES * MAX_CHUNKS * 3))
-    assert len(starts) == len(numbers) <= MAX_CHUNKS
-    assert numbers[:2] == (1, 3 * MIN_CHUNK_LINES + 1)
-
-
-@pytest.mark.parametrize(
-    "odd_line",
-    [
-        b'{"body": "late", "fetched_at": "2017-01-01T00:00:00Z"}\n',
-        b'{"body": "says fetched_at in its text"}\n',  # cannot tell without parsing: one chunk
-        b"\xc3\x01" + bytes(8) + b"avro\n",  # single-object Avro carries fetched_at unnamed
-        b"\x00\x00\x00\x00\x01avro\n",  # Confluent-framed Avro
-    ],
-)
-def test_a_file_whose_lines_may_carry_fetched_at_is_one_chunk(odd_line: bytes):
-    """Decisions go by fetched_at first: an early one late in the file must not be decided in a
-    later step of event time than the lines before it."""
-    assert chunk_starts([*short_lines(150), odd_line, *short_lines(150)]) == ((0,), (1,))
-
-
-def test_an_empty_file_is_one_chunk():
-    assert chunk_starts([]) == ((0,), (1,))
