@@ -103,10 +103,13 @@ class ExtractEntitiesFn(beam.DoFn):
         self._pool = self._nlp = None
 
     def _submit(self, bodies: Sequence[str], batch_size: int) -> Collect:
-        """A pool's batch is queued to its workers now; an in-process one runs when collected."""
-        if self._pool is not None:
-            return self._pool.submit(bodies, batch_size).result
-        return partial(annotate, self._nlp, bodies, batch_size)
+        """A pool's batch is queued to its workers now; an in-process one runs when collected.
+        Either way what fails on the batch's data (a body that is no string) fails when it is
+        collected, where the batch is retried one article at a time."""
+        if self._pool is None:
+            return partial(annotate, self._nlp, bodies, batch_size)
+        pending, failure = guarded(self._pool.submit, bodies, batch_size)
+        return pending.result if failure is None else partial(_reraise, failure)
 
     def start_bundle(self) -> None:
         self._batch: list[WindowedValue] = []
@@ -185,6 +188,10 @@ class ExtractEntitiesFn(beam.DoFn):
             (entities,) = self._submit([article.body], 1)()
         language = detect_language(article.body) or article.language_hint
         return replace(article, entities=resolve_entities(entities), language=language)
+
+
+def _reraise(failure: Exception):
+    raise failure
 
 
 class ExtractMetadata(beam.PTransform):
