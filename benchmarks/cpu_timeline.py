@@ -12,10 +12,10 @@ Each process gets a role from its command line and parent: ``launcher``, ``prism
 workers, forked from it), ``tracker`` (multiprocessing's resource tracker), ``other``.
 
 Phases, read off the timeline: ``start-up`` until the pool's workers have used 0.2 CPU s (the
-first batch reached them), ``steady`` until the last sample where their CPU grew, ``tail`` after
-it (the last batches' resolution, encoding, the sinks, finalize, exit). ``--raw`` runs raw
-``nlp.pipe(n_process=2)`` on the clean bodies of ``--texts`` the same way for comparison (its
-roles: ``raw``, ``forked-N``).
+first batch reached them), ``steady`` until they have used all but their last 0.2 CPU s,
+``tail`` after it (the last batches' resolution, encoding, the sinks, finalize, exit).
+``--raw`` runs raw ``nlp.pipe(n_process=2)`` on the clean bodies of ``--texts`` the same way
+for comparison (its roles: ``raw``, ``forked-N``).
 
 Prints per-bucket (``--bucket-seconds``, 1) cores used per role, the phases with their wall
 seconds and CPU seconds per role, and the launcher's busiest threads; ``--json`` keeps the raw
@@ -41,7 +41,7 @@ from profile_pipeline import RAW_SPACY, console_script
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
-STARTED_CPU_SECONDS = 0.2  # the pool's workers together, once a batch reached them
+EDGE_CPU_SECONDS = 0.2  # the pool's workers together: well under a batch, over their start/exit
 
 
 def stat(path: str) -> tuple[int, str, float] | None:
@@ -151,21 +151,20 @@ def usage_per_bucket(timeline: Timeline, bucket: float) -> list[tuple[float, dic
 
 def phases(timeline: Timeline) -> list[tuple[str, float, float]]:
     """(phase, start, end) by when the pool's (or raw's forked) workers worked: from the sample
-    where they had used ``STARTED_CPU_SECONDS`` together (a batch reached them; forking and the
-    initializer cost a few ms) to the last sample where their CPU grew. By CPU seconds, not by
-    cores used, so the phases hold on a loaded machine too."""
-    started = ended = None
-    previous = 0.0
-    for at, roles, _ in timeline.samples:
-        used = sum(v for k, v in roles.items() if k.startswith(("ner-", "forked-")))
-        if started is None and used >= STARTED_CPU_SECONDS:
-            started = at
-        if used > previous:
-            ended = at
-        previous = used
+    where they had used ``EDGE_CPU_SECONDS`` together (a batch reached them; forking and the
+    initializer cost a few ms) to the one where they had used all but that much of their total
+    (their exit costs a little too). By CPU seconds, not by cores used, so the phases hold on a
+    loaded machine."""
+
+    def workers(roles: dict[str, float]) -> float:
+        return sum(v for k, v in roles.items() if k.startswith(("ner-", "forked-")))
+
+    total = max(workers(roles) for _, roles, _ in timeline.samples)
     end = timeline.samples[-1][0]
-    if started is None or ended is None:
+    if total < 2 * EDGE_CPU_SECONDS:
         return [("whole run", 0.0, end)]
+    started = next(at for at, r, _ in timeline.samples if workers(r) >= EDGE_CPU_SECONDS)
+    ended = next(at for at, r, _ in timeline.samples if workers(r) >= total - EDGE_CPU_SECONDS)
     return [("start-up", 0.0, started), ("steady", started, ended), ("tail", ended, end)]
 
 
