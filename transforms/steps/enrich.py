@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
@@ -25,7 +26,10 @@ STEP = "enrich"
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_NER_PROCESSES = 2
 NER_BATCH_TIME = "ner_batch_time"
-Annotate = Callable[[Sequence[str], int], list[tuple[Entity, ...]]]
+# Batches a bundle keeps submitted to the NER pool beyond the one it is collecting, so the
+# workers always have one queued while this process resolves the last one's entities.
+IN_FLIGHT = 2
+Collect = Callable[[], list[tuple[Entity, ...]]]  # a submitted batch's entities, when called
 
 _pools: dict[tuple[str, int], NerPool] = {}
 _pools_lock = threading.Lock()
@@ -64,9 +68,12 @@ class ExtractEntitiesFn(beam.DoFn):
     With ``processes`` = 1 the spaCy model is loaded once per DoFn instance in ``setup`` and runs
     in the SDK worker; above 1, every instance in the SDK worker process shares one ``NerPool``
     of that many processes (``shared_pool``), so the cores are used and the model is loaded
-    once per pool process. A batch that fails on its data is retried one article at a time, so
-    a single bad input becomes an ``enrich_failed`` dead letter instead of failing its
-    neighbours; a broken pool (``NerPoolError``) is no article's fault and fails the bundle.
+    once per pool process. A bundle keeps up to ``IN_FLIGHT`` full batches submitted to the pool
+    beyond the one whose results it is resolving, so the pool never waits on this process between
+    batches; every batch is collected, in order, by the end of the bundle. A batch that fails on
+    its data is retried one article at a time, so a single bad input becomes an
+    ``enrich_failed`` dead letter instead of failing its neighbours; a broken pool
+    (``NerPoolError``) is no article's fault and fails the bundle.
     """
 
     def __init__(
@@ -78,7 +85,8 @@ class ExtractEntitiesFn(beam.DoFn):
         self._model = model
         self._batch_size = batch_size
         self._processes = processes
-        self._annotate: Annotate | None = None
+        self._pool: NerPool | None = None
+        self._nlp = None
         self._in = Metrics.counter(f"newsflow.{STEP}", "in")
         self._out = Metrics.counter(f"newsflow.{STEP}", "out")
         self._per_article = Metrics.distribution(f"newsflow.{STEP}", "entities_per_article")
@@ -86,16 +94,26 @@ class ExtractEntitiesFn(beam.DoFn):
 
     def setup(self) -> None:
         if self._processes > 1:
-            self._annotate = shared_pool(self._model, self._processes).annotate
+            self._pool = shared_pool(self._model, self._processes)
         else:
-            self._annotate = partial(annotate, load_ner_model(self._model))
+            self._nlp = load_ner_model(self._model)
 
     def teardown(self) -> None:
         """Drop the in-worker model; a pool lives as long as the SDK worker process."""
-        self._annotate = None
+        self._pool = self._nlp = None
+
+    def _submit(self, bodies: Sequence[str], batch_size: int) -> Collect:
+        """A pool's batch is queued to its workers now; an in-process one runs when collected.
+        Either way what fails on the batch's data (a body that is no string) fails when it is
+        collected, where the batch is retried one article at a time."""
+        if self._pool is None:
+            return partial(annotate, self._nlp, bodies, batch_size)
+        pending, failure = guarded(self._pool.submit, bodies, batch_size)
+        return pending.result if failure is None else partial(_reraise, failure)
 
     def start_bundle(self) -> None:
         self._batch: list[WindowedValue] = []
+        self._in_flight: deque[tuple[list[WindowedValue], Collect, float]] = deque()
 
     def process(self, article: Article, at=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
         """Batch the bundle's articles for NER here, each kept as a windowed value: its outputs
@@ -107,14 +125,30 @@ class ExtractEntitiesFn(beam.DoFn):
         output watermark, so none is late."""
         self._batch.append(WindowedValue(article, at, (window,)))
         if len(self._batch) >= self._batch_size:
-            yield from self._flush()
+            self._send()
+            yield from self._collect(keep=IN_FLIGHT)
 
     def finish_bundle(self):
-        yield from self._flush()
+        self._send()
+        yield from self._collect(keep=0)
 
-    def _flush(self):
-        batch, self._batch = self._batch, []
-        outputs = self.annotated([held.value for held in batch])
+    def _send(self) -> None:
+        """Submit the batch being filled (the pool starts on it at once)."""
+        if self._batch:
+            bodies = [held.value.body for held in self._batch]
+            started = time.perf_counter()
+            self._in_flight.append((self._batch, self._submit(bodies, self._batch_size), started))
+            self._batch = []
+
+    def _collect(self, keep: int):
+        """Outputs of the oldest submitted batches, in order, until ``keep`` are left in flight."""
+        while len(self._in_flight) > keep:
+            batch, entities, started = self._in_flight.popleft()
+            outputs = self._finish([held.value for held in batch], entities, started)
+            yield from self._windowed(batch, outputs)
+
+    @staticmethod
+    def _windowed(batch: list[WindowedValue], outputs: list):
         for held, output in zip(batch, outputs, strict=True):
             if isinstance(output, beam.pvalue.TaggedOutput):
                 yield beam.pvalue.TaggedOutput(output.tag, held.with_value(output.value))
@@ -123,9 +157,14 @@ class ExtractEntitiesFn(beam.DoFn):
 
     def annotated(self, batch: list[Article]) -> list:
         """Each article enriched, or its ``enrich_failed`` dead letter, in order."""
-        self._in.inc(len(batch))
         started = time.perf_counter()
-        found, failure = guarded(self._annotate, [a.body for a in batch], self._batch_size)
+        entities = self._submit([a.body for a in batch], self._batch_size)
+        return self._finish(batch, entities, started)
+
+    def _finish(self, batch: list[Article], collect: Collect, started: float) -> list:
+        """``annotated`` once the batch was submitted (``collect`` returns its entities)."""
+        self._in.inc(len(batch))
+        found, failure = guarded(collect)
         if failure is None:
             self._ner_time.observe((time.perf_counter() - started) * 1000)
         else:  # one article's failure: annotate one by one, so only the culprit is dead-lettered
@@ -146,9 +185,13 @@ class ExtractEntitiesFn(beam.DoFn):
         within the article: "Rudd" gets canonical "Amber Rudd" and the label its cluster's
         mentions mostly carry."""
         if entities is None:
-            (entities,) = self._annotate([article.body], 1)
+            (entities,) = self._submit([article.body], 1)()
         language = detect_language(article.body) or article.language_hint
         return replace(article, entities=resolve_entities(entities), language=language)
+
+
+def _reraise(failure: Exception):
+    raise failure
 
 
 class ExtractMetadata(beam.PTransform):

@@ -195,22 +195,14 @@ class NerPool:
     def annotate(self, bodies: Sequence[str], batch_size: int) -> list[tuple[Entity, ...]]:
         """Entities for each body, in order, as ``ner.annotate`` gives them; a broken pool is
         restarted and the call retried, ``NerPoolError`` once it broke ``RESTARTS + 1`` times."""
-        slices = balanced_slices([len(body) for body in bodies], self._processes)
-        for _ in range(RESTARTS + 1):
-            executor = self._executor
-            try:
-                futures = [
-                    _submit(executor, _annotate_in_worker, [bodies[i] for i in part], batch_size)
-                    for part in slices
-                ]
-                return [entities for future in futures for entities in future.result()]
-            except BrokenProcessPool as exc:
-                self._restart(executor)
-                broken = exc
-        raise NerPoolError(
-            f"the NER pool of {self._model!r} broke {RESTARTS + 1} times in a row "
-            f"(a worker died or could not start): {broken}"
-        ) from broken
+        return self.submit(bodies, batch_size).result()
+
+    def submit(self, bodies: Sequence[str], batch_size: int) -> PendingEntities:
+        """``annotate`` without waiting: the batch is queued to the workers now and its entities
+        are collected by ``result()``. A caller that submits its next batch before collecting
+        this one keeps every worker busy while it handles results (a worker done with its slice
+        takes the next batch's instead of waiting for its sibling's)."""
+        return PendingEntities(self, bodies, batch_size)
 
     def _restart(self, broken: ProcessPoolExecutor) -> None:
         """Replace the broken executor once, however many threads saw it break."""
@@ -221,6 +213,61 @@ class NerPool:
 
     def close(self) -> None:
         _shut_down(self._current)
+
+
+class PendingEntities:
+    """One batch submitted to a ``NerPool``, in ``balanced_slices`` over its workers."""
+
+    def __init__(self, pool: NerPool, bodies: Sequence[str], batch_size: int) -> None:
+        self._pool = pool
+        self._bodies = bodies
+        self._batch_size = batch_size
+        self._slices = balanced_slices([len(body) for body in bodies], pool._processes)
+        self._attempts = 0
+        self._sent: tuple[ProcessPoolExecutor, list] | None = None
+        self._broken: BrokenProcessPool | None = None
+        self._send()
+
+    def _send(self) -> None:
+        """One attempt: every slice submitted to the pool's current executor."""
+        self._attempts += 1
+        executor = self._pool._executor
+        try:
+            self._sent = (
+                executor,
+                [
+                    _submit(
+                        executor,
+                        _annotate_in_worker,
+                        [self._bodies[i] for i in part],
+                        self._batch_size,
+                    )
+                    for part in self._slices
+                ],
+            )
+        except BrokenProcessPool as exc:
+            self._failed(executor, exc)
+
+    def _failed(self, executor: ProcessPoolExecutor, exc: BrokenProcessPool) -> None:
+        self._pool._restart(executor)
+        self._sent, self._broken = None, exc
+
+    def result(self) -> list[tuple[Entity, ...]]:
+        """Entities for each body, in order; a broken pool is restarted and the batch sent
+        again, ``NerPoolError`` once it broke ``RESTARTS + 1`` times in a row."""
+        while True:
+            if self._sent is not None:
+                executor, futures = self._sent
+                try:
+                    return [entities for future in futures for entities in future.result()]
+                except BrokenProcessPool as exc:
+                    self._failed(executor, exc)
+            if self._attempts > RESTARTS:
+                raise NerPoolError(
+                    f"the NER pool of {self._pool._model!r} broke {RESTARTS + 1} times in a row "
+                    f"(a worker died or could not start): {self._broken}"
+                ) from self._broken
+            self._send()
 
 
 def _fork_server_context(model: str) -> multiprocessing.context.BaseContext:

@@ -29,7 +29,7 @@ def test_the_warm_up_and_the_ner_step_share_one_started_pool() -> None:
         step = ExtractEntitiesFn(DEFAULT_MODEL, 4, 2)
         step.setup()
         assert shared_pool(DEFAULT_MODEL, 2) is warmed
-        assert step._annotate.__self__ is warmed
+        assert step._pool is warmed
         assert len(warmed._executor._processes) == 2
     finally:
         enrich._pools.pop((DEFAULT_MODEL, 2)).close()

@@ -56,6 +56,28 @@ def test_killed_workers_are_replaced_and_the_call_retried(pool: NerPool) -> None
     assert not set(pool._executor._processes) & set(killed)
 
 
+def test_batches_submitted_ahead_come_back_whole_and_in_order(pool: NerPool) -> None:
+    """Several batches queued before any is collected (how the NER step keeps the workers fed):
+    each one's entities are its own bodies', whatever order the workers finish them in."""
+    expected = [pool.annotate([body], 1)[0] for body in BODIES]
+    batches = [BODIES[i:] + BODIES[:i] for i in range(len(BODIES))]
+    pending = [pool.submit(batch, 2) for batch in batches]
+    for i, submitted in enumerate(pending):
+        assert submitted.result() == expected[i:] + expected[:i]
+
+
+def test_batches_outstanding_when_the_workers_died_are_sent_again(pool: NerPool) -> None:
+    """Workers killed, then several batches submitted before any is collected: the pool is
+    restarted once, by whichever batch meets the break first, and every batch is answered by
+    the new one."""
+    expected = pool.annotate(BODIES, 2)
+    killed = list(pool._executor._processes)
+    kill_all(killed)
+    pending = [pool.submit(BODIES, 2) for _ in range(3)]
+    assert [submitted.result() for submitted in pending] == [expected] * 3
+    assert not set(pool._executor._processes) & set(killed)
+
+
 def test_a_pool_that_cannot_start_raises_ner_pool_error(tmp_path) -> None:
     pool = NerPool(str(tmp_path / "no-such-model"), 2)
     try:
