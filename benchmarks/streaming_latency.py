@@ -22,7 +22,9 @@ your own broker: ``deploy/local/kafka.sh up`` (``KAFKA_PORT`` picks the port).
 With ``--flink-master HOST:PORT`` every rate is also measured, right before the local runner's
 run, on that Flink cluster (``deploy/flink/flink.sh up``): the same job from ``.venv-flink``
 with ``--runner FlinkRunner`` and newsflow's cluster defaults (EXTERNAL worker pool,
-checkpoints), so both runners' figures come from the same machine in the same run.
+checkpoints), so both runners' figures come from the same machine in the same run; after the
+warm-up, each operator's output watermark is sampled meanwhile and its lag behind the wall clock
+reported (``flink_watermarks.py``).
 """
 
 from __future__ import annotations
@@ -39,12 +41,13 @@ import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.request import urlopen
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from flink_watermarks import WatermarkLag, table
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from news_events import describe, distinct_news, event_lines
@@ -75,6 +78,7 @@ class Result:
     first: tuple[float, float]
     last: tuple[float, float]
     state_requests: float | None = None
+    watermark_lags: dict[str, list[float]] = field(default_factory=dict)
 
 
 def create_topics(bootstrap: str, run: str) -> dict[str, str]:
@@ -154,18 +158,23 @@ def measure(
     outputs = Outputs(args.bootstrap_servers, topics)
     outputs.start()
     job = start_job(args, topics, f"bench-{run}", port, log, python, runner_args)
+    watermarks = WatermarkLag(job_name=f"bench-{run}", after=args.warmup_seconds)
+    if "FlinkRunner" in runner_args:
+        watermarks.start()
     try:
         feed(args, topics, payloads, rate, outputs)
         time.sleep(5)  # a late second output of an input would show now
         requests = state_requests_per_input(port)
     finally:
+        if watermarks.is_alive():
+            watermarks.stop()
         stop_job(job)
         outputs.stop()
     sent = {(m.partition, m.offset): m.timestamp
             for m in read_topic(topics["raw"], args.bootstrap_servers, {})}  # fmt: skip
     delete_topics(args.bootstrap_servers, topics)
     result = summarize(rate, sent, outputs.found)
-    return replace(result, runner=label, state_requests=requests)
+    return replace(result, runner=label, state_requests=requests, watermark_lags=watermarks.lags)
 
 
 def start_job(
@@ -322,6 +331,10 @@ def main() -> int:
               + f" | {seconds(r.first[0])} / {seconds(r.first[1])} "
               f"| {seconds(r.last[0])} / {seconds(r.last[1])} "
               f"| {per_input(r.state_requests)} |")  # fmt: skip
+    for r in results:
+        if r.watermark_lags:
+            print(f"\n{r.runner} at {r.rate:g}/s: output watermark lag behind the wall clock "
+                  f"per operator (flink_watermarks.py)\n{table(r.watermark_lags)}\n")  # fmt: skip
     for label, _python, _flags in runners:
         within = [r.rate for r in results if r.runner == label
                   and r.once == r.sent and r.p99 <= args.target_p99_seconds]  # fmt: skip
