@@ -9,9 +9,11 @@ the last send, the job gets SIGTERM.
 
 Reported per rate: inputs accounted exactly once (enriched + duplicates + dead letters, by input
 partition/offset), latency = output record's Kafka timestamp - input's Kafka timestamp (p50,
-p99, max), and the same for inputs of the first and of the last minute (growth), and the dedup
+p99, max), and the same for inputs of the first and of the last minute (growth), the dedup
 step's state requests per input read (scraped from the job's ``--metrics-port`` before it
-stops). Prints a markdown table and the highest rate whose p99 is within
+stops) and the CPU seconds the job's processes (launcher and SDK worker, Prism, NER pool; on a
+Flink cluster only the launcher's) spent per input sent, from the first send to the stop
+(start-up left out). Prints a markdown table and the highest rate whose p99 is within
 ``--target-p99-seconds``, next to raw spaCy's articles per second in the same run: after the
 streaming runs, ``nlp.pipe(n_process=2)`` (``throughput.run_raw``, model load and process start
 included, as in throughput.py) over the first ``--raw-articles`` bodies of the same articles,
@@ -47,6 +49,7 @@ from urllib.request import urlopen
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import psutil
 from flink_watermarks import WatermarkLag, table
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
@@ -79,6 +82,7 @@ class Result:
     last: tuple[float, float]
     state_requests: float | None = None
     watermark_lags: dict[str, list[float]] = field(default_factory=dict)
+    cpu_per_input: float | None = None
 
 
 def create_topics(bootstrap: str, run: str) -> dict[str, str]:
@@ -140,8 +144,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[round(q * (len(ordered) - 1))] if ordered else float("nan")
 
 
-def per_input(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
+def per_input(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
 
 
 def seconds(value: float) -> str:
@@ -161,10 +165,12 @@ def measure(
     watermarks = WatermarkLag(job_name=f"bench-{run}", after=args.warmup_seconds)
     if "FlinkRunner" in runner_args:
         watermarks.start()
+    cpu_at_start: list[float] = []
     try:
-        feed(args, topics, payloads, rate, outputs)
+        feed(args, topics, payloads, rate, outputs, lambda: cpu_at_start.append(job_cpu(job.pid)))
         time.sleep(5)  # a late second output of an input would show now
         requests = state_requests_per_input(port)
+        cpu = (job_cpu(job.pid) - cpu_at_start[0]) / len(payloads)
     finally:
         if watermarks.is_alive():
             watermarks.stop()
@@ -174,7 +180,24 @@ def measure(
             for m in read_topic(topics["raw"], args.bootstrap_servers, {})}  # fmt: skip
     delete_topics(args.bootstrap_servers, topics)
     result = summarize(rate, sent, outputs.found)
-    return replace(result, runner=label, state_requests=requests, watermark_lags=watermarks.lags)
+    return replace(
+        result, runner=label, state_requests=requests, cpu_per_input=cpu,
+        watermark_lags=watermarks.lags,
+    )  # fmt: skip
+
+
+def job_cpu(job_pid: int) -> float:
+    """CPU seconds (user + system) of the job's process tree so far, its ended children's
+    included."""
+    root = psutil.Process(job_pid)
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 def start_job(
@@ -201,10 +224,14 @@ def start_job(
                                 stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
 
 
-def feed(args, topics: dict[str, str], payloads: list[bytes], rate: float, outputs) -> None:
-    """After ``--warmup-seconds``, send ``payloads`` at ``rate``; then wait until each has an
-    output or ``--drain-seconds`` passed."""
+def feed(
+    args, topics: dict[str, str], payloads: list[bytes], rate: float, outputs, sending=None
+) -> None:
+    """After ``--warmup-seconds``, call ``sending`` (if given) and send ``payloads`` at ``rate``;
+    then wait until each has an output or ``--drain-seconds`` passed."""
     time.sleep(args.warmup_seconds)
+    if sending is not None:
+        sending()
     producer = KafkaProducer(bootstrap_servers=args.bootstrap_servers, acks="all", linger_ms=5)
     send_steadily(producer, topics["raw"], payloads, rate)
     producer.close()
@@ -321,16 +348,17 @@ def main() -> int:
               f"{load[2]:.1f} after it)")  # fmt: skip
     print(
         "| runner | rate/s | minutes | inputs | accounted once | twice+ | p50 s | p99 s | max s "
-        "| first minute p50/p99 s | last minute p50/p99 s | dedup state requests per input |"
+        "| first minute p50/p99 s | last minute p50/p99 s | dedup state requests per input "
+        "| job CPU s per input |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         figures = [r.p50, r.p99, r.worst]
         print(f"| {r.runner} | {r.rate:g} | {args.minutes:g} | {r.sent} | {r.once} | {r.twice} | "
               + " | ".join(map(seconds, figures))
               + f" | {seconds(r.first[0])} / {seconds(r.first[1])} "
               f"| {seconds(r.last[0])} / {seconds(r.last[1])} "
-              f"| {per_input(r.state_requests)} |")  # fmt: skip
+              f"| {per_input(r.state_requests)} | {per_input(r.cpu_per_input, 3)} |")  # fmt: skip
     for r in results:
         if r.watermark_lags:
             print(f"\n{r.runner} at {r.rate:g}/s: output watermark lag behind the wall clock "

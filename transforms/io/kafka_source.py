@@ -55,9 +55,10 @@ POLL_TIMEOUT_MS = 1000
 MAX_POLL_RECORDS = 500
 # An empty poll hands the rest of the partition back to the runner, to be resumed after this delay.
 RESUME_DELAY_SECONDS = 1.0
-# A busy partition hands the rest back after this long: a runner emits a bundle's outputs when the
-# bundle ends, and a partition that never runs dry would otherwise never end its bundle.
-MAX_READ_SECONDS = 1.0
+# A partition hands the rest back after this long of reading, or as soon as it runs dry after
+# reading something: a runner emits a bundle's outputs (and the watermark they moved) only when
+# the bundle ends, so every record waits for its bundle's end (1 s here cost ~1 s per record).
+MAX_READ_SECONDS = 0.25
 
 
 class ReadWatermarkProvider(ManualWatermarks):
@@ -264,8 +265,14 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         # since deciding as data arrives is the point.
         live = tracker.current_restriction().stop == UNBOUNDED_END
         deadline = time.monotonic() + MAX_READ_SECONDS
+        timeout_ms = POLL_TIMEOUT_MS
         while True:
-            records = self._poll(tp, next_offset)
+            records = self._poll(tp, next_offset, timeout_ms)
+            if not records and timeout_ms < POLL_TIMEOUT_MS:
+                # Dry after reading: hand back at once, so what was read leaves now and the
+                # next bundle waits for new records in its first poll.
+                tracker.defer_remainder()
+                return
             if not records:
                 self._empty_polls.inc()
                 if live:
@@ -288,20 +295,22 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
                 # the position past the range tells the tracker the range is done.
                 tracker.try_claim(next_offset)
                 return
-            if time.monotonic() >= deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 tracker.defer_remainder()
                 return
+            timeout_ms = int(remaining * 1000)
 
     def teardown(self) -> None:
         if self._consumer is not None:
             self._consumer.close(autocommit=False)
             self._consumer = None
 
-    def _poll(self, tp: TopicPartition, next_offset: int) -> list[Any]:
+    def _poll(self, tp: TopicPartition, next_offset: int, timeout_ms: int) -> list[Any]:
         batches = self._broker.call(
             f"poll of {tp.topic}/{tp.partition}@{next_offset}",
             self._consumer.poll,
-            POLL_TIMEOUT_MS,
+            timeout_ms,
             MAX_POLL_RECORDS,
             local=True,
         )

@@ -15,6 +15,15 @@ the slot's elements; the slot adds at most ``FLUSH_GRANULARITY`` of latency. A k
 value (dedup's state version, templates' learned lines) is carried in the same bag, so a flush
 costs a read, a clear and an append of it, whatever it decides.
 
+The gates follow one another (templates, then dedup, then stories) and a flush stamps what it
+emits with its own time, so each gate's slots end ``phase`` milliseconds after the whole slot
+(``TEMPLATES_PHASE`` < ``DEDUP_PHASE`` < ``STORIES_PHASE``): what one gate emits at the end of a
+slot falls into the same slot of the next gate, and one pass of the watermark over a slot's end
+releases it through all three. On one shared grid each gate's output landed in the next gate's
+next slot, and the three gates cost three slots (about 2 s more per article). Milliseconds, not
+microseconds: the portable API carries timestamps and timer times in milliseconds (Prism,
+Flink), so a finer phase would be cut away and a timer would fire at its own element's time.
+
 ``StateRequests`` counts the state round trips the Python SDK makes for these objects (a read is
 one request; a cleared or appended state is one request each at bundle commit), as the counter
 ``<namespace>/state_requests``, so benchmarks report requests per article.
@@ -36,6 +45,9 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
 from transforms.state_coders import CARRIED, PendingCoder
 
 FLUSH_GRANULARITY = Duration(seconds=1)
+# Each gate's offset (milliseconds) from the whole slot, in pipeline order: a gate's flush time
+# must fall in the same slot of the gate after it (see the module docstring).
+TEMPLATES_PHASE, DEDUP_PHASE, STORIES_PHASE = 1, 2, 3
 STATE_REQUESTS = "state_requests"
 
 
@@ -49,11 +61,12 @@ def flush_spec() -> TimerSpec:
     return TimerSpec("flush", TimeDomain.WATERMARK)
 
 
-def flush_time(timestamp: Timestamp) -> Timestamp:
-    """When an element is decided: the end of its ``FLUSH_GRANULARITY`` slot, always after the
-    element itself (a timer set at the watermark may count as passed and never fire)."""
-    step = FLUSH_GRANULARITY.micros
-    return Timestamp(micros=(timestamp.micros // step + 1) * step)
+def flush_time(timestamp: Timestamp, phase: int) -> Timestamp:
+    """When an element is decided: the end of its ``FLUSH_GRANULARITY`` slot, the slots of this
+    gate ending ``phase`` milliseconds after the whole slot; always after the element itself (a
+    timer set at the watermark may count as passed and never fire)."""
+    step, offset = FLUSH_GRANULARITY.micros, phase * 1000
+    return Timestamp(micros=((timestamp.micros - offset) // step + 1) * step + offset)
 
 
 class StateRequests:
@@ -88,10 +101,12 @@ class StateRequests:
         ops.add("clear")
 
 
-def buffer(key, value, timestamp: Timestamp, pending, flush, requests: StateRequests) -> None:
-    """Add ``value`` to the pending bag and arm its slot's flush timer."""
+def buffer(
+    key, value, timestamp: Timestamp, pending, flush, requests: StateRequests, phase: int
+) -> None:
+    """Add ``value`` to the pending bag and arm its slot's flush timer (this gate's ``phase``)."""
     requests.add(key, "pending", pending, (timestamp.micros, value))
-    at = flush_time(timestamp)
+    at = flush_time(timestamp, phase)
     flush.set(at, dynamic_timer_tag=str(at.micros))
 
 
@@ -143,9 +158,10 @@ class CountsStateRequests:
         self._requests.finish_bundle()
 
 
-def buffering_process(pending: BagStateSpec, flush: TimerSpec):
+def buffering_process(pending: BagStateSpec, flush: TimerSpec, phase: int):
     """A DoFn ``process`` that only buffers ``(key, value)`` elements (``buffer``), bound to the
-    DoFn's own specs; in the class body: ``process = buffering_process(PENDING, FLUSH)``."""
+    DoFn's own specs and its gate's ``phase``; in the class body:
+    ``process = buffering_process(PENDING, FLUSH, DEDUP_PHASE)``."""
 
     def process(
         self,
@@ -155,6 +171,6 @@ def buffering_process(pending: BagStateSpec, flush: TimerSpec):
         flush_timer=beam.DoFn.TimerParam(flush),
     ):
         key, value = element
-        buffer(key, value, timestamp, pending_state, flush_timer, self._requests)
+        buffer(key, value, timestamp, pending_state, flush_timer, self._requests, phase)
 
     return process

@@ -136,7 +136,7 @@ class DecideDuplicatesFn(buffering.CountsStateRequests, beam.DoFn):
         if self._changelog is not None:
             self._changelog.close()
 
-    process = buffering.buffering_process(PENDING, FLUSH)
+    process = buffering.buffering_process(PENDING, FLUSH, buffering.DEDUP_PHASE)
 
     @on_timer(FLUSH)
     @with_states(INDEX)

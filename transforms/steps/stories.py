@@ -124,7 +124,7 @@ class DecideStoriesFn(buffering.CountsStateRequests, beam.DoFn):
             if writer is not None:
                 writer.close()
 
-    process = buffering.buffering_process(PENDING, FLUSH)
+    process = buffering.buffering_process(PENDING, FLUSH, buffering.STORIES_PHASE)
 
     @on_timer(FLUSH)
     def flush(

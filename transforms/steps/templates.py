@@ -59,7 +59,7 @@ class LearnTemplatesFn(buffering.CountsStateRequests, beam.DoFn):
     def setup(self) -> None:
         self._bag.attach()
 
-    process = buffering.buffering_process(PENDING, FLUSH)
+    process = buffering.buffering_process(PENDING, FLUSH, buffering.TEMPLATES_PHASE)
 
     @on_timer(FLUSH)
     def decide(
