@@ -11,9 +11,19 @@ slot and decides everything before it. A later element never moves an earlier sl
 key that receives a continuous stream (a busy source is a hot key for templates) cannot postpone
 its flush, and no state has to be read to know what is armed: an arrival costs one state request
 per bundle (the append). One flush per slot holding elements amortises its state requests over
-the slot's elements; the slot adds at most ``FLUSH_GRANULARITY`` of latency. A key's small running
-value (dedup's state version, templates' learned lines) is carried in the same bag, so a flush
-costs a read, a clear and an append of it, whatever it decides.
+the slot's elements; the slot adds at most ``FLUSH_GRANULARITY`` of latency.
+
+Elements wait in ``BUCKETS`` bags, the bag of their slot's number modulo ``BUCKETS``, so a flush
+reads and clears only its own slot's elements and never rewrites the ones still waiting: with one
+bag, each flush cleared it and appended back every element not yet due, so on a burst a waiting
+article (several KB) was written again at every flush until the watermark passed it, and RocksDB
+keeps what a clear deleted in its files until compaction (deploy/README.md, "Checkpoint size").
+Only an element ``BUCKETS`` slots or more ahead of the watermark shares its bag with a due one
+and is appended back. A key's small running value (dedup's state version, templates' learned
+lines) is carried in the bag ``pending``, rewritten only when it changes; a flush costs a read of
+``pending`` and of its bucket, and a clear of the bucket. Elements found in ``pending`` (state
+written before the buckets) are decided as before and the rest kept there, so a savepoint of
+either layout restores.
 
 The gates follow one another (templates, then dedup, then stories) and a flush stamps what it
 emits with its own time, so each gate's slots end ``phase`` milliseconds after the whole slot
@@ -31,8 +41,8 @@ one request; a cleared or appended state is one request each at bundle commit), 
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import apache_beam as beam
@@ -40,21 +50,31 @@ from apache_beam.coders import Coder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, TimerSpec
-from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
+from apache_beam.utils.timestamp import Duration, Timestamp
 
 from transforms.state_coders import CARRIED, PendingCoder
+from transforms.steps.state_params import with_states
 
 FLUSH_GRANULARITY = Duration(seconds=1)
 # Each gate's offset (milliseconds) from the whole slot, in pipeline order: a gate's flush time
 # must fall in the same slot of the gate after it (see the module docstring).
 TEMPLATES_PHASE, DEDUP_PHASE, STORIES_PHASE = 1, 2, 3
 STATE_REQUESTS = "state_requests"
+PENDING = "pending"
+BUCKETS = 16
+BUCKET_NAMES = tuple(f"{PENDING}_{n:02d}" for n in range(BUCKETS))
 
 
 def pending_spec(element: Coder, carried: Coder) -> BagStateSpec:
-    """Elements waiting for the watermark, each with its timestamp (microseconds), and the key's
-    carried value, in the versioned formats of ``element`` and ``carried``."""
-    return BagStateSpec("pending", PendingCoder(element, carried))
+    """The key's carried value (and, in state written before the buckets, elements waiting for
+    the watermark), in the versioned formats of ``carried`` and ``element``."""
+    return BagStateSpec(PENDING, PendingCoder(element, carried))
+
+
+def bucket_specs(element: Coder, carried: Coder) -> tuple[BagStateSpec, ...]:
+    """The ``BUCKETS`` bags of elements waiting for the watermark, each ``(timestamp in
+    microseconds, element)`` in the same format as ``pending``'s."""
+    return tuple(BagStateSpec(name, PendingCoder(element, carried)) for name in BUCKET_NAMES)
 
 
 def flush_spec() -> TimerSpec:
@@ -67,6 +87,11 @@ def flush_time(timestamp: Timestamp, phase: int) -> Timestamp:
     timer set at the watermark may count as passed and never fire)."""
     step, offset = FLUSH_GRANULARITY.micros, phase * 1000
     return Timestamp(micros=((timestamp.micros - offset) // step + 1) * step + offset)
+
+
+def bucket_of(flush_at: Timestamp) -> str:
+    """The bag of the elements whose flush timer fires at ``flush_at`` (a ``flush_time``)."""
+    return BUCKET_NAMES[flush_at.micros // FLUSH_GRANULARITY.micros % BUCKETS]
 
 
 class StateRequests:
@@ -102,47 +127,72 @@ class StateRequests:
 
 
 def buffer(
-    key, value, timestamp: Timestamp, pending, flush, requests: StateRequests, phase: int
+    key, value, timestamp: Timestamp, buckets: Mapping, flush, requests: StateRequests, phase: int
 ) -> None:
-    """Add ``value`` to the pending bag and arm its slot's flush timer (this gate's ``phase``)."""
-    requests.add(key, "pending", pending, (timestamp.micros, value))
+    """Add ``value`` to its slot's bucket and arm the slot's flush timer (this gate's ``phase``)."""
     at = flush_time(timestamp, phase)
+    name = bucket_of(at)
+    requests.add(key, name, buckets[name], (timestamp.micros, value))
     flush.set(at, dynamic_timer_tag=str(at.micros))
 
 
 @dataclass(frozen=True)
 class Due:
     """What a flush found: the ``values`` the watermark has passed, the key's ``carried`` value
-    (None at first) and the ``later`` ``(micros, value)`` pairs still waiting."""
+    (None at first), the ``bucket`` read and its ``later`` ``(micros, value)`` pairs still
+    waiting, and ``pending``'s own waiting pairs (state written before the buckets): those
+    ``taken`` from it and those ``kept`` there."""
 
     values: list
     carried: Any
-    later: list
+    bucket: str
+    later: list = field(default_factory=list)
+    taken: int = 0
+    kept: list = field(default_factory=list)
 
 
-def take_due(key, fired_at: Timestamp, pending, requests: StateRequests) -> Due:
-    """Read the pending bag (one request): the values with timestamps before ``fired_at``, the
-    carried value and the rest. Nothing changes until ``put_back``."""
-    items = requests.read_all(key, "pending", pending)
+def _split(items: list, fired_at: Timestamp) -> tuple[list, list]:
+    """``(values due before fired_at, (micros, value) pairs not yet due)`` of timed items."""
+    due = [value for micros, value in items if micros < fired_at.micros]
+    return due, [item for item in items if item[0] >= fired_at.micros]
+
+
+def take_due(key, fired_at: Timestamp, pending, buckets: Mapping, requests) -> Due:
+    """Read ``pending`` and the bucket of ``fired_at`` (two requests): the values with
+    timestamps before ``fired_at``, the carried value and what still waits. Nothing changes
+    until ``put_back``."""
+    items = requests.read_all(key, PENDING, pending)
     carried = next((value for mark, value in items if mark == CARRIED), None)
-    timed = [item for item in items if item[0] != CARRIED]
-    due = [value for micros, value in timed if micros < fired_at.micros]
-    return Due(due, carried, [item for item in timed if item[0] >= fired_at.micros])
+    legacy_due, kept = _split([item for item in items if item[0] != CARRIED], fired_at)
+    name = bucket_of(fired_at)
+    due, later = _split(requests.read_all(key, name, buckets[name]), fired_at)
+    return Due(legacy_due + due, carried, name, later, len(legacy_due), kept)
 
 
-def put_back(key, due: Due, carried, pending, requests: StateRequests) -> None:
-    """Leave in the bag only what is not yet due, plus ``carried`` (the key's small running value,
-    e.g. dedup's state version): a clear and one append, whatever was taken."""
-    requests.clear(key, "pending", pending)
-    for item in due.later:
-        requests.add(key, "pending", pending, item)
+def put_back(key, due: Due, carried, pending, buckets: Mapping, requests) -> None:
+    """Clear the flushed bucket, appending back only its elements not yet due (those ``BUCKETS``
+    slots or more ahead), and rewrite ``pending`` only if ``carried`` (the key's small running
+    value, e.g. dedup's state version) changed or elements were taken from it."""
+    if len(due.values) > due.taken or due.later:
+        requests.clear(key, due.bucket, buckets[due.bucket])
+        for item in due.later:
+            requests.add(key, due.bucket, buckets[due.bucket], item)
+    if carried == due.carried and not due.taken:
+        return
+    requests.clear(key, PENDING, pending)
+    for item in due.kept:
+        requests.add(key, PENDING, pending, item)
     if carried is not None:
-        requests.add(key, "pending", pending, (CARRIED, carried))
+        requests.add(key, PENDING, pending, (CARRIED, carried))
 
 
 def forget_carried(key, pending, requests: StateRequests) -> None:
-    """Drop the carried value, keeping every pending element."""
-    put_back(key, take_due(key, MIN_TIMESTAMP, pending, requests), None, pending, requests)
+    """Drop the carried value, keeping every waiting element."""
+    items = requests.read_all(key, PENDING, pending)
+    requests.clear(key, PENDING, pending)
+    for item in items:
+        if item[0] != CARRIED:
+            requests.add(key, PENDING, pending, item)
 
 
 class CountsStateRequests:
@@ -158,19 +208,23 @@ class CountsStateRequests:
         self._requests.finish_bundle()
 
 
-def buffering_process(pending: BagStateSpec, flush: TimerSpec, phase: int):
+def buffering_process(buckets: tuple[BagStateSpec, ...], flush: TimerSpec, phase: int):
     """A DoFn ``process`` that only buffers ``(key, value)`` elements (``buffer``), bound to the
     DoFn's own specs and its gate's ``phase``; in the class body:
-    ``process = buffering_process(PENDING, FLUSH, DEDUP_PHASE)``."""
+    ``process = buffering_process(BUCKETS, FLUSH, DEDUP_PHASE)``."""
 
+    names = [spec.name for spec in buckets]
+
+    @with_states(buckets)
     def process(
         self,
         element: tuple[Any, Any],
         timestamp=beam.DoFn.TimestampParam,
-        pending_state=beam.DoFn.StateParam(pending),
         flush_timer=beam.DoFn.TimerParam(flush),
+        *bucket_states,
     ):
         key, value = element
-        buffer(key, value, timestamp, pending_state, flush_timer, self._requests, phase)
+        states = dict(zip(names, bucket_states, strict=True))
+        buffer(key, value, timestamp, states, flush_timer, self._requests, phase)
 
     return process

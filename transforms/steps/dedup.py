@@ -13,7 +13,7 @@ Dedup memory lives in Beam state: encoded index entries appended to ``index_slic
 one time slice of the TTL each (no state value grows with the number of remembered articles:
 Flink's RocksDB backend refuses a value over 2**31 bytes; ``transforms.text.index_slices``), plus
 an ``IndexVersion`` (a fresh random token at every change, the slice each bag holds), carried in
-the pending bag (``buffering.put_back``) so reading it costs no extra state request. The
+the bag ``pending`` (``buffering.put_back``), which every flush reads. The
 ``DedupIndex`` a DoFn holds in memory is only a cache of the bags, used while its version equals
 the state's version, which is read at every flush; otherwise it is rebuilt from the bags. Entries
 older than the TTL are dropped from the cache at each flush, and a bag whose slice has expired is
@@ -111,6 +111,7 @@ class DecideDuplicatesFn(buffering.CountsStateRequests, beam.DoFn):
     ``duplicate_of`` naming the kept first copy."""
 
     PENDING = buffering.pending_spec(FingerprintedCoder(), IndexVersionCoder())
+    BUCKETS = buffering.bucket_specs(FingerprintedCoder(), IndexVersionCoder())
     FLUSH = buffering.flush_spec()
     INDEX = tuple(BagStateSpec(name, BytesCoder()) for name in (*INDEX_BAGS, LEGACY_INDEX))
 
@@ -136,10 +137,10 @@ class DecideDuplicatesFn(buffering.CountsStateRequests, beam.DoFn):
         if self._changelog is not None:
             self._changelog.close()
 
-    process = buffering.buffering_process(PENDING, FLUSH, buffering.DEDUP_PHASE)
+    process = buffering.buffering_process(BUCKETS, FLUSH, buffering.DEDUP_PHASE)
 
     @on_timer(FLUSH)
-    @with_states(INDEX)
+    @with_states((*INDEX, *BUCKETS))
     def flush(
         self,
         key=beam.DoFn.KeyParam,
@@ -147,7 +148,7 @@ class DecideDuplicatesFn(buffering.CountsStateRequests, beam.DoFn):
         pending=beam.DoFn.StateParam(PENDING),
         **bags,
     ):
-        due = buffering.take_due(key, fired_at, pending, self._requests)
+        due = buffering.take_due(key, fired_at, pending, bags, self._requests)
         if not due.values:
             return
         now_ms = fired_at.micros // 1000
@@ -172,7 +173,7 @@ class DecideDuplicatesFn(buffering.CountsStateRequests, beam.DoFn):
         if added and self._changelog is not None:
             self._changelog.write(added)
         version = self._persist(key, index, due.carried, added, bags, cutoff_ms)
-        buffering.put_back(key, due, version, pending, self._requests)
+        buffering.put_back(key, due, version, pending, bags, self._requests)
         yield from outputs
 
     def _index(self, key, version: IndexVersion | None, bags, cutoff_ms: int) -> DedupIndex:

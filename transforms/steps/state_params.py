@@ -5,7 +5,8 @@ Beam's Python SDK finds a DoFn's state, and passes it in, only through parameter
 one value over many bags (dedup's index, ``transforms.text.index_slices``) would otherwise spell
 out one parameter per bag. ``with_states`` adds those parameters to the callback's signature,
 which Beam reads through ``inspect.signature``; the callback takes them as ``**states``, keyed by
-spec name.
+spec name, or as ``*states``, in the specs' order (Beam passes ``process`` its arguments by
+position, timer callbacks theirs by name).
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from apache_beam.transforms.userstate import StateSpec
 
 def with_states(specs: Sequence[StateSpec]) -> Callable:
     """Decorator: the callback receives each of ``specs``' states as the keyword argument named
-    like the spec (it must end in ``**states``)."""
+    like the spec (it must end in ``**states``) or by position (``*states``)."""
 
     def bind(method: Callable) -> Callable:
         signature = inspect.signature(method)
         params = list(signature.parameters.values())
-        if not params or params[-1].kind is not inspect.Parameter.VAR_KEYWORD:
-            raise TypeError(f"{method.__qualname__} must take **states to receive its states")
+        variadic = (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+        if not params or params[-1].kind not in variadic:
+            raise TypeError(f"{method.__qualname__} must take **states or *states")
         added = [
             inspect.Parameter(
                 spec.name,

@@ -38,6 +38,7 @@ from transforms.state_coders import BagVersionCoder, StoryTermsCoder
 from transforms.steps import buffering
 from transforms.steps.dead_letters import article_payload, attempt
 from transforms.steps.shared import ARTICLES, DEAD_LETTER, DUPLICATES, arrival_order
+from transforms.steps.state_params import with_states
 from transforms.steps.versioned_bag import VersionedBag
 from transforms.text.models import Article
 from transforms.text.records import story_alias_record
@@ -94,6 +95,7 @@ class DecideStoriesFn(buffering.CountsStateRequests, beam.DoFn):
     ``duplicates``, for dedup's duplicates); aliases on ``aliases`` unless written to Kafka."""
 
     PENDING = buffering.pending_spec(StoryTermsCoder(), BagVersionCoder())
+    BUCKETS = buffering.bucket_specs(StoryTermsCoder(), BagVersionCoder())
     FLUSH = buffering.flush_spec()
     RECORDS = BagStateSpec("stories", BytesCoder())
 
@@ -124,17 +126,19 @@ class DecideStoriesFn(buffering.CountsStateRequests, beam.DoFn):
             if writer is not None:
                 writer.close()
 
-    process = buffering.buffering_process(PENDING, FLUSH, buffering.STORIES_PHASE)
+    process = buffering.buffering_process(BUCKETS, FLUSH, buffering.STORIES_PHASE)
 
     @on_timer(FLUSH)
+    @with_states(BUCKETS)
     def flush(
         self,
         key=beam.DoFn.KeyParam,
         fired_at=beam.DoFn.TimestampParam,
         pending=beam.DoFn.StateParam(PENDING),
         records=beam.DoFn.StateParam(RECORDS),
+        **buckets,
     ):
-        due = buffering.take_due(key, fired_at, pending, self._requests)
+        due = buffering.take_due(key, fired_at, pending, buckets, self._requests)
         if not due.values:
             return
         index, stored, fresh = self._index(key, due.carried, records)
@@ -149,7 +153,7 @@ class DecideStoriesFn(buffering.CountsStateRequests, beam.DoFn):
         else:
             self._bag.keep(key, version, index)
         self._live.set(len(index))
-        buffering.put_back(key, due, version, pending, self._requests)
+        buffering.put_back(key, due, version, pending, buckets, self._requests)
         yield from outputs
 
     def _decide(self, index: StoryIndex, values) -> tuple[list, list[tuple[Alias, int]]]:

@@ -10,7 +10,7 @@ window: memory is bounded by a source's distinct edge lines per window. Articles
 What a source has learned is kept as the stories step keeps its index (``VersionedBag``): line
 records (``transforms.text.template_memory``) appended to the bag ``lines``, only those of lines
 a flush changed (a story's own edge lines once, 25 bytes each), the bag rewritten from the live
-lines once it holds more than twice as many; a ``TemplateVersion`` carried in the pending bag;
+lines once it holds more than twice as many; a ``TemplateVersion`` carried in the bag ``pending``;
 and the decoded memory cached in the DoFn while that version is the state's. A flush writes what
 it changed, never the whole memory. State of format 1 (the whole memory carried in the pending
 bag) is moved into the records bag at the key's first flush.
@@ -31,6 +31,7 @@ from transforms.state_coders import ArticleCoder, TemplateStateCoder
 from transforms.steps import buffering
 from transforms.steps.dead_letters import article_payload, attempt
 from transforms.steps.shared import ARTICLES, DEAD_LETTER, KeyedArticle, arrival_order
+from transforms.steps.state_params import with_states
 from transforms.steps.versioned_bag import VersionedBag
 from transforms.text.template_memory import TemplateMemory, TemplateVersion
 from transforms.text.templates import TemplateConfig, learn_and_strip
@@ -45,6 +46,7 @@ class LearnTemplatesFn(buffering.CountsStateRequests, beam.DoFn):
     an unexpected error on one article makes it a ``templates_failed`` dead letter."""
 
     PENDING = buffering.pending_spec(ArticleCoder(), TemplateStateCoder())
+    BUCKETS = buffering.bucket_specs(ArticleCoder(), TemplateStateCoder())
     FLUSH = buffering.flush_spec()
     EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
     LINES = BagStateSpec(LINES_BAG, BytesCoder())
@@ -59,9 +61,10 @@ class LearnTemplatesFn(buffering.CountsStateRequests, beam.DoFn):
     def setup(self) -> None:
         self._bag.attach()
 
-    process = buffering.buffering_process(PENDING, FLUSH, buffering.TEMPLATES_PHASE)
+    process = buffering.buffering_process(BUCKETS, FLUSH, buffering.TEMPLATES_PHASE)
 
     @on_timer(FLUSH)
+    @with_states(BUCKETS)
     def decide(
         self,
         key=beam.DoFn.KeyParam,
@@ -69,8 +72,9 @@ class LearnTemplatesFn(buffering.CountsStateRequests, beam.DoFn):
         pending=beam.DoFn.StateParam(PENDING),
         lines=beam.DoFn.StateParam(LINES),
         expire=beam.DoFn.TimerParam(EXPIRE),
+        **buckets,
     ):
-        due = buffering.take_due(key, fired_at, pending, self._requests)
+        due = buffering.take_due(key, fired_at, pending, buckets, self._requests)
         if not due.values:
             return
         memory, stored = self._memory(key, due.carried, lines)
@@ -96,7 +100,7 @@ class LearnTemplatesFn(buffering.CountsStateRequests, beam.DoFn):
         else:
             self._bag.keep(key, bag, memory)
         version = TemplateVersion(bag, memory.forgot_before_ms)
-        buffering.put_back(key, due, version, pending, self._requests)
+        buffering.put_back(key, due, version, pending, buckets, self._requests)
         expire.set(fired_at + Duration(seconds=self._config.window_hours * 3600))
 
     def _memory(self, key, carried, lines) -> tuple[TemplateMemory, int]:

@@ -1,11 +1,13 @@
 """DecideDuplicatesFn's index state across layouts, its flush called as the runner calls it, with
 list-backed bags standing in for the runner's state store (the state is the input here; the
 step's own logic runs unchanged): a format-1 index (one bag) is read, its entries judged against
-and moved into the time slices; an expired slice's bag is cleared."""
+and moved into the time slices; an expired slice's bag is cleared. The articles wait in the bag
+``pending``, as state written before the buffering buckets holds them."""
 
 from apache_beam.utils.timestamp import Timestamp
 
 from transforms.state_coders import CARRIED, IndexVersionCoder
+from transforms.steps.buffering import BUCKET_NAMES
 from transforms.steps.dedup import INDEX_BAGS, LEGACY_INDEX, DecideDuplicatesFn, DedupConfig
 from transforms.text.dedup_index import IndexEntry, decode_entry, encode_entry
 from transforms.text.fingerprint import exact_key, fingerprint
@@ -48,9 +50,11 @@ def article(article_id: str, body: str, fetched_ms: int) -> Article:
 
 
 def flush(fn, pending: ListBag, bags: dict[str, ListBag], at_ms: int) -> list:
-    return list(
-        fn.flush(key="all", fired_at=Timestamp(micros=at_ms * 1000), pending=pending, **bags)
-    )
+    """The flush at ``at_ms``, with empty buckets besides ``bags`` (this state is all in
+    ``pending``, as written before the buckets)."""
+    buckets = {name: ListBag() for name in BUCKET_NAMES}
+    at = Timestamp(micros=at_ms * 1000)
+    return list(fn.flush(key="all", fired_at=at, pending=pending, **bags, **buckets))
 
 
 def pending_with(version, *articles: Article) -> ListBag:
