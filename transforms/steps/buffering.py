@@ -15,15 +15,14 @@ the slot's elements; the slot adds at most ``FLUSH_GRANULARITY`` of latency.
 
 Elements wait in ``BUCKETS`` bags, the bag of their slot's number modulo ``BUCKETS``, so a flush
 reads and clears only its own slot's elements and never rewrites the ones still waiting: with one
-bag, each flush cleared it and appended back every element not yet due, so on a burst a waiting
-article (several KB) was written again at every flush until the watermark passed it, and RocksDB
-keeps what a clear deleted in its files until compaction (deploy/README.md, "Checkpoint size").
-Only an element ``BUCKETS`` slots or more ahead of the watermark shares its bag with a due one
-and is appended back. A key's small running value (dedup's state version, templates' learned
-lines) is carried in the bag ``pending``, rewritten only when it changes; a flush costs a read of
-``pending`` and of its bucket, and a clear of the bucket. Elements found in ``pending`` (state
-written before the buckets) are decided as before and the rest kept there, so a savepoint of
-either layout restores.
+bag, each flush cleared it and appended back every element not yet due, so an article (several
+KB) waiting through n flushes went n+1 times over the state channel and into the runner's store
+(deploy/README.md, "Per state: what the checkpoint holds"). Only an element ``BUCKETS`` slots or
+more ahead of the watermark shares its bag with a due one and is appended back. A key's small
+running value (dedup's state version, templates' learned lines) is carried in the bag
+``pending``, rewritten only when it changes; a flush costs a read of ``pending`` and of its
+bucket, and a clear of the bucket. Elements found in ``pending`` (state written before the
+buckets) are decided as before and the rest kept there, so a savepoint of either layout restores.
 
 The gates follow one another (templates, then dedup, then stories) and a flush stamps what it
 emits with its own time, so each gate's slots end ``phase`` milliseconds after the whole slot
@@ -173,7 +172,7 @@ def put_back(key, due: Due, carried, pending, buckets: Mapping, requests) -> Non
     """Clear the flushed bucket, appending back only its elements not yet due (those ``BUCKETS``
     slots or more ahead), and rewrite ``pending`` only if ``carried`` (the key's small running
     value, e.g. dedup's state version) changed or elements were taken from it."""
-    if len(due.values) > due.taken or due.later:
+    if len(due.values) > due.taken:
         requests.clear(key, due.bucket, buckets[due.bucket])
         for item in due.later:
             requests.add(key, due.bucket, buckets[due.bucket], item)

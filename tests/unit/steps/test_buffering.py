@@ -117,6 +117,7 @@ def test_state_written_before_the_buckets_is_decided_and_what_waits_kept():
     assert (due.values, due.carried) == (["due"], "old")
     put_back("k", due, "old", pending, buckets, requests)
     assert pending.items == [(at(8).micros, "later"), (CARRIED, "old")]
+    assert not any(bag.cleared for bag in buckets.values()), "no bucket element was taken"
     assert flush(8, "new", pending, buckets, requests) == ["later"]
     assert pending.items == [(CARRIED, "new")]
 
