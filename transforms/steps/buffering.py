@@ -35,7 +35,9 @@ Flink), so a finer phase would be cut away and a timer would fire at its own ele
 
 ``StateRequests`` counts the state round trips the Python SDK makes for these objects (a read is
 one request; a cleared or appended state is one request each at bundle commit), as the counter
-``<namespace>/state_requests``, so benchmarks report requests per article.
+``<namespace>/state_requests``, so benchmarks report requests per article; and the elements each
+flush read, as the distribution ``<namespace>/flush_read_elements``: its max is what a runner had
+to hold at once for one read (Flink's RocksDB backend reads a bag whole into the JVM heap).
 """
 
 from __future__ import annotations
@@ -59,8 +61,12 @@ FLUSH_GRANULARITY = Duration(seconds=1)
 # must fall in the same slot of the gate after it (see the module docstring).
 TEMPLATES_PHASE, DEDUP_PHASE, STORIES_PHASE = 1, 2, 3
 STATE_REQUESTS = "state_requests"
+FLUSH_READ = "flush_read_elements"
 PENDING = "pending"
-BUCKETS = 16
+# A bucket holds the slots BUCKETS apart: a flush reads one slot's elements while the key's
+# elements span fewer than BUCKETS slots ahead of the watermark (deploy/README.md, "The 100,000
+# run").
+BUCKETS = 32
 BUCKET_NAMES = tuple(f"{PENDING}_{n:02d}" for n in range(BUCKETS))
 
 
@@ -99,6 +105,7 @@ class StateRequests:
 
     def __init__(self, namespace: str) -> None:
         self._counter = Metrics.counter(namespace, STATE_REQUESTS)
+        self._flush_read = Metrics.distribution(namespace, FLUSH_READ)
         self._commits: dict[tuple[Hashable, str], set[str]] = {}
 
     def start_bundle(self) -> None:
@@ -113,6 +120,11 @@ class StateRequests:
         if "clear" not in self._commits.get((key, name), ()):
             self._counter.inc()
         return list(state.read())
+
+    def flush_read(self, elements: int) -> None:
+        """Record how many waiting elements one flush read from state (its carried value not
+        counted): what the runner must hold in memory at once for it."""
+        self._flush_read.update(elements)
 
     def add(self, key: Hashable, name: str, state, value: Any) -> None:
         state.add(value)
@@ -164,7 +176,9 @@ def take_due(key, fired_at: Timestamp, pending, buckets: Mapping, requests) -> D
     carried = next((value for mark, value in items if mark == CARRIED), None)
     legacy_due, kept = _split([item for item in items if item[0] != CARRIED], fired_at)
     name = bucket_of(fired_at)
-    due, later = _split(requests.read_all(key, name, buckets[name]), fired_at)
+    bucket = requests.read_all(key, name, buckets[name])
+    requests.flush_read(len(items) - (carried is not None) + len(bucket))
+    due, later = _split(bucket, fired_at)
     return Due(legacy_due + due, carried, name, later, len(legacy_due), kept)
 
 

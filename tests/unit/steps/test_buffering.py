@@ -10,6 +10,7 @@ from transforms.state_coders import CARRIED
 from transforms.steps.buffering import (
     BUCKET_NAMES,
     BUCKETS,
+    DEDUP_PHASE,
     FLUSH_GRANULARITY,
     StateRequests,
     bucket_of,
@@ -21,6 +22,7 @@ from transforms.steps.buffering import (
 )
 
 SLOT = FLUSH_GRANULARITY.micros
+PHASE = DEDUP_PHASE
 
 
 class ListBag:
@@ -62,7 +64,7 @@ def states():
 
 def flush(slot: int, carried, pending, buckets, requests) -> list:
     """What the flush of ``slot`` decides, its state put back with ``carried``."""
-    due = take_due("k", flush_time(at(slot)), pending, buckets, requests)
+    due = take_due("k", flush_time(at(slot), PHASE), pending, buckets, requests)
     if due.values:
         put_back("k", due, carried, pending, buckets, requests)
     return sorted(due.values)
@@ -71,11 +73,11 @@ def flush(slot: int, carried, pending, buckets, requests) -> list:
 def test_a_flush_takes_only_its_slot_and_never_rewrites_what_still_waits():
     pending, buckets, timer, requests = states()
     for slot, value in [(3, "a"), (3, "b"), (4, "c"), (9, "d")]:
-        buffer("k", value, at(slot, 5), buckets, timer, requests)
-    assert timer.armed == {flush_time(at(s)).micros for s in (3, 4, 9)}
+        buffer("k", value, at(slot, 5), buckets, timer, requests, PHASE)
+    assert timer.armed == {flush_time(at(s), PHASE).micros for s in (3, 4, 9)}
     assert flush(3, "v1", pending, buckets, requests) == ["a", "b"]
     assert flush(4, "v2", pending, buckets, requests) == ["c"]
-    waiting = buckets[bucket_of(flush_time(at(9)))]
+    waiting = buckets[bucket_of(flush_time(at(9), PHASE))]
     assert [v for _, v in waiting.items] == ["d"] and waiting.appended == 1 and not waiting.cleared
     assert pending.items == [(CARRIED, "v2")]
     assert flush(9, "v2", pending, buckets, requests) == ["d"]
@@ -84,25 +86,25 @@ def test_a_flush_takes_only_its_slot_and_never_rewrites_what_still_waits():
 
 def test_an_element_buckets_slots_ahead_shares_the_bucket_and_is_kept():
     pending, buckets, timer, requests = states()
-    buffer("k", "now", at(2), buckets, timer, requests)
-    buffer("k", "ahead", at(2 + BUCKETS), buckets, timer, requests)
-    assert bucket_of(flush_time(at(2))) == bucket_of(flush_time(at(2 + BUCKETS)))
+    buffer("k", "now", at(2), buckets, timer, requests, PHASE)
+    buffer("k", "ahead", at(2 + BUCKETS), buckets, timer, requests, PHASE)
+    assert bucket_of(flush_time(at(2), PHASE)) == bucket_of(flush_time(at(2 + BUCKETS), PHASE))
     assert flush(2, "v", pending, buckets, requests) == ["now"]
     assert flush(2 + BUCKETS, "v", pending, buckets, requests) == ["ahead"]
 
 
 def test_a_late_element_is_decided_when_its_slot_fires_again():
     pending, buckets, timer, requests = states()
-    buffer("k", "first", at(5), buckets, timer, requests)
+    buffer("k", "first", at(5), buckets, timer, requests, PHASE)
     assert flush(5, "v", pending, buckets, requests) == ["first"]
-    buffer("k", "late", at(5, 7), buckets, timer, requests)
+    buffer("k", "late", at(5, 7), buckets, timer, requests, PHASE)
     assert flush(5, "v", pending, buckets, requests) == ["late"]
 
 
 def test_the_carried_value_is_rewritten_only_when_it_changes():
     pending, buckets, timer, requests = states()
     for slot in (1, 2, 3):
-        buffer("k", f"x{slot}", at(slot), buckets, timer, requests)
+        buffer("k", f"x{slot}", at(slot), buckets, timer, requests, PHASE)
     flush(1, "v1", pending, buckets, requests)
     flush(2, "v1", pending, buckets, requests)
     assert (pending.appended, pending.cleared) == (1, 1)
@@ -113,7 +115,7 @@ def test_the_carried_value_is_rewritten_only_when_it_changes():
 def test_state_written_before_the_buckets_is_decided_and_what_waits_kept():
     pending = ListBag([(CARRIED, "old"), (at(1, 3).micros, "due"), (at(8).micros, "later")])
     buckets, requests = {name: ListBag() for name in BUCKET_NAMES}, StateRequests("test")
-    due = take_due("k", flush_time(at(1)), pending, buckets, requests)
+    due = take_due("k", flush_time(at(1), PHASE), pending, buckets, requests)
     assert (due.values, due.carried) == (["due"], "old")
     put_back("k", due, "old", pending, buckets, requests)
     assert pending.items == [(at(8).micros, "later"), (CARRIED, "old")]
