@@ -132,6 +132,7 @@ EMPTY_TERMS = Terms(title={}, body={}, entities={}, at=0)
 LAYOUT = IndexVersion(2**62 + 17, 9_600_000, (EMPTY,) * (BAGS - 2) + (177_013, 177_014))
 
 LINKED = replace(FULL, story_id="s-0123456789abcdef01234567")
+UNLOCATED = replace(FULL, body=BODY.upper(), boilerplate=(Span("template", 0, 5, "Storm"),))
 # Golden file stem -> (coder, value) in the current formats (those in FORMER: decoded only). Add
 # rows; never remove one: when a format changes, move its row to OLDER (with what it now decodes
 # to) and add the new version.
@@ -168,6 +169,22 @@ SAMPLES = {
     "template-memory.v2": (TemplateStateCoder(), TEMPLATE_VERSION),
     "template-memory-never-forgot.v2": (TemplateStateCoder(), TemplateVersion((0, 0), None)),
     "pending-templates-carried.v2": (TEMPLATE_PENDING, (CARRIED, TEMPLATE_VERSION)),
+    # Article format 3 (body and span texts as offsets into the raw body where found there), and
+    # every format that embeds one; UNLOCATED's body and span are not in its raw body.
+    "article.v3": (ArticleCoder(), LINKED),
+    "article-minimal.v3": (ArticleCoder(), MINIMAL),
+    "article-unlocated.v3": (ArticleCoder(), UNLOCATED),
+    "fingerprinted.v1-article.v3": (FingerprintedCoder(), (FULL, FP)),
+    "pending-dedup-element.v1-article.v3": (
+        DEDUP_PENDING,
+        (1_700_000_000_123_000, (FULL, FP)),
+    ),
+    "pending-templates-element.v1-article.v3": (TEMPLATE_PENDING, (-5, LINKED)),
+    "story-terms.v1-article.v3": (StoryTermsCoder(), (FULL, TERMS)),
+    "pending-stories-element.v1-article.v3": (
+        STORY_PENDING,
+        (1_700_000_000_123_000, (FULL, EMPTY_TERMS)),
+    ),
 }
 # Golden files of superseded formats -> (coder, what today's code decodes them to): a savepoint
 # written by that version restores. Index version 1 was (token, entries in the one index bag):
@@ -189,6 +206,13 @@ FORMER = frozenset(
         "fingerprinted.v1",
         "pending-dedup-element.v1",
         "pending-templates-element.v1",
+        "article.v2",
+        "article-minimal.v2",
+        "fingerprinted.v1-article.v2",
+        "pending-dedup-element.v1-article.v2",
+        "pending-templates-element.v1-article.v2",
+        "story-terms.v1",
+        "pending-stories-element.v1",
     }
 )
 
