@@ -25,7 +25,29 @@ class StateChannelCount:
 
     def __init__(self) -> None:
         self.requests: Counter[tuple[str, str]] = Counter()
+        self.reads: dict[tuple[str, str], list[int]] = {}
         self._lock = threading.Lock()
+
+    def read(self, transform_id: str, state_id: str, size: int, continued: bool) -> None:
+        """A bag read's page of ``size`` bytes; ``continued``: a later page of the last read."""
+        with self._lock:
+            sizes = self.reads.setdefault((transform_id, state_id), [])
+            if continued and sizes:
+                sizes[-1] += size
+            else:
+                sizes.append(size)
+
+    def largest_read(self, label: str, state_prefix: str) -> int:
+        """The most bytes one read returned from a state named ``state_prefix...`` of the
+        transforms whose id holds ``label`` (0 if none was read)."""
+        return max(
+            (
+                max(sizes)
+                for (transform, state), sizes in self.reads.items()
+                if label in transform and state.startswith(state_prefix) and sizes
+            ),
+            default=0,
+        )
 
     def add(self, transform_id: str, kind: str) -> None:
         with self._lock:
@@ -48,8 +70,19 @@ def counting_state_requests() -> Iterator[StateChannelCount]:
         count.add(transform, request.WhichOneof("request"))
         return send(handler, request)
 
+    get_raw = sdk_worker.GrpcStateHandler.get_raw
+
+    def measured(handler, state_key, continuation_token=None):
+        data, token = get_raw(handler, state_key, continuation_token)
+        if state_key.WhichOneof("type") == "bag_user_state":
+            bag = state_key.bag_user_state
+            count.read(bag.transform_id, bag.user_state_id, len(data), bool(continuation_token))
+        return data, token
+
     sdk_worker.GrpcStateHandler._request = counted
+    sdk_worker.GrpcStateHandler.get_raw = measured
     try:
         yield count
     finally:
         sdk_worker.GrpcStateHandler._request = send
+        sdk_worker.GrpcStateHandler.get_raw = get_raw
