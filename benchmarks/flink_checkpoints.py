@@ -57,6 +57,7 @@ READER = "ReadPartitions"
 # arena blocks, not data.)
 SST = "rocksdb_total-sst-files-size"
 METRICS_PER_REQUEST = 20
+FLUSH_READ = "flush_read_elements"
 
 
 def articles(count: int, seed: int) -> list[bytes]:
@@ -126,6 +127,8 @@ def measure(rest: FlinkRest, jid: str, remembered: int, started: float, since: f
         "others": rest_size,
         "largest": sorted(sizes.items(), key=lambda item: -item[1])[:3],
         "states": states.most_common(6),
+        "flush_reads": flush_reads(rest, jid),
+        "restored": rest.checkpoints(jid)["counts"]["restored"],
     }
 
 
@@ -134,12 +137,37 @@ def decided(bootstrap: str, topics: dict[str, str]) -> int:
     return sum(end_offsets_total(bootstrap, topics[name]) for name in OUTPUTS)
 
 
-def send_all(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
+def send_all(bootstrap: str, topic: str, payloads: list[bytes]) -> Counter:
+    """Send every payload; returns how many got each second of Kafka CreateTime, the event time
+    the job slots them by (``transforms/io/kafka_source.py``): one second is one flush slot of
+    the buffering steps, so its count is what one flush of a burst reads."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=50)
-    for payload in payloads:
-        producer.send(topic, value=payload)
+    futures = [producer.send(topic, value=payload) for payload in payloads]
     producer.flush()
     producer.close()
+    return Counter(future.get().timestamp // 1000 for future in futures)
+
+
+def flush_reads(rest: FlinkRest, jid: str) -> dict[str, int]:
+    """The most elements one flush read from state, per buffering step (its subtasks' max), from
+    the ``flush_read_elements`` distribution Beam's Flink runner serves as a gauge whose value
+    is the distribution's text (``DistributionResult{sum=.., count=.., min=.., max=..}``)."""
+    found: dict[str, int] = {}
+    for vertex in rest.job(jid)["vertices"]:
+        base = f"/jobs/{jid}/vertices/{vertex['id']}/subtasks"
+        for index in range(vertex["parallelism"]):
+            path = f"{base}/{index}/metrics"
+            ids = [m["id"] for m in rest.call(path) if m["id"].endswith(FLUSH_READ)]
+            if not ids:
+                continue
+            wanted = urllib.parse.quote(",".join(ids), ",")
+            for metric in rest.call(f"{path}?get={wanted}"):
+                match = re.search(r"max=(\d+)", str(metric.get("value")))
+                step = re.search(r"newsflow\.(\w+)", metric["id"])
+                if match and step:
+                    name = step.group(1)
+                    found[name] = max(found.get(name, 0), int(match.group(1)))
+    return found
 
 
 def print_table(rows: list[dict], base: dict) -> None:
@@ -159,6 +187,9 @@ def print_table(rows: list[dict], base: dict) -> None:
         print(f"largest operator states at {r['remembered']:,}: {largest}")
         states = "; ".join(f"{name}: {size / 1e6:.2f} MB" for name, size in r["states"])
         print(f"largest states (RocksDB SST files) at {r['remembered']:,}: {states}")
+        reads = ", ".join(f"{step} {n:,}" for step, n in sorted(r["flush_reads"].items()))
+        print(f"at {r['remembered']:,}: most elements one flush read: {reads or 'not reported'}; "
+              f"restores so far: {r['restored']}")  # fmt: skip
 
 
 def main() -> int:
@@ -194,7 +225,12 @@ def main() -> int:
         base = measure(rest, jid, 0, started, time.time(), args.timeout_seconds)
         sent = 0
         for milestone in sorted(args.articles):
-            send_all(args.bootstrap_servers, topics["raw"], payloads[sent:milestone])
+            began = time.time()
+            per_second = send_all(args.bootstrap_servers, topics["raw"], payloads[sent:milestone])
+            most, seconds = max(per_second.values()), len(per_second)
+            print(f"sent {milestone - sent:,} articles in {time.time() - began:.1f} s; most in "
+                  f"one second of CreateTime (one flush slot): {most:,}, over {seconds} seconds",
+                  flush=True)  # fmt: skip
             sent = milestone
             wait_for(
                 f"all {sent} articles decided (kept or duplicate)",
