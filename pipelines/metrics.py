@@ -29,6 +29,7 @@ from prometheus_client.core import (
     GaugeMetricFamily,
     HistogramMetricFamily,
     Metric,
+    SummaryMetricFamily,
 )
 
 from pipelines.options import kafka_connection
@@ -36,6 +37,7 @@ from pipelines.status import PartitionLag, consumer_lag
 from schemas.errors import ConfigurationError, InfrastructureError
 from transforms.io.histograms import bucket_upper_ms
 from transforms.io.kafka_sink import END_TO_END_LATENCY, WRITE_METRICS_NAMESPACE
+from transforms.steps.buffering import FLUSH_READ
 from transforms.steps.enrich import NER_BATCH_TIME
 
 LOG = logging.getLogger(__name__)
@@ -47,10 +49,12 @@ SOURCES = ("read_kafka", "read_files")
 @dataclass
 class Snapshot:
     """The job's newsflow metrics, summed over the steps that report the same name: counters by
-    ``(step, name)`` and distributions by ``(step, name)`` as ``(count, sum)``."""
+    ``(step, name)`` and distributions by ``(step, name)`` as ``(count, sum)``, with their
+    largest value in ``maxima``."""
 
     counters: dict[tuple[str, str], int] = field(default_factory=dict)
     distributions: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    maxima: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def counter(self, step: str, name: str) -> int:
         return self.counters.get((step, name), 0)
@@ -84,6 +88,7 @@ def snapshot(query: dict) -> Snapshot:
     attempted values miss increments made in timer callbacks (exact dedup's count stays 0)."""
     counters: dict[tuple[str, str], int] = defaultdict(int)
     distributions: dict[tuple[str, str], tuple[int, int]] = {}
+    maxima: dict[tuple[str, str], int] = {}
     for result in query.get("counters", []):
         key = _key(result)
         if key is not None:
@@ -93,7 +98,9 @@ def snapshot(query: dict) -> Snapshot:
         if key is not None and value is not None:
             count, total = distributions.get(key, (0, 0))
             distributions[key] = (count + value.count, total + value.sum)
-    return Snapshot(dict(counters), distributions)
+            if value.count:
+                maxima[key] = max(maxima.get(key, value.max), value.max)
+    return Snapshot(dict(counters), distributions, maxima)
 
 
 def _key(result) -> tuple[str, str] | None:
@@ -150,6 +157,7 @@ def families(snap: Snapshot, lags: list[PartitionLag] | None) -> Iterator[Metric
     yield _histogram(
         snap, "newsflow_ner_batch_seconds", "spaCy NER time per batch.", "enrich", NER_BATCH_TIME
     )
+    yield from _flush_reads(snap)
     if lags is not None:
         lag = GaugeMetricFamily(
             "newsflow_consumer_lag", "Input records not yet committed.", labels=["partition"]
@@ -157,6 +165,28 @@ def families(snap: Snapshot, lags: list[PartitionLag] | None) -> Iterator[Metric
         for p in lags:
             lag.add_metric([str(p.partition)], p.lag)
         yield lag
+
+
+def _flush_reads(snap: Snapshot) -> Iterator[Metric]:
+    """Elements each flush of a buffering step read from state (``buffering.FLUSH_READ``): their
+    count and sum per step, and the most one flush read, which is what the runner had to hold
+    at once (a burst concentrated in few event-time seconds shows here first)."""
+    reads = {step: v for (step, name), v in snap.distributions.items() if name == FLUSH_READ}
+    summary = SummaryMetricFamily(
+        "newsflow_flush_read_elements",
+        "Elements a buffering step's flush read from state, per step.",
+        labels=["step"],
+    )
+    largest = GaugeMetricFamily(
+        "newsflow_flush_read_elements_max",
+        "The most elements one flush of a buffering step read from state.",
+        labels=["step"],
+    )
+    for step, (count, total) in sorted(reads.items()):
+        summary.add_metric([step], count_value=count, sum_value=total)
+        largest.add_metric([step], snap.maxima.get((step, FLUSH_READ), 0))
+    yield summary
+    yield largest
 
 
 def _counter(name: str, documentation: str, value: int) -> CounterMetricFamily:

@@ -40,7 +40,16 @@ DISTRIBUTIONS = [
         "newsflow.write_kafka",
         "end_to_end_latency_ms",
         DistributionResult(DistributionData(9000, 6, 1, 400000)),
-    )
+    ),
+    result(
+        "newsflow.dedup", "flush_read_elements", DistributionResult(DistributionData(90, 4, 3, 60))
+    ),
+    result(
+        "newsflow.dedup",
+        "flush_read_elements",
+        DistributionResult(DistributionData(7, 2, 2, 5)),
+        "t",
+    ),
 ]
 
 
@@ -83,6 +92,9 @@ def test_prometheus_text_has_counters_histogram_and_lag():
     assert 'newsflow_end_to_end_latency_seconds_bucket{le="+Inf"} 6.0' in text
     assert "newsflow_end_to_end_latency_seconds_sum 9.0" in text
     assert 'newsflow_consumer_lag{partition="1"} 3.0' in text
+    assert 'newsflow_flush_read_elements_count{step="dedup"} 6.0' in text
+    assert 'newsflow_flush_read_elements_sum{step="dedup"} 97.0' in text
+    assert 'newsflow_flush_read_elements_max{step="dedup"} 60.0' in text
 
 
 def test_progress_line():
