@@ -49,6 +49,7 @@ from kafka import KafkaProducer
 from streaming_latency import OUTPUTS, create_topics, delete_topics
 
 from pipelines.flink_rest import FlinkRest
+from transforms.steps.buffering import FLUSH_READ
 
 READER = "ReadPartitions"
 # RocksDB's figure per column family (one per state name) that deploy/flink/conf/config.yaml turns
@@ -57,7 +58,6 @@ READER = "ReadPartitions"
 # arena blocks, not data.)
 SST = "rocksdb_total-sst-files-size"
 METRICS_PER_REQUEST = 20
-FLUSH_READ = "flush_read_elements"
 
 
 def articles(count: int, seed: int) -> list[bytes]:
@@ -127,7 +127,7 @@ def measure(rest: FlinkRest, jid: str, remembered: int, started: float, since: f
         "others": rest_size,
         "largest": sorted(sizes.items(), key=lambda item: -item[1])[:3],
         "states": states.most_common(6),
-        "flush_reads": flush_reads(rest, jid),
+        "flush_reads": rest.distribution_maxima(jid, FLUSH_READ),
         "restored": rest.checkpoints(jid)["counts"]["restored"],
     }
 
@@ -146,28 +146,6 @@ def send_all(bootstrap: str, topic: str, payloads: list[bytes]) -> Counter:
     producer.flush()
     producer.close()
     return Counter(future.get().timestamp // 1000 for future in futures)
-
-
-def flush_reads(rest: FlinkRest, jid: str) -> dict[str, int]:
-    """The most elements one flush read from state, per buffering step (its subtasks' max), from
-    the ``flush_read_elements`` distribution Beam's Flink runner serves as a gauge whose value
-    is the distribution's text (``DistributionResult{sum=.., count=.., min=.., max=..}``)."""
-    found: dict[str, int] = {}
-    for vertex in rest.job(jid)["vertices"]:
-        base = f"/jobs/{jid}/vertices/{vertex['id']}/subtasks"
-        for index in range(vertex["parallelism"]):
-            path = f"{base}/{index}/metrics"
-            ids = [m["id"] for m in rest.call(path) if m["id"].endswith(FLUSH_READ)]
-            if not ids:
-                continue
-            wanted = urllib.parse.quote(",".join(ids), ",")
-            for metric in rest.call(f"{path}?get={wanted}"):
-                match = re.search(r"max=(\d+)", str(metric.get("value")))
-                step = re.search(r"newsflow\.(\w+)", metric["id"])
-                if match and step:
-                    name = step.group(1)
-                    found[name] = max(found.get(name, 0), int(match.group(1)))
-    return found
 
 
 def print_table(rows: list[dict], base: dict) -> None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -106,6 +108,27 @@ class FlinkRest:
             for vertex in self.job(jid)["vertices"]
             for tm in self.call(f"/jobs/{jid}/vertices/{vertex['id']}/taskmanagers")["taskmanagers"]
         }
+
+    def distribution_maxima(self, jid: str, name: str) -> dict[str, int]:
+        """The largest value of the Beam distribution ``name`` per newsflow step (namespace
+        ``newsflow.<step>``), over the job's subtasks. Beam's Flink runner registers a
+        distribution as an operator gauge whose value is its text
+        (``DistributionResult{sum=.., count=.., min=.., max=..}``)."""
+        found: dict[str, int] = {}
+        for vertex in self.job(jid)["vertices"]:
+            for index in range(vertex["parallelism"]):
+                path = f"/jobs/{jid}/vertices/{vertex['id']}/subtasks/{index}/metrics"
+                ids = [m["id"] for m in self.call(path) if m["id"].endswith(name)]
+                if not ids:
+                    continue
+                wanted = urllib.parse.quote(",".join(ids), ",")
+                for metric in self.call(f"{path}?get={wanted}"):
+                    step = re.search(r"newsflow\.(\w+)", metric["id"])
+                    largest = re.search(r"max=(-?\d+)", str(metric.get("value")))
+                    if step and largest:
+                        value = int(largest.group(1))
+                        found[step.group(1)] = max(found.get(step.group(1), value), value)
+        return found
 
     def stop_with_savepoint(
         self, jid: str, directory: str | None = None, timeout: float = SAVEPOINT_TIMEOUT_SECONDS

@@ -2,7 +2,7 @@
 one-slot TaskManagers, two of them running the job, Beam's worker pool, RocksDB, checkpoints)
 survives a lost TaskManager and a savepoint
 upgrade, a lost Python worker pool and a savepoint upgrade with every input in exactly one output
-topic, once.
+topic, once; and takes a burst sent at once without any flush reading more than one second of it.
 
 Each fault is injected when the state it needs is observed through the REST API and the topics:
 a completed checkpoint, and outputs whose offsets the group has not committed yet. Dedup and story
@@ -17,15 +17,18 @@ import os
 import signal
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kafka import KafkaProducer
 
 from pipelines import cli
 from pipelines.flink_rest import TERMINAL_STATES, FlinkRest, local_name
 from pipelines.kafka_tools import read_topic
 from schemas.codec import decode_any
+from transforms.steps.buffering import FLUSH_READ
 
 pytestmark = [pytest.mark.integration, pytest.mark.flink]
 
@@ -36,6 +39,12 @@ PYTHON = str(FLINK_PYTHON)
 MASTER = "localhost:8081"
 RATE_PER_SECOND = 3.0
 DEADLINE_SECONDS = 420.0
+BURST = 3000
+# The burst's Kafka CreateTimes (the job's event time) are set explicitly, spread evenly over this
+# many seconds from a little ahead of the wall clock: the flush slots they fall in do not depend
+# on how fast this machine sends them.
+BURST_SPREAD_SECONDS = 20
+BURST_LEAD_MS = 5000
 
 
 def flink_sh(command: str) -> str:
@@ -268,3 +277,51 @@ def test_savepoint_upgrade_loses_nothing_writes_nothing_twice_and_keeps_dedup_an
     producer.join()
     send_copy_and_check(kit, kafka_bootstrap, topics, group, files, payloads, copy, avro_ids)
     assert second.stop() == 0
+
+
+def send_burst(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
+    """Send every payload at once, stamped ``BURST_SPREAD_SECONDS`` apart in total."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    start_ms = int(time.time() * 1000) + BURST_LEAD_MS
+    step_ms = BURST_SPREAD_SECONDS * 1000 / len(payloads)
+    for n, payload in enumerate(payloads):
+        producer.send(topic, value=payload, timestamp_ms=start_ms + int(n * step_ms))
+    producer.flush()
+    producer.close()
+
+
+def most_per_slot(timestamps_ms) -> int:
+    """The most inputs whose Kafka CreateTime falls in one flush slot of a buffering step (one
+    second, shifted by each gate's phase of 1 to 3 ms): what one flush may read."""
+    return max(
+        max(Counter((ms - phase) // 1000 for ms in timestamps_ms).values()) for phase in (1, 2, 3)
+    )
+
+
+def test_a_burst_is_decided_once_with_no_restore_and_no_flush_reading_the_backlog(
+    kafka_bootstrap, stream_topics, job_factory, kit, cluster, avro_ids, tmp_path
+):
+    """3,000 articles sent at once to a running job, their CreateTimes spread over 20 s (NER
+    bypassed: the buffering steps are the point). On main a flush read its key's whole pending
+    bag, and in the 100,000-article run (deploy/README.md) that read ran a TaskManager out of
+    heap at every restore. Here: every
+    input in exactly one output topic once, no restore, no failure of the job, and no flush of
+    the templates, dedup or stories step read more than the inputs of one second of CreateTime
+    (the steps' ``flush_read_elements``, read from the cluster's REST API)."""
+    topics = stream_topics
+    group, name, files, payloads, _copy = scenario(kit, topics, tmp_path, "burst", BURST, 37)
+    argv = flink_argv(kit, kafka_bootstrap, topics, group, files, name, "--spacy-model", "blank:en")
+    job = job_factory(argv, PYTHON)
+    jid = running_job(cluster, name)["jid"]
+    send_burst(kafka_bootstrap, topics["raw"], payloads)
+
+    assert_exactly_once(kit, kafka_bootstrap, topics, group, BURST, files, avro_ids)
+    assert restored_count(cluster, jid) == 0
+    failures = cluster.call(f"/jobs/{jid}/exceptions")["exceptionHistory"]["entries"]
+    assert not failures, [f["exceptionName"] for f in failures]
+    reads = cluster.distribution_maxima(jid, FLUSH_READ)
+    assert {"templates", "dedup", "stories"} <= set(reads), reads
+    timestamps = kit.input_timestamps(kafka_bootstrap, topics["raw"]).values()
+    bound = most_per_slot(timestamps)
+    assert max(reads.values()) <= bound, f"most read by one flush {reads}, one slot {bound}"
+    assert job.stop() == 0
