@@ -112,8 +112,8 @@ class FlinkRest:
     def distribution_maxima(self, jid: str, name: str) -> dict[str, int]:
         """The largest value of the Beam distribution ``name`` per newsflow step (namespace
         ``newsflow.<step>``), over the job's subtasks. Beam's Flink runner registers a
-        distribution as an operator gauge whose value is its text
-        (``DistributionResult{sum=.., count=.., min=.., max=..}``)."""
+        distribution as an operator gauge named ``<operator>.newsflow_<step>_<name>`` whose value
+        is its text (``DistributionResult{sum=.., count=.., min=.., max=..}``)."""
         found: dict[str, int] = {}
         for vertex in self.job(jid)["vertices"]:
             for index in range(vertex["parallelism"]):
@@ -123,7 +123,7 @@ class FlinkRest:
                     continue
                 wanted = urllib.parse.quote(",".join(ids), ",")
                 for metric in self.call(f"{path}?get={wanted}"):
-                    step = re.search(r"newsflow\.(\w+)", metric["id"])
+                    step = re.search(rf"newsflow_([a-z]+)_{re.escape(name)}$", metric["id"])
                     largest = re.search(r"max=(-?\d+)", str(metric.get("value")))
                     if step and largest:
                         value = int(largest.group(1))
