@@ -58,6 +58,7 @@ READER = "ReadPartitions"
 # arena blocks, not data.)
 SST = "rocksdb_total-sst-files-size"
 METRICS_PER_REQUEST = 20
+SEND_TIMEOUT_MS = 15 * 60 * 1000
 
 
 def articles(count: int, seed: int) -> list[bytes]:
@@ -150,8 +151,12 @@ def decided(bootstrap: str, topics: dict[str, str]) -> int:
 def send_all(bootstrap: str, topic: str, payloads: list[bytes]) -> Counter:
     """Send every payload; returns how many got each second of Kafka CreateTime, the event time
     the job slots them by (``transforms/io/kafka_source.py``): one second is one flush slot of
-    the buffering steps, so its count is what one flush of a burst reads."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=50)
+    the buffering steps, so its count is what one flush of a burst reads. A broker starved by the
+    job on a loaded machine may stall for minutes: the send waits (``SEND_TIMEOUT_MS``) rather
+    than end a run of most of an hour (the producer's default gives up after 2 minutes)."""
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=50, delivery_timeout_ms=SEND_TIMEOUT_MS
+    )
     futures = [producer.send(topic, value=payload) for payload in payloads]
     producer.flush()
     producer.close()
