@@ -21,7 +21,9 @@ everything else. Reported per milestone: bytes per remembered article with and w
 reader's state (the target: <= 2 KB), and the reader's growth per minute of the job's age; then,
 per state, the size of RocksDB's SST files (what an incremental checkpoint references, deleted
 values not yet compacted included), from the RocksDB metric deploy/flink/conf/config.yaml turns
-on.
+on; the most articles the producer put into one second of Kafka CreateTime (one flush slot of
+the buffering steps), the most elements one flush of each buffering step read
+(``flush_read_elements``) and the restores so far.
 """
 
 from __future__ import annotations
