@@ -6,8 +6,9 @@ with ``--base-root`` a ``git archive`` of main), then compare the ``enriched``, 
 and ``dead_letter`` JSON lines of both, record by record, keyed by id (dead letters by their
 source coordinates). Fields that differ by construction between two runs are left out:
 ``processed_at``, ``pipeline_version``, ``fetched_at`` (file mode's default is the read time)
-and a dead letter's ``failed_at``. Prints the counts and the first differences; exits 1 when
-any record differs.
+and a dead letter's ``failed_at``. The ``enriched`` Avro container files are compared the same
+way (``enriched (avro)``). Prints the counts and the first differences; exits 1 when any record
+differs.
 """
 
 from __future__ import annotations
@@ -15,22 +16,37 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-OUTPUTS = ("enriched", "duplicates", "dead_letter")
+import fastavro
+
+OUTPUTS = ("enriched", "duplicates", "dead_letter", "enriched (avro)")
 RUN_FIELDS = frozenset({"processed_at", "pipeline_version", "fetched_at", "failed_at"})
 
 
 def records(directory: Path, name: str) -> dict[str, dict]:
     """The ``name`` records of a run, by id (or source coordinates), run fields removed."""
     found: dict[str, dict] = {}
+    for raw in raw_records(directory, name):
+        record = {k: v for k, v in raw.items() if k not in RUN_FIELDS}
+        coordinates = [record.get(k) for k in ("file", "line", "kafka")]
+        key = record.get("id") or json.dumps(coordinates, sort_keys=True, default=str)
+        found[key] = record
+    return found
+
+
+def raw_records(directory: Path, name: str) -> Iterator[dict]:
+    """Every record of the JSON lines ``name*.jsonl``, or of ``enriched*.avro`` for
+    ``enriched (avro)``."""
+    if name == "enriched (avro)":
+        for path in sorted(directory.glob("enriched*.avro")):
+            with path.open("rb") as fo:
+                yield from fastavro.reader(fo)
+        return
     for path in sorted(directory.glob(f"{name}*.jsonl")):
         for line in path.open(encoding="utf-8"):
-            record = {k: v for k, v in json.loads(line).items() if k not in RUN_FIELDS}
-            coordinates = [record.get(k) for k in ("file", "line", "kafka")]
-            key = record.get("id") or json.dumps(coordinates, sort_keys=True)
-            found[key] = record
-    return found
+            yield json.loads(line)
 
 
 def differences(before: dict[str, dict], after: dict[str, dict]) -> list[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import pickle
 import time
 from collections.abc import Callable
@@ -47,10 +46,21 @@ def raw_entities(bodies: list[str], cache: Path | None) -> list:
     return found
 
 
+def write_avro(datums: list[bytes]) -> None:
+    """The enriched records' container file as file mode's sink writes it, in memory."""
+    from schemas.codec import ENRICHED
+    from transforms.io.avro_files import AvroRecordSink
+
+    sink = AvroRecordSink(ENRICHED)
+    sink.open(io.BytesIO())
+    for datum in datums:
+        sink.write(datum)
+    sink.flush()
+
+
 def run(events: Path, cache: Path | None) -> Stages:
     stages = Stages()
     started = time.process_time()
-    from schemas.codec import ENRICHED, write_container
     from transforms.steps.encode import file_outputs
     from transforms.text.cleaning import clean_article
     from transforms.text.dedup_index import DedupIndex, decide
@@ -108,13 +118,8 @@ def run(events: Path, cache: Path | None) -> Stages:
     for article, t in zip(enriched, terms, strict=True):
         stages.timed("story decide", stories.decide, t, article.id, None)
     outputs = [stages.timed("encode (file_outputs)", file_outputs, a, "0") for a in enriched]
-    stages.timed(
-        "write avro", write_container, io.BytesIO(), [record for _, record in outputs], ENRICHED
-    )
-    stages.timed(
-        "write json",
-        lambda: [json.dumps(twin, ensure_ascii=False, sort_keys=True) for twin, _ in outputs],
-    )
+    stages.timed("write avro", write_avro, [datum for _, datum in outputs])
+    stages.timed("write json", lambda: "\n".join(line for line, _ in outputs).encode("utf-8"))
     return stages
 
 

@@ -39,8 +39,9 @@ from transforms.steps.encode import (
     ENCODED,
     RECORDS,
     EncodeArticles,
+    alias_line,
+    dead_letter_line,
     dead_letter_message,
-    dead_letter_twin,
     file_outputs,
     kafka_outputs,
 )
@@ -48,7 +49,6 @@ from transforms.steps.enrich import ExtractMetadata
 from transforms.steps.shared import ARTICLES, DEAD_LETTER, DUPLICATES
 from transforms.steps.stories import ALIASES, LinkStories, StoriesConfig
 from transforms.steps.templates import StripTemplates
-from transforms.text.records import STORY_ALIAS_TIME_FIELDS, json_twin
 
 # Names of the sinks an enriched article must be written to before its offset may be committed.
 KAFKA_SINK = "kafka"
@@ -295,14 +295,13 @@ class WriteFileOutcomes(beam.PTransform):
         outputs = [
             ("enriched", enriched[ENCODED]),
             ("duplicates", duplicates[ENCODED]),
-            ("dead_letter", dead | "DeadLetterRecords" >> beam.Map(dead_letter_twin, version)),
+            ("dead_letter", dead | "DeadLetterRecords" >> beam.Map(dead_letter_line, version)),
         ]
         if "aliases" in outcomes:
             outputs.append(
                 (
                     "story_aliases",
-                    outcomes["aliases"]
-                    | "AliasRecords" >> beam.Map(json_twin, STORY_ALIAS_TIME_FIELDS),
+                    outcomes["aliases"] | "AliasRecords" >> beam.Map(alias_line),
                 )
             )
         for name, twins in outputs:

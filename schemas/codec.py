@@ -58,15 +58,26 @@ def _fingerprint(schema: Mapping | str) -> bytes:
 
 def encode(record: Mapping[str, Any], schema: Mapping | str) -> bytes:
     """One record as a single-object Avro message."""
-    parsed = load_schema(schema) if isinstance(schema, str) else schema
     out = io.BytesIO()
     out.write(MAGIC)
     out.write(_fingerprint(schema))
+    _write_datum(out, record, schema)
+    return out.getvalue()
+
+
+def encode_datum(record: Mapping[str, Any], schema: Mapping | str) -> bytes:
+    """One record in Avro binary, no header: what a container file's block holds."""
+    out = io.BytesIO()
+    _write_datum(out, record, schema)
+    return out.getvalue()
+
+
+def _write_datum(out: BinaryIO, record: Mapping[str, Any], schema: Mapping | str) -> None:
+    parsed = load_schema(schema) if isinstance(schema, str) else schema
     try:
         fastavro.schemaless_writer(out, parsed, dict(record), strict_allow_default=True)
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
         raise CodecError(f"record does not fit {parsed.get('name')}: {exc}") from exc
-    return out.getvalue()
 
 
 def decode(data: bytes, reader: Mapping | str, writers: Iterable[Mapping] = ()) -> dict[str, Any]:

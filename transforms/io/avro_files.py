@@ -8,11 +8,11 @@ any Beam filesystem (local path, gs://, s3://, ...).
 
 from __future__ import annotations
 
-import json
+import io
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -32,34 +32,51 @@ from schemas.codec import load_schema, write_container
 from transforms.text.models import SourceRef
 
 STEP = "write_files"
+# Uncompressed bytes of records per container block: fastavro's default sync interval.
+BLOCK_BYTES = 16_000
+
+
+class _Block(NamedTuple):
+    """What fastavro's ``Writer.write_block`` reads of a block: its records' count and bytes."""
+
+    num_records: int
+    bytes_: io.BytesIO
 
 
 class AvroRecordSink(fileio.FileSink):
-    """Writes records of one ``schemas/*.avsc`` schema into a deflate-compressed container file."""
+    """Writes records of one ``schemas/*.avsc`` schema into a deflate-compressed container file.
+
+    The records come encoded (``codec.encode_datum``: the step before checked each by encoding
+    it), so they are not encoded a second time here: their bytes are gathered into blocks of
+    fastavro's default size, each compressed and written as fastavro writes its own."""
 
     def __init__(self, schema_name: str) -> None:
         self._schema_name = schema_name
         self._writer: Writer | None = None
+        self._block, self._count = io.BytesIO(), 0
 
     def open(self, fh: BinaryIO) -> None:
         self._writer = Writer(fh, load_schema(self._schema_name), codec="deflate")
+        self._block, self._count = io.BytesIO(), 0
 
-    def write(self, record: dict[str, Any]) -> None:
-        self._writer.write(record)
+    def write(self, datum: bytes) -> None:
+        self._block.write(datum)
+        self._count += 1
+        if self._block.tell() >= BLOCK_BYTES:
+            self._write_block()
 
     def flush(self) -> None:
+        if self._count:
+            self._write_block()
         self._writer.flush()
 
-
-class JsonLinesSink(fileio.TextSink):
-    """One JSON object per line, UTF-8, non-ASCII kept readable."""
-
-    def write(self, record: dict[str, Any]) -> None:
-        super().write(json.dumps(record, ensure_ascii=False, sort_keys=True))
+    def _write_block(self) -> None:
+        self._writer.write_block(_Block(self._count, self._block))
+        self._block, self._count = io.BytesIO(), 0
 
 
 class WriteAvroFiles(beam.PTransform):
-    """Records -> ``<output_dir>/<prefix>-*.avro``."""
+    """Records in Avro binary (``codec.encode_datum``) -> ``<output_dir>/<prefix>-*.avro``."""
 
     def __init__(self, output_dir: str, prefix: str, schema_name: str) -> None:
         super().__init__()
@@ -77,7 +94,8 @@ class WriteAvroFiles(beam.PTransform):
 
 
 class WriteJsonFiles(beam.PTransform):
-    """JSON-friendly records -> ``<output_dir>/<prefix>-*.jsonl``."""
+    """JSON lines (``encode.json_line``: one object each, UTF-8, non-ASCII kept readable) ->
+    ``<output_dir>/<prefix>-*.jsonl``."""
 
     def __init__(self, output_dir: str, prefix: str) -> None:
         super().__init__()
@@ -88,7 +106,7 @@ class WriteJsonFiles(beam.PTransform):
         return records | "WriteJsonLines" >> fileio.WriteToFiles(
             path=self._output_dir,
             file_naming=fileio.default_file_naming(self._prefix, ".jsonl"),
-            sink=lambda _dest: JsonLinesSink(),
+            sink=lambda _dest: fileio.TextSink(),
         )
 
 

@@ -17,7 +17,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from schemas.codec import DEAD_LETTER as DEAD_LETTER_SCHEMA
-from schemas.codec import ENRICHED, encode
+from schemas.codec import ENRICHED, encode_datum
 from schemas.confluent import ValueEncoder
 from transforms.steps.dead_letters import article_payload, attempt
 from transforms.steps.shared import DEAD_LETTER
@@ -25,6 +25,7 @@ from transforms.text.models import Article, DeadLetter, SourceRef
 from transforms.text.records import (
     DEAD_LETTER_TIME_FIELDS,
     ENRICHED_TIME_FIELDS,
+    STORY_ALIAS_TIME_FIELDS,
     article_record,
     dead_letter_record,
     json_twin,
@@ -51,12 +52,12 @@ def kafka_outputs(
     return message, (article.ref, record)
 
 
-def file_outputs(article: Article, version: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """File mode: the JSON twin of an article's record and the record for the Avro files, both
-    checked to encode as they will be written."""
+def file_outputs(article: Article, version: str) -> tuple[str, bytes]:
+    """File mode: the JSON line of an article's record and its Avro binary for the container
+    files, each encoded here once, which checks that the sinks can write them."""
     record = article_record(article, _now_ms(), version)
-    encode(record, ENRICHED)
-    return checked_twin(record, ENRICHED_TIME_FIELDS), record
+    datum = encode_datum(record, ENRICHED)
+    return json_line(json_twin(record, ENRICHED_TIME_FIELDS)), datum
 
 
 def dead_letter_message(
@@ -73,12 +74,23 @@ def dead_letter_twin(letter: DeadLetter, version: str) -> dict[str, Any]:
     return json_twin(dead_letter_record(letter, version), DEAD_LETTER_TIME_FIELDS)
 
 
-def checked_twin(record: dict[str, Any], time_fields: tuple[str, ...]) -> dict[str, Any]:
-    """The JSON twin of ``record``, serialised once as the JSON-lines sink will (UTF-8, non-ASCII
-    kept), so a value it cannot write fails here, on one input."""
-    twin = json_twin(record, time_fields)
-    json.dumps(twin, ensure_ascii=False, sort_keys=True).encode("utf-8")
-    return twin
+def dead_letter_line(letter: DeadLetter, version: str) -> str:
+    """File mode: the JSON line of a dead letter."""
+    return json_line(dead_letter_twin(letter, version))
+
+
+def alias_line(alias: dict[str, Any]) -> str:
+    """File mode: the JSON line of a story alias record."""
+    return json_line(json_twin(alias, STORY_ALIAS_TIME_FIELDS))
+
+
+def json_line(twin: dict[str, Any]) -> str:
+    """A JSON twin as the line the JSON-lines sink writes (UTF-8, non-ASCII kept, keys sorted).
+    Serialised where the record is built, and only there: a value that cannot be written fails
+    on its one input, and the sink writes the text without encoding the record a second time."""
+    line = json.dumps(twin, ensure_ascii=False, sort_keys=True)
+    line.encode("utf-8")
+    return line
 
 
 def _now_ms() -> int:

@@ -151,7 +151,6 @@ _SHARE_TARGET = re.compile(
     r"|flipboard|bluesky|threads|copy( the)? link|comments?|share|tweet|pin|save)",
     re.IGNORECASE,
 )
-_TOKEN = re.compile(r"\S+")
 # A word of placeholder text: letters, then at most clause or sentence punctuation.
 _PLAIN_WORD = re.compile(r"([^\W\d_]+)[,;:.!?…]*")
 _WIRE_DATELINE = re.compile(r"[A-Z][A-Z .,'-]{1,40}\((?:Reuters|AP|AFP|PA|Bloomberg)\)\s*[-–—]+\s*")
@@ -344,16 +343,26 @@ def _glued_tail(raw: str, start: int, end: int) -> int | None:
     capitalized like a sentence and has no names, figures or quotes); the sentence's first word
     never starts one (that would be the whole sentence, judged already).
     """
-    words = list(_TOKEN.finditer(raw, start, end))
-    for word in reversed(words[1:]):
-        letters = _PLAIN_WORD.fullmatch(word.group())
+    tokens = raw[start:end].split()  # whitespace-separated, as a regex ``\S+`` finds them
+    for index in range(len(tokens) - 1, 0, -1):
+        letters = _PLAIN_WORD.fullmatch(tokens[index])
         if letters is None:
             return None
         text = letters.group(1)
         if not text.islower():
             capitalized = text[0].isupper() and (len(text) == 1 or text[1:].islower())
-            return word.start() if capitalized else None
+            return _token_start(raw, start, end, tokens[index:]) if capitalized else None
     return None
+
+
+def _token_start(raw: str, start: int, end: int, last: list[str]) -> int:
+    """Where the first of ``last``, the final tokens of ``raw[start:end]``, starts: each found
+    from the right before the one after it (a token holds no space, so the rightmost match
+    before the next token is that token)."""
+    position = end
+    for token in reversed(last):
+        position = raw.rfind(token, start, position)
+    return position
 
 
 def _sentences(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
@@ -373,10 +382,12 @@ def _sentence_label(sentence: str, rules: FillerRules) -> Label:
     """
     if _QUOTES.intersection(sentence):
         return Label.PROSE
-    words = [word.casefold().replace("’", "'") for word in _WORD.findall(sentence)]
+    words = _WORD.findall(sentence)
     if not words:
         return Label.PROSE
-    english = sum(word in _english_stopwords() and word not in _LATIN_HOMOGRAPHS for word in words)
+    # casefold maps character by character, so the joined words fold as each word would
+    folded = " ".join(words).casefold().replace("’", "'").split(" ")
+    english = sum(map(_english_only().__contains__, folded))
     judged = len(words) >= rules.min_sentence_words
     if judged and english / len(words) >= rules.max_stop_density:
         return Label.PROSE
@@ -386,6 +397,12 @@ def _sentence_label(sentence: str, rules: FillerRules) -> Label:
     if judged and probability["en"] >= rules.min_english_probability:
         return Label.PROSE
     return Label.LATIN_LEAN if likeliest == "la" and not english else Label.UNSURE
+
+
+@functools.cache
+def _english_only() -> frozenset[str]:
+    """English stop words that are not also Latin words: what counts as English in a sentence."""
+    return _english_stopwords() - _LATIN_HOMOGRAPHS
 
 
 @functools.cache

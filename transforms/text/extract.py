@@ -8,6 +8,7 @@ from a line that is essentially a date, never from a sentence that happens to ho
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -309,12 +310,18 @@ def _lines(text: str | None) -> list[str]:
 
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of ``text``, or None when it is too short or the identifier is unsure."""
-    if len(text.strip()) < MIN_LANGUAGE_CHARS or len(_WORD.findall(text)) < 3:
+    if len(text.strip()) < MIN_LANGUAGE_CHARS or _has_fewer_words(text, 3):
         return None
     language, confidence = _identifier().classify(text[:MAX_LANGUAGE_CHARS])
     if len(language) != 2 or confidence < MIN_LANGUAGE_CONFIDENCE:
         return None
     return language
+
+
+def _has_fewer_words(text: str, count: int) -> bool:
+    """Whether ``text`` has fewer than ``count`` words, reading no further than the count-th
+    (a whole body's words were listed here only to be counted, per article)."""
+    return sum(1 for _ in itertools.islice(_WORD.finditer(text), count)) < count
 
 
 def language_probabilities(text: str, languages: Sequence[str]) -> tuple[str, dict[str, float]]:

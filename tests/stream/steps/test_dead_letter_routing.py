@@ -69,11 +69,11 @@ def run_step(transform: beam.PTransform, main_tag: str, inputs: list) -> tuple[l
 
 
 def _offset(value) -> int:
-    """The input offset of a main output: an Article, a Kafka message or a JSON twin."""
+    """The input offset of a main output: an Article, a Kafka message or a JSON line."""
     if isinstance(value, Article):
         return value.ref.offset
-    if isinstance(value, dict):
-        return int(value["id"][1:])
+    if isinstance(value, str):
+        return int(json.loads(value)["id"][1:])
     return value[2].offset
 
 

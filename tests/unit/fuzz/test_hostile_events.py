@@ -27,7 +27,16 @@ import spacy
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from schemas.codec import ARTICLE_EVENT, DEAD_LETTER, ENRICHED, HEADER_LEN, decode, encode
+from schemas.codec import (
+    ARTICLE_EVENT,
+    DEAD_LETTER,
+    ENRICHED,
+    HEADER_LEN,
+    MAGIC,
+    decode,
+    encode,
+    named_fingerprint,
+)
 from schemas.confluent import AvroValueDecoder
 from schemas.errors import DataError
 from transforms.steps.dead_letters import to_dead_letter
@@ -233,9 +242,11 @@ def through_the_pipeline(payload: bytes) -> str:
         stripped, entities=resolve_entities(entities), language=detect_language(stripped.body)
     )
     key, value, ref = kafka_outputs(enriched, VERSION)[0]
-    twin, record = file_outputs(enriched, VERSION)
-    assert decode(value, ENRICHED)["id"] == enriched.id == key.decode("utf-8") == twin["id"]
-    assert (ref, record["body"]) == (REF, enriched.body)
+    line, datum = file_outputs(enriched, VERSION)
+    in_file = decode(MAGIC + named_fingerprint(ENRICHED) + datum, ENRICHED)
+    assert decode(value, ENRICHED)["id"] == enriched.id == key.decode("utf-8")
+    assert json.loads(line)["id"] == enriched.id == in_file["id"]
+    assert (ref, in_file["body"]) == (REF, enriched.body)
     return "article"
 
 
