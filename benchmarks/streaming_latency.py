@@ -318,6 +318,13 @@ def main() -> int:
         "--flink-master", default=None, metavar="HOST:PORT",
         help="also measure each rate on this Flink cluster (none: the local runner only)",
     )  # fmt: skip
+    parser.add_argument(
+        "--flink-variant", action="append", default=[], metavar="LABEL=FLAGS",
+        help="also measure the cluster with these extra newsflow run flags (space-separated),\n"
+        "labelled LABEL, right after the cluster's default run (repeatable)",
+    )  # fmt: skip
+    parser.add_argument("--no-local", action="store_true",
+                        help="measure the cluster only (comparing variants)")  # fmt: skip
     parser.add_argument("--raw-articles", type=int, default=1000,
                         help="bodies raw nlp.pipe(n_process=2) times (1000; 0: none)")  # fmt: skip
     args = parser.parse_args()
@@ -325,11 +332,15 @@ def main() -> int:
     selection = distinct_news(count, MIN_WORDS)
     lines = list(event_lines(selection.articles))
     log = Path(tempfile.mkdtemp(prefix="newsflow-stream-bench-")) / "job.log"
-    runners = [("local (Prism)", sys.executable, [])]
+    runners = [] if args.no_local else [("local (Prism)", sys.executable, [])]
     if args.flink_master:
         # The cluster first: it is the shared resource, free again once its runs are done.
         flink = ["--runner", "FlinkRunner", f"--flink_master={args.flink_master}"]
-        runners.insert(0, ("Flink cluster", str(FLINK_PYTHON), flink))
+        variants = [variant.partition("=") for variant in args.flink_variant]
+        runners[:0] = [("Flink cluster", str(FLINK_PYTHON), flink)] + [
+            (f"Flink cluster, {label}", str(FLINK_PYTHON), [*flink, *flags.split()])
+            for label, _, flags in variants
+        ]
     results, load = [], [os.getloadavg()[0]]
     for rate in args.rates:
         payloads = [line.encode() for line in lines[: int(rate * args.minutes * 60)]]
