@@ -306,7 +306,7 @@ NEWSFLOW_FLAGS = (
         "event-time watermark to the wall clock minus this many seconds, room for records "
         "stamped by their producer but not yet appended (a record stamped behind it is "
         "lifted to it); the keyed steps wait for this watermark, so it is part of every "
-        "article's latency. FlinkRunner default 1.0 (see deploy/README.md)",
+        "article's latency. FlinkRunner default 0.5 (see deploy/README.md)",
     ),
     flag(
         "idle-poll-millis",
@@ -314,7 +314,8 @@ NEWSFLOW_FLAGS = (
         default=1000,
         help="streaming and --stop-at-end: how long the Kafka reader waits for new records on a "
         "caught-up partition before handing it back to the runner, moving its watermark on; "
-        "shorter moves an idle partition's watermark more often, for more polls per second",
+        "shorter moves an idle partition's watermark more often, for more polls per second. "
+        "FlinkRunner default in streaming 250",
     ),
     flag(
         "checkpoint-interval-seconds",
