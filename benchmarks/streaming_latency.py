@@ -8,18 +8,19 @@ the three output topics meanwhile. Once every input has an output, or ``--drain-
 the last send, the job gets SIGTERM.
 
 Reported per rate: inputs accounted exactly once (enriched + duplicates + dead letters, by input
-partition/offset), latency = output record's Kafka timestamp - input's Kafka timestamp (p50,
-p99, max), and the same for inputs of the first and of the last minute (growth), the dedup
-step's state requests per input read (scraped from the job's ``--metrics-port`` before it
-stops) and the CPU seconds the job's processes (launcher and SDK worker, Prism, NER pool; on a
-Flink cluster only the launcher's) spent per input sent, from the first send to the stop
-(start-up left out). Prints a markdown table and the highest rate whose p99 is within
-``--target-p99-seconds``, next to raw spaCy's articles per second in the same run: after the
-streaming runs, ``nlp.pipe(n_process=2)`` (``throughput.run_raw``, model load and process start
-included, as in throughput.py) over the first ``--raw-articles`` bodies of the same articles,
-and the load average around it (the figures only compare on a machine that stayed quiet).
-Extra arguments after ``--`` go to ``newsflow run`` (e.g. ``-- --ner-processes 1``). Run it on
-your own broker: ``deploy/local/kafka.sh up`` (``KAFKA_PORT`` picks the port).
+partition/offset), latency = output record's Kafka timestamp - input's Kafka timestamp (p50, p99,
+max), and the same for inputs of the first and of the last minute (growth), the dedup step's state
+requests per input read (scraped from the job's ``--metrics-port`` before it stops) and the CPU
+seconds the job's processes (launcher and SDK worker, Prism, NER pool; on a Flink cluster the
+launcher's, and in a column of its own the cluster's: JobManager, TaskManagers, worker pool with
+its SDK workers, from ``deploy/flink/flink.sh status``, one job at a time) spent per input sent,
+from the first send to the stop (start-up left out). Prints a markdown table and the highest rate
+whose p99 is within ``--target-p99-seconds``, next to raw spaCy's articles per second in the same
+run: after the streaming runs, ``nlp.pipe(n_process=2)`` (``throughput.run_raw``, model load and
+process start included, as in throughput.py) over the first ``--raw-articles`` bodies of the same
+articles, and the load average around it (the figures only compare on a machine that stayed quiet).
+Extra arguments after ``--`` go to ``newsflow run`` (e.g. ``-- --ner-processes 1``). Run it on your
+own broker: ``deploy/local/kafka.sh up`` (``KAFKA_PORT`` picks the port).
 
 With ``--flink-master HOST:PORT`` every rate is also measured, right before the local runner's
 run, on that Flink cluster (``deploy/flink/flink.sh up``): the same job from ``.venv-flink``
@@ -83,6 +84,7 @@ class Result:
     state_requests: float | None = None
     watermark_lags: dict[str, list[float]] = field(default_factory=dict)
     cpu_per_input: float | None = None
+    cluster_cpu_per_input: float | None = None
 
 
 def create_topics(bootstrap: str, run: str) -> dict[str, str]:
@@ -165,12 +167,15 @@ def measure(
     watermarks = WatermarkLag(job_name=f"bench-{run}", after=args.warmup_seconds)
     if "FlinkRunner" in runner_args:
         watermarks.start()
-    cpu_at_start: list[float] = []
+    on_cluster = "FlinkRunner" in runner_args
+    cpu_at_start: list[tuple[float, float]] = []
     try:
-        feed(args, topics, payloads, rate, outputs, lambda: cpu_at_start.append(job_cpu(job.pid)))
+        feed(args, topics, payloads, rate, outputs,
+             lambda: cpu_at_start.append((job_cpu(job.pid), cluster_cpu(on_cluster))))  # fmt: skip
         time.sleep(5)  # a late second output of an input would show now
         requests = state_requests_per_input(port)
-        cpu = (job_cpu(job.pid) - cpu_at_start[0]) / len(payloads)
+        cpu = (job_cpu(job.pid) - cpu_at_start[0][0]) / len(payloads)
+        cluster = (cluster_cpu(on_cluster) - cpu_at_start[0][1]) / len(payloads)
     finally:
         if watermarks.is_alive():
             watermarks.stop()
@@ -182,6 +187,7 @@ def measure(
     result = summarize(rate, sent, outputs.found)
     return replace(
         result, runner=label, state_requests=requests, cpu_per_input=cpu,
+        cluster_cpu_per_input=cluster if on_cluster else None,
         watermark_lags=watermarks.lags,
     )  # fmt: skip
 
@@ -198,6 +204,17 @@ def job_cpu(job_pid: int) -> float:
             continue
         total += times.user + times.system + times.children_user + times.children_system
     return total
+
+
+def cluster_cpu(on_cluster: bool) -> float:
+    """CPU seconds so far of the processes ``flink.sh status`` lists (and their children): the
+    cluster's share of a job's cost; 0 when the job runs elsewhere."""
+    if not on_cluster:
+        return 0.0
+    status = subprocess.run([str(ROOT / "deploy" / "flink" / "flink.sh"), "status"],
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    pids = [int(line.split()[1]) for line in status.stdout.splitlines() if len(line.split()) == 2]
+    return sum(job_cpu(pid) for pid in pids)
 
 
 def start_job(
@@ -318,6 +335,13 @@ def main() -> int:
         "--flink-master", default=None, metavar="HOST:PORT",
         help="also measure each rate on this Flink cluster (none: the local runner only)",
     )  # fmt: skip
+    parser.add_argument(
+        "--flink-variant", action="append", default=[], metavar="LABEL=FLAGS",
+        help="also measure the cluster with these extra newsflow run flags (space-separated),\n"
+        "labelled LABEL, right after the cluster's default run (repeatable)",
+    )  # fmt: skip
+    parser.add_argument("--no-local", action="store_true",
+                        help="measure the cluster only (comparing variants)")  # fmt: skip
     parser.add_argument("--raw-articles", type=int, default=1000,
                         help="bodies raw nlp.pipe(n_process=2) times (1000; 0: none)")  # fmt: skip
     args = parser.parse_args()
@@ -325,11 +349,15 @@ def main() -> int:
     selection = distinct_news(count, MIN_WORDS)
     lines = list(event_lines(selection.articles))
     log = Path(tempfile.mkdtemp(prefix="newsflow-stream-bench-")) / "job.log"
-    runners = [("local (Prism)", sys.executable, [])]
+    runners = [] if args.no_local else [("local (Prism)", sys.executable, [])]
     if args.flink_master:
         # The cluster first: it is the shared resource, free again once its runs are done.
         flink = ["--runner", "FlinkRunner", f"--flink_master={args.flink_master}"]
-        runners.insert(0, ("Flink cluster", str(FLINK_PYTHON), flink))
+        variants = [variant.partition("=") for variant in args.flink_variant]
+        runners[:0] = [("Flink cluster", str(FLINK_PYTHON), flink)] + [
+            (f"Flink cluster, {label}", str(FLINK_PYTHON), [*flink, *flags.split()])
+            for label, _, flags in variants
+        ]
     results, load = [], [os.getloadavg()[0]]
     for rate in args.rates:
         payloads = [line.encode() for line in lines[: int(rate * args.minutes * 60)]]
@@ -349,16 +377,17 @@ def main() -> int:
     print(
         "| runner | rate/s | minutes | inputs | accounted once | twice+ | p50 s | p99 s | max s "
         "| first minute p50/p99 s | last minute p50/p99 s | dedup state requests per input "
-        "| job CPU s per input |"
+        "| job CPU s per input | cluster CPU s per input |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         figures = [r.p50, r.p99, r.worst]
         print(f"| {r.runner} | {r.rate:g} | {args.minutes:g} | {r.sent} | {r.once} | {r.twice} | "
               + " | ".join(map(seconds, figures))
               + f" | {seconds(r.first[0])} / {seconds(r.first[1])} "
               f"| {seconds(r.last[0])} / {seconds(r.last[1])} "
-              f"| {per_input(r.state_requests)} | {per_input(r.cpu_per_input, 3)} |")  # fmt: skip
+              f"| {per_input(r.state_requests)} | {per_input(r.cpu_per_input, 3)} "
+              f"| {per_input(r.cluster_cpu_per_input, 3)} |")  # fmt: skip
     for r in results:
         if r.watermark_lags:
             print(f"\n{r.runner} at {r.rate:g}/s: output watermark lag behind the wall clock "

@@ -145,6 +145,8 @@ class ReadEvents(beam.PTransform):
                 kafka, opts.input_topic, opts.consumer_group, opts.stop_at_end,
                 watermark_from_now=on_flink(opts),
                 before_read=CommitStarts(kafka, opts.consumer_group, outputs),
+                idle_lag_seconds=opts.idle_watermark_lag_seconds,
+                idle_poll_ms=opts.idle_poll_millis,
             )
             | "StampOutputFloor" >> StampOutputFloor(kafka, outputs)
         )  # fmt: skip

@@ -299,6 +299,25 @@ NEWSFLOW_FLAGS = (
         help="address the metrics endpoint binds to (0.0.0.0: every interface)",
     ),
     flag(
+        "idle-watermark-lag-seconds",
+        type=float,
+        default=2.0,
+        help="streaming: a caught-up input partition, and the partition listing, move their "
+        "event-time watermark to the wall clock minus this many seconds, room for records "
+        "stamped by their producer but not yet appended (a record stamped behind it is "
+        "lifted to it); the keyed steps wait for this watermark, so it is part of every "
+        "article's latency. FlinkRunner default 0.5 (see deploy/README.md)",
+    ),
+    flag(
+        "idle-poll-millis",
+        type=int,
+        default=1000,
+        help="streaming and --stop-at-end: how long the Kafka reader waits for new records on a "
+        "caught-up partition before handing it back to the runner, moving its watermark on; "
+        "shorter moves an idle partition's watermark more often, for more polls per second. "
+        "FlinkRunner default in streaming 250",
+    ),
+    flag(
         "checkpoint-interval-seconds",
         type=float,
         default=10.0,
@@ -399,6 +418,13 @@ def validate(opts: NewsflowOptions) -> None:
             f"--dedup-ttl-hours must be at most {MAX_TTL_HOURS:,} (the TTL sets Beam timers and "
             f"the changelog's retention.ms), got {opts.dedup_ttl_hours}"
         )
+    if not 0 <= opts.idle_watermark_lag_seconds < math.inf:  # also refuses nan
+        raise ValueError(
+            "--idle-watermark-lag-seconds must be finite and >= 0, got "
+            f"{opts.idle_watermark_lag_seconds}"
+        )
+    if opts.idle_poll_millis <= 0:
+        raise ValueError(f"--idle-poll-millis must be > 0, got {opts.idle_poll_millis}")
     if not 0 < opts.template_window_hours <= MAX_TTL_HOURS:  # also refuses nan
         raise ValueError(
             f"--template-window-hours must be > 0 and at most {MAX_TTL_HOURS:,}, got "

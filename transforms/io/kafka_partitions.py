@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam.coders import VarIntCoder
-from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from apache_beam.transforms import trigger, window
 from apache_beam.transforms.periodicsequence import ImpulseSeqGenRestrictionProvider
 from apache_beam.transforms.userstate import BagStateSpec
@@ -23,26 +22,15 @@ from transforms.state_coders import ManualWatermarks, OffsetRangeCoder
 _LOG = logging.getLogger(__name__)
 
 PARTITION_DISCOVERY_SECONDS = 30.0
-# A caught-up partition advances its watermark to wall clock minus this lag, so idle partitions
-# do not hold back windows of the busy ones; the listing's watermark is capped the same way.
+# A caught-up partition advances its watermark to wall clock minus this lag (by default; see
+# --idle-watermark-lag-seconds), so idle partitions do not hold back windows of the busy ones;
+# the listing's watermark follows the wall clock the same way.
 IDLE_WATERMARK_LAG_SECONDS = 2.0
 # Between ticks the listing resumes this often to move its watermark on with the wall clock. Beam
 # 2.62's FlinkRunner rounds a requested delay down to whole seconds, and the SDK reports the delay
 # left when the bundle ends, just under what was asked: 1.0 would resume at once, a busy loop; 1.5
 # resumes every second there.
 WATERMARK_STEP_SECONDS = 1.5
-
-
-class WallClockWatermark(ManualWatermarkEstimator):
-    """A manual watermark never set past the wall clock minus the idle lag."""
-
-    def set_watermark(self, timestamp: Timestamp) -> None:
-        super().set_watermark(min(timestamp, Timestamp.now() - IDLE_WATERMARK_LAG_SECONDS))
-
-
-class WallClockWatermarks(ManualWatermarks):
-    def create_watermark_estimator(self, estimator_state: Timestamp | None):
-        return WallClockWatermark(estimator_state)
 
 
 class ListingTicks(ImpulseSeqGenRestrictionProvider):
@@ -53,12 +41,12 @@ class ListingTicks(ImpulseSeqGenRestrictionProvider):
 
 
 _TICKS = beam.DoFn.RestrictionParam(ListingTicks())
-_TICKS_WATERMARK = beam.DoFn.WatermarkEstimatorParam(WallClockWatermarks())
+_TICKS_WATERMARK = beam.DoFn.WatermarkEstimatorParam(ManualWatermarks())
 
 
 class ListingTicksFn(beam.DoFn):
     """Beam's ``PeriodicImpulse`` generator (``ImpulseSeqGenDoFn``), its watermark following the
-    wall clock, ``IDLE_WATERMARK_LAG_SECONDS`` behind, between ticks.
+    wall clock, ``idle_lag_seconds`` behind, between ticks.
 
     Beam's sets its watermark to its *next* tick, up to ``PARTITION_DISCOVERY_SECONDS`` ahead of
     the wall clock, and on Prism that watermark reached the windows downstream of the reader:
@@ -69,6 +57,10 @@ class ListingTicksFn(beam.DoFn):
     article waited for the next tick in the keyed steps (a 2 to 32 s floor, deploy/README.md,
     "Where the cluster's 30 s went"). So between ticks it resumes every
     ``WATERMARK_STEP_SECONDS`` only to move its watermark on."""
+
+    def __init__(self, idle_lag_seconds: float = IDLE_WATERMARK_LAG_SECONDS) -> None:
+        super().__init__()
+        self._idle_lag = idle_lag_seconds
 
     @beam.DoFn.unbounded_per_element()
     def process(
@@ -84,7 +76,7 @@ class ListingTicksFn(beam.DoFn):
                 return
             yield tick
             index += 1
-        watermark_estimator.set_watermark(Timestamp.now())
+        watermark_estimator.set_watermark(Timestamp.now() - self._idle_lag)
         restriction_tracker.defer_remainder(Duration.of(WATERMARK_STEP_SECONDS))
 
 
@@ -161,9 +153,15 @@ class SeparateStage(beam.PTransform):
         )
 
 
-def list_once_or_periodically(pbegin, listing: ListPartitionsFn, stop_at_end: bool):
+def list_once_or_periodically(
+    pbegin,
+    listing: ListPartitionsFn,
+    stop_at_end: bool,
+    idle_lag_seconds: float = IDLE_WATERMARK_LAG_SECONDS,
+):
     """A bounded read lists partitions once; a streaming read re-lists them every
-    ``PARTITION_DISCOVERY_SECONDS`` and starts readers for new ones only."""
+    ``PARTITION_DISCOVERY_SECONDS`` (its watermark ``idle_lag_seconds`` behind the wall clock)
+    and starts readers for new ones only."""
     if stop_at_end:
         return (
             pbegin
@@ -174,7 +172,7 @@ def list_once_or_periodically(pbegin, listing: ListPartitionsFn, stop_at_end: bo
         pbegin
         | "ListingSchedule"
         >> beam.Create([(Timestamp.now(), MAX_TIMESTAMP, PARTITION_DISCOVERY_SECONDS)])
-        | "ListEveryInterval" >> beam.ParDo(ListingTicksFn())
+        | "ListEveryInterval" >> beam.ParDo(ListingTicksFn(idle_lag_seconds))
         # Each tick at its own time, as Beam's PeriodicImpulse does (Beam 2.62's generator, on
         # the Flink job server, yields bare times).
         | "AtTickTime" >> beam.Map(lambda tick: window.TimestampedValue(tick, tick))

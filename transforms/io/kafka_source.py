@@ -51,6 +51,8 @@ COUNTER_EMPTY_POLLS = "empty_polls"
 
 # End of an open-ended (streaming) restriction: larger than any Kafka offset.
 UNBOUNDED_END = sys.maxsize
+# How long a resumed read waits for new records on a caught-up partition (by default; see
+# --idle-poll-millis) before handing the partition back with its watermark moved on.
 POLL_TIMEOUT_MS = 1000
 MAX_POLL_RECORDS = 500
 # An empty poll hands the rest of the partition back to the runner, to be resumed after this delay.
@@ -218,9 +220,15 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
     """
 
     def __init__(
-        self, connection: KafkaConnection, restrictions: PartitionRestrictionProvider
+        self,
+        connection: KafkaConnection,
+        restrictions: PartitionRestrictionProvider,
+        idle_lag_seconds: float = IDLE_WATERMARK_LAG_SECONDS,
+        idle_poll_ms: int = POLL_TIMEOUT_MS,
     ) -> None:
         super().__init__()
+        self._idle_lag = idle_lag_seconds
+        self._idle_poll_ms = idle_poll_ms
         self._connection = connection
         self._broker = connection.broker
         self._restrictions = restrictions
@@ -265,10 +273,10 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         # since deciding as data arrives is the point.
         live = tracker.current_restriction().stop == UNBOUNDED_END
         deadline = time.monotonic() + MAX_READ_SECONDS
-        timeout_ms = POLL_TIMEOUT_MS
+        timeout_ms, first = self._idle_poll_ms, True
         while True:
             records = self._poll(tp, next_offset, timeout_ms)
-            if not records and timeout_ms < POLL_TIMEOUT_MS:
+            if not records and not first:
                 # Dry after reading: hand back at once, so what was read leaves now and the
                 # next bundle waits for new records in its first poll.
                 tracker.defer_remainder()
@@ -299,7 +307,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
             if remaining <= 0:
                 tracker.defer_remainder()
                 return
-            timeout_ms = int(remaining * 1000)
+            timeout_ms, first = int(remaining * 1000), False
 
     def teardown(self) -> None:
         if self._consumer is not None:
@@ -332,7 +340,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         asked of the broker (an empty poll cannot tell a caught-up partition from an outage),
         which is also where an outage is noticed when the stream is idle."""
         if self._position(tp) >= end_offset(self._broker, self._consumer, tp):
-            _set_watermark(watermark, Timestamp.now() - IDLE_WATERMARK_LAG_SECONDS)
+            _set_watermark(watermark, Timestamp.now() - self._idle_lag)
 
 
 class ReadUnboundedPartitionFn(ReadPartitionFn):
@@ -371,7 +379,9 @@ class ReadFromKafka(beam.PTransform):
     ``watermark_from_now``: a streaming read's watermark starts at the wall clock (FlinkRunner).
     ``before_read``: a transform each ``(topic, partition)`` passes, once, before it is read
     (the job commits the start of a partition its group never committed there,
-    ``kafka_commit.CommitStarts``).
+    ``kafka_commit.CommitStarts``). ``idle_lag_seconds``: how far behind the wall clock a
+    caught-up partition's (and the partition listing's) watermark follows it in a streaming read;
+    ``idle_poll_ms``: how long a read waits for records before handing a caught-up partition back.
     """
 
     def __init__(
@@ -382,8 +392,12 @@ class ReadFromKafka(beam.PTransform):
         stop_at_end: bool,
         watermark_from_now: bool = False,
         before_read: beam.PTransform | None = None,
+        idle_lag_seconds: float = IDLE_WATERMARK_LAG_SECONDS,
+        idle_poll_ms: int = POLL_TIMEOUT_MS,
     ) -> None:
         super().__init__()
+        self._idle_lag = idle_lag_seconds
+        self._idle_poll_ms = idle_poll_ms
         self._connection = connection
         self._watermark_from_now = watermark_from_now
         self._topic = topic
@@ -403,14 +417,16 @@ class ReadFromKafka(beam.PTransform):
                 else ReadUnboundedPartitionFn
             )
         listing = ListPartitionsFn(self._connection, self._topic)
-        partitions = list_once_or_periodically(pbegin, listing, self._stop_at_end)
+        partitions = list_once_or_periodically(pbegin, listing, self._stop_at_end, self._idle_lag)
         if self._before_read is not None:
             partitions = partitions | "BeforeRead" >> self._before_read
         return (
             partitions
             | "SpreadPartitions" >> SeparateStage()
             | "ReadPartitions"
-            >> beam.ParDo(read_fn(self._connection, restrictions)).with_output_types(RawEvent)
+            >> beam.ParDo(
+                read_fn(self._connection, restrictions, self._idle_lag, self._idle_poll_ms)
+            ).with_output_types(RawEvent)
         )
 
 

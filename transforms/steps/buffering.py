@@ -32,6 +32,12 @@ releases it through all three. On one shared grid each gate's output landed in t
 next slot, and the three gates cost three slots (about 2 s more per article). Milliseconds, not
 microseconds: the portable API carries timestamps and timer times in milliseconds (Prism,
 Flink), so a finer phase would be cut away and a timer would fire at its own element's time.
+The phases sit in the last milliseconds *before* the whole second, not just after it: Beam
+2.62's FlinkRunner floors a splittable DoFn's watermark hold to whole seconds
+(``BundleCheckpointHandlers``), so every watermark downstream of the Kafka reader moves in whole
+seconds there, and slots ending 1-3 ms after a second were released only by the next second's
+watermark, a second later than slots ending just before it (deploy/README.md, "Whole-second
+watermarks").
 
 ``StateRequests`` counts the state round trips the Python SDK makes for these objects (a read is
 one request; a cleared or appended state is one request each at bundle commit), as the counter
@@ -58,8 +64,9 @@ from transforms.steps.state_params import with_states
 
 FLUSH_GRANULARITY = Duration(seconds=1)
 # Each gate's offset (milliseconds) from the whole slot, in pipeline order: a gate's flush time
-# must fall in the same slot of the gate after it (see the module docstring).
-TEMPLATES_PHASE, DEDUP_PHASE, STORIES_PHASE = 1, 2, 3
+# must fall in the same slot of the gate after it, and all three slots end before the whole
+# second a FlinkRunner watermark steps to (see the module docstring).
+TEMPLATES_PHASE, DEDUP_PHASE, STORIES_PHASE = 997, 998, 999
 STATE_REQUESTS = "state_requests"
 FLUSH_READ = "flush_read_elements"
 PENDING = "pending"

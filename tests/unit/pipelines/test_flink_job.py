@@ -33,6 +33,8 @@ def test_a_cluster_job_gets_the_worker_pool_and_checkpoints_and_the_clusters_res
     assert flag_value(argv, "sdk_worker_parallelism") == "1"
     assert flag_value(argv, "job_name").startswith("newsflow-run-g-")
     assert flag_value(argv, "max_bundle_time_mills") == "100"
+    assert flag_value(argv, "idle_watermark_lag_seconds") == "0.5"
+    assert flag_value(argv, "idle_poll_millis") == "250"
 
 
 @pytest.mark.parametrize(
@@ -44,6 +46,8 @@ def test_a_cluster_job_gets_the_worker_pool_and_checkpoints_and_the_clusters_res
         ["--parallelism=4"],
         ["--job_name=mine"],
         ["--max_bundle_time_mills=1000"],
+        ["--idle-watermark-lag-seconds=2"],
+        ["--idle-poll-millis", "1000"],
     ],
 )
 def test_what_the_line_sets_wins(given):
@@ -59,6 +63,8 @@ def test_local_flink_uses_loopback_and_a_bounded_job_no_checkpoints():
     assert flag_value(argv, "checkpointing_interval") is None
     assert flag_value(argv, "parallelism") is None
     assert flag_value(argv, "max_bundle_time_mills") is None
+    assert flag_value(argv, "idle_watermark_lag_seconds") is None
+    assert flag_value(argv, "idle_poll_millis") is None
 
 
 def test_no_worker_pool_is_one_clear_error():
