@@ -23,6 +23,10 @@ seed and dealt ``--sentences`` at a time (24, about a real article's length), in
 those of its first sentence's article. Two articles of one
 deal share no sentence, so no two are alike by newsflow's fingerprints; the duplicates topic's
 count is printed to show it. No assertion: figures for docs/performance.md.
+
+``--snapshots DIR``: the launcher also dumps a tracemalloc snapshot every minute into DIR
+(``soak_trace/sitecustomize.py``), and the samples get a ``unix`` time column, so that
+``soak_snapshots.py`` can say which lines of code hold the growth per remembered article.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ from streaming_latency import (
 )
 
 ROLES = ("launcher", "prism", "ner-pool")
+TRACE_HOOK = Path(__file__).resolve().parent / "soak_trace"
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 MIB = 1024 * 1024
 
@@ -138,14 +143,14 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         start = time.monotonic()
         with self._path.open("w", newline="") as out:
-            fields = ["minutes", "enriched", "duplicates", "dlq", *ROLES, "total"]
+            fields = ["minutes", "unix", "enriched", "duplicates", "dlq", *ROLES, "total"]
             writer = csv.DictWriter(out, fields, extrasaction="ignore")
             writer.writeheader()
             while not self._stopping.wait(self._interval):
                 rss = rss_by_role(self._job)
                 counts = {name: self._outputs.per_topic[name] for name in OUTPUTS}
-                row = {"minutes": (time.monotonic() - start) / 60, **counts, **rss,
-                       "total": sum(rss.values())}  # fmt: skip
+                row = {"minutes": (time.monotonic() - start) / 60, "unix": round(time.time(), 1),
+                       **counts, **rss, "total": sum(rss.values())}  # fmt: skip
                 self.rows.append(row)
                 writer.writerow(row)
                 out.flush()
@@ -193,7 +198,11 @@ def run_job(args, payloads: list[bytes], log: Path) -> tuple[list[dict[str, floa
     topics = create_topics(args.bootstrap_servers, run)
     outputs = Outputs(args.bootstrap_servers, topics)
     outputs.start()
-    job = start_job(args, topics, f"soak-{run}", free_port(), log)
+    env = None
+    if args.snapshots:
+        env = {"PYTHONPATH": f"{TRACE_HOOK}{os.pathsep}{TRACE_HOOK.parent.parent}",
+               "NEWSFLOW_SOAK_SNAPSHOTS": str(args.snapshots)}  # fmt: skip
+    job = start_job(args, topics, f"soak-{run}", free_port(), log, env=env)
     sampler = Sampler(job.pid, outputs, args.sample_seconds, args.csv)
     sampler.start()
     try:
@@ -218,6 +227,7 @@ def main() -> int:
     parser.add_argument("--flat-after-minutes", type=float, default=float("inf"),
                         help="print RSS MiB/min after this (for a short TTL)")  # fmt: skip
     parser.add_argument("--csv", type=Path, help="samples (default: a temp file)")
+    parser.add_argument("--snapshots", type=Path, help="for the launcher's tracemalloc (none)")
     args = parser.parse_args()
     count = int(args.rate * args.minutes * 60)
     payloads = list(recombined_events(count, args.sentences, args.paragraph_sentences))

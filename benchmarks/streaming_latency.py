@@ -225,9 +225,10 @@ def start_job(
     log: Path,
     python: str = sys.executable,
     runner_args: tuple[str, ...] | list[str] = (),
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen:
     """``newsflow run`` on ``topics`` (plus ``args.job_args`` and ``runner_args``) with ``python``,
-    in its own process group."""
+    in its own process group; ``env`` adds to (or replaces) the job's environment."""
     argv = [
         python, "-m", "pipelines.cli", "run",
         "--bootstrap-servers", args.bootstrap_servers,
@@ -235,7 +236,7 @@ def start_job(
         "--duplicates-topic", topics["duplicates"], "--dead-letter-topic", topics["dlq"],
         "--consumer-group", group, "--metrics-port", str(port), *args.job_args, *runner_args,
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     with log.open("ab") as out:
         return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip

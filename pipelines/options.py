@@ -155,7 +155,8 @@ NEWSFLOW_FLAGS = (
         "dedup-ttl-hours",
         type=float,
         default=DEFAULT_TTL_HOURS,
-        help="hours (event time) dedup remembers an article; a copy arriving later is kept",
+        help="hours (event time) dedup remembers an article; a copy arriving later is kept "
+        "(the story step remembers a kept article's story as long, for its copies)",
     ),
     flag(
         "template-window-hours",
@@ -392,6 +393,8 @@ def stories_config(
         max_stories=opts.max_live_stories,
         threshold=opts.story_threshold,
         merge_threshold=opts.story_merge_threshold,
+        # A duplicate names an original only while dedup remembers it: longer is dead memory.
+        duplicate_memory_hours=opts.dedup_ttl_hours,
     )
     if kafka is None:
         return StoriesConfig(story)

@@ -310,16 +310,17 @@ STORY_RECORDS = {
 @pytest.mark.parametrize("kind", sorted(STORY_RECORDS))
 def test_story_records_decode_from_golden_bytes_of_each_format_and_refuse_a_newer_one(kind):
     """The stories bag holds the story index's own versioned records (``state_story_record``,
-    shared with its changelog topic) under Beam's standard BytesCoder: format 2 is written
-    (float32 weights, exact for these), format 1 (weights as doubles) still decodes."""
-    current = (GOLDEN / f"story-record-{kind}.v2.bin").read_bytes()
+    shared with its changelog topic) under Beam's standard BytesCoder: format 3 is written
+    (terms zlib-compressed, float32 weights, exact for these), formats 2 (terms as strings) and
+    1 (weights as doubles) still decode."""
+    current = (GOLDEN / f"story-record-{kind}.v3.bin").read_bytes()
     assert encode_record(STORY_RECORDS[kind]) == current
-    for version in (1, 2):
+    for version in (1, 2, 3):
         golden = (GOLDEN / f"story-record-{kind}.v{version}.bin").read_bytes()
         assert golden[0] == version
         assert decode_record(golden) == STORY_RECORDS[kind]
-    with pytest.raises(ValueError, match="format version 3, by a newer newsflow"):
-        decode_record(b"\x03" + current[1:])
+    with pytest.raises(ValueError, match="format version 4, by a newer newsflow"):
+        decode_record(b"\x04" + current[1:])
 
 
 def test_format_1_story_records_replay_into_the_index_as_they_were_kept():
@@ -389,7 +390,7 @@ def write_missing_golden_files() -> None:
         IndexEntry(FULL.content_hash, FULL.id, FP, 1_700_000_000_123)
     )
     files.update(
-        {f"story-record-{kind}.v2": encode_record(record) for kind, record in STORY_RECORDS.items()}
+        {f"story-record-{kind}.v3": encode_record(record) for kind, record in STORY_RECORDS.items()}
     )
     files["template-memory-line-keys.v1"] = state_codec("template_memory", 1).encode(V1_LINE_KEYS)
     files["template-line.v1"] = encode_line(*LINE)

@@ -39,8 +39,10 @@ maps a term to its one story, or to a list of them only when several hold it.
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import sys
+import zlib
 from array import array
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
@@ -48,12 +50,18 @@ from dataclasses import dataclass
 from itertools import repeat
 from operator import mul
 
+import fastavro
+
 from schemas.errors import StateFormatError
 from schemas.state import state_codec
 from transforms.text.story_terms import Terms
 
 RECORD_SCHEMA = "story_record"
-RECORD_FORMAT = 2
+RECORD_FORMAT = 3
+# Format 3's ``packed_terms``: the features' sorted terms as Avro binary, zlib-compressed.
+_TERMS_SCHEMA = fastavro.parse_schema(
+    {"type": "array", "items": {"type": "array", "items": "string"}}
+)
 FEATURES = ("title", "body", "entities")
 HOUR_MS = 3600 * 1000
 Vector = dict[str, float]
@@ -430,29 +438,32 @@ def _article_record(article_id: str, story_id: str, at: int) -> bytes:
     return encode_record({"k": "a", "id": article_id, "s": story_id, "at": at})
 
 
-# The index's short record keys <-> schemas/state_story_record.v2.avsc.
+# The index's short record keys <-> schemas/state_story_record.v3.avsc.
 _KINDS = {"s": "story", "x": "folded", "a": "article"}
 _FIELDS = {"f": "first_seen_ms", "l": "last_seen_ms", "n": "size", "s": "story_id", "at": "at_ms"}
 
 
 def encode_record(record: dict) -> bytes:
     """The record in the versioned Avro format of ``state_story_record`` (shared by Beam state and
-    the changelog topic). Format 2: a centroid is each feature's terms, sorted (equal records make
-    equal bytes), and all their weights as float32, little-endian, in one ``bytes``."""
-    avro = {"kind": _KINDS[record["k"]], "id": record["id"], "vectors": []}
+    the changelog topic). Format 3: a centroid is each feature's terms, sorted (equal records make
+    equal bytes), zlib-compressed in one ``bytes`` (a third of a story's record, and of what Prism
+    and the changelog hold per remembered article, saved), and all their weights as float32,
+    little-endian, in another."""
+    avro = {"kind": _KINDS[record["k"]], "id": record["id"], "vectors": [], "terms": []}
     avro.update({name: record.get(short) for short, name in _FIELDS.items()})
     vectors = record.get("v", ())
-    avro["terms"] = [sorted(v) for v in vectors]
+    terms = [sorted(v) for v in vectors]
+    avro["packed_terms"] = _packed_terms(terms) if terms else b""
     avro["weights"] = _float32_bytes(
-        v[term] for v, terms in zip(vectors, avro["terms"], strict=True) for term in terms
+        v[term] for v, sorted_terms in zip(vectors, terms, strict=True) for term in sorted_terms
     )
     return state_codec(RECORD_SCHEMA, RECORD_FORMAT).encode(avro)
 
 
 def decode_record(data: bytes) -> dict:
-    """Inverse of the record encoders, for format 2 and format 1 (centroids as term-weight pairs
-    of doubles); raises ValueError on bytes they did not write (or a newer version wrote), as
-    dedup's index entries do, so a changelog restore skips them."""
+    """Inverse of the record encoders, for formats 3, 2 (terms as strings) and 1 (centroids as
+    term-weight pairs of doubles); raises ValueError on bytes they did not write (or a newer
+    version wrote), as dedup's index entries do, so a changelog restore skips them."""
     try:
         avro = state_codec(RECORD_SCHEMA, RECORD_FORMAT).decode(data)
     except StateFormatError as exc:
@@ -462,19 +473,36 @@ def decode_record(data: bytes) -> dict:
     record.update({short: avro[name] for short, name in _FIELDS.items() if avro[name] is not None})
     if kind != "s":
         return record
-    if not avro["terms"]:  # format 1
+    if not avro["terms"] and not avro["packed_terms"]:  # format 1
         record["v"] = [{term["term"]: term["weight"] for term in v} for v in avro["vectors"]]
         return record
+    terms = _unpacked_terms(avro["packed_terms"]) if avro["packed_terms"] else avro["terms"]
     weights = _float32_values(avro["weights"])
-    if len(avro["terms"]) != len(FEATURES) or len(weights) != sum(map(len, avro["terms"])):
-        raise ValueError(
-            f"not a story state record: {len(avro['terms'])} features, {len(weights)} weights"
-        )
+    if len(terms) != len(FEATURES) or len(weights) != sum(map(len, terms)):
+        raise ValueError(f"not a story state record: {len(terms)} features, {len(weights)} weights")
     record["v"], start = [], 0
-    for terms in avro["terms"]:
-        record["v"].append(dict(zip(terms, weights[start : start + len(terms)], strict=True)))
-        start += len(terms)
+    for feature in terms:
+        record["v"].append(dict(zip(feature, weights[start : start + len(feature)], strict=True)))
+        start += len(feature)
     return record
+
+
+def _packed_terms(terms: list[list[str]]) -> bytes:
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, _TERMS_SCHEMA, terms)
+    return zlib.compress(out.getvalue(), 6)
+
+
+def _unpacked_terms(data: bytes) -> list[list[str]]:
+    try:
+        raw = zlib.decompress(data)
+        stream = io.BytesIO(raw)
+        terms = fastavro.schemaless_reader(stream, _TERMS_SCHEMA, None)
+    except (zlib.error, ValueError, EOFError, IndexError, TypeError) as exc:
+        raise ValueError(f"not a story state record: packed terms do not decode: {exc}") from exc
+    if stream.tell() != len(raw):
+        raise ValueError("not a story state record: bytes after the packed terms")
+    return terms
 
 
 def _float32_bytes(values: Iterable[float]) -> bytes:

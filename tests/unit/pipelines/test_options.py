@@ -10,6 +10,7 @@ from pipelines.options import (
     NewsflowOptions,
     dedup_config,
     kafka_overrides,
+    stories_config,
     template_config,
     validate,
 )
@@ -117,6 +118,14 @@ def test_the_template_window_reaches_the_template_config_and_defaults_to_72_hour
     assert template_config(options()).window_hours == 72.0
     assert template_config(options("--template-window-hours", "0.05")).window_ms == 180_000
     assert template_config(options("--template_window_hours", "2")).min_pages == 4
+
+
+def test_the_story_step_remembers_a_kept_article_as_long_as_dedup_does():
+    # A duplicate names its original only within the dedup TTL; the story step's memory of the
+    # original's story must last as long, and no longer (it was a fixed week: unbounded by a
+    # short TTL, so the job's memory never levelled off).
+    assert stories_config(options()).story.duplicate_memory_hours == 168.0
+    assert stories_config(options("--dedup-ttl-hours", "0.05")).story.duplicate_memory_hours == 0.05
 
 
 def test_kafka_overrides_keep_the_order_and_a_later_key_wins():

@@ -131,3 +131,21 @@ def test_a_preloaded_model_goes_to_the_first_caller_only():
     first, second = load_ner_model("blank:en"), load_ner_model("blank:en")
     assert first is not second
     assert annotate(first, ["Ada Lovelace met Charles Babbage in London."], 1) == [()]
+
+
+def test_new_words_leave_the_vocabulary_as_it_was_and_the_entities_the_same(
+    model: spacy.language.Language,
+) -> None:
+    """A long-running job meets new words without end: annotating them must not grow the model's
+    vocabulary (it did by ~3 KB per distinct article; a word the model knows gets its lexeme once,
+    bounded by the model's strings), and a body annotated again, after its new words were
+    forgotten, gets the same entities."""
+    body = "Zorblax Quintaro met Vellamira Oshkent of Drunvale Holdings in Pentrassia on Tuesday."
+    strings = len(model.vocab.strings)
+    first = annotate(model, [body])
+    lexemes = sum(1 for _ in model.vocab)  # len() counts every lexeme ever made, kept or not
+    assert len(model.vocab.strings) == strings
+    assert "Zorblax" not in model.vocab.strings
+    assert annotate(model, [body]) == first
+    assert (len(model.vocab.strings), sum(1 for _ in model.vocab)) == (strings, lexemes)
+    assert any(entity.text == "Drunvale Holdings" for entity in first[0])

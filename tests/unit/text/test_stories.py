@@ -1,7 +1,10 @@
 """Story decisions: who joins whom, what is forgotten, what an alias is, and state replay."""
 
+import io
+import zlib
 from dataclasses import replace
 
+import fastavro
 import pytest
 
 from schemas.state import state_codec
@@ -236,17 +239,48 @@ def test_foreign_state_records_are_refused(data):
         decode_record(data)
 
 
+def packed(terms: list[list[str]], tail: bytes = b"") -> bytes:
+    out = io.BytesIO()
+    fastavro.schemaless_writer(
+        out, {"type": "array", "items": {"type": "array", "items": "string"}}, terms
+    )
+    return zlib.compress(out.getvalue() + tail)
+
+
+V2_STORY = {
+    "kind": "story", "id": STORY["id"], "first_seen_ms": T0, "last_seen_ms": T0, "size": 1,
+    "terms": [["storm"], ["power"], []], "weights": b"\x00\x00\x80?\x00\x00\x00?",
+}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "change",
     [
-        {"weights": b"\x00\x00\x80?"},  # one weight for three terms
+        {"weights": b"\x00\x00\x80?"},  # one weight for two terms
         {"weights": b"\x00\x00\x80?\x00"},  # not float32s
         {"terms": [["storm"], ["power"]], "weights": b"\x00\x00\x80?" * 2},  # two features
     ],
 )
 def test_story_records_of_format_2_that_do_not_add_up_are_refused(change):
     codec = state_codec("story_record", 2)
+    with pytest.raises(ValueError, match="not a story state record"):
+        decode_record(codec.encode({**V2_STORY, **change}))
+    assert decode_record(codec.encode(V2_STORY))["v"] == [{"storm": 1.0}, {"power": 0.5}, {}]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"weights": b"\x00\x00\x80?"},  # one weight for two terms
+        {"packed_terms": b"x\x9c not zlib"},  # corrupt
+        {"packed_terms": packed([["storm"], ["power"]])},  # two features
+        {"packed_terms": packed([["storm"], ["power"], []], tail=b"\x00")},  # bytes after them
+    ],
+)
+def test_story_records_of_format_3_that_do_not_add_up_are_refused(change):
+    codec = state_codec("story_record", 3)
     record = codec.decode(encode_record({**STORY, "v": [{"storm": 1.0}, {"power": 0.5}, {}]}))
+    assert record["packed_terms"] and not record["terms"]
     with pytest.raises(ValueError, match="not a story state record"):
         decode_record(codec.encode({**record, **change}))
     assert decode_record(codec.encode(record))["v"] == [{"storm": 1.0}, {"power": 0.5}, {}]
