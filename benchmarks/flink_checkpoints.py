@@ -23,7 +23,10 @@ per state, the size of RocksDB's SST files (what an incremental checkpoint refer
 values not yet compacted included), from the RocksDB metric deploy/flink/conf/config.yaml turns
 on; the most articles the producer put into one second of Kafka CreateTime (one flush slot of
 the buffering steps), the most elements one flush of each buffering step read
-(``flush_read_elements``) and the restores so far.
+(``flush_read_elements``) and the restores so far; the full size again from a checkpoint three
+intervals later, with nothing sent in between (RocksDB compacts in the background after a
+checkpoint's flush, so what the clears removed shows there); and the incremental sizes and
+durations of the checkpoints completed while the milestone's articles were decided.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ READER = "ReadPartitions"
 SST = "rocksdb_total-sst-files-size"
 METRICS_PER_REQUEST = 20
 SEND_TIMEOUT_MS = 15 * 60 * 1000
+SETTLE_INTERVALS = 3
 
 
 def articles(count: int, seed: int) -> list[bytes]:
@@ -135,6 +139,26 @@ def measure(rest: FlinkRest, jid: str, remembered: int, started: float, since: f
     }
 
 
+def note_checkpoints(rest: FlinkRest, jid: str, seen: dict[int, dict]) -> None:
+    """Add the completed checkpoints in the REST API's history (its last 10) to ``seen`` by id:
+    called while a milestone's articles are decided, it keeps what each checkpoint uploaded
+    while the state changed (a lower compaction trigger rewrites more of it per checkpoint)."""
+    for entry in rest.checkpoints(jid).get("history", []):
+        if entry["status"] == "COMPLETED":
+            seen[entry["id"]] = entry
+
+
+def busy_summary(seen: dict[int, dict]) -> str:
+    """One line on the checkpoints completed while articles were decided."""
+    if not seen:
+        return "none completed"
+    sizes = sorted(entry["checkpointed_size"] for entry in seen.values())
+    durations = sorted(entry["end_to_end_duration"] / 1000 for entry in seen.values())
+    return (f"{len(sizes)} checkpoints, incremental mean {sum(sizes) / len(sizes) / 1e6:.2f} MB, "
+            f"max {sizes[-1] / 1e6:.2f} MB, total {sum(sizes) / 1e6:.2f} MB; duration median "
+            f"{durations[len(durations) // 2]:.1f} s, max {durations[-1]:.1f} s")  # fmt: skip
+
+
 def flush_reads(rest: FlinkRest, jid: str) -> dict[str, int]:
     """The most elements one flush read per buffering step; empty (printed as not reported)
     when the cluster does not serve them, so a long run still ends with its sizes."""
@@ -185,6 +209,12 @@ def print_table(rows: list[dict], base: dict) -> None:
         reads = ", ".join(f"{step} {n:,}" for step, n in sorted(r["flush_reads"].items()))
         print(f"at {r['remembered']:,}: most elements one flush read: {reads or 'not reported'}; "
               f"restores so far: {r['restored']}")  # fmt: skip
+        later = r["settled"]
+        print(f"at {r['remembered']:,}, the checkpoint {later['age_min'] - r['age_min']:.1f} min "
+              f"later (nothing sent in between): full / incremental {later['full'] / 1e6:.2f} / "
+              f"{later['incremental'] / 1e6:.2f} MB, "
+              f"{(later['full'] - base['full']) / r['remembered']:,.0f} bytes per article; "
+              f"while deciding: {r['busy']}")  # fmt: skip
 
 
 def main() -> int:
@@ -227,13 +257,22 @@ def main() -> int:
                   f"one second of CreateTime (one flush slot): {most:,}, over {seconds} seconds",
                   flush=True)  # fmt: skip
             sent = milestone
-            wait_for(
-                f"all {sent} articles decided (kept or duplicate)",
-                lambda n=sent: decided(args.bootstrap_servers, topics) >= n,
-                args.timeout_seconds,
-            )
+            busy: dict[int, dict] = {}
+
+            def all_decided(n=sent, busy=busy) -> bool:
+                note_checkpoints(rest, jid, busy)
+                return decided(args.bootstrap_servers, topics) >= n
+
+            wait_for(f"all {sent} articles decided (kept or duplicate)", all_decided,
+                     args.timeout_seconds)  # fmt: skip
             kept = end_offsets_total(args.bootstrap_servers, topics["enriched"])
-            rows.append(measure(rest, jid, kept, started, time.time(), args.timeout_seconds))
+            row = measure(rest, jid, kept, started, time.time(), args.timeout_seconds)
+            # RocksDB compacts in the background after a checkpoint's flush, so the state at rest
+            # shows in a later checkpoint: the one triggered SETTLE_INTERVALS intervals on.
+            later = time.time() + SETTLE_INTERVALS * args.checkpoint_interval_seconds
+            row["settled"] = measure(rest, jid, kept, started, later, args.timeout_seconds)
+            row["busy"] = busy_summary(busy)
+            rows.append(row)
             print_table(rows, base)
     finally:
         os.killpg(job.pid, signal.SIGTERM)

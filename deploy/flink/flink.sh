@@ -40,6 +40,8 @@ BUILD_DIR="$CACHE/job-server"
 JAR="$BUILD_DIR/beam-flink-job-server.jar"
 LIBS_DIR="$BUILD_DIR/lib"
 STAMP="$BUILD_DIR/.resolved"
+OPTIONS_SRC="$HERE/rocksdb"
+OPTIONS_DIR="$CACHE/rocksdb-options"
 CONF_DIR="$HERE/conf"
 FLINK_HOME_DIR="${NEWSFLOW_FLINK_HOME:-$CACHE/cluster}"
 TASKMANAGERS="${FLINK_TASKMANAGERS:-3}"
@@ -96,6 +98,23 @@ resolve_jar() {
     printf '%s' "$pom_sum" >"$STAMP"
 }
 
+# Compile the RocksDB options factory (rocksdb/, named in conf/config.yaml) against the job server's
+# Flink and RocksDB jars, unless its classes are newer than its sources. Every Flink process loads
+# it: the JobManager when it configures the job's state backend, a TaskManager for each RocksDB.
+compile_options() {
+    local sources
+    mapfile -t sources < <(find "$OPTIONS_SRC" -name '*.java')
+    if [[ -d "$OPTIONS_DIR" && -z "$(find "${sources[@]}" -newer "$OPTIONS_DIR")" ]]; then
+        return 0
+    fi
+    command -v javac >/dev/null 2>&1 || die "javac not found; install a Java 17+ JDK"
+    rm -rf "$OPTIONS_DIR" "$OPTIONS_DIR.tmp"
+    mkdir -p "$OPTIONS_DIR.tmp"
+    javac -nowarn -d "$OPTIONS_DIR.tmp" -cp "$LIBS_DIR/*" "${sources[@]}" \
+        || die "javac could not compile $OPTIONS_SRC"
+    mv "$OPTIONS_DIR.tmp" "$OPTIONS_DIR"
+}
+
 # Flink's JVM flags (line 1) and dynamic memory properties (line 2) for a process, computed from
 # conf/config.yaml by the same utility bin/taskmanager.sh calls.
 memory_params() {
@@ -138,7 +157,7 @@ start_java() {
     launch "$name" java $jvm_flags "${JAVA17_OPTS[@]}" \
         -Dlog.file="$FLINK_HOME_DIR/$name.log" \
         -Dlog4j.configurationFile="$CONF_DIR/log4j2.properties" \
-        -cp "$LIBS_DIR/*" "$main_class" --configDir "$CONF_DIR" $dynamic_props \
+        -cp "$LIBS_DIR/*:$OPTIONS_DIR" "$main_class" --configDir "$CONF_DIR" $dynamic_props \
         -D "state.checkpoints.dir=file://$FLINK_HOME_DIR/checkpoints" \
         -D "state.savepoints.dir=file://$FLINK_HOME_DIR/savepoints" "$@"
 }
@@ -284,6 +303,7 @@ cmd_up() {
         return 0
     fi
     resolve_jar
+    compile_options
     mkdir -p "$FLINK_HOME_DIR/checkpoints" "$FLINK_HOME_DIR/savepoints"
     start_java jobmanager "$JM_CLASS" GET_JM_RESOURCE_PARAMS
     local name
