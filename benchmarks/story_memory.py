@@ -9,9 +9,8 @@ articles the index's changed records are appended to a bag, as the step does. Pr
 - ``built``: tracemalloc bytes of the index as the worker holds it after the run (the records
   held here for the replay left out);
 - ``replayed``: the same, for an index rebuilt from its records (after a restore, or when the
-  cached copy is stale), in a fresh process as a restored worker would (in this one, the
-  interpreter's table of interned strings, full of the first index's dead entries, would grow
-  once more and count against the replay);
+  cached copy is stale), in a fresh process as a restored worker would (in this one, tables the
+  first index grew and left behind would count for or against the replay);
 - ``live records``: bytes of every live record (the bag after a rewrite);
 - ``appended``: bytes appended to the bag over the run (the bag before a rewrite: at most twice
   the live records);

@@ -33,7 +33,17 @@ of each key rebuilds the index (Beam state and the Kafka changelog hold the same
 
 Most stories hold one article (every distinct report starts one), so what a story costs is what
 the index costs per remembered article: a centroid is packed (``Story``), and the inverted index
-maps a term to its one story, or to a list of them only when several hold it.
+holds term hashes and story slots in numpy arrays (``story_postings``).
+
+A term is known in memory by its 64-bit hash: Python's own ``hash`` of the string (SipHash,
+keyed per process), free because the dict that counted the term has already computed it. The
+hashes never leave the process (records hold the terms' text, and a replay hashes them again),
+so they need not be stable across processes. Two distinct live terms with one hash would be
+taken for one term; among N distinct live terms the odds of any such pair are about N^2 / 2^65
+(one in ~40 million for a million terms), and a crafted pair needs the process's secret key.
+Accepted rather than checked: checking needs the strings this representation exists to drop.
+Every order that decides anything (a centroid's terms, the rarest terms, which terms a cap
+keeps) is still the order of the terms' text, so decisions are the string-keyed index's.
 """
 
 from __future__ import annotations
@@ -51,10 +61,15 @@ from itertools import repeat
 from operator import mul
 
 import fastavro
+import numpy as np
 
 from schemas.errors import StateFormatError
 from schemas.state import state_codec
+from transforms.text.story_postings import Postings
 from transforms.text.story_terms import Terms
+
+if sys.hash_info.width < 64:  # a term's hash stands for the term (the module doc)
+    raise ImportError("story terms need 64-bit str hashes; this interpreter's are narrower")
 
 RECORD_SCHEMA = "story_record"
 RECORD_FORMAT = 3
@@ -64,6 +79,7 @@ _TERMS_SCHEMA = fastavro.parse_schema(
 )
 FEATURES = ("title", "body", "entities")
 HOUR_MS = 3600 * 1000
+_TERM_END, _FEATURE_END = "\x1f", "\x1e"  # ASCII's unit and record separators
 Vector = dict[str, float]
 
 
@@ -113,44 +129,62 @@ class Assignment:
 
 
 class Story:
-    """A live story: its centroid, when it began and last grew, how many articles joined it.
+    """A live story: its centroid, when it began and last grew, how many articles joined it, and
+    its slot in the inverted index.
 
-    The centroid (per feature: term -> summed unit-vector weight) is packed: ``terms``, the three
-    features' terms in one tuple (each feature's sorted; the strings interned, so a term many
-    stories hold is one string), ``weights``, their float32 weights in one array, and ``ends``,
-    where the first two features end. The state records hold the same float32 weights, so an
+    The centroid (per feature: term -> summed unit-vector weight) is packed: ``hashes``, the
+    three features' term hashes in one int64 array (each feature's terms in the order of their
+    text), ``weights``, their float32 weights in another, ``ends``, where the first two features
+    end, and ``text``, the terms' text, zlib-compressed (``_TERM_END`` after each term,
+    ``_FEATURE_END`` after each feature; neither is a word character, so no term holds one), read
+    back only to join or to encode a record. The records hold the same float32 weights, so an
     index replayed from them is the live one exactly."""
 
-    __slots__ = ("ends", "first_seen", "id", "last_seen", "size", "terms", "weights")
+    __slots__ = ("ends", "first_seen", "hashes", "id", "last_seen", "size", "slot", "text")
+    __slots__ += ("weights",)
 
-    def __init__(self, story_id: str, first_seen: int, last_seen: int, size: int, vectors) -> None:
+    def __init__(
+        self, story_id: str, first_seen: int, last_seen: int, size: int, slot: int, vectors
+    ) -> None:
         self.id = story_id
         self.first_seen = first_seen
         self.last_seen = last_seen
         self.size = size
+        self.slot = slot
         self.pack(vectors)
 
     def pack(self, vectors: Iterable[Vector]) -> None:
         """Hold ``vectors`` (title, lead, entities) as the packed centroid."""
-        terms: list[str] = []
-        weights = array("f")
-        ends = []
-        for vector in vectors:
-            for term in sorted(vector):
-                terms.append(sys.intern(term))
-                weights.append(vector[term])
-            ends.append(len(terms))
-        self.terms, self.weights, self.ends = tuple(terms), weights, (ends[0], ends[1])
+        vectors = list(vectors)
+        terms = [sorted(vector) for vector in vectors]
+        flat = [term for feature in terms for term in feature]
+        self.hashes = array("q", map(hash, flat))
+        self.weights = array(
+            "f", [v[term] for v, feature in zip(vectors, terms, strict=True) for term in feature]
+        )
+        self.ends = (len(terms[0]), len(terms[0]) + len(terms[1]))
+        self.text = zlib.compress(
+            "".join(_TERM_END.join(f) + _FEATURE_END for f in terms).encode("utf-8")
+        )
 
-    def features(self) -> Iterator[tuple[tuple[str, ...], array]]:
-        """Each feature's ``(terms, weights)``."""
+    def features(self) -> Iterator[tuple[array, array]]:
+        """Each feature's ``(term hashes, weights)``."""
         first, second = self.ends
-        for start, end in ((0, first), (first, second), (second, len(self.terms))):
-            yield self.terms[start:end], self.weights[start:end]
+        for start, end in ((0, first), (first, second), (second, len(self.hashes))):
+            yield self.hashes[start:end], self.weights[start:end]
+
+    def terms(self) -> list[list[str]]:
+        """Each feature's terms, in order."""
+        features = zlib.decompress(self.text).decode("utf-8").split(_FEATURE_END)[:-1]
+        return [feature.split(_TERM_END) if feature else [] for feature in features]
 
     def vectors(self) -> tuple[Vector, Vector, Vector]:
-        """The centroid as one dict per feature (for a join or a record; never kept)."""
-        return tuple(dict(zip(terms, weights, strict=True)) for terms, weights in self.features())
+        """The centroid as one dict per feature, by term (for a join; never kept)."""
+        weights, start, out = self.weights, 0, []
+        for feature in self.terms():
+            out.append(dict(zip(feature, weights[start : start + len(feature)], strict=True)))
+            start += len(feature)
+        return tuple(out)
 
 
 def story_id_for(article_id: str) -> str:
@@ -165,8 +199,9 @@ class StoryIndex:
     def __init__(self, cfg: StoryConfig, records: Iterable[bytes] = ()) -> None:
         self._cfg = cfg
         self._stories: OrderedDict[str, Story] = OrderedDict()  # least recently joined first
-        # term -> the live stories holding it: the story itself while it is the only one.
-        self._postings: dict[str, Story | list[Story]] = {}
+        self._postings = Postings()  # term hash -> slots of the live stories holding it
+        self._slots: list[Story | None] = []  # slot -> its live story
+        self._free: list[int] = []  # slots of forgotten stories, handed out again
         self._articles: OrderedDict[str, tuple[str, int]] = OrderedDict()  # id -> (story, at)
         # Keys changed since ``changes``: a story id (encoded then), or an article's record.
         self._dirty: dict[str, str | bytes] = {}
@@ -195,10 +230,14 @@ class StoryIndex:
             if story is not None:
                 self._touch(story, terms.at)
             return Assignment(self._articles[duplicate_of][0], "duplicate", 1.0)
-        vectors = self._weighted(terms)
+        held = self._held(terms)
+        vectors = self._weighted(terms, held)
         query = _query(vectors, self._cfg.weights)
         scored = sorted(
-            ((self._score(query, terms.at, story), story) for story in self._candidates(terms)),
+            (
+                (self._score(query, terms.at, story), story)
+                for story in self._candidates(terms, held)
+            ),
             key=lambda pair: (-pair[0], pair[1].id),
         )
         if not scored or scored[0][0] < self._cfg.threshold:
@@ -220,7 +259,8 @@ class StoryIndex:
         story = self._stories.get(story_id)
         if story is None:
             return 0.0
-        return self._score(_query(self._weighted(terms), self._cfg.weights), terms.at, story)
+        vectors = self._weighted(terms, self._held(terms))
+        return self._score(_query(vectors, self._cfg.weights), terms.at, story)
 
     def expire(self, now_ms: int) -> int:
         """Forget stories idle since before ``now_ms - idle_hours`` or beyond ``max_stories``, and
@@ -257,48 +297,44 @@ class StoryIndex:
         for article_id, (story_id, at) in self._articles.items():
             yield _article_record(article_id, story_id, at)
 
-    def _candidates(self, terms: Terms) -> list[Story]:
+    def _candidates(self, terms: Terms, held: dict[str, int]) -> list[Story]:
         """The stories holding the most of the article's rarest terms (at most
         ``max_candidates``; on a tie, the most recently joined). Stories begun more than
         ``max_age_hours`` before the article are left out before the cap, so they take no place."""
-        keys = {*terms.title, *terms.body, *terms.entities}
         counted = sorted(
-            (held, key) for key in keys if 0 < (held := self._held(key)) <= self._cfg.max_postings
+            (count, key) for key, count in held.items() if 0 < count <= self._cfg.max_postings
         )
         born_after = terms.at - self._cfg.max_age_hours * HOUR_MS
         shared: Counter[Story] = Counter()
-        for _, key in counted[: self._cfg.rare_terms]:
-            shared.update(story for story in self._holders(key) if story.first_seen >= born_after)
+        rarest = [hash(key) for _, key in counted[: self._cfg.rare_terms]]
+        for slots in self._postings.holders(rarest):
+            holders = map(self._slots.__getitem__, slots)
+            shared.update(story for story in holders if story.first_seen >= born_after)
         best = sorted(shared.items(), key=lambda item: (-item[1], -item[0].last_seen, item[0].id))
         return [story for story, _ in best[: self._cfg.max_candidates]]
 
-    def _holders(self, key: str) -> list[Story] | tuple[Story, ...]:
-        held = self._postings.get(key)
-        if held is None:
-            return ()
-        return held if type(held) is list else (held,)
+    def _held(self, terms: Terms) -> dict[str, int]:
+        """How many live stories hold each of the article's terms (one lookup for them all)."""
+        keys = list({*terms.title, *terms.body, *terms.entities})
+        counts = self._postings.held(np.fromiter(map(hash, keys), np.int64, len(keys)))
+        return dict(zip(keys, counts.tolist(), strict=True))
 
-    def _held(self, key: str) -> int:
-        """How many live stories hold ``key``."""
-        held = self._postings.get(key)
-        if held is None:
-            return 0
-        return len(held) if type(held) is list else 1
-
-    def _weighted(self, terms: Terms) -> tuple[Vector, Vector, Vector]:
+    def _weighted(self, terms: Terms, held: dict[str, int]) -> tuple[Vector, Vector, Vector]:
         """Unit TF-IDF vectors of the three features, IDF over the live stories."""
         total = len(self._stories) + 1
         out = []
         for counts in (terms.title, terms.body, terms.entities):
             vector = {
-                key: (1.0 + math.log(count)) * (1.0 + math.log(total / (1 + self._held(key))))
+                key: (1.0 + math.log(count)) * (1.0 + math.log(total / (1 + held[key])))
                 for key, count in counts.items()
             }
             norm = _norm(vector)
             out.append({key: w / norm for key, w in vector.items()} if norm else {})
         return tuple(out)
 
-    def _score(self, query: tuple[tuple[Vector, ...], float], at: int, story: Story) -> float:
+    def _score(
+        self, query: tuple[tuple[dict[int, float], ...], float], at: int, story: Story
+    ) -> float:
         """The weighted mean of the feature cosines (the centroid's features normalised here,
         not kept normalised), times the time decay."""
         vectors, weight_sum = query
@@ -307,15 +343,16 @@ class StoryIndex:
         if at - story.first_seen > self._cfg.max_age_hours * HOUR_MS:
             return 0.0
         dot = 0.0
-        for vector, (terms, weights) in zip(vectors, story.features(), strict=True):
+        for vector, (hashes, weights) in zip(vectors, story.features(), strict=True):
             if vector and weights:
                 norm = math.sqrt(sum(map(mul, weights, weights)))
-                dot += sum(map(mul, map(vector.get, terms, repeat(0.0)), weights)) / norm
+                dot += sum(map(mul, map(vector.get, hashes, repeat(0.0)), weights)) / norm
         idle_hours = max(0, at - story.last_seen) / HOUR_MS
         return dot / weight_sum * math.exp(-idle_hours / self._cfg.time_scale_hours)
 
     def _start(self, story_id: str, at: int, vectors) -> Story:
-        story = Story(story_id, at, at, 0, ({}, {}, {}))
+        story = Story(story_id, at, at, 0, self._slot(), ({}, {}, {}))
+        self._slots[story.slot] = story
         self._stories[story_id] = story
         self._join(story, vectors, at, 1)
         self.peak = max(self.peak, len(self._stories))
@@ -323,13 +360,13 @@ class StoryIndex:
 
     def _join(self, story: Story, vectors, at: int, size: int) -> None:
         """Add vectors to the centroid, keep its heaviest ``max_terms`` per feature, re-index."""
-        before = set(story.terms)
+        before = set(story.hashes)
         story.pack(
             _capped(_added(centroid, vector), self._cfg.max_terms)
             for centroid, vector in zip(story.vectors(), vectors, strict=True)
         )
         story.size += size
-        self._reindex(story, before, set(story.terms))
+        self._reindex(story, before, set(story.hashes))
         self._touch(story, at)
 
     def _touch(self, story: Story, at: int) -> None:
@@ -347,30 +384,28 @@ class StoryIndex:
 
     def _drop(self, story: Story) -> None:
         del self._stories[story.id]
-        self._reindex(story, set(story.terms), set())
+        self._reindex(story, set(story.hashes), set())
+        self._slots[story.slot] = None
+        self._free.append(story.slot)
+
+    def _slot(self) -> int:
+        if self._free:
+            return self._free.pop()
+        self._slots.append(None)
+        return len(self._slots) - 1
 
     def _remember(self, article_id: str, story_id: str, at: int) -> None:
         self._articles[article_id] = (story_id, at)
         self._articles.move_to_end(article_id)
         self._dirty["a:" + article_id] = _article_record(article_id, story_id, at)
 
-    def _reindex(self, story: Story, before: set[str], after: set[str]) -> None:
-        for key in before - after:
-            held = self._postings[key]
-            if type(held) is not list:
-                del self._postings[key]
-                continue
-            held.remove(story)
-            if len(held) == 1:
-                self._postings[key] = held[0]
-        for key in after - before:
-            held = self._postings.get(key)
-            if held is None:
-                self._postings[key] = story
-            elif type(held) is list:
-                held.append(story)
-            else:
-                self._postings[key] = [held, story]
+    def _reindex(self, story: Story, before: set[int], after: set[int]) -> None:
+        self._postings.remove(story.slot, before - after)
+        self._postings.add(story.slot, after - before)
+        if self._postings.stale:
+            self._postings.rebuild(
+                (live.slot, np.frombuffer(live.hashes, np.int64)) for live in self._stories.values()
+            )
 
     def _apply(self, record: dict) -> None:
         """Replay one state record (restore): the latest record of a key wins."""
@@ -383,9 +418,11 @@ class StoryIndex:
         if old is not None:
             self._drop(old)
         if kind == "s":
-            story = Story(record["id"], record["f"], record["l"], record["n"], record["v"])
+            slot = self._slot()
+            story = Story(record["id"], record["f"], record["l"], record["n"], slot, record["v"])
+            self._slots[slot] = story
             self._stories[story.id] = story
-            self._reindex(story, set(), set(story.terms))
+            self._reindex(story, set(), set(story.hashes))
             self.peak = max(self.peak, len(self._stories))
 
 
@@ -402,14 +439,15 @@ def _capped(vector: Vector, limit: int) -> Vector:
     return dict(sorted(vector.items(), key=lambda item: (-item[1], item[0]))[:limit])
 
 
-def _query(vectors, weights) -> tuple[tuple[Vector, ...], float]:
-    """An article's unit feature vectors, each scaled by its feature's weight, and the sum of the
-    weights of the features it has (the score's denominator)."""
+def _query(vectors, weights) -> tuple[tuple[dict[int, float], ...], float]:
+    """An article's unit feature vectors, each scaled by its feature's weight and keyed by term
+    hash (as a story holds its terms), and the sum of the weights of the features it has (the
+    score's denominator)."""
     query, weight_sum = [], 0.0
     for vector, weight in zip(vectors, weights, strict=True):
         if vector:
             weight_sum += weight
-        query.append({key: weight * w for key, w in vector.items()})
+        query.append({hash(key): weight * w for key, w in vector.items()})
     return tuple(query), weight_sum
 
 
@@ -418,16 +456,10 @@ def _norm(vector: Vector) -> float:
 
 
 def _story_record(story: Story) -> bytes:
-    return encode_record(
-        {
-            "k": "s",
-            "id": story.id,
-            "f": story.first_seen,
-            "l": story.last_seen,
-            "n": story.size,
-            "v": story.vectors(),
-        }
-    )
+    """``encode_record`` of the story's centroid, from its packed terms and weights as held."""
+    record = {"k": "s", "id": story.id, "f": story.first_seen, "l": story.last_seen}
+    record["n"] = story.size
+    return _encoded(record, _packed_terms(story.terms()), _float32_bytes(story.weights))
 
 
 def _folded_record(story_id: str) -> bytes:
@@ -449,14 +481,18 @@ def encode_record(record: dict) -> bytes:
     equal bytes), zlib-compressed in one ``bytes`` (a third of a story's record, and of what Prism
     and the changelog hold per remembered article, saved), and all their weights as float32,
     little-endian, in another."""
-    avro = {"kind": _KINDS[record["k"]], "id": record["id"], "vectors": [], "terms": []}
-    avro.update({name: record.get(short) for short, name in _FIELDS.items()})
     vectors = record.get("v", ())
     terms = [sorted(v) for v in vectors]
-    avro["packed_terms"] = _packed_terms(terms) if terms else b""
-    avro["weights"] = _float32_bytes(
+    weights = _float32_bytes(
         v[term] for v, sorted_terms in zip(vectors, terms, strict=True) for term in sorted_terms
     )
+    return _encoded(record, _packed_terms(terms) if terms else b"", weights)
+
+
+def _encoded(record: dict, packed_terms: bytes, weights: bytes) -> bytes:
+    avro = {"kind": _KINDS[record["k"]], "id": record["id"], "vectors": [], "terms": []}
+    avro.update({name: record.get(short) for short, name in _FIELDS.items()})
+    avro["packed_terms"], avro["weights"] = packed_terms, weights
     return state_codec(RECORD_SCHEMA, RECORD_FORMAT).encode(avro)
 
 
