@@ -19,7 +19,7 @@ from transforms.steps.shared import ARTICLES, DEAD_LETTER
 from transforms.text.entities import resolve_entities
 from transforms.text.extract import detect_language
 from transforms.text.models import Article, Entity
-from transforms.text.ner import DEFAULT_MODEL, annotate, load_ner_model
+from transforms.text.ner import DEFAULT_MODEL, MemoryZones, load_ner_model
 from transforms.text.ner_pool import NerPool
 
 STEP = "enrich"
@@ -86,7 +86,7 @@ class ExtractEntitiesFn(beam.DoFn):
         self._batch_size = batch_size
         self._processes = processes
         self._pool: NerPool | None = None
-        self._nlp = None
+        self._ner: MemoryZones | None = None
         self._in = Metrics.counter(f"newsflow.{STEP}", "in")
         self._out = Metrics.counter(f"newsflow.{STEP}", "out")
         self._per_article = Metrics.distribution(f"newsflow.{STEP}", "entities_per_article")
@@ -96,18 +96,20 @@ class ExtractEntitiesFn(beam.DoFn):
         if self._processes > 1:
             self._pool = shared_pool(self._model, self._processes)
         else:
-            self._nlp = load_ner_model(self._model)
+            self._ner = MemoryZones(load_ner_model(self._model))
 
     def teardown(self) -> None:
         """Drop the in-worker model; a pool lives as long as the SDK worker process."""
-        self._pool = self._nlp = None
+        if self._ner is not None:
+            self._ner.close()
+        self._pool = self._ner = None
 
     def _submit(self, bodies: Sequence[str], batch_size: int) -> Collect:
         """A pool's batch is queued to its workers now; an in-process one runs when collected.
         Either way what fails on the batch's data (a body that is no string) fails when it is
         collected, where the batch is retried one article at a time."""
         if self._pool is None:
-            return partial(annotate, self._nlp, bodies, batch_size)
+            return partial(self._ner.annotate, bodies, batch_size)
         pending, failure = guarded(self._pool.submit, bodies, batch_size)
         return pending.result if failure is None else partial(_reraise, failure)
 

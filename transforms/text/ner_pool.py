@@ -51,7 +51,7 @@ from typing import Any
 
 from schemas.errors import NerPoolError
 from transforms.text.models import Entity
-from transforms.text.ner import annotate, load_ner_model
+from transforms.text.ner import MemoryZones, load_ner_model
 
 # Restarts of a broken pool within one call before it raises NerPoolError.
 RESTARTS = 2
@@ -61,7 +61,7 @@ PR_SET_NAME = 15
 PRELOAD_MODEL_ENV = "NEWSFLOW_NER_PRELOAD_MODEL"
 PRELOAD_MODULES = ["transforms.text.ner_preload"]
 
-_worker_nlp: Any = None
+_worker_ner: MemoryZones | None = None  # the worker's model, in zones over many batches
 _preloaded: tuple[str, Any, tuple | None] | None = None  # model, nlp, files when loaded
 _server_stop_registered = False
 
@@ -71,11 +71,11 @@ def _start_worker(model: str) -> None:
     worker's lifetime: the fork server's copy while its files on disk are unchanged, else a
     load from disk (which raises when the model is gone: the pool breaks, see the module doc)."""
     _exit_with_parent()
-    global _worker_nlp
+    global _worker_ner
     if _preloaded is not None and _preloaded[0] == model and _preloaded[2] == model_files(model):
-        _worker_nlp = _preloaded[1]
+        _worker_ner = MemoryZones(_preloaded[1])
     else:
-        _worker_nlp = load_ner_model(model)
+        _worker_ner = MemoryZones(load_ner_model(model))
 
 
 def preload(model: str | None) -> None:
@@ -142,11 +142,11 @@ def _name_os_thread(name: str) -> None:
 
 
 def _annotate_in_worker(bodies: list[str], batch_size: int) -> list[tuple[Entity, ...]]:
-    return annotate(_worker_nlp, bodies, batch_size)
+    return _worker_ner.annotate(bodies, batch_size)
 
 
 def _loaded() -> bool:
-    return _worker_nlp is not None
+    return _worker_ner is not None
 
 
 def balanced_slices(sizes: Sequence[int], parts: int) -> list[range]:

@@ -123,11 +123,11 @@ def test_a_worker_takes_the_preloaded_model_only_while_its_files_are_unchanged(
     preloaded = object()
     monkeypatch.setattr(ner_pool, "_preloaded", (DEFAULT_MODEL, preloaded, files))
     ner_pool._start_worker(DEFAULT_MODEL)
-    assert ner_pool._worker_nlp is preloaded
+    assert ner_pool._worker_ner.nlp is preloaded
     monkeypatch.setattr(ner_pool, "_preloaded", (DEFAULT_MODEL, preloaded, files[1:]))
     ner_pool._start_worker(DEFAULT_MODEL)
-    assert ner_pool._worker_nlp is not preloaded
-    assert ner_pool._worker_nlp.pipe_names == ["ner"]
+    assert ner_pool._worker_ner.nlp is not preloaded
+    assert ner_pool._worker_ner.nlp.pipe_names == ["ner"]
 
 
 def test_a_missing_model_has_no_files(tmp_path) -> None:
