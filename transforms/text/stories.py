@@ -140,8 +140,17 @@ class Story:
     back only to join or to encode a record. The records hold the same float32 weights, so an
     index replayed from them is the live one exactly."""
 
-    __slots__ = ("ends", "first_seen", "hashes", "id", "last_seen", "size", "slot", "text")
-    __slots__ += ("weights",)
+    __slots__ = (
+        "ends",
+        "first_seen",
+        "hashes",
+        "id",
+        "last_seen",
+        "size",
+        "slot",
+        "text",
+        "weights",
+    )
 
     def __init__(
         self, story_id: str, first_seen: int, last_seen: int, size: int, slot: int, vectors
@@ -457,8 +466,13 @@ def _norm(vector: Vector) -> float:
 
 def _story_record(story: Story) -> bytes:
     """``encode_record`` of the story's centroid, from its packed terms and weights as held."""
-    record = {"k": "s", "id": story.id, "f": story.first_seen, "l": story.last_seen}
-    record["n"] = story.size
+    record = {
+        "k": "s",
+        "id": story.id,
+        "f": story.first_seen,
+        "l": story.last_seen,
+        "n": story.size,
+    }
     return _encoded(record, _packed_terms(story.terms()), _float32_bytes(story.weights))
 
 
