@@ -12,6 +12,11 @@ message naming the running one. The lease lives as long as the guard's session: 
 (``LOCK_SESSION_TIMEOUT_MS``, 10 s), so a restart waits up to ``LOCK_WAIT_SECONDS`` for a lease
 still held and then starts; a job still alive after that wait is a live job, and the newcomer
 refuses.
+
+Only a member the broker shows holding the partition makes the group "in use". A guard that has
+not been assigned it yet is still joining (a busy broker can take many polls over a join): it
+waits, up to ``--broker-timeout-seconds``, and a join that never completes is a broker problem
+(``LeaseTimeoutError``), not another job.
 """
 
 from __future__ import annotations
@@ -21,15 +26,16 @@ import os
 import socket
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from kafka import KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
 from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from schemas.errors import ConfigurationError
+from schemas.errors import ConfigurationError, KafkaIOError
 from transforms.io.kafka_clients import KafkaConnection
 
 _LOG = logging.getLogger(__name__)
@@ -38,7 +44,9 @@ LOCK_TOPIC = "newsflow.locks"
 LOCK_SESSION_TIMEOUT_MS = 10000
 # A kill -9'd holder's session expires within LOCK_SESSION_TIMEOUT_MS; wait a little longer.
 LOCK_WAIT_SECONDS = LOCK_SESSION_TIMEOUT_MS / 1000 + 5
-JOIN_TIMEOUT_SECONDS = 60.0
+# A guard joins in well under a second on an idle broker; one still unassigned after this, with
+# nobody else holding the lease, is replaced.
+JOIN_ATTEMPT_SECONDS = 30.0
 _CLIENT_PREFIX = "newsflow-lock"
 
 
@@ -46,6 +54,12 @@ class GroupInUseError(ConfigurationError):
     """Another live newsflow job holds the consumer group."""
 
     code = "group_in_use"
+
+
+class LeaseTimeoutError(KafkaIOError):
+    """The broker answered but did not let the guard join its group in time."""
+
+    code = "lease_timeout"
 
 
 def holder_id(host: str, pid: int, since: datetime) -> str:
@@ -61,13 +75,37 @@ def describe_holder(client_id: str, client_host: str) -> str:
     return f"client {client_id!r} at {client_host.lstrip('/')}"
 
 
+def members_of(group: dict[str, Any]) -> list[dict[str, Any]]:
+    """A described group's members. kafka-python reports a failed description (a coordinator
+    moving or loading after a broker restart) as an ``error`` next to an empty member list: raised
+    here, so the caller retries instead of reading "no members". A group the broker does not know
+    is ``Dead`` (Kafka 4 adds GROUP_ID_NOT_FOUND): it has no members."""
+    if group.get("error") and group.get("group_state") != "Dead":
+        raise KafkaError(f"describing consumer group {group.get('group_id')}: {group['error']}")
+    return list(group.get("members") or [])
+
+
+def holds_lock(member: dict[str, Any]) -> bool:
+    """Whether a described member is assigned the lock topic's partition (kafka-python decodes the
+    assignment; a member mid-rebalance has none)."""
+    assignment = member.get("member_assignment") or {}
+    if not isinstance(assignment, dict):
+        return False
+    return any(
+        tp.get("topic") == LOCK_TOPIC and tp.get("partitions")
+        for tp in assignment.get("assigned_partitions") or []
+    )
+
+
 def lease_consumer(connection: KafkaConnection, lock_group: str) -> KafkaConsumer:
     """The guard consumer of ``lock_group``, not yet subscribed. The lease's own settings win over
     --kafka-config (a user's session.timeout.ms or client.id would otherwise be a second value
     for the same keyword)."""
     return connection.group_member(
         lock_group,
-        client_id=holder_id(socket.gethostname(), os.getpid(), datetime.now(UTC)),
+        # The nonce tells this guard from another of the same process started in the same second.
+        client_id=f"{holder_id(socket.gethostname(), os.getpid(), datetime.now(UTC))} "
+        f"lease={uuid.uuid4().hex[:8]}",
         enable_auto_commit=False,
         session_timeout_ms=LOCK_SESSION_TIMEOUT_MS,
         heartbeat_interval_ms=LOCK_SESSION_TIMEOUT_MS // 5,
@@ -90,18 +128,12 @@ class GroupLock:
     def acquire(self) -> None:
         """Take the lease or raise ``GroupInUseError`` naming the job that holds it."""
         self._broker.call("creating the lock topic", self._ensure_topic)
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        holders = self._broker.call("describing the lock group", self._holders)
-        while holders and time.monotonic() < deadline:
-            time.sleep(1)
-            holders = self._broker.call("describing the lock group", self._holders)
-        if holders:
-            raise self._in_use(holders)
-        self._consumer = self._broker.call("joining the lock group", self._join)
-        if not self._consumer.assignment():
-            others = self._broker.call("describing the lock group", self._holders)
-            self.release()
-            raise self._in_use(others)
+        admin = self._broker.call("connecting", self._connection.admin)
+        try:
+            self._wait_for_no_members(admin)
+            self._consumer = self._join(admin)
+        finally:
+            admin.close()
         self._thread = threading.Thread(target=self._heartbeat, name="group-lock", daemon=True)
         self._thread.start()
         _LOG.info("holding consumer group %s (lease %s)", self._group, self._lock_group)
@@ -124,23 +156,61 @@ class GroupLock:
         finally:
             admin.close()
 
-    def _holders(self) -> list[dict[str, Any]]:
-        admin = self._connection.admin()
-        try:
-            group = admin.describe_groups([self._lock_group]).get(self._lock_group, {})
-        finally:
-            admin.close()
-        return list(group.get("members") or [])
+    def _wait_for_no_members(self, admin: KafkaAdminClient) -> None:
+        """A member left by a job killed with ``kill -9`` expires within the session timeout; one
+        still there after ``LOCK_WAIT_SECONDS`` is a live job."""
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while members := self._described(admin):
+            if time.monotonic() >= deadline:
+                raise self._in_use(members)
+            time.sleep(1)
 
-    def _join(self) -> KafkaConsumer:
+    def _described(self, admin: KafkaAdminClient) -> list[dict[str, Any]]:
+        return self._broker.call("describing the lock group", self._members, admin)
+
+    def _members(self, admin: KafkaAdminClient) -> list[dict[str, Any]]:
+        return members_of(admin.describe_groups([self._lock_group]).get(self._lock_group, {}))
+
+    def _join(self, admin: KafkaAdminClient) -> KafkaConsumer:
+        """The guard, once it holds the lock partition; ``GroupInUseError`` once another member
+        does. A join can take many polls on a busy broker, so only a member seen holding the
+        partition decides that the group is in use, never the guard's own wait: a guard that has
+        not joined within ``JOIN_ATTEMPT_SECONDS`` is replaced by a new one (a new connection, a
+        new member), until ``--broker-timeout-seconds``."""
+        deadline = time.monotonic() + self._broker.timeout_seconds
+        while True:
+            guard = self._broker.call("joining the lock group", self._join_once, admin)
+            if guard is not None:
+                return guard
+            if time.monotonic() >= deadline:
+                raise LeaseTimeoutError(
+                    f"the broker did not let a guard join {self._lock_group} within "
+                    f"{self._broker.timeout_seconds:g} s (limit --broker-timeout-seconds)"
+                )
+            _LOG.info("no guard of %s joined in %g s; trying a new one", self._lock_group,
+                      JOIN_ATTEMPT_SECONDS)  # fmt: skip
+
+    def _join_once(self, admin: KafkaAdminClient) -> KafkaConsumer | None:
+        """One guard's attempt: the guard if it is assigned the partition, None if it is not
+        within ``JOIN_ATTEMPT_SECONDS`` while nobody else holds it (closed then)."""
         consumer = lease_consumer(self._connection, self._lock_group)
-        consumer.subscribe([LOCK_TOPIC])
-        deadline = time.monotonic() + JOIN_TIMEOUT_SECONDS
-        while not consumer.assignment() and time.monotonic() < deadline:
-            consumer.poll(timeout_ms=500)
-            if consumer.assignment() or len(self._holders()) > 1:
-                break
-        return consumer
+        own_id = consumer.config["client_id"]
+        give_up = time.monotonic() + JOIN_ATTEMPT_SECONDS
+        try:
+            consumer.subscribe([LOCK_TOPIC])
+            while time.monotonic() < give_up:
+                consumer.poll(timeout_ms=500)
+                if consumer.assignment():
+                    return consumer
+                members = self._described(admin)
+                holders = [m for m in members if holds_lock(m) and m.get("client_id") != own_id]
+                if holders:
+                    raise self._in_use(holders)
+        except BaseException:
+            consumer.close(autocommit=False)
+            raise
+        consumer.close(autocommit=False)
+        return None
 
     def _heartbeat(self) -> None:
         """Polls the guard so it stays a live member; a lost lease is logged, once per loss."""
