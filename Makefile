@@ -91,7 +91,7 @@ registry-down: ## stop the local schema registry
 	$(REGISTRY) down
 
 test: $(STAMP) $(FLINK_STAMP) flink-jar lint ## everything: lint, unit, stream, integration (Kafka, registry, Flink)
-	PYTHON=$(PY) deploy/with-services.sh $(PY) -m pytest -q tests
+	PYTHON=$(PY) deploy/with-services.sh $(PY) -m pytest -q --durations=15 tests
 
 demo: $(STAMP) kafka-up ## run the pipeline on examples/articles.jsonl through Kafka and show the outputs
 	$(PY) examples/demo.py --bootstrap-servers $(BOOTSTRAP) --output-dir $(DEMO_OUT)

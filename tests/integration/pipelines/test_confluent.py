@@ -18,7 +18,7 @@ from kafka import KafkaProducer
 from pipelines import cli
 from pipelines.kafka_tools import describe, produce, read_topic
 from schemas.codec import ARTICLE_EVENT, SCHEMA_DIR
-from schemas.confluent import RegistryClient, ValueEncoder, subject_for
+from schemas.confluent import REGISTRY_TIMEOUT_SECONDS, RegistryClient, ValueEncoder, subject_for
 
 pytestmark = pytest.mark.integration
 
@@ -37,6 +37,15 @@ AVRO_EVENT = {
 }
 
 
+def third_party_registry(url: str) -> SchemaRegistryClient:
+    """confluent-kafka's own registry client, with a request timeout: without one (its default)
+    httpx waits forever, and once in CI a request on a kept-alive connection to the local Apicurio
+    was never answered (the test hung in get_associations_by_resource_name). Timed out, the client
+    retries (3 times by default) on a new connection. newsflow's own client (``RegistryClient``)
+    opens a connection per request with a 10 s timeout."""
+    return SchemaRegistryClient({"url": url, "timeout": REGISTRY_TIMEOUT_SECONDS})
+
+
 def avsc(name: str) -> dict:
     return json.loads((SCHEMA_DIR / f"{name}.avsc").read_text())
 
@@ -49,7 +58,7 @@ def topics(unique_topic) -> dict[str, str]:
 
 def confluent_records(bootstrap: str, topic: str, registry_url: str) -> list[dict]:
     """Every value of ``topic``, decoded by confluent-kafka's own AvroDeserializer."""
-    deserialize = AvroDeserializer(SchemaRegistryClient({"url": registry_url}))
+    deserialize = AvroDeserializer(third_party_registry(registry_url))
     group = f"check-{uuid.uuid4().hex[:8]}"
     consumer = Consumer(
         {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
@@ -83,7 +92,7 @@ def send_confluent_event(bootstrap: str, topic: str, registry_url: str) -> None:
 def test_confluent_outputs_read_by_confluent_deserializer_and_schema_evolves(
     kafka_bootstrap, schema_registry_url, topics, run_args, tmp_path
 ):
-    registry = SchemaRegistryClient({"url": schema_registry_url})
+    registry = third_party_registry(schema_registry_url)
     enriched_subject = subject_for(topics["enriched"])
     older = copy.deepcopy(avsc("enriched_article"))
     older["fields"] = [f for f in older["fields"] if f["name"] != "comments"]
@@ -131,5 +140,5 @@ def test_incompatible_schema_is_refused_before_the_job_starts(
 
     error = capsys.readouterr().err
     assert "not compatible" in error and subject in error
-    assert SchemaRegistryClient({"url": schema_registry_url}).get_versions(subject) == [1]
+    assert third_party_registry(schema_registry_url).get_versions(subject) == [1]
     assert list(read_topic(topics["enriched"], kafka_bootstrap, {})) == []
