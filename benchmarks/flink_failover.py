@@ -155,7 +155,7 @@ def written_records(bootstrap: str, topics: dict[str, str]) -> dict[tuple[int, i
 
 def end_offsets_total(bootstrap: str, topic: str) -> int:
     """Messages in ``topic`` (it was created empty): the inputs sent."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
         return sum(consumer.end_offsets(partitions).values())

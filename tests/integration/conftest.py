@@ -83,7 +83,7 @@ def unique_topic(
 
 def _wait_for_partitions(bootstrap: str, topic: str, partitions: int) -> None:
     """Waits until clients see every partition: creation returns before metadata propagates."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
         deadline = time.monotonic() + TOPIC_READY_TIMEOUT_SECONDS
         while len(consumer.partitions_for_topic(topic)) < partitions:
