@@ -127,9 +127,9 @@ class GroupLock:
 
     def acquire(self) -> None:
         """Take the lease or raise ``GroupInUseError`` naming the job that holds it."""
-        self._broker.call("creating the lock topic", self._ensure_topic)
         admin = self._broker.call("connecting", self._connection.admin)
         try:
+            self._broker.call("creating the lock topic", self._ensure_topic, admin)
             self._wait_for_no_members(admin)
             self._consumer = self._join(admin)
         finally:
@@ -146,15 +146,12 @@ class GroupLock:
             self._consumer.close(autocommit=False)
             self._consumer = None
 
-    def _ensure_topic(self) -> None:
-        admin = self._connection.admin()
+    def _ensure_topic(self, admin: KafkaAdminClient) -> None:
         try:
             if LOCK_TOPIC not in admin.list_topics():
                 admin.create_topics([NewTopic(LOCK_TOPIC, 1, 1)], timeout_ms=30000)
         except TopicAlreadyExistsError:
             pass
-        finally:
-            admin.close()
 
     def _wait_for_no_members(self, admin: KafkaAdminClient) -> None:
         """A member left by a job killed with ``kill -9`` expires within the session timeout; one
