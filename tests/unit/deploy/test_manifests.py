@@ -130,9 +130,9 @@ def flat(config: dict, prefix: str = "") -> dict[str, str]:
 
 
 def test_kubernetes_cluster_has_the_fault_settings_tested_locally():
-    """What the failover tests ran with (RocksDB, incremental and retained checkpoints, full
-    restarts so a lost worker pool recovers, heartbeats, the restart strategy) holds on
-    Kubernetes too."""
+    """What the failover tests ran with (RocksDB with its options factory, incremental and
+    retained checkpoints, full restarts so a lost worker pool recovers, a process that ends on an
+    uncaught error, heartbeats, the restart strategy) holds on Kubernetes too."""
     local = flat(yaml.safe_load((DEPLOY / "flink" / "conf" / "config.yaml").read_text()))
     k8s = {
         k: str(v).lower()
@@ -142,9 +142,13 @@ def test_kubernetes_cluster_has_the_fault_settings_tested_locally():
         "state.backend.type",
         "state.backend.incremental",
         "state.backend.rocksdb.compression.per.level",
+        "state.backend.rocksdb.options-factory",
+        "newsflow.rocksdb.level0-file-num-compaction-trigger",
         "state.checkpoints.num-retained",
         "execution.checkpointing.externalized-checkpoint-retention",
         "jobmanager.execution.failover-strategy",
+        "cluster.uncaught-exception-handling",
+        "taskmanager.jvm-exit-on-oom",
         "heartbeat.interval",
         "heartbeat.timeout",
         "restart-strategy.type",
@@ -156,3 +160,23 @@ def test_kubernetes_cluster_has_the_fault_settings_tested_locally():
         "restart-strategy.exponential-delay.attempts-before-reset-backoff",
     ]
     assert {key: k8s.get(key) for key in tested} == {key: local[key] for key in tested}
+
+
+def test_kubernetes_flink_image_carries_the_options_factory_it_names():
+    """The stock Flink image has no newsflow class: the deployment runs the image of
+    Dockerfile.flink, which compiles deploy/flink/rocksdb into its lib folder, on the Flink
+    minor version the local cluster tested (deploy/flink/pom.xml)."""
+    deployment = resource("FlinkDeployment")["spec"]
+    dockerfile = (DEPLOY / "docker" / "Dockerfile.flink").read_text()
+    base = re.search(r"^FROM flink:(\d+)\.(\d+)-java17 AS flink$", dockerfile, re.M)
+    assert base, "the Flink image derives from the stock Flink image"
+    pom_minor = re.search(
+        r"<flink.minor>(\S+)</flink.minor>", (DEPLOY / "flink" / "pom.xml").read_text()
+    )
+    assert f"{base.group(1)}.{base.group(2)}" == pom_minor.group(1)
+    assert deployment["flinkVersion"] == f"v{base.group(1)}_{base.group(2)}"
+    assert deployment["image"].split("/")[-1].startswith("newsflow-flink:")
+    assert "COPY deploy/flink/rocksdb " in dockerfile
+    factory = deployment["flinkConfiguration"]["state.backend.rocksdb.options-factory"]
+    source = DEPLOY / "flink" / "rocksdb" / (factory.replace(".", "/") + ".java")
+    assert source.is_file(), source
