@@ -54,8 +54,10 @@ PRISM_NO_SPLITS = "prism_disable_sdf_split"
 # compare against its own; a local job's SDK worker is this very process, and the child `pip`
 # costs 0.3 s of CPU per job (a sixth of the launcher's own start-up).
 NO_SUBMISSION_ENV_LOG = "disable_logging_submission_environment"
-# How long a stopping job waits for Prism to exit on SIGINT before leaving it to Beam's stop.
-PRISM_EXIT_SECONDS = 5.0
+# How long a stopping job waits for Prism to exit on SIGINT before leaving it to Beam's stop, which
+# looks again after a second too: Prism exits in milliseconds unless a job it runs holds it (then
+# Beam's stop interrupts it again and kills it, as before).
+PRISM_EXIT_SECONDS = 1.0
 FLINK_JOB_SERVER_ENV = "NEWSFLOW_FLINK_JOB_SERVER_JAR"
 FLINK_JOB_SERVER_JAR = (
     REPO_ROOT / "deploy" / "flink" / ".cache" / "job-server" / "beam-flink-job-server.jar"
@@ -122,8 +124,8 @@ class TiedPrismJobServer(PrismJobServer):
         """Beam's stop sends Prism SIGINT and then sleeps a whole second before it looks whether
         Prism has exited (``SubprocessServer._really_stop_process``), though Prism exits within
         milliseconds: every local job's process ended a second late (a quarter of file mode's
-        serial tail, docs/performance.md). So Prism is interrupted and waited for here first;
-        Beam's stop then finds it gone, or escalates as before."""
+        serial tail, docs/performance.md). So Prism is interrupted and waited for here first (a
+        second at most); Beam's stop then finds it gone, or escalates as before."""
         server = getattr(self, "_server", None)
         if server is not None:
             for process in prism_processes(server):
@@ -151,7 +153,7 @@ def interrupt_and_wait(process: subprocess.Popen, timeout: float) -> None:
     try:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        logging.getLogger(__name__).warning(
+        logging.getLogger(__name__).debug(
             "Prism (pid %s) did not exit %.0f s after SIGINT", process.pid, timeout
         )
 
