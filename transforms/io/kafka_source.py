@@ -6,7 +6,8 @@ partition) and ends at the end offset seen when the read starts (``stop_at_end``
 that finishes) or never (a streaming read). The reader only reads: offsets are committed by
 ``kafka_commit`` after the outputs are written, and what a restart needs (the output floor, the
 scan) is ``output_floor`` and ``recovery``'s. It only uses ``assign`` and ``seek``: no group
-membership, no auto-commit.
+membership, no auto-commit. A reader instance keeps a consumer per partition it reads
+(``partition_consumers``), so one partition's fetch never waits behind another's.
 
 Every record is emitted, as a ``RawEvent`` timestamped with its Kafka timestamp; nothing is dropped
 here (a tombstone's missing value becomes an empty payload for the decoder to dead-letter). Every
@@ -40,6 +41,7 @@ from transforms.io.kafka_partitions import (
     SeparateStage,
     list_once_or_periodically,
 )
+from transforms.io.partition_consumers import PartitionConsumers
 from transforms.state_coders import ManualWatermarks, OffsetRangeCoder
 from transforms.text.models import RawEvent, SourceRef
 
@@ -232,7 +234,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         self._connection = connection
         self._broker = connection.broker
         self._restrictions = restrictions
-        self._consumer: KafkaConsumer | None = None
+        self._consumers: PartitionConsumers | None = None
         self._out = Metrics.counter(METRICS_NAMESPACE, COUNTER_OUT)
         self._empty_polls = Metrics.counter(METRICS_NAMESPACE, COUNTER_EMPTY_POLLS)
 
@@ -252,7 +254,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         return self._restrictions.truncate(element, restriction)
 
     def setup(self) -> None:
-        self._consumer = self._connection.connected_consumer()
+        self._consumers = PartitionConsumers(self._connection.connected_consumer, self._broker)
 
     def process(
         self,
@@ -265,8 +267,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         next_offset = tracker.current_restriction().start
         if next_offset >= tracker.current_restriction().stop:
             return
-        self._consumer.assign([tp])
-        self._consumer.seek(tp, next_offset)
+        consumer = self._consumers.at(tp, next_offset)
         span_start = next_offset
         # A bounded read (--stop-at-end) holds its watermark until it ends, so keyed steps decide
         # once over the whole input, in the same order as file mode; a streaming read moves it on,
@@ -275,7 +276,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         deadline = time.monotonic() + MAX_READ_SECONDS
         timeout_ms, first = self._idle_poll_ms, True
         while True:
-            records = self._poll(tp, next_offset, timeout_ms)
+            records = self._poll(consumer, tp, next_offset, timeout_ms)
             if not records and not first:
                 # Dry after reading: hand back at once, so what was read leaves now and the
                 # next bundle waits for new records in its first poll.
@@ -284,7 +285,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
             if not records:
                 self._empty_polls.inc()
                 if live:
-                    self._advance_idle_watermark(tp, watermark)
+                    self._advance_idle_watermark(consumer, tp, watermark)
                 tracker.defer_remainder(Duration.of(RESUME_DELAY_SECONDS))
                 return
             for record in records:
@@ -297,7 +298,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
                 yield TimestampedValue(event, timestamp)
                 if live:
                     _set_watermark(watermark, timestamp)
-            next_offset = self._position(tp)
+            next_offset = self._consumers.position(tp)
             if next_offset >= tracker.current_restriction().stop:
                 # Offsets up to the end may be missing (compaction, transaction markers): claiming
                 # the position past the range tells the tracker the range is done.
@@ -310,36 +311,29 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
             timeout_ms, first = int(remaining * 1000), False
 
     def teardown(self) -> None:
-        if self._consumer is not None:
-            self._consumer.close(autocommit=False)
-            self._consumer = None
+        if self._consumers is not None:
+            self._consumers.close()
+            self._consumers = None
 
-    def _poll(self, tp: TopicPartition, next_offset: int, timeout_ms: int) -> list[Any]:
+    def _poll(
+        self, consumer: KafkaConsumer, tp: TopicPartition, next_offset: int, timeout_ms: int
+    ) -> list[Any]:
         batches = self._broker.call(
             f"poll of {tp.topic}/{tp.partition}@{next_offset}",
-            self._consumer.poll,
+            consumer.poll,
             timeout_ms,
             MAX_POLL_RECORDS,
             local=True,
         )
         return batches.get(tp, [])
 
-    def _position(self, tp: TopicPartition) -> int:
-        return self._broker.call(
-            f"position of {tp.topic}/{tp.partition}",
-            self._consumer.position,
-            tp,
-            ATTEMPT_TIMEOUT_MS,
-            local=True,
-        )
-
     def _advance_idle_watermark(
-        self, tp: TopicPartition, watermark: ManualWatermarkEstimator
+        self, consumer: KafkaConsumer, tp: TopicPartition, watermark: ManualWatermarkEstimator
     ) -> None:
         """On a caught-up partition, move the watermark on with the wall clock. The end offset is
         asked of the broker (an empty poll cannot tell a caught-up partition from an outage),
         which is also where an outage is noticed when the stream is idle."""
-        if self._position(tp) >= end_offset(self._broker, self._consumer, tp):
+        if self._consumers.position(tp) >= end_offset(self._broker, consumer, tp):
             _set_watermark(watermark, Timestamp.now() - self._idle_lag)
 
 

@@ -180,6 +180,43 @@ def test_unbounded_read_defers_the_rest_of_the_partition_once_caught_up(
     assert watermark.current_watermark() >= Timestamp.of((BASE_TIMESTAMP_MS + 4) / 1000)
 
 
+def _read_once(fn: ReadUnboundedPartitionFn, topic: str, partition: int) -> list[int]:
+    """Offsets one resumed read of ``partition`` emits, from its initial restriction."""
+    tracker = ThreadsafeRestrictionTracker(
+        fn.create_tracker(fn.initial_restriction((topic, partition)))
+    )
+    emitted = fn.process(
+        (topic, partition), RestrictionTrackerView(tracker), ManualWatermarkEstimator(None)
+    )
+    return [value.value.ref.offset for value in emitted]
+
+
+def test_a_reader_given_partitions_in_turn_reads_each_ones_records_in_its_first_poll(
+    kafka_bootstrap, unique_topic
+):
+    """As a Flink subtask reads the partitions of its key groups: partition 0 is read, and the
+    fetch its consumer then sends ahead is held by the broker (``fetch.max.wait.ms``, 20 s here)
+    since nothing new is there. Partition 1's read must still find its records in a poll shorter
+    than that hold (one consumer re-assigned to each partition in turn waited for the held fetch
+    and returned nothing: ``partition_consumers``)."""
+    topic = unique_topic(partitions=2)
+    stored = _produce(kafka_bootstrap, topic, range(4), partitions=2)
+    kafka = KafkaConnection.of(kafka_bootstrap, {"fetch.max.wait.ms": "20000"})
+    fn = ReadUnboundedPartitionFn(
+        kafka, PartitionRestrictionProvider(kafka, _group(), False), idle_poll_ms=10_000
+    )
+
+    fn.setup()
+    try:
+        read = {partition: _read_once(fn, topic, partition) for partition in (0, 1)}
+    finally:
+        fn.teardown()
+
+    assert read == {
+        partition: [offset for p, offset, *_ in stored if p == partition] for partition in (0, 1)
+    }
+
+
 def test_streaming_read_is_an_unbounded_pcollection():
     p = beam.Pipeline(runner=RUNNER)
     bounded = p | "Bounded" >> ReadFromKafka(
