@@ -13,7 +13,9 @@ same reason.
 A kept consumer stays assigned to its one partition and keeps fetching ahead. It is moved
 (``seek``, which drops what it fetched ahead) only when a read starts where the consumer does not
 stand: after a split, a restore, or a read that stopped mid-batch. A consumer left unused for
-``IDLE_SECONDS`` is closed: its partition is read by another instance now, or is gone.
+``IDLE_SECONDS`` is closed: its partition is read by another instance now, or is gone. The cost
+is a connection per partition an instance reads, and at most one fetch
+(``max.partition.fetch.bytes``) buffered ahead for each (docs/operations.md).
 """
 
 from __future__ import annotations
