@@ -79,9 +79,6 @@ class PartitionConsumers:
             local=True,
         )
 
-    def held(self) -> set[TopicPartition]:
-        return set(self._held)
-
     def close(self) -> None:
         for tp in list(self._held):
             self._close(tp)
