@@ -28,7 +28,7 @@ from transforms.io.event_files import ReadEventFiles
 from transforms.io.kafka_clients import KafkaConnection
 from transforms.io.kafka_commit import CommitOffsets, CommitStarts, JoinAcks
 from transforms.io.kafka_sink import WriteToKafka
-from transforms.io.kafka_source import ReadFromKafka
+from transforms.io.kafka_source import IdleReads, ReadFromKafka
 from transforms.io.output_floor import StampOutputFloor
 from transforms.io.recovery import REFILE, WRITTEN, SkipWritten
 from transforms.io.restore_guard import ALREADY_ENRICHED, GuardConfig, GuardRestores
@@ -145,8 +145,9 @@ class ReadEvents(beam.PTransform):
                 kafka, opts.input_topic, opts.consumer_group, opts.stop_at_end,
                 watermark_from_now=on_flink(opts),
                 before_read=CommitStarts(kafka, opts.consumer_group, outputs),
-                idle_lag_seconds=opts.idle_watermark_lag_seconds,
-                idle_poll_ms=opts.idle_poll_millis,
+                idle=IdleReads(
+                    opts.idle_watermark_lag_seconds, opts.idle_poll_millis, opts.idle_rest_millis
+                ),
             )
             | "StampOutputFloor" >> StampOutputFloor(kafka, outputs)
         )  # fmt: skip

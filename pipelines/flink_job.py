@@ -23,13 +23,19 @@
   each of the stages between the reader and the sinks held it up to about a second more, and the
   keyed steps release articles on the watermark (deploy/README.md, "Where the cluster's 30 s
   went": at 2 articles/s p50 20.1 -> 14.0 s in the same loaded hour).
-- In streaming, a caught-up partition polled for 250 ms (``--idle-poll-millis``, 1000
+- In streaming, a caught-up partition polled for 100 ms (``--idle-poll-millis``, 1000
   elsewhere) and its watermark 0.5 s behind the wall clock (``--idle-watermark-lag-seconds``,
   2 s elsewhere): on this runner the Kafka reader runs fused with the steps after it, and its
   stage passes the watermark on only when the bundle holding its polls ends, floored to whole
   seconds (the splittable DoFn's watermark holds), so an idle poll and the lag are each part of
   every article's wait in the keyed steps (deploy/README.md, "Whole-second watermarks": at 2
   articles/s the reader's stage 4.2-4.6 -> 2.8-3.7 s behind the clock at the median).
+- In streaming, a caught-up partition rests 1.5 s after an empty poll (``--idle-rest-millis``,
+  1000 elsewhere): Beam 2.62's FlinkRunner keeps only the whole seconds of the delay the SDK
+  reports when the bundle ends, which is the rest minus the time already spent, so a 1 s rest
+  resumed at once (every partition polled back to back, its stage always in a bundle) and 1.5 s
+  rests 1 s there. The cluster's CPU per article at 1-2 articles/s fell 12-26% for the same
+  latency (deploy/README.md, "The reader's rest on Flink").
 - Cores: one SDK worker per TaskManager slot (``--sdk_worker_parallelism=1``) and NER inside it
   (``--ner-processes=1``): the cluster's default parallelism 2 on one slot per TaskManager then
   keeps 2 Python processes busy on the 2-core machine, instead of 2 x 2 spaCy processes fighting
@@ -62,8 +68,9 @@ DEFAULT_WORKER_POOL = "localhost:50000"
 # Longest bundle of a streaming job: the watermark leaves a Flink operator only between bundles.
 STREAMING_BUNDLE_MILLIS = 100
 # A caught-up partition's poll and watermark lag behind the wall clock, streaming on Flink.
-STREAMING_IDLE_POLL_MILLIS = 250
+STREAMING_IDLE_POLL_MILLIS = 100
 STREAMING_IDLE_LAG_SECONDS = 0.5
+STREAMING_IDLE_REST_MILLIS = 1500
 # How long a launcher that ends waits for the job it submitted to appear on the cluster.
 FIND_JOB_SECONDS = 30.0
 
@@ -128,6 +135,7 @@ def with_flink_defaults(
         defaults["max_bundle_time_mills"] = str(STREAMING_BUNDLE_MILLIS)
         defaults["idle_watermark_lag_seconds"] = str(STREAMING_IDLE_LAG_SECONDS)
         defaults["idle_poll_millis"] = str(STREAMING_IDLE_POLL_MILLIS)
+        defaults["idle_rest_millis"] = str(STREAMING_IDLE_REST_MILLIS)
     if streaming and checkpoint_seconds > 0:
         defaults |= {
             "checkpointing_interval": str(int(checkpoint_seconds * 1000)),

@@ -316,7 +316,17 @@ NEWSFLOW_FLAGS = (
         help="streaming and --stop-at-end: how long the Kafka reader waits for new records on a "
         "caught-up partition before handing it back to the runner, moving its watermark on; "
         "shorter moves an idle partition's watermark more often, for more polls per second. "
-        "FlinkRunner default in streaming 250",
+        "FlinkRunner default in streaming 100",
+    ),
+    flag(
+        "idle-rest-millis",
+        type=int,
+        default=1000,
+        help="streaming: how long a caught-up partition rests after an empty poll before the "
+        "runner resumes it; its watermark moves only when it is polled, so poll plus rest is "
+        "how far an idle partition holds the keyed steps back, and a shorter rest costs more "
+        "polls. Beam 2.62's FlinkRunner keeps only the whole seconds of the rest left when the "
+        "bundle ends (1000 resumes at once there). FlinkRunner default in streaming 1500",
     ),
     flag(
         "checkpoint-interval-seconds",
@@ -428,6 +438,8 @@ def validate(opts: NewsflowOptions) -> None:
         )
     if opts.idle_poll_millis <= 0:
         raise ValueError(f"--idle-poll-millis must be > 0, got {opts.idle_poll_millis}")
+    if opts.idle_rest_millis < 0:
+        raise ValueError(f"--idle-rest-millis must be >= 0, got {opts.idle_rest_millis}")
     if not 0 < opts.template_window_hours <= MAX_TTL_HOURS:  # also refuses nan
         raise ValueError(
             f"--template-window-hours must be > 0 and at most {MAX_TTL_HOURS:,}, got "

@@ -21,6 +21,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
@@ -53,16 +54,27 @@ COUNTER_EMPTY_POLLS = "empty_polls"
 
 # End of an open-ended (streaming) restriction: larger than any Kafka offset.
 UNBOUNDED_END = sys.maxsize
-# How long a resumed read waits for new records on a caught-up partition (by default; see
-# --idle-poll-millis) before handing the partition back with its watermark moved on.
-POLL_TIMEOUT_MS = 1000
 MAX_POLL_RECORDS = 500
-# An empty poll hands the rest of the partition back to the runner, to be resumed after this delay.
-RESUME_DELAY_SECONDS = 1.0
 # A partition hands the rest back after this long of reading, or as soon as it runs dry after
 # reading something: a runner emits a bundle's outputs (and the watermark they moved) only when
 # the bundle ends, so every record waits for its bundle's end (1 s here cost ~1 s per record).
 MAX_READ_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class IdleReads:
+    """How a streaming read treats a caught-up partition.
+
+    ``poll_ms``: how long a resumed read waits for new records before handing the partition back
+    with its watermark moved on (``--idle-poll-millis``). ``rest_ms``: how long the partition then
+    rests before the runner resumes it (``--idle-rest-millis``; Beam 2.62's FlinkRunner keeps only
+    a rest's whole seconds). ``lag_seconds``: how far behind the wall clock the watermark of a
+    caught-up partition follows it (``--idle-watermark-lag-seconds``). A partition's watermark
+    moves only when it is polled, so poll plus rest is how stale it gets between records."""
+
+    lag_seconds: float = IDLE_WATERMARK_LAG_SECONDS
+    poll_ms: int = 1000
+    rest_ms: int = 1000
 
 
 class ReadWatermarkProvider(ManualWatermarks):
@@ -225,12 +237,10 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         self,
         connection: KafkaConnection,
         restrictions: PartitionRestrictionProvider,
-        idle_lag_seconds: float = IDLE_WATERMARK_LAG_SECONDS,
-        idle_poll_ms: int = POLL_TIMEOUT_MS,
+        idle: IdleReads = IdleReads(),
     ) -> None:
         super().__init__()
-        self._idle_lag = idle_lag_seconds
-        self._idle_poll_ms = idle_poll_ms
+        self._idle = idle
         self._connection = connection
         self._broker = connection.broker
         self._restrictions = restrictions
@@ -274,7 +284,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         # since deciding as data arrives is the point.
         live = tracker.current_restriction().stop == UNBOUNDED_END
         deadline = time.monotonic() + MAX_READ_SECONDS
-        timeout_ms, first = self._idle_poll_ms, True
+        timeout_ms, first = self._idle.poll_ms, True
         while True:
             records = self._poll(consumer, tp, next_offset, timeout_ms)
             if not records and not first:
@@ -286,7 +296,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
                 self._empty_polls.inc()
                 if live:
                     self._advance_idle_watermark(consumer, tp, watermark)
-                tracker.defer_remainder(Duration.of(RESUME_DELAY_SECONDS))
+                tracker.defer_remainder(Duration.of(self._idle.rest_ms / 1000))
                 return
             for record in records:
                 if not tracker.try_claim(record.offset):
@@ -334,7 +344,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         asked of the broker (an empty poll cannot tell a caught-up partition from an outage),
         which is also where an outage is noticed when the stream is idle."""
         if self._consumers.position(tp) >= end_offset(self._broker, consumer, tp):
-            _set_watermark(watermark, Timestamp.now() - self._idle_lag)
+            _set_watermark(watermark, Timestamp.now() - self._idle.lag_seconds)
 
 
 class ReadUnboundedPartitionFn(ReadPartitionFn):
@@ -373,9 +383,8 @@ class ReadFromKafka(beam.PTransform):
     ``watermark_from_now``: a streaming read's watermark starts at the wall clock (FlinkRunner).
     ``before_read``: a transform each ``(topic, partition)`` passes, once, before it is read
     (the job commits the start of a partition its group never committed there,
-    ``kafka_commit.CommitStarts``). ``idle_lag_seconds``: how far behind the wall clock a
-    caught-up partition's (and the partition listing's) watermark follows it in a streaming read;
-    ``idle_poll_ms``: how long a read waits for records before handing a caught-up partition back.
+    ``kafka_commit.CommitStarts``). ``idle``: how caught-up partitions are polled; its lag is the
+    partition listing's too.
     """
 
     def __init__(
@@ -386,12 +395,10 @@ class ReadFromKafka(beam.PTransform):
         stop_at_end: bool,
         watermark_from_now: bool = False,
         before_read: beam.PTransform | None = None,
-        idle_lag_seconds: float = IDLE_WATERMARK_LAG_SECONDS,
-        idle_poll_ms: int = POLL_TIMEOUT_MS,
+        idle: IdleReads = IdleReads(),
     ) -> None:
         super().__init__()
-        self._idle_lag = idle_lag_seconds
-        self._idle_poll_ms = idle_poll_ms
+        self._idle = idle
         self._connection = connection
         self._watermark_from_now = watermark_from_now
         self._topic = topic
@@ -411,16 +418,18 @@ class ReadFromKafka(beam.PTransform):
                 else ReadUnboundedPartitionFn
             )
         listing = ListPartitionsFn(self._connection, self._topic)
-        partitions = list_once_or_periodically(pbegin, listing, self._stop_at_end, self._idle_lag)
+        partitions = list_once_or_periodically(
+            pbegin, listing, self._stop_at_end, self._idle.lag_seconds
+        )
         if self._before_read is not None:
             partitions = partitions | "BeforeRead" >> self._before_read
         return (
             partitions
             | "SpreadPartitions" >> SeparateStage()
             | "ReadPartitions"
-            >> beam.ParDo(
-                read_fn(self._connection, restrictions, self._idle_lag, self._idle_poll_ms)
-            ).with_output_types(RawEvent)
+            >> beam.ParDo(read_fn(self._connection, restrictions, self._idle)).with_output_types(
+                RawEvent
+            )
         )
 
 

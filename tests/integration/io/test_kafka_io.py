@@ -26,6 +26,7 @@ from transforms.io.kafka_commit import CommitOffsets, CommitStarts, parse_output
 from transforms.io.kafka_sink import WriteToKafka
 from transforms.io.kafka_source import (
     UNBOUNDED_END,
+    IdleReads,
     PartitionRestrictionProvider,
     ReadFromKafka,
     ReadUnboundedPartitionFn,
@@ -203,7 +204,7 @@ def test_a_reader_given_partitions_in_turn_reads_each_ones_records_in_its_first_
     stored = _produce(kafka_bootstrap, topic, range(4), partitions=2)
     kafka = KafkaConnection.of(kafka_bootstrap, {"fetch.max.wait.ms": "20000"})
     fn = ReadUnboundedPartitionFn(
-        kafka, PartitionRestrictionProvider(kafka, _group(), False), idle_poll_ms=10_000
+        kafka, PartitionRestrictionProvider(kafka, _group(), False), IdleReads(poll_ms=10_000)
     )
 
     fn.setup()
@@ -215,6 +216,35 @@ def test_a_reader_given_partitions_in_turn_reads_each_ones_records_in_its_first_
     assert read == {
         partition: [offset for p, offset, *_ in stored if p == partition] for partition in (0, 1)
     }
+
+
+@pytest.mark.parametrize("rest_ms", [0, 1500])
+def test_a_caught_up_partition_is_handed_back_to_rest_as_long_as_asked(
+    kafka_bootstrap, unique_topic, rest_ms
+):
+    """An empty poll defers the partition with ``--idle-rest-millis`` as the requested delay (the
+    runner resumes it no sooner), having moved its watermark to the wall clock minus the lag."""
+    topic = unique_topic(partitions=1)
+    kafka = KafkaConnection.of(kafka_bootstrap)
+    fn = ReadUnboundedPartitionFn(
+        kafka,
+        PartitionRestrictionProvider(kafka, _group(), False),
+        IdleReads(lag_seconds=0.5, poll_ms=100, rest_ms=rest_ms),
+    )
+    tracker = ThreadsafeRestrictionTracker(fn.create_tracker(fn.initial_restriction((topic, 0))))
+    watermark = ManualWatermarkEstimator(None)
+    fn.setup()
+    try:
+        before = Timestamp.now()
+        emitted = list(fn.process((topic, 0), RestrictionTrackerView(tracker), watermark))
+    finally:
+        fn.teardown()
+
+    residual, delay = tracker.deferred_status()
+    assert emitted == []
+    assert residual.start == 0
+    assert rest_ms / 1000 - 1.0 < delay.micros / 1e6 <= rest_ms / 1000
+    assert watermark.current_watermark() >= before - 0.5
 
 
 def test_streaming_read_is_an_unbounded_pcollection():

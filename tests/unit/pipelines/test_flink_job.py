@@ -34,7 +34,8 @@ def test_a_cluster_job_gets_the_worker_pool_and_checkpoints_and_the_clusters_res
     assert flag_value(argv, "job_name").startswith("newsflow-run-g-")
     assert flag_value(argv, "max_bundle_time_mills") == "100"
     assert flag_value(argv, "idle_watermark_lag_seconds") == "0.5"
-    assert flag_value(argv, "idle_poll_millis") == "250"
+    assert flag_value(argv, "idle_poll_millis") == "100"
+    assert flag_value(argv, "idle_rest_millis") == "1500"
 
 
 @pytest.mark.parametrize(
@@ -48,6 +49,7 @@ def test_a_cluster_job_gets_the_worker_pool_and_checkpoints_and_the_clusters_res
         ["--max_bundle_time_mills=1000"],
         ["--idle-watermark-lag-seconds=2"],
         ["--idle-poll-millis", "1000"],
+        ["--idle-rest-millis=1000"],
     ],
 )
 def test_what_the_line_sets_wins(given):
@@ -65,6 +67,7 @@ def test_local_flink_uses_loopback_and_a_bounded_job_no_checkpoints():
     assert flag_value(argv, "max_bundle_time_mills") is None
     assert flag_value(argv, "idle_watermark_lag_seconds") is None
     assert flag_value(argv, "idle_poll_millis") is None
+    assert flag_value(argv, "idle_rest_millis") is None
 
 
 def test_no_worker_pool_is_one_clear_error():
