@@ -322,11 +322,11 @@ NEWSFLOW_FLAGS = (
         "idle-rest-millis",
         type=int,
         default=1000,
-        help="streaming: how long a caught-up partition rests after an empty poll before the "
-        "runner resumes it; its watermark moves only when it is polled, so poll plus rest is "
-        "how far an idle partition holds the keyed steps back, and a shorter rest costs more "
-        "polls. Beam 2.62's FlinkRunner keeps only the whole seconds of the rest left when the "
-        "bundle ends (1000 resumes at once there). FlinkRunner default in streaming 1500",
+        help="streaming and --stop-at-end: how long a caught-up partition rests after an empty "
+        "poll before the runner resumes it; its watermark moves only when it is polled, so poll "
+        "plus rest is how far an idle partition holds the keyed steps back, and a shorter rest "
+        "costs more polls. Beam 2.62's FlinkRunner keeps only the whole seconds of the rest left "
+        "when the bundle ends (1000 resumes at once there). FlinkRunner default in streaming 1500",
     ),
     flag(
         "checkpoint-interval-seconds",
