@@ -2,8 +2,9 @@
 
 Reads only what this run added to the output topics (end offsets are noted before it starts), so the
 demo can be run again on the same broker. The job runs as its own consumer group (so it never moves
-a real job's offsets) without the dedup and story changelogs: each run starts with empty memory, and
-a second run shows its articles enriched again instead of as duplicates of the first run's copies.
+a real job's offsets), whose first run starts at the input topic's end, without the dedup and story
+changelogs: each run starts with empty memory and reads only the events it sent, and a second run
+shows its articles enriched again instead of as duplicates of the first run's copies.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from rich.table import Table
 
 from pipelines import cli
 from pipelines.kafka_tools import describe, produce, read_topic
+from transforms.io.kafka_clients import KafkaConnection
+from transforms.io.kafka_commit import commit_start_if_new
 
 EXAMPLES = Path(__file__).with_name("articles.jsonl")
 TOPICS = {
@@ -35,6 +38,15 @@ def end_offsets(servers: str, topic: str) -> dict[int, int]:
         return {tp.partition: end for tp, end in consumer.end_offsets(partitions).items()}
     finally:
         consumer.close()
+
+
+def start_group_at_end(servers: str, group: str, topic: str) -> None:
+    """A group's first run starts where ``topic`` ends now, so the demo reads only what it sends
+    (not what earlier runs or other producers left there); later runs resume from its commits."""
+    connection = KafkaConnection.of(servers)
+    for partition in end_offsets(servers, topic):
+        tp = TopicPartition(topic, partition)
+        commit_start_if_new(connection, group, tp, tuple(TOPICS.values()), at_end=True)
 
 
 def show(console: Console, outputs: dict[str, list[dict]], sent: int) -> None:
@@ -85,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console = Console()
     start = {topic: end_offsets(args.bootstrap_servers, topic) for topic in TOPICS.values()}
+    start_group_at_end(args.bootstrap_servers, args.consumer_group, args.input_topic)
     sent = produce(str(EXAMPLES), args.input_topic, args.bootstrap_servers, {})
     console.print(
         f"produced {sent} events to {args.input_topic}; running the pipeline (DirectRunner)..."

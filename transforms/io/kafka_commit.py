@@ -256,17 +256,23 @@ class CommitOffsets(beam.PTransform):
 
 
 def commit_start_if_new(
-    connection: KafkaConnection, group: str, tp: TopicPartition, outputs: tuple[str, ...]
+    connection: KafkaConnection,
+    group: str,
+    tp: TopicPartition,
+    outputs: tuple[str, ...],
+    at_end: bool = False,
 ) -> bool:
-    """Commit ``tp``'s log start with the output floor sampled now, unless ``group`` has a
-    commit of it; True if it committed."""
+    """Commit ``tp``'s log start (``at_end``: its end, so only what is appended from now on is
+    read) with the output floor sampled now, unless ``group`` has a commit of it; True if it
+    committed."""
     consumer = connection.consumer(group)
     try:
         if consumer.committed(tp, timeout_ms=ATTEMPT_TIMEOUT_MS) is not None:
             return False
-        beginning = consumer.beginning_offsets([tp], ATTEMPT_TIMEOUT_MS)[tp]
+        offsets = consumer.end_offsets if at_end else consumer.beginning_offsets
+        start = offsets([tp], ATTEMPT_TIMEOUT_MS)[tp]
         metadata = commit_metadata(int(time.time() * 1000), output_floor(consumer, outputs))
-        consumer.commit({tp: OffsetAndMetadata(beginning, metadata, -1)}, ATTEMPT_TIMEOUT_MS)
+        consumer.commit({tp: OffsetAndMetadata(start, metadata, -1)}, ATTEMPT_TIMEOUT_MS)
         return True
     finally:
         consumer.close(autocommit=False)
