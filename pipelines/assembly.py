@@ -12,7 +12,7 @@ from functools import partial
 from importlib import metadata
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import StandardOptions
+from apache_beam.options.pipeline_options import FlinkRunnerOptions, StandardOptions
 
 from pipelines.options import (
     NewsflowOptions,
@@ -30,6 +30,7 @@ from transforms.io.kafka_commit import CommitOffsets, CommitStarts, JoinAcks
 from transforms.io.kafka_sink import WriteToKafka
 from transforms.io.kafka_source import IdleReads, ReadFromKafka
 from transforms.io.output_floor import StampOutputFloor
+from transforms.io.reader_placement import FlinkPlacement
 from transforms.io.recovery import REFILE, WRITTEN, SkipWritten
 from transforms.io.restore_guard import ALREADY_ENRICHED, GuardConfig, GuardRestores
 from transforms.steps.clean import CleanArticles
@@ -120,6 +121,15 @@ def on_flink(opts: NewsflowOptions) -> bool:
     return opts.view_as(StandardOptions).runner == "FlinkRunner"
 
 
+def reader_placement(opts: NewsflowOptions) -> FlinkPlacement | None:
+    """On a streaming FlinkRunner job of known parallelism, where to put each partition's reader
+    (a bounded read runs in Flink's batch mode, which does not place readers by key)."""
+    flink = opts.view_as(FlinkRunnerOptions)
+    if not on_flink(opts) or opts.stop_at_end or flink.parallelism <= 0:
+        return None
+    return FlinkPlacement(flink.parallelism, flink.max_parallelism)
+
+
 def output_topics(opts: NewsflowOptions) -> tuple[str, str, str]:
     return (opts.output_topic, opts.duplicates_topic, opts.dead_letter_topic)
 
@@ -148,6 +158,7 @@ class ReadEvents(beam.PTransform):
                 idle=IdleReads(
                     opts.idle_watermark_lag_seconds, opts.idle_poll_millis, opts.idle_rest_millis
                 ),
+                placement=reader_placement(opts),
             )
             | "StampOutputFloor" >> StampOutputFloor(kafka, outputs)
         )  # fmt: skip

@@ -59,17 +59,23 @@ def schema_registry_url() -> Iterator[str]:
 def unique_topic(
     kafka_bootstrap: str, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., str]]:
-    """Factory: ``unique_topic(partitions=1, suffix="")`` creates a fresh topic, returns its name.
+    """Factory: ``unique_topic(partitions=1, suffix="", accept=None)`` creates a fresh topic,
+    returns its name.
 
     Names carry the test name and a random part, so reruns and parallel sessions never share data;
-    the topics are deleted after the test.
+    ``accept``, given, picks the random part until it takes the name. The topics are deleted after
+    the test.
     """
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="newsflow-tests")
     created: list[str] = []
     test_name = re.sub(r"[^A-Za-z0-9._-]+", "-", request.node.name)[:80]
 
-    def create(partitions: int = 1, suffix: str = "") -> str:
+    def create(
+        partitions: int = 1, suffix: str = "", accept: Callable[[str], bool] | None = None
+    ) -> str:
         name = f"test.{test_name}{'.' + suffix if suffix else ''}.{uuid.uuid4().hex[:8]}"
+        while accept is not None and not accept(name):
+            name = f"{name[:-8]}{uuid.uuid4().hex[:8]}"
         admin.create_topics([NewTopic(name, partitions, 1)], timeout_ms=30000)
         created.append(name)
         _wait_for_partitions(kafka_bootstrap, name, partitions)

@@ -1,9 +1,10 @@
 """Read Kafka partitions with a splittable DoFn, on any runner, without Java expansion services.
 
-Each ``(topic, partition)`` is one element whose restriction is an ``OffsetRange`` of Kafka
-offsets: it starts at the consumer group's committed offset (else at the beginning of the
-partition) and ends at the end offset seen when the read starts (``stop_at_end``, a bounded read
-that finishes) or never (a streaming read). The reader only reads: offsets are committed by
+Each ``(topic, partition)`` is one element (on Flink with a salt that places its reader,
+``reader_placement``) whose restriction is an ``OffsetRange`` of Kafka offsets: it starts at the
+consumer group's committed offset (else at the beginning of the partition) and ends at the end
+offset seen when the read starts (``stop_at_end``, a bounded read that finishes) or never (a
+streaming read). The reader only reads: offsets are committed by
 ``kafka_commit`` after the outputs are written, and what a restart needs (the output floor, the
 scan) is ``output_floor`` and ``recovery``'s. It only uses ``assign`` and ``seek``: no group
 membership, no auto-commit. A reader instance keeps a consumer per partition it reads
@@ -43,6 +44,7 @@ from transforms.io.kafka_partitions import (
     list_once_or_periodically,
 )
 from transforms.io.partition_consumers import PartitionConsumers
+from transforms.io.reader_placement import FlinkPlacement, topic_partition
 from transforms.state_coders import ManualWatermarks, OffsetRangeCoder
 from transforms.text.models import RawEvent, SourceRef
 
@@ -152,7 +154,8 @@ class EndOffsets:
             return cached[1]
         if self._consumer is None:
             self._consumer = self._connection.connected_consumer()
-        end = end_offset(self._connection.broker, self._consumer, TopicPartition(*element))
+        tp = TopicPartition(*topic_partition(element))
+        end = end_offset(self._connection.broker, self._consumer, tp)
         self._cache[element] = (now, end)
         return end
 
@@ -171,7 +174,7 @@ class PartitionRestrictionProvider(RestrictionProvider):
         self._end_offsets = EndOffsets(connection)
 
     def initial_restriction(self, element: tuple[str, int]) -> OffsetRange:
-        topic, partition = element
+        topic, partition = topic_partition(element)
         committed, beginning, end = self._connection.broker.call(
             f"offsets of {topic}/{partition}",
             _group_offsets,
@@ -272,8 +275,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         tracker: OffsetRestrictionTracker = _RESTRICTION,
         watermark: ManualWatermarkEstimator = _WATERMARK,
     ) -> Iterator[TimestampedValue]:
-        topic, partition = element
-        tp = TopicPartition(topic, partition)
+        tp = TopicPartition(*topic_partition(element))
         next_offset = tracker.current_restriction().start
         if next_offset >= tracker.current_restriction().stop:
             return
@@ -384,7 +386,8 @@ class ReadFromKafka(beam.PTransform):
     ``before_read``: a transform each ``(topic, partition)`` passes, once, before it is read
     (the job commits the start of a partition its group never committed there,
     ``kafka_commit.CommitStarts``). ``idle``: how caught-up partitions are polled; its lag is the
-    partition listing's too.
+    partition listing's too. ``placement``: the FlinkRunner's parallelism, to spread the
+    partitions' readers evenly over its subtasks (``reader_placement``).
     """
 
     def __init__(
@@ -396,9 +399,11 @@ class ReadFromKafka(beam.PTransform):
         watermark_from_now: bool = False,
         before_read: beam.PTransform | None = None,
         idle: IdleReads = IdleReads(),
+        placement: FlinkPlacement | None = None,
     ) -> None:
         super().__init__()
         self._idle = idle
+        self._placement = placement
         self._connection = connection
         self._watermark_from_now = watermark_from_now
         self._topic = topic
@@ -423,14 +428,14 @@ class ReadFromKafka(beam.PTransform):
         )
         if self._before_read is not None:
             partitions = partitions | "BeforeRead" >> self._before_read
-        return (
-            partitions
-            | "SpreadPartitions" >> SeparateStage()
-            | "ReadPartitions"
-            >> beam.ParDo(read_fn(self._connection, restrictions, self._idle)).with_output_types(
-                RawEvent
-            )
-        )
+        partitions = partitions | "SpreadPartitions" >> SeparateStage()
+        if self._placement is not None:
+            partitions = partitions | "PlaceReaders" >> beam.Map(
+                self._placement.spread
+            ).with_output_types(tuple[str, int])
+        return partitions | "ReadPartitions" >> beam.ParDo(
+            read_fn(self._connection, restrictions, self._idle)
+        ).with_output_types(RawEvent)
 
 
 def _raw_event(record: Any, span_start: int) -> tuple[RawEvent, Timestamp]:

@@ -2,7 +2,8 @@
 one-slot TaskManagers, two of them running the job, Beam's worker pool, RocksDB, checkpoints)
 survives a lost TaskManager and a savepoint
 upgrade, a lost Python worker pool and a savepoint upgrade with every input in exactly one output
-topic, once; and takes a burst sent at once without any flush reading more than one second of it.
+topic, once; and takes a burst sent at once without any flush reading more than one second of it,
+its partitions read on the subtasks ``reader_placement`` picks.
 
 Each fault is injected when the state it needs is observed through the REST API and the topics:
 a completed checkpoint, and outputs whose offsets the group has not committed yet. Dedup and story
@@ -28,6 +29,7 @@ from pipelines import cli
 from pipelines.flink_rest import TERMINAL_STATES, FlinkRest, local_name
 from pipelines.kafka_tools import read_topic
 from schemas.codec import decode_any
+from transforms.io.reader_placement import default_max_parallelism, flink_subtask
 from transforms.steps.buffering import FLUSH_READ
 
 pytestmark = [pytest.mark.integration, pytest.mark.flink]
@@ -291,6 +293,20 @@ def send_burst(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
     producer.close()
 
 
+def clumped(topic: str, parallelism: int, partitions: int = 3) -> bool:
+    """Flink would read every partition of ``topic`` on one subtask, without the readers' salt."""
+    key_groups = default_max_parallelism(parallelism)
+    return len({flink_subtask((topic, p), parallelism, key_groups) for p in range(partitions)}) == 1
+
+
+def partitions_per_reader(rest: FlinkRest, jid: str) -> list[int]:
+    """How many partitions each subtask of the job's reader stage reads: the records into it,
+    one per partition."""
+    [stage] = [v for v in rest.job(jid)["vertices"] if "DecodeEvents" in v["name"]]
+    subtasks = rest.call(f"/jobs/{jid}/vertices/{stage['id']}")["subtasks"]
+    return [s["metrics"]["read-records"] for s in sorted(subtasks, key=lambda s: s["subtask"])]
+
+
 def most_per_slot(timestamps_ms) -> int:
     """The most inputs whose Kafka CreateTime falls in one flush slot of a buffering step (one
     second, shifted by each gate's phase of 1 to 3 ms): what one flush may read."""
@@ -300,7 +316,7 @@ def most_per_slot(timestamps_ms) -> int:
 
 
 def test_a_burst_is_decided_once_with_no_restore_and_no_flush_reading_the_backlog(
-    kafka_bootstrap, stream_topics, job_factory, kit, cluster, avro_ids, tmp_path
+    kafka_bootstrap, stream_topics, unique_topic, job_factory, kit, cluster, avro_ids, tmp_path
 ):
     """3,000 articles sent at once to a running job, their CreateTimes spread over 20 s (NER
     bypassed: the buffering steps are the point). On main a flush read its key's whole pending
@@ -308,8 +324,12 @@ def test_a_burst_is_decided_once_with_no_restore_and_no_flush_reading_the_backlo
     heap at every restore. Here: every
     input in exactly one output topic once, no restore, no failure of the job, and no flush of
     the templates, dedup or stories step read more than the inputs of one second of CreateTime
-    (the steps' ``flush_read_elements``, read from the cluster's REST API)."""
-    topics = stream_topics
+    (the steps' ``flush_read_elements``, read from the cluster's REST API). The raw topic's name
+    would put its three partitions' readers on one subtask (as ``articles.raw``'s are); they are
+    read 2-1, partition p on subtask p % 2."""
+    parallelism = cluster.default_parallelism()
+    raw = unique_topic(3, "raw", accept=lambda name: clumped(name, parallelism))
+    topics = {**stream_topics, "raw": raw}
     group, name, files, payloads, _copy = scenario(kit, topics, tmp_path, "burst", BURST, 37)
     argv = flink_argv(kit, kafka_bootstrap, topics, group, files, name, "--spacy-model", "blank:en")
     job = job_factory(argv, PYTHON)
@@ -328,4 +348,10 @@ def test_a_burst_is_decided_once_with_no_restore_and_no_flush_reading_the_backlo
     timestamps = kit.input_timestamps(kafka_bootstrap, topics["raw"]).values()
     bound = most_per_slot(timestamps)
     assert max(reads.values()) <= bound, f"most read by one flush {reads}, one slot {bound}"
+    spread = [len(range(n, 3, parallelism)) for n in range(parallelism)]
+    per_reader = wait_until(
+        "the reader stage's records in the REST API",
+        lambda: r if sum(r := partitions_per_reader(cluster, jid)) == 3 else None,
+    )
+    assert per_reader == spread
     assert job.stop() == 0
