@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -257,7 +258,12 @@ def job_factory(tmp_path) -> Iterator:
     yield start
     for job in jobs:
         if job.proc.poll() is None:
-            os.killpg(job.proc.pid, signal.SIGKILL)
+            # SIGTERM first, so a Flink launcher cancels its job: after a failed test it would
+            # otherwise hold the cluster's slots and the next tests' jobs would wait for them.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                job.stop(timeout=60)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(job.proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture
