@@ -1,11 +1,11 @@
 """End-to-end latency of the streaming job under a steady load of distinct real articles.
 
-For each ``--rates`` value: fresh topics on the broker at ``--bootstrap-servers`` (raw with 3
-partitions), ``newsflow run`` (streaming, Prism) in its own process group, ``--warmup-seconds``
-for it to start, then a producer sends distinct news articles (``news_events``, at least 30
-words, no two alike by newsflow's fingerprints) at that rate for ``--minutes``. A consumer follows
-the three output topics meanwhile. Once every input has an output, or ``--drain-seconds`` after
-the last send, the job gets SIGTERM.
+For each ``--rates`` value: fresh topics on the broker at ``--bootstrap-servers`` (raw with
+``--raw-partitions``, 3), ``newsflow run`` (streaming, Prism) in its own process group,
+``--warmup-seconds`` for it to start, then a producer sends distinct news articles
+(``news_events``, at least 30 words, no two alike by newsflow's fingerprints) at that rate for
+``--minutes``. A consumer follows the three output topics meanwhile. Once every input has an
+output, or ``--drain-seconds`` after the last send, the job gets SIGTERM.
 
 Reported per rate: inputs accounted exactly once (enriched + duplicates + dead letters, by input
 partition/offset), latency = output record's Kafka timestamp - input's Kafka timestamp (p50, p99,
@@ -87,12 +87,13 @@ class Result:
     cluster_cpu_per_input: float | None = None
 
 
-def create_topics(bootstrap: str, run: str) -> dict[str, str]:
+def create_topics(bootstrap: str, run: str, raw_partitions: int = 3) -> dict[str, str]:
     topics = {name: f"bench.{run}.{name}" for name in ("raw", *OUTPUTS)}
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="newsflow-bench")
+    partitions = {"raw": raw_partitions}
     try:
         admin.create_topics(
-            [NewTopic(t, 3 if n == "raw" else 1, 1) for n, t in topics.items()], timeout_ms=30000
+            [NewTopic(t, partitions.get(n, 1), 1) for n, t in topics.items()], timeout_ms=30000
         )
     finally:
         admin.close()
@@ -160,7 +161,7 @@ def measure(
     """One rate on one runner: (label, python, extra ``newsflow run`` flags)."""
     label, python, runner_args = runner
     run, port = uuid.uuid4().hex[:8], free_port()
-    topics = create_topics(args.bootstrap_servers, run)
+    topics = create_topics(args.bootstrap_servers, run, args.raw_partitions)
     outputs = Outputs(args.bootstrap_servers, topics)
     outputs.start()
     job = start_job(args, topics, f"bench-{run}", port, log, python, runner_args)
@@ -341,6 +342,8 @@ def main() -> int:
         help="also measure the cluster with these extra newsflow run flags (space-separated),\n"
         "labelled LABEL, right after the cluster's default run (repeatable)",
     )  # fmt: skip
+    parser.add_argument("--raw-partitions", type=int, default=3,
+                        help="of the input topic (3)")  # fmt: skip
     parser.add_argument("--no-local", action="store_true",
                         help="measure the cluster only (comparing variants)")  # fmt: skip
     parser.add_argument("--raw-articles", type=int, default=1000,
