@@ -21,6 +21,7 @@ import fastavro
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
+from kafka.errors import RetriableError
 
 KAFKA_SH = Path(__file__).resolve().parents[2] / "deploy" / "local" / "kafka.sh"
 REGISTRY_SH = KAFKA_SH.with_name("registry.sh")
@@ -82,9 +83,27 @@ def unique_topic(
         return name
 
     yield create
-    if created:
-        admin.delete_topics(created, timeout_ms=30000)
     admin.close()
+    if created:
+        _delete_topics(kafka_bootstrap, created)
+
+
+def _delete_topics(bootstrap: str, topics: list[str]) -> None:
+    """With a client of its own, retried while the broker is not reachable: the factory's client
+    lived through the test, and after a test's broker outage it still held the connection the
+    outage broke (``NodeNotReadyError`` at teardown, once in a CI run)."""
+    deadline = time.monotonic() + TOPIC_READY_TIMEOUT_SECONDS
+    while True:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="newsflow-tests")
+        try:
+            admin.delete_topics(topics, timeout_ms=30000)
+            return
+        except RetriableError:
+            if time.monotonic() > deadline:
+                raise
+        finally:
+            admin.close()
+        time.sleep(0.5)
 
 
 def _wait_for_partitions(bootstrap: str, topic: str, partitions: int) -> None:
