@@ -11,17 +11,20 @@ API, all as computed here). A subtask reading more partitions passes a later wat
 oldest of its partitions' holds) and every keyed step downstream waits for the slowest subtask
 (deploy/README.md, "Where each partition is read").
 
-So on Flink each partition's element carries a salt, the smallest that puts partition ``p`` on
-subtask ``p % parallelism``. The salt sits above bit 32 of the partition field rather than in a
-field of its own: elements in a savepoint taken before (salt 0) decode to the same partition, and
-the element keeps Beam's standard ``KV<string, varint>`` coding, which is what the placement is
-computed on. If a later Beam or Flink places keys otherwise, the salt only stops spreading; no
-record is read twice or missed, since every reader still reads exactly its own partition.
+So in a streaming Flink job each partition's element carries a salt, the smallest that puts
+partition ``p`` on subtask ``p % parallelism``. The salt sits above bit 32 of the partition field
+rather than in a field of its own: elements in a savepoint taken before (salt 0) decode to the
+same partition, and the element keeps Beam's standard ``KV<string, varint>`` coding, which is
+what the placement is computed on. If a later Beam or Flink places keys otherwise, the salt only
+stops spreading; no record is read twice or missed, since every reader still reads exactly its
+own partition.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from apache_beam.coders import StrUtf8Coder, TupleCoder, VarIntCoder
 
 SALT_SHIFT = 32
 PARTITION_MASK = (1 << SALT_SHIFT) - 1
@@ -29,6 +32,7 @@ PARTITION_MASK = (1 << SALT_SHIFT) - 1
 # two), at most 32768 (KeyGroupRangeAssignment.computeDefaultMaxParallelism).
 DEFAULT_MIN_KEY_GROUPS, MAX_KEY_GROUPS = 128, 1 << 15
 MAX_SALT = 1 << 16
+_ELEMENT_CODER = TupleCoder((StrUtf8Coder(), VarIntCoder())).get_impl()
 
 
 def reader_element(topic: str, partition: int, salt: int = 0) -> tuple[str, int]:
@@ -75,20 +79,9 @@ class FlinkPlacement:
 
 
 def _encoded(element: tuple[str, int]) -> bytes:
-    """Beam's nested ``KV<StringUtf8Coder, VarIntCoder>`` bytes of ``element``."""
-    topic, packed = element
-    text = topic.encode()
-    return _varint(len(text)) + text + _varint(packed)
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, value = value & 0x7F, value >> 7
-        if not value:
-            out.append(low)
-            return bytes(out)
-        out.append(low | 0x80)
+    """The bytes the runner keys on: ``element`` in the nested context of the coder Beam infers
+    for ``tuple[str, int]`` (``KV<StringUtf8Coder, VarIntCoder>`` on the runner's side)."""
+    return _ELEMENT_CODER.encode_nested(element)
 
 
 def _int32(value: int) -> int:
