@@ -14,11 +14,13 @@ requests per input read (scraped from the job's ``--metrics-port`` before it sto
 seconds the job's processes (launcher and SDK worker, Prism, NER pool; on a Flink cluster the
 launcher's, and in a column of its own the cluster's: JobManager, TaskManagers, worker pool with
 its SDK workers, from ``deploy/flink/flink.sh status``, one job at a time) spent per input sent,
-from the first send to the stop (start-up left out). Prints a markdown table and the highest rate
-whose p99 is within ``--target-p99-seconds``, next to raw spaCy's articles per second in the same
-run: after the streaming runs, ``nlp.pipe(n_process=2)`` (``throughput.run_raw``, model load and
-process start included, as in throughput.py) over the first ``--raw-articles`` bodies of the same
-articles, and the load average around it (the figures only compare on a machine that stayed quiet).
+from the first send to the stop (start-up left out), in all and, under the table, by kind of
+process (launcher, Prism, NER pool: what a CPU cut has to come from). Prints a markdown table and
+the highest rate whose p99 is within ``--target-p99-seconds``, next to raw spaCy's articles per
+second in the same run: after the streaming runs, ``nlp.pipe(n_process=2)``
+(``throughput.run_raw``, model load and process start included, as in throughput.py) over the
+first ``--raw-articles`` bodies of the same articles, and the load average around it (the figures
+only compare on a machine that stayed quiet).
 Extra arguments after ``--`` go to ``newsflow run`` (e.g. ``-- --ner-processes 1``). Run it on your
 own broker: ``deploy/local/kafka.sh up`` (``KAFKA_PORT`` picks the port).
 
@@ -84,6 +86,7 @@ class Result:
     state_requests: float | None = None
     watermark_lags: dict[str, list[float]] = field(default_factory=dict)
     cpu_per_input: float | None = None
+    cpu_per_input_by_process: dict[str, float] = field(default_factory=dict)
     cluster_cpu_per_input: float | None = None
 
 
@@ -169,13 +172,20 @@ def measure(
     if "FlinkRunner" in runner_args:
         watermarks.start()
     on_cluster = "FlinkRunner" in runner_args
-    cpu_at_start: list[tuple[float, float]] = []
+    cpu_at_start: list[tuple[dict[str, float], float]] = []
+
+    def mark_start() -> None:
+        cpu_at_start.append((job_cpu_by_process(job.pid), cluster_cpu(on_cluster)))
+
     try:
-        feed(args, topics, payloads, rate, outputs,
-             lambda: cpu_at_start.append((job_cpu(job.pid), cluster_cpu(on_cluster))))  # fmt: skip
+        feed(args, topics, payloads, rate, outputs, mark_start)
         time.sleep(5)  # a late second output of an input would show now
         requests = state_requests_per_input(port)
-        cpu = (job_cpu(job.pid) - cpu_at_start[0][0]) / len(payloads)
+        by_process = job_cpu_by_process(job.pid)
+        by_process = {
+            kind: (seconds - cpu_at_start[0][0].get(kind, 0.0)) / len(payloads)
+            for kind, seconds in by_process.items()
+        }
         cluster = (cluster_cpu(on_cluster) - cpu_at_start[0][1]) / len(payloads)
     finally:
         if watermarks.is_alive():
@@ -187,7 +197,8 @@ def measure(
     delete_topics(args.bootstrap_servers, topics)
     result = summarize(rate, sent, outputs.found)
     return replace(
-        result, runner=label, state_requests=requests, cpu_per_input=cpu,
+        result, runner=label, state_requests=requests, cpu_per_input=sum(by_process.values()),
+        cpu_per_input_by_process=by_process,
         cluster_cpu_per_input=cluster if on_cluster else None,
         watermark_lags=watermarks.lags,
     )  # fmt: skip
@@ -196,15 +207,32 @@ def measure(
 def job_cpu(job_pid: int) -> float:
     """CPU seconds (user + system) of the job's process tree so far, its ended children's
     included."""
+    return sum(job_cpu_by_process(job_pid).values())
+
+
+def job_cpu_by_process(job_pid: int) -> dict[str, float]:
+    """``job_cpu`` by kind of process (``process_kind``): which one a cut must come from."""
     root = psutil.Process(job_pid)
-    total = 0.0
+    totals: dict[str, float] = {}
     for proc in [root, *root.children(recursive=True)]:
         try:
-            times = proc.cpu_times()
+            times, kind = proc.cpu_times(), process_kind(proc.cmdline())
         except psutil.Error:
             continue
-        total += times.user + times.system + times.children_user + times.children_system
-    return total
+        cpu = times.user + times.system + times.children_user + times.children_system
+        totals[kind] = totals.get(kind, 0.0) + cpu
+    return totals
+
+
+def process_kind(cmdline: list[str]) -> str:
+    """``prism`` (Beam's local runner), ``NER pool`` (the fork server and its workers, as
+    multiprocessing starts them) or ``launcher`` (the job's own process, its SDK worker under
+    LOOPBACK, and anything else it started)."""
+    if cmdline and Path(cmdline[0]).name == "prism":
+        return "prism"
+    if any(arg.startswith("from multiprocessing") for arg in cmdline[1:4]):
+        return "NER pool"
+    return "launcher"
 
 
 def cluster_cpu(on_cluster: bool) -> float:
@@ -392,6 +420,10 @@ def main() -> int:
               f"| {seconds(r.last[0])} / {seconds(r.last[1])} "
               f"| {per_input(r.state_requests)} | {per_input(r.cpu_per_input, 3)} "
               f"| {per_input(r.cluster_cpu_per_input, 3)} |")  # fmt: skip
+    print("\njob CPU s per input by process (benchmark's process_kind):")
+    for r in results:
+        kinds = ", ".join(f"{k} {v:.4f}" for k, v in sorted(r.cpu_per_input_by_process.items()))
+        print(f"- {r.runner} at {r.rate:g}/s: {kinds}")
     for r in results:
         if r.watermark_lags:
             print(f"\n{r.runner} at {r.rate:g}/s: output watermark lag behind the wall clock "
