@@ -21,9 +21,17 @@ word outside the model's ~760 permanent lexemes, and the tokenizer caches nothin
 lexemes: a word is built once per zone instead of once per batch, and the vocabulary is still
 bounded (by one zone's words). ``annotate`` alone is one zone per call.
 
-This module imports nothing but spaCy (lazily) and the models: the NER pool's processes import
-it, and each import they avoid (trafilatura, lxml, the language identifier) is start-up CPU saved
-per process.
+The model's layers multiply matrices with numpy's BLAS (OpenBLAS, one thread) instead of thinc's
+default, blis: blis picks its kernel by CPU model at run time and its wheel (1.3.4) does not know
+AMD's family 25 (Zen 3 and 4), where it falls back to its generic reference kernel, a third of
+NER's time; OpenBLAS picks an AVX2/AVX-512 kernel there. Same entities on the 1,000 benchmark
+articles (62,595, byte for byte), 22-29% less NER CPU (docs/performance.md, 2026-12-06 21:05). One
+BLAS thread per process, since newsflow already runs one NER process per core: OpenBLAS's own
+threads made the same work cost 34-53% more CPU.
+
+This module imports nothing but spaCy, thinc and threadpoolctl (lazily) and the models: the NER
+pool's processes import it, and each import they avoid (trafilatura, lxml, the language
+identifier) is start-up CPU saved per process.
 """
 
 from __future__ import annotations
@@ -82,11 +90,22 @@ def load_ner_model(name: str = DEFAULT_MODEL) -> Any:
     if (model := _preloaded.pop(name, None)) is not None:
         return model
     import spacy
+    from thinc.api import use_ops
 
     if name.startswith(BLANK_PREFIX):
         return spacy.blank(name.removeprefix(BLANK_PREFIX))
+    one_blas_thread()
     components = spacy.info(name).get("components", [])
-    return spacy.load(name, exclude=[c for c in components if c not in NER_COMPONENTS])
+    with use_ops("numpy", use_blis=False):  # numpy's BLAS: see the module docstring
+        return spacy.load(name, exclude=[c for c in components if c not in NER_COMPONENTS])
+
+
+def one_blas_thread() -> None:
+    """Limit this process's BLAS (numpy's OpenBLAS) to one thread: NER runs one process per core,
+    and BLAS threads of its own only compete with the other processes for the same cores."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def chunk_spans(text: str, limit: int, margin: int = CHUNK_MARGIN_CHARS) -> list[Chunk]:

@@ -180,3 +180,38 @@ def test_a_zone_over_many_calls_keeps_its_new_words_until_it_made_enough_lexemes
     assert max(held) < 30 + 15, "never more than a zone's bound and one call's words"
     zones.close()
     assert (len(model.vocab.strings), sum(1 for _ in model.vocab)) == (strings, lexemes)
+
+
+def test_ner_multiplies_with_numpy_blas_on_one_thread(model: spacy.language.Language) -> None:
+    """thinc's blis runs its generic reference kernel on CPUs its wheel does not know (AMD family
+    25 here, a third of NER's time); the model's encoder computes with numpy's BLAS instead, and
+    that BLAS keeps to one thread, since NER already runs a process per core."""
+    from threadpoolctl import threadpool_info
+
+    encoder = model.get_pipe("ner").model.get_ref("tok2vec")
+    assert all(not layer.ops.use_blis for layer in encoder.walk())
+    blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+    assert blas
+    assert {lib["num_threads"] for lib in blas} == {1}
+
+
+def test_entities_are_those_of_the_model_on_blis(model: spacy.language.Language) -> None:
+    """The same entities as spaCy's default loading (thinc on blis) gives, on every example body:
+    the two libraries sum in different orders, so this is checked, not assumed."""
+    bodies = [body for line in EXAMPLES.open() if (body := _body(line))]
+    components = spacy.info(DEFAULT_MODEL)["components"]
+    on_blis = spacy.load(DEFAULT_MODEL, exclude=[c for c in components if c != "ner"])
+    assert len(bodies) >= 20
+    found = annotate(model, bodies)
+    assert sum(map(len, found)) >= 300
+    assert found == annotate(on_blis, bodies)
+
+
+def _body(line: str) -> str | None:
+    """The body of an example event, None for the examples' deliberately malformed lines."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    body = event.get("body") if isinstance(event, dict) else None
+    return body if isinstance(body, str) and body.strip() else None
