@@ -9,7 +9,8 @@ output, or ``--drain-seconds`` after the last send, the job gets SIGTERM.
 
 Reported per rate: inputs accounted exactly once (enriched + duplicates + dead letters, by input
 partition/offset), latency = output record's Kafka timestamp - input's Kafka timestamp (p50, p99,
-max), and the same for inputs of the first and of the last minute (growth), the dedup step's state
+max), and the same for inputs of the first and of the last minute (growth) with the slowest input
+of each ten seconds of the first minute (a start-up backlog), the dedup step's state
 requests per input read (scraped from the job's ``--metrics-port`` before it stops) and the CPU
 seconds the job's processes (launcher and SDK worker, Prism, NER pool; on a Flink cluster the
 launcher's, and in a column of its own the cluster's: JobManager, TaskManagers, worker pool with
@@ -87,6 +88,7 @@ class Result:
     watermark_lags: dict[str, list[float]] = field(default_factory=dict)
     cpu_per_input: float | None = None
     cpu_per_input_by_process: dict[str, float] = field(default_factory=dict)
+    start_windows: tuple[float, ...] = ()
     cluster_cpu_per_input: float | None = None
 
 
@@ -327,11 +329,16 @@ def summarize(rate: float, sent: dict, found: dict) -> Result:
     first = [v for k, v in latency.items() if sent[k] < start + 60_000]
     last = [v for k, v in latency.items() if sent[k] > end - 60_000]
     values = list(latency.values())
+    windows: list[list[float]] = [[] for _ in range(6)]  # the first minute in tens of seconds
+    for key, value in latency.items():
+        if (window := (sent[key] - start) // 10_000) < len(windows):
+            windows[window].append(value)
     return Result(
         "", rate, len(sent), counts[1], sum(n for c, n in counts.items() if c > 1),
         percentile(values, 0.5), percentile(values, 0.99), max(values, default=float("nan")),
         (percentile(first, 0.5), percentile(first, 0.99)),
         (percentile(last, 0.5), percentile(last, 0.99)),
+        start_windows=tuple(max(w, default=float("nan")) for w in windows),
     )  # fmt: skip
 
 
@@ -424,6 +431,9 @@ def main() -> int:
     for r in results:
         kinds = ", ".join(f"{k} {v:.4f}" for k, v in sorted(r.cpu_per_input_by_process.items()))
         print(f"- {r.runner} at {r.rate:g}/s: {kinds}")
+    print("\nslowest input per 10 s of the first minute, by send time (a start-up backlog shows):")
+    for r in results:
+        print(f"- {r.runner} at {r.rate:g}/s: {', '.join(map(seconds, r.start_windows))} s")
     for r in results:
         if r.watermark_lags:
             print(f"\n{r.runner} at {r.rate:g}/s: output watermark lag behind the wall clock "
