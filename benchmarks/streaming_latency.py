@@ -183,10 +183,9 @@ def measure(
         feed(args, topics, payloads, rate, outputs, mark_start)
         time.sleep(5)  # a late second output of an input would show now
         requests = state_requests_per_input(port)
-        by_process = job_cpu_by_process(job.pid)
         by_process = {
             kind: (seconds - cpu_at_start[0][0].get(kind, 0.0)) / len(payloads)
-            for kind, seconds in by_process.items()
+            for kind, seconds in job_cpu_by_process(job.pid).items()
         }
         cluster = (cluster_cpu(on_cluster) - cpu_at_start[0][1]) / len(payloads)
     finally:

@@ -90,10 +90,11 @@ def load_ner_model(name: str = DEFAULT_MODEL) -> Any:
     if (model := _preloaded.pop(name, None)) is not None:
         return model
     import spacy
-    from thinc.api import use_ops
 
     if name.startswith(BLANK_PREFIX):
         return spacy.blank(name.removeprefix(BLANK_PREFIX))
+    from thinc.api import use_ops
+
     one_blas_thread()
     components = spacy.info(name).get("components", [])
     with use_ops("numpy", use_blis=False):  # numpy's BLAS: see the module docstring

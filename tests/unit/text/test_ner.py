@@ -195,23 +195,15 @@ def test_ner_multiplies_with_numpy_blas_on_one_thread(model: spacy.language.Lang
     assert {lib["num_threads"] for lib in blas} == {1}
 
 
-def test_entities_are_those_of_the_model_on_blis(model: spacy.language.Language) -> None:
+def test_entities_are_those_of_the_model_on_blis(
+    model: spacy.language.Language, example_bodies: list[str]
+) -> None:
     """The same entities as spaCy's default loading (thinc on blis) gives, on every example body:
     the two libraries sum in different orders, so this is checked, not assumed."""
-    bodies = [body for line in EXAMPLES.open() if (body := _body(line))]
+    bodies = example_bodies
     components = spacy.info(DEFAULT_MODEL)["components"]
     on_blis = spacy.load(DEFAULT_MODEL, exclude=[c for c in components if c != "ner"])
     assert len(bodies) >= 20
     found = annotate(model, bodies)
     assert sum(map(len, found)) >= 300
     assert found == annotate(on_blis, bodies)
-
-
-def _body(line: str) -> str | None:
-    """The body of an example event, None for the examples' deliberately malformed lines."""
-    try:
-        event = json.loads(line)
-    except ValueError:
-        return None
-    body = event.get("body") if isinstance(event, dict) else None
-    return body if isinstance(body, str) and body.strip() else None
