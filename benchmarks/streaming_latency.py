@@ -10,13 +10,16 @@ output, or ``--drain-seconds`` after the last send, the job gets SIGTERM.
 Reported per rate: inputs accounted exactly once (enriched + duplicates + dead letters, by input
 partition/offset), latency = output record's Kafka timestamp - input's Kafka timestamp (p50, p99,
 max), and the same for inputs of the first and of the last minute (growth) with the slowest input
-of each ten seconds of the first minute (a start-up backlog), the dedup step's state
+of each ten seconds of the first minute and those inputs' mean size against the run's (a start-up
+backlog, or a stretch of long articles: NER's cost grows with the text), the dedup step's state
 requests per input read (scraped from the job's ``--metrics-port`` before it stops) and the CPU
 seconds the job's processes (launcher and SDK worker, Prism, NER pool; on a Flink cluster the
 launcher's, and in a column of its own the cluster's: JobManager, TaskManagers, worker pool with
 its SDK workers, from ``deploy/flink/flink.sh status``, one job at a time) spent per input sent,
 from the first send to the stop (start-up left out), in all and, under the table, by kind of
-process (launcher, Prism, NER pool: what a CPU cut has to come from). Prints a markdown table and
+process (launcher, Prism, NER pool: what a CPU cut has to come from), and how many of the
+machine's cores were busy while the load was sent, the job's and in all (the broker, this script:
+how much room the run had). Prints a markdown table and
 the highest rate whose p99 is within ``--target-p99-seconds``, next to raw spaCy's articles per
 second in the same run: after the streaming runs, ``nlp.pipe(n_process=2)``
 (``throughput.run_raw``, model load and process start included, as in throughput.py) over the
@@ -89,6 +92,8 @@ class Result:
     cpu_per_input: float | None = None
     cpu_per_input_by_process: dict[str, float] = field(default_factory=dict)
     start_windows: tuple[float, ...] = ()
+    window_sizes: tuple[float, ...] = ()
+    busy_cores: tuple[float, float] | None = None
     cluster_cpu_per_input: float | None = None
 
 
@@ -175,12 +180,14 @@ def measure(
         watermarks.start()
     on_cluster = "FlinkRunner" in runner_args
     cpu_at_start: list[tuple[dict[str, float], float]] = []
+    sending = BusyCores(job.pid)
 
     def mark_start() -> None:
         cpu_at_start.append((job_cpu_by_process(job.pid), cluster_cpu(on_cluster)))
+        sending.start()
 
     try:
-        feed(args, topics, payloads, rate, outputs, mark_start)
+        feed(args, topics, payloads, rate, outputs, mark_start, sending.stop)
         time.sleep(5)  # a late second output of an input would show now
         requests = state_requests_per_input(port)
         by_process = {
@@ -193,16 +200,41 @@ def measure(
             watermarks.stop()
         stop_job(job)
         outputs.stop()
-    sent = {(m.partition, m.offset): m.timestamp
-            for m in read_topic(topics["raw"], args.bootstrap_servers, {})}  # fmt: skip
+    inputs = list(read_topic(topics["raw"], args.bootstrap_servers, {}))
+    sent = {(m.partition, m.offset): m.timestamp for m in inputs}
+    sizes = {(m.partition, m.offset): len(m.value) for m in inputs}
     delete_topics(args.bootstrap_servers, topics)
-    result = summarize(rate, sent, outputs.found)
+    result = summarize(rate, sent, outputs.found, sizes)
     return replace(
         result, runner=label, state_requests=requests, cpu_per_input=sum(by_process.values()),
+        busy_cores=sending.cores,
         cpu_per_input_by_process=by_process,
         cluster_cpu_per_input=cluster if on_cluster else None,
         watermark_lags=watermarks.lags,
     )  # fmt: skip
+
+
+class BusyCores:
+    """Cores busy between ``start`` and ``stop``: the job's process tree and the whole machine
+    (``cores``: (job, machine), None until stopped). A run near the machine's total has no room
+    for a stretch of long articles, another process, or a profiler."""
+
+    def __init__(self, job_pid: int) -> None:
+        self._job_pid = job_pid
+        self._marks: list[tuple[float, float, float]] = []
+        self.cores: tuple[float, float] | None = None
+
+    def start(self) -> None:
+        self._marks = [self._mark()]
+
+    def stop(self) -> None:
+        (job0, busy0, t0), (job1, busy1, t1) = self._marks[0], self._mark()
+        self.cores = ((job1 - job0) / (t1 - t0), (busy1 - busy0) / (t1 - t0))
+
+    def _mark(self) -> tuple[float, float, float]:
+        times = psutil.cpu_times()
+        idle = times.idle + getattr(times, "iowait", 0.0)
+        return job_cpu(self._job_pid), sum(times) - idle, time.monotonic()
 
 
 def job_cpu(job_pid: int) -> float:
@@ -273,16 +305,25 @@ def start_job(
 
 
 def feed(
-    args, topics: dict[str, str], payloads: list[bytes], rate: float, outputs, sending=None
+    args,
+    topics: dict[str, str],
+    payloads: list[bytes],
+    rate: float,
+    outputs,
+    sending=None,
+    sent=None,
 ) -> None:
-    """After ``--warmup-seconds``, call ``sending`` (if given) and send ``payloads`` at ``rate``;
-    then wait until each has an output or ``--drain-seconds`` passed."""
+    """After ``--warmup-seconds``, call ``sending`` (if given) and send ``payloads`` at ``rate``,
+    then call ``sent`` (if given); then wait until each has an output or ``--drain-seconds``
+    passed."""
     time.sleep(args.warmup_seconds)
     if sending is not None:
         sending()
     producer = KafkaProducer(bootstrap_servers=args.bootstrap_servers, acks="all", linger_ms=5)
     send_steadily(producer, topics["raw"], payloads, rate)
     producer.close()
+    if sent is not None:
+        sent()
     deadline = time.monotonic() + args.drain_seconds
     while len(outputs.found) < len(payloads) and time.monotonic() < deadline:
         time.sleep(2)
@@ -320,8 +361,10 @@ def state_requests_per_input(port: int) -> float | None:
     return requests / inputs if inputs else None
 
 
-def summarize(rate: float, sent: dict, found: dict) -> Result:
-    """Latency in seconds of each input's first output; first/last minute by input time."""
+def summarize(rate: float, sent: dict, found: dict, sizes: dict | None = None) -> Result:
+    """Latency in seconds of each input's first output; first/last minute by input time. With
+    ``sizes`` (input -> bytes), the mean size of each ten seconds' inputs of the first minute
+    over the run's mean."""
     counts = Counter(len(found.get(key, [])) for key in sent)
     latency = {key: (min(found[key]) - ts) / 1000 for key, ts in sent.items() if key in found}
     start, end = min(sent.values()), max(sent.values())
@@ -332,12 +375,19 @@ def summarize(rate: float, sent: dict, found: dict) -> Result:
     for key, value in latency.items():
         if (window := (sent[key] - start) // 10_000) < len(windows):
             windows[window].append(value)
+    window_sizes: list[list[int]] = [[] for _ in windows]
+    for key, size in (sizes or {}).items():
+        if (window := (sent[key] - start) // 10_000) < len(windows):
+            window_sizes[window].append(size)
+    mean_size = sum(sizes.values()) / len(sizes) if sizes else 0.0
     return Result(
         "", rate, len(sent), counts[1], sum(n for c, n in counts.items() if c > 1),
         percentile(values, 0.5), percentile(values, 0.99), max(values, default=float("nan")),
         (percentile(first, 0.5), percentile(first, 0.99)),
         (percentile(last, 0.5), percentile(last, 0.99)),
         start_windows=tuple(max(w, default=float("nan")) for w in windows),
+        window_sizes=tuple(sum(w) / len(w) / mean_size if w else float("nan")
+                           for w in window_sizes) if mean_size else (),
     )  # fmt: skip
 
 
@@ -426,13 +476,19 @@ def main() -> int:
               f"| {seconds(r.last[0])} / {seconds(r.last[1])} "
               f"| {per_input(r.state_requests)} | {per_input(r.cpu_per_input, 3)} "
               f"| {per_input(r.cluster_cpu_per_input, 3)} |")  # fmt: skip
-    print("\njob CPU s per input by process (benchmark's process_kind):")
+    print("\njob CPU s per input by process (benchmark's process_kind); cores busy while sending:")
     for r in results:
         kinds = ", ".join(f"{k} {v:.4f}" for k, v in sorted(r.cpu_per_input_by_process.items()))
-        print(f"- {r.runner} at {r.rate:g}/s: {kinds}")
-    print("\nslowest input per 10 s of the first minute, by send time (a start-up backlog shows):")
+        busy = (f"; busy {r.busy_cores[0]:.2f} cores (job), {r.busy_cores[1]:.2f} of "
+                f"{os.cpu_count()} (machine)" if r.busy_cores else "")  # fmt: skip
+        print(f"- {r.runner} at {r.rate:g}/s: {kinds}{busy}")
+    print("\nslowest input per 10 s of the first minute, by send time, (its inputs' mean size over "
+          "the run's): a start-up backlog or a stretch of long articles shows")  # fmt: skip
     for r in results:
-        print(f"- {r.runner} at {r.rate:g}/s: {', '.join(map(seconds, r.start_windows))} s")
+        sizes = r.window_sizes or (float("nan"),) * len(r.start_windows)
+        windows = ", ".join(f"{seconds(w)} ({size:.2f}x)"
+                            for w, size in zip(r.start_windows, sizes, strict=True))  # fmt: skip
+        print(f"- {r.runner} at {r.rate:g}/s: {windows} s")
     for r in results:
         if r.watermark_lags:
             print(f"\n{r.runner} at {r.rate:g}/s: output watermark lag behind the wall clock "
