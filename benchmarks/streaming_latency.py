@@ -25,6 +25,9 @@ second in the same run: after the streaming runs, ``nlp.pipe(n_process=2)``
 (``throughput.run_raw``, model load and process start included, as in throughput.py) over the
 first ``--raw-articles`` bodies of the same articles, and the load average around it (the figures
 only compare on a machine that stayed quiet).
+With ``--bundle-trace DIR`` the local runner's launcher is traced (``bundle_trace/``): its CPU
+per input while the load was sent, by fused stage (bundles a second, CPU of the thread that ran
+them) and outside bundles (its other threads), and its state requests per input by kind.
 Extra arguments after ``--`` go to ``newsflow run`` (e.g. ``-- --ner-processes 1``). Run it on your
 own broker: ``deploy/local/kafka.sh up`` (``KAFKA_PORT`` picks the port).
 
@@ -73,6 +76,7 @@ MIN_WORDS = 30
 
 
 FLINK_PYTHON = ROOT / ".venv-flink" / "bin" / "python"
+TRACE_HOOK = Path(__file__).resolve().parent / "bundle_trace"
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ class Result:
     start_windows: tuple[float, ...] = ()
     window_sizes: tuple[float, ...] = ()
     busy_cores: tuple[float, float] | None = None
+    bundle_trace: tuple[str, ...] = ()
     cluster_cpu_per_input: float | None = None
 
 
@@ -174,11 +179,14 @@ def measure(
     topics = create_topics(args.bootstrap_servers, run, args.raw_partitions)
     outputs = Outputs(args.bootstrap_servers, topics)
     outputs.start()
-    job = start_job(args, topics, f"bench-{run}", port, log, python, runner_args)
-    watermarks = WatermarkLag(job_name=f"bench-{run}", after=args.warmup_seconds)
-    if "FlinkRunner" in runner_args:
-        watermarks.start()
     on_cluster = "FlinkRunner" in runner_args
+    trace = args.bundle_trace / f"{run}.jsonl" if args.bundle_trace and not on_cluster else None
+    env = {"PYTHONPATH": f"{TRACE_HOOK}{os.pathsep}{ROOT}", "NEWSFLOW_BUNDLE_TRACE": str(trace)}
+    job_env = env if trace is not None else None
+    job = start_job(args, topics, f"bench-{run}", port, log, python, runner_args, job_env)
+    watermarks = WatermarkLag(job_name=f"bench-{run}", after=args.warmup_seconds)
+    if on_cluster:
+        watermarks.start()
     cpu_at_start: list[tuple[dict[str, float], float]] = []
     sending = BusyCores(job.pid)
 
@@ -208,6 +216,7 @@ def measure(
     return replace(
         result, runner=label, state_requests=requests, cpu_per_input=sum(by_process.values()),
         busy_cores=sending.cores,
+        bundle_trace=() if trace is None else trace_summary(trace, sending.window, rate),
         cpu_per_input_by_process=by_process,
         cluster_cpu_per_input=cluster if on_cluster else None,
         watermark_lags=watermarks.lags,
@@ -223,18 +232,55 @@ class BusyCores:
         self._job_pid = job_pid
         self._marks: list[tuple[float, float, float]] = []
         self.cores: tuple[float, float] | None = None
+        self.window: tuple[float, float] = (0.0, 0.0)  # unix time of start and stop
 
     def start(self) -> None:
         self._marks = [self._mark()]
+        self.window = (time.time(), 0.0)
 
     def stop(self) -> None:
         (job0, busy0, t0), (job1, busy1, t1) = self._marks[0], self._mark()
         self.cores = ((job1 - job0) / (t1 - t0), (busy1 - busy0) / (t1 - t0))
+        self.window = (self.window[0], time.time())
 
     def _mark(self) -> tuple[float, float, float]:
         times = psutil.cpu_times()
         idle = times.idle + getattr(times, "iowait", 0.0)
         return job_cpu(self._job_pid), sum(times) - idle, time.monotonic()
+
+
+def trace_summary(trace: Path, window: tuple[float, float], rate: float) -> tuple[str, ...]:
+    """``bundle_trace``'s totals differenced over the sending ``window``: lines to print."""
+    lines = [json.loads(line) for line in trace.read_text().splitlines()] if trace.exists() else []
+    inside = [line for line in lines if window[0] <= line["unix"] <= window[1]]
+    if len(inside) < 2:
+        return ("(no bundle trace inside the sending window)",)
+    first, last = inside[0], inside[-1]
+    span = last["unix"] - first["unix"]
+    inputs = rate * span
+
+    def delta(key: str) -> list[float]:
+        before = first["totals"].get(key, [0, 0.0, 0])
+        return [b - a for a, b in zip(before, last["totals"][key], strict=True)]
+
+    stages = {key: delta(key) for key in last["totals"] if key.startswith("stage ")}
+    stages = {key: totals for key, totals in stages.items() if totals[0]}  # ran in the window
+    in_bundles = sum(cpu for _, cpu, _ in stages.values())
+    launcher = (last["cpu"] - first["cpu"]) / inputs * 1e3
+    out = [
+        f"{span:.0f} s, ~{inputs:.0f} inputs: launcher {launcher:.1f} ms an input, "
+        f"{in_bundles / inputs * 1e3:.1f} of it in bundles"
+    ]
+    for key, (count, cpu, _) in sorted(stages.items(), key=lambda kv: -kv[1][1]):
+        out.append(
+            f"  {cpu / inputs * 1e3:.2f} ms an input, {count / span:.1f} bundles/s: "
+            f"{key.removeprefix('stage ')}"
+        )
+    for key in sorted(k for k in last["totals"] if k.startswith("state ")):
+        count, _, size = delta(key)
+        each = f", {size / count / 1024:.1f} KB each" if size and count else ""
+        out.append(f"  {key}: {count / inputs:.2f} per input{each}")
+    return tuple(out)
 
 
 def job_cpu(job_pid: int) -> float:
@@ -430,9 +476,13 @@ def main() -> int:
                         help="of the input topic (3)")  # fmt: skip
     parser.add_argument("--no-local", action="store_true",
                         help="measure the cluster only (comparing variants)")  # fmt: skip
+    parser.add_argument("--bundle-trace", type=Path, metavar="DIR",
+                        help="trace the local runner's launcher by stage (none)")  # fmt: skip
     parser.add_argument("--raw-articles", type=int, default=1000,
                         help="bodies raw nlp.pipe(n_process=2) times (1000; 0: none)")  # fmt: skip
     args = parser.parse_args()
+    if args.bundle_trace:
+        args.bundle_trace.mkdir(parents=True, exist_ok=True)
     count = int(max(args.rates) * args.minutes * 60)
     selection = distinct_news(count, MIN_WORDS)
     lines = list(event_lines(selection.articles))
@@ -489,6 +539,10 @@ def main() -> int:
         windows = ", ".join(f"{seconds(w)} ({size:.2f}x)"
                             for w, size in zip(r.start_windows, sizes, strict=True))  # fmt: skip
         print(f"- {r.runner} at {r.rate:g}/s: {windows} s")
+    for r in results:
+        if r.bundle_trace:
+            print(f"\nlauncher by fused stage while sending (--bundle-trace), {r.runner} at "
+                  f"{r.rate:g}/s:\n" + "\n".join(r.bundle_trace))  # fmt: skip
     for r in results:
         if r.watermark_lags:
             print(f"\n{r.runner} at {r.rate:g}/s: output watermark lag behind the wall clock "
