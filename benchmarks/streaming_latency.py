@@ -181,9 +181,10 @@ def measure(
     outputs.start()
     on_cluster = "FlinkRunner" in runner_args
     trace = args.bundle_trace / f"{run}.jsonl" if args.bundle_trace and not on_cluster else None
-    env = {"PYTHONPATH": f"{TRACE_HOOK}{os.pathsep}{ROOT}", "NEWSFLOW_BUNDLE_TRACE": str(trace)}
-    job_env = env if trace is not None else None
-    job = start_job(args, topics, f"bench-{run}", port, log, python, runner_args, job_env)
+    env = None if trace is None else {
+        "PYTHONPATH": f"{TRACE_HOOK}{os.pathsep}{ROOT}", "NEWSFLOW_BUNDLE_TRACE": str(trace)
+    }  # fmt: skip
+    job = start_job(args, topics, f"bench-{run}", port, log, python, runner_args, env)
     watermarks = WatermarkLag(job_name=f"bench-{run}", after=args.warmup_seconds)
     if on_cluster:
         watermarks.start()
@@ -418,13 +419,13 @@ def summarize(rate: float, sent: dict, found: dict, sizes: dict | None = None) -
     last = [v for k, v in latency.items() if sent[k] > end - 60_000]
     values = list(latency.values())
     windows: list[list[float]] = [[] for _ in range(6)]  # the first minute in tens of seconds
-    for key, value in latency.items():
-        if (window := (sent[key] - start) // 10_000) < len(windows):
-            windows[window].append(value)
     window_sizes: list[list[int]] = [[] for _ in windows]
-    for key, size in (sizes or {}).items():
-        if (window := (sent[key] - start) // 10_000) < len(windows):
-            window_sizes[window].append(size)
+    for key, ts in sent.items():
+        if (window := (ts - start) // 10_000) < len(windows):
+            if key in latency:
+                windows[window].append(latency[key])
+            if sizes:
+                window_sizes[window].append(sizes[key])
     mean_size = sum(sizes.values()) / len(sizes) if sizes else 0.0
     return Result(
         "", rate, len(sent), counts[1], sum(n for c, n in counts.items() if c > 1),
