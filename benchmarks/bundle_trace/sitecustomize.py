@@ -1,16 +1,16 @@
 """Where a streaming job's launcher spends its CPU: per fused stage, and its state traffic.
 
-``streaming_latency.py --bundle-trace FILE`` puts this directory on the job's ``PYTHONPATH``
-with ``NEWSFLOW_BUNDLE_TRACE`` naming FILE. Only the process started as ``python -m
-pipelines.cli`` (the launcher, which is the SDK worker under LOOPBACK) is traced. It wraps two
-methods of Beam's SDK harness (2.77): ``SdkWorker.process_bundle``, counting the bundles of each
-bundle descriptor (named by its top-level transforms) and the CPU of the thread that ran them
-(``time.thread_time``: the rest of the launcher's CPU is its other threads, gRPC channels and
-Kafka clients), and ``GrpcStateHandler._request``, counting state requests by kind and the
-bytes appended. Every ``NEWSFLOW_BUNDLE_TRACE_SECONDS`` (10) a JSON line with the wall clock,
-the process's CPU and the totals so far is appended to FILE, for the benchmark to difference
-over its sending window. Counting costs a few microseconds a bundle; no timing is added to a
-request.
+``streaming_latency.py --bundle-trace DIR`` puts this directory on the job's ``PYTHONPATH``
+with ``NEWSFLOW_BUNDLE_TRACE`` naming one run's FILE in DIR (``<run>.jsonl``). Only the process
+started as ``python -m pipelines.cli`` (the launcher, which is the SDK worker under LOOPBACK) is
+traced. It wraps two methods of Beam's SDK harness (2.77): ``SdkWorker.process_bundle``,
+counting the bundles of each bundle descriptor (named by its top-level transforms) and the CPU
+of the thread that ran them (``time.thread_time``: the rest of the launcher's CPU is its other
+threads, gRPC channels and Kafka clients), and ``GrpcStateHandler._request``, counting state
+requests by kind and the bytes appended. Every ``NEWSFLOW_BUNDLE_TRACE_SECONDS`` (10) a JSON
+line with the wall clock, the process's CPU and the totals so far is appended to FILE, for the
+benchmark to difference over its sending window. Counting costs a few microseconds a bundle; no
+timing is added to a request.
 """
 
 from __future__ import annotations
