@@ -25,6 +25,7 @@ from apache_beam.runners.runner import PipelineState
 from kafka.errors import KafkaError
 
 from pipelines import assembly, flink_job, flink_rest, kafka_tools, replay, status
+from pipelines.allocator import limit_malloc_arenas
 from pipelines.group_lock import GroupLock
 from pipelines.metrics import job_metrics, job_snapshot
 from pipelines.options import (
@@ -290,6 +291,7 @@ def parse_command_line(argv: list[str]) -> CommandLine:
 
 
 def main(argv: list[str] | None = None) -> int:
+    limit_malloc_arenas()
     line = parse_command_line(list(sys.argv[1:] if argv is None else argv))
     _set_verbosity(line.verbosity)
     try:

@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from pipelines.allocator import limit_malloc_arenas
+
 PACKAGES = ("pipelines", "transforms", "schemas")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
@@ -63,6 +65,7 @@ def cold_argv(control: str, worker_id: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    limit_malloc_arenas()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--control", help="the runner's control endpoint (cold start)")
     parser.add_argument("--worker-id", help="the worker id the runner gave (cold start)")
