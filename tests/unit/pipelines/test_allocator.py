@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc
 THREADS = 8
 PROGRAM = textwrap.dedent(
     """
-    import ctypes, sys, threading
+    import ctypes, threading
     {entry}
     gate = threading.Barrier({threads})
     def allocate():
