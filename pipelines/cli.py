@@ -25,7 +25,6 @@ from apache_beam.runners.runner import PipelineState
 from kafka.errors import KafkaError
 
 from pipelines import assembly, flink_job, flink_rest, kafka_tools, replay, status
-from pipelines.allocator import limit_malloc_arenas
 from pipelines.group_lock import GroupLock
 from pipelines.metrics import job_metrics, job_snapshot
 from pipelines.options import (
@@ -43,6 +42,7 @@ from pipelines.quiet_stderr import show_worker_tracebacks
 from pipelines.runners import PrismNotFoundError, use_local_runner
 from schemas import errors
 from schemas.errors import NewsflowError
+from transforms.text.malloc import limit_malloc_arenas
 
 LOG = logging.getLogger("newsflow")
 _NEWSFLOW_ERRORS = frozenset(

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.allocator import limit_malloc_arenas
+from transforms.text.malloc import limit_malloc_arenas
 
 PACKAGES = ("pipelines", "transforms", "schemas")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"

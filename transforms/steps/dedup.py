@@ -47,7 +47,6 @@ from transforms.io.changelog import ChangelogConfig, ChangelogWriter, ensure_top
 from transforms.state_coders import FingerprintedCoder, IndexVersionCoder
 from transforms.steps import buffering
 from transforms.steps.dead_letters import article_payload, attempt
-from transforms.steps.malloc import fix_mmap_threshold
 from transforms.steps.shared import ARTICLES, DEAD_LETTER, DUPLICATES, arrival_order
 from transforms.steps.state_params import with_states
 from transforms.text.dedup_index import (
@@ -65,6 +64,7 @@ from transforms.text.index_slices import (
     plan_slices,
     slice_width_ms,
 )
+from transforms.text.malloc import fix_mmap_threshold
 from transforms.text.minhash_config import MinHashConfig
 from transforms.text.models import Article
 
@@ -128,7 +128,7 @@ class DecideDuplicatesFn(buffering.CountsStateRequests, beam.DoFn):
 
     def setup(self) -> None:
         self._cache = {}
-        fix_mmap_threshold()  # the index's freed arrays go back to the OS (steps/malloc.py)
+        fix_mmap_threshold()  # the index's freed arrays go back to the OS (text/malloc.py)
         if self._config.changelog is not None:
             ensure_topic(self._config.changelog)
             self._changelog = ChangelogWriter(self._config.changelog)

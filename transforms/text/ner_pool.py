@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.errors import NerPoolError
+from transforms.text.malloc import keep_freed_memory
 from transforms.text.models import Entity
 from transforms.text.ner import MemoryZones, load_ner_model
 
@@ -67,10 +68,12 @@ _server_stop_registered = False
 
 
 def _start_worker(model: str) -> None:
-    """Pool initializer: tie the worker's life to its parent's, then take the model, kept for the
-    worker's lifetime: the fork server's copy while its files on disk are unchanged, else a
-    load from disk (which raises when the model is gone: the pool breaks, see the module doc)."""
+    """Pool initializer: tie the worker's life to its parent's, keep the memory its batches free
+    (``malloc.keep_freed_memory``), then take the model, kept for the worker's lifetime: the fork
+    server's copy while its files on disk are unchanged, else a load from disk (which raises
+    when the model is gone: the pool breaks, see the module doc)."""
     _exit_with_parent()
+    keep_freed_memory()
     global _worker_ner
     if _preloaded is not None and _preloaded[0] == model and _preloaded[2] == model_files(model):
         _worker_ner = MemoryZones(_preloaded[1])
