@@ -178,21 +178,28 @@ def print_table(rows: list[tuple[str, Timed, str]], articles: int, words: int) -
 def print_alternated(
     runs: dict[str, list[Timed]], newsflow: str, articles: int, words: int
 ) -> None:
-    """Median seconds, CPU and peak per kind, and the median of the per-round ratios of each raw
-    kind's seconds to newsflow's (above 1: newsflow is faster)."""
+    """Median seconds, CPU and peak per kind, and the medians of the per-round ratios of each raw
+    kind's seconds and CPU seconds to newsflow's (above 1: newsflow is faster, or spends less)."""
     print("| run (median of rounds) | seconds | articles/s | words/s | CPU s | peak MiB | "
-          "raw s / newsflow s, median of rounds (each round) |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|")
+          "raw s / newsflow s, median of rounds (each round) | raw CPU s / newsflow CPU s, "
+          "median of rounds (each round) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for name, timed in runs.items():
-        ratios = [raw.seconds / nf.seconds for raw, nf in zip(timed, runs[newsflow], strict=True)]
         seconds = statistics.median(t.seconds for t in timed)
-        each = ", ".join(f"{r:.2f}" for r in ratios)
-        ratio = "" if name == newsflow else f"{statistics.median(ratios):.2f} ({each})"
+        wall = _round_ratios(timed, runs[newsflow], "seconds")
+        cpu = _round_ratios(timed, runs[newsflow], "cpu_seconds")
+        ratios = "| | |" if name == newsflow else f"| {wall} | {cpu} |"
         print(
             f"| {name} | {seconds:.1f} | {articles / seconds:.1f} | {words / seconds:.0f} | "
-            f"{statistics.median(t.cpu_seconds for t in timed):.0f} | "
-            f"{max(t.peak_mib for t in timed)} | {ratio} |"
+            f"{statistics.median(t.cpu_seconds for t in timed):.1f} | "
+            f"{max(t.peak_mib for t in timed)} {ratios}"
         )
+
+
+def _round_ratios(raw: list[Timed], newsflow: list[Timed], figure: str) -> str:
+    """The median of the rounds' raw-over-newsflow ratios of ``figure``, then each round's."""
+    ratios = [getattr(r, figure) / getattr(n, figure) for r, n in zip(raw, newsflow, strict=True)]
+    return f"{statistics.median(ratios):.2f} ({', '.join(f'{r:.2f}' for r in ratios)})"
 
 
 def bodies(run: NewsflowRun) -> dict[str, str]:
