@@ -379,12 +379,14 @@ def _sentence_label(sentence: str, rules: FillerRules) -> Label:
 
     English stop words that are also Latin words ("in", "at", "a") do not count as English:
     "In scelerisque sem at dolor." has none of the little words English cannot do without.
+    A "sentence" without words (a list's "2.", a "***" rule) says nothing either way: inside a
+    filler run it goes with the run, at its edge with the prose.
     """
     if _QUOTES.intersection(sentence):
         return Label.PROSE
     words = _WORD.findall(sentence)
     if not words:
-        return Label.PROSE
+        return Label.UNSURE
     # casefold maps character by character, so the joined words fold as each word would
     folded = " ".join(words).casefold().replace("’", "'").split(" ")
     english = sum(map(_english_only().__contains__, folded))

@@ -31,6 +31,8 @@ FILLER_HOMOGRAPHS = (
     "Curabitur sodales ligula in libero. In scelerisque sem at dolor. Sed convallis tristique"
     " sem. Mauris massa."
 )
+# A numbered list of filler: its numbers and its short item go with it.
+NUMBERED_FILLER = f"1. {FILLER_B}\n2. Consectetur adipiscing elit.\n3. {FILLER_C}"
 PROSE_1 = (
     "The council approved the new budget on Tuesday after a long debate about library funding."
 )
@@ -193,6 +195,18 @@ def test_crlf_body_offsets_point_into_raw(seed: str) -> None:
             ],
             [FILLER_A],
             id="english-with-few-stop-words-before-filler-kept",
+        ),
+        pytest.param(
+            f"{PROSE_1}\n\n{NUMBERED_FILLER}\n\n{PROSE_2}",
+            [PROSE_1, PROSE_2],
+            [NUMBERED_FILLER],
+            id="numbered-list-with-its-numbers",
+        ),
+        pytest.param(
+            f"{PROSE_1} 2. {FILLER_B}",
+            [f"{PROSE_1} 2."],
+            [FILLER_B],
+            id="number-between-prose-and-filler-kept",
         ),
     ],
 )
