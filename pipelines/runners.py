@@ -15,6 +15,10 @@ updates are lost (it lost articles in newsflow's dedup steps; the split path is 
 and tests/stream/runners reproduces it). The Kafka reader checkpoints itself, so nothing waits on
 a runner split; on one machine, with one SDK worker, splits bought no parallelism either.
 
+Beam connects to Prism right after starting it, before Prism listens; gRPC then waited its
+reconnect backoff, about a second of every local job's start. The job server waits for Prism's
+port first (``ListeningServer``).
+
 The FlinkRunner likewise downloads its job server jar from a URL that may not serve it (Beam 2.77's
 is not on the Maven mirror this project reaches), so it is pointed at the one ``make flink-jar``
 assembled, when there is one and no jar was named; a jar of another Beam version than the SDK is
@@ -27,7 +31,9 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
@@ -58,6 +64,10 @@ NO_SUBMISSION_ENV_LOG = "disable_logging_submission_environment"
 # looks again after a second too: Prism exits in milliseconds unless a job it runs holds it (then
 # Beam's stop interrupts it again and kills it, as before).
 PRISM_EXIT_SECONDS = 1.0
+# How long a starting job waits for Prism's port before leaving the wait to Beam (which waits on),
+# and the pause between two looks.
+PRISM_LISTEN_SECONDS = 30.0
+LISTEN_PROBE_SECONDS = 0.01
 FLINK_JOB_SERVER_ENV = "NEWSFLOW_FLINK_JOB_SERVER_JAR"
 FLINK_JOB_SERVER_JAR = (
     REPO_ROOT / "deploy" / "flink" / ".cache" / "job-server" / "beam-flink-job-server.jar"
@@ -113,8 +123,20 @@ def use_local_runner(options: PipelineOptions, runner: str) -> None:
 
 
 class TiedPrismJobServer(PrismJobServer):
-    """Beam's Prism job server, its binary started through ``pipelines.lifeline``, stopped
-    without Beam's idle second."""
+    """Beam's Prism job server, its binary started through ``pipelines.lifeline``, connected to
+    once it listens and stopped without Beam's idle second."""
+
+    @property
+    def _server(self) -> SubprocessServer | None:
+        return self.__dict__.get("_listening_server")
+
+    @_server.setter
+    def _server(self, server: SubprocessServer | None) -> None:
+        """Beam's ``start`` builds its server and starts it in one call (2.62 and 2.77 alike), so
+        the server it builds is made a ``ListeningServer`` here, as it is stored."""
+        if type(server) is SubprocessServer:
+            server.__class__ = ListeningServer
+        self.__dict__["_listening_server"] = server
 
     def subprocess_cmd_and_endpoint(self) -> tuple[list[str], str]:
         command, endpoint = super().subprocess_cmd_and_endpoint()
@@ -131,6 +153,36 @@ class TiedPrismJobServer(PrismJobServer):
             for process in prism_processes(server):
                 interrupt_and_wait(process, PRISM_EXIT_SECONDS)
         return super().stop()
+
+
+class ListeningServer(SubprocessServer):
+    """Beam's server, whose process counts as started once its port accepts connections.
+
+    Beam connects its gRPC channel right after starting the process. Prism listens within ~60
+    ms, but a channel whose first connection was refused waits gRPC's reconnect backoff (a second,
+    give or take a fifth) before it tries again: every local job started about a second late.
+    Waiting for the port first, the channel connects at its first try."""
+
+    def start_process(self):
+        process, endpoint = super().start_process()
+        wait_until_listening(process, endpoint, PRISM_LISTEN_SECONDS)
+        return process, endpoint
+
+
+def wait_until_listening(process: subprocess.Popen | None, endpoint: str, timeout: float) -> bool:
+    """Whether ``endpoint`` (host:port) accepted a connection within ``timeout`` seconds; False
+    at once when ``process`` has exited (the caller reports its failure as before)."""
+    host, _, port = endpoint.rpartition(":")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            return False
+        try:
+            socket.create_connection((host, int(port)), timeout=LISTEN_PROBE_SECONDS).close()
+            return True
+        except OSError:
+            time.sleep(LISTEN_PROBE_SECONDS)
+    return False
 
 
 def prism_processes(server: SubprocessServer) -> list[subprocess.Popen]:
