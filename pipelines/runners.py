@@ -31,7 +31,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import zipfile
@@ -50,6 +49,7 @@ from apache_beam.runners.portability.prism_runner import PrismJobServer, PrismRu
 from apache_beam.utils.subprocess_server import SubprocessServer
 
 from pipelines.lifeline import launcher_command
+from pipelines.worker_pool import endpoint_alive
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PRISM_ENV = "NEWSFLOW_PRISM"
@@ -65,7 +65,7 @@ NO_SUBMISSION_ENV_LOG = "disable_logging_submission_environment"
 # Beam's stop interrupts it again and kills it, as before).
 PRISM_EXIT_SECONDS = 1.0
 # How long a starting job waits for Prism's port before leaving the wait to Beam (which waits on),
-# and the pause between two looks.
+# and the pause between two looks (a refused connection to a local port is answered at once).
 PRISM_LISTEN_SECONDS = 30.0
 LISTEN_PROBE_SECONDS = 0.01
 FLINK_JOB_SERVER_ENV = "NEWSFLOW_FLINK_JOB_SERVER_JAR"
@@ -172,16 +172,13 @@ class ListeningServer(SubprocessServer):
 def wait_until_listening(process: subprocess.Popen | None, endpoint: str, timeout: float) -> bool:
     """Whether ``endpoint`` (host:port) accepted a connection within ``timeout`` seconds; False
     at once when ``process`` has exited (the caller reports its failure as before)."""
-    host, _, port = endpoint.rpartition(":")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             return False
-        try:
-            socket.create_connection((host, int(port)), timeout=LISTEN_PROBE_SECONDS).close()
+        if endpoint_alive(endpoint):
             return True
-        except OSError:
-            time.sleep(LISTEN_PROBE_SECONDS)
+        time.sleep(LISTEN_PROBE_SECONDS)
     return False
 
 

@@ -8,7 +8,6 @@ import sys
 
 import pytest
 
-from pipelines import runners
 from pipelines.runners import wait_until_listening
 
 
@@ -22,7 +21,7 @@ def probes(monkeypatch) -> list[tuple[str, int]]:
         tried.append(address)
         return real(address, *args, **kwargs)
 
-    monkeypatch.setattr(runners.socket, "create_connection", counted)
+    monkeypatch.setattr(socket, "create_connection", counted)
     return tried
 
 
