@@ -21,6 +21,7 @@ from pipelines.options import (
     stories_config,
     template_config,
 )
+from pipelines.runners import FLINK_RUNNERS
 from pipelines.value_format import alias_encoder, topic_encoders
 from schemas.codec import ENRICHED
 from transforms.io.avro_files import WriteAvroFiles, WriteAvroWindows, WriteJsonFiles
@@ -118,7 +119,7 @@ def enrich_events(
 def on_flink(opts: NewsflowOptions) -> bool:
     """A FlinkRunner job: restores from checkpoints are guarded at the sinks (``GuardRestores``)
     instead of a restart scan at the source (``SkipWritten``)."""
-    return opts.view_as(StandardOptions).runner == "FlinkRunner"
+    return opts.view_as(StandardOptions).runner in FLINK_RUNNERS
 
 
 def reader_placement(opts: NewsflowOptions) -> FlinkPlacement | None:

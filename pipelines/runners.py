@@ -17,7 +17,9 @@ a runner split; on one machine, with one SDK worker, splits bought no parallelis
 
 Beam connects to Prism right after starting it, before Prism listens; gRPC then waited its
 reconnect backoff, about a second of every local job's start. The job server waits for Prism's
-port first (``ListeningServer``).
+port first (``ListeningServer``), and so does the Flink job server of a FlinkRunner job
+(``ListeningFlinkRunner``), which listens 1.5-4 s after it is started and was connected to
+0.7-1.4 s later, at the next backoff.
 
 The FlinkRunner likewise downloads its job server jar from a URL that may not serve it (Beam 2.77's
 is not on the Maven mirror this project reaches), so it is pointed at the one ``make flink-jar``
@@ -45,6 +47,7 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
 )
 from apache_beam.runners.portability import job_server
+from apache_beam.runners.portability.flink_runner import FlinkJarJobServer, FlinkRunner
 from apache_beam.runners.portability.prism_runner import PrismJobServer, PrismRunner
 from apache_beam.utils.subprocess_server import SubprocessServer
 
@@ -64,9 +67,10 @@ NO_SUBMISSION_ENV_LOG = "disable_logging_submission_environment"
 # looks again after a second too: Prism exits in milliseconds unless a job it runs holds it (then
 # Beam's stop interrupts it again and kills it, as before).
 PRISM_EXIT_SECONDS = 1.0
-# How long a starting job waits for Prism's port before leaving the wait to Beam (which waits on),
-# and the pause between two looks (a refused connection to a local port is answered at once).
-PRISM_LISTEN_SECONDS = 30.0
+# How long a starting job waits for its job server's port before leaving the wait to Beam (which
+# waits on), and the pause between two looks (a refused connection to a local port is answered at
+# once).
+LISTEN_SECONDS = 30.0
 LISTEN_PROBE_SECONDS = 0.01
 FLINK_JOB_SERVER_ENV = "NEWSFLOW_FLINK_JOB_SERVER_JAR"
 FLINK_JOB_SERVER_JAR = (
@@ -109,6 +113,8 @@ def use_local_runner(options: PipelineOptions, runner: str) -> None:
     standard = options.view_as(StandardOptions)
     if runner == "FlinkRunner":
         use_flink_job_server(options)
+        standard.runner = f"{__name__}.{ListeningFlinkRunner.__name__}"
+        return
     if runner not in LOCAL_RUNNERS:
         standard.runner = runner
         return
@@ -122,9 +128,11 @@ def use_local_runner(options: PipelineOptions, runner: str) -> None:
     standard.runner = f"{__name__}.{TiedPrismRunner.__name__}"
 
 
-class TiedPrismJobServer(PrismJobServer):
-    """Beam's Prism job server, its binary started through ``pipelines.lifeline``, connected to
-    once it listens and stopped without Beam's idle second."""
+class ListeningJobServer:
+    """A Beam ``SubprocessJobServer`` (mixed in before it) connected to once its process listens.
+
+    Beam's ``start`` builds its server and starts it in one call (2.62 and 2.77 alike), so the
+    server it builds is made a ``ListeningServer`` as it is stored."""
 
     @property
     def _server(self) -> SubprocessServer | None:
@@ -132,11 +140,14 @@ class TiedPrismJobServer(PrismJobServer):
 
     @_server.setter
     def _server(self, server: SubprocessServer | None) -> None:
-        """Beam's ``start`` builds its server and starts it in one call (2.62 and 2.77 alike), so
-        the server it builds is made a ``ListeningServer`` here, as it is stored."""
         if type(server) is SubprocessServer:
             server.__class__ = ListeningServer
         self.__dict__["_listening_server"] = server
+
+
+class TiedPrismJobServer(ListeningJobServer, PrismJobServer):
+    """Beam's Prism job server, its binary started through ``pipelines.lifeline``, connected to
+    once it listens and stopped without Beam's idle second."""
 
     def subprocess_cmd_and_endpoint(self) -> tuple[list[str], str]:
         command, endpoint = super().subprocess_cmd_and_endpoint()
@@ -159,13 +170,14 @@ class ListeningServer(SubprocessServer):
     """Beam's server, whose process counts as started once its port accepts connections.
 
     Beam connects its gRPC channel right after starting the process. Prism listens within ~60
-    ms, but a channel whose first connection was refused waits gRPC's reconnect backoff (a second,
-    give or take a fifth) before it tries again: every local job started about a second late.
-    Waiting for the port first, the channel connects at its first try."""
+    ms (the Flink job server's JVM in 1.5-4 s), but a channel whose first connection was refused
+    waits gRPC's reconnect backoff (a second, give or take a fifth, then 1.6 times longer each
+    time) before it tries again: every local job started about a second late. Waiting for the
+    port first, the channel connects at its first try."""
 
     def start_process(self):
         process, endpoint = super().start_process()
-        wait_until_listening(process, endpoint, PRISM_LISTEN_SECONDS)
+        wait_until_listening(process, endpoint, LISTEN_SECONDS)
         return process, endpoint
 
 
@@ -218,6 +230,24 @@ class TiedPrismRunner(PrismRunner):
         # Beam 2.77 shares one Prism among a process's jobs; 2.62 (.venv-flink) starts one each.
         shared = getattr(PrismRunner, "shared_handle", None)
         return shared.acquire(start) if shared is not None else start()
+
+
+class ListeningFlinkJobServer(ListeningJobServer, FlinkJarJobServer):
+    """Beam's Flink job server (the jar), connected to once it listens."""
+
+
+class ListeningFlinkRunner(FlinkRunner):
+    """Beam's FlinkRunner, whose job server from a jar is a ``ListeningFlinkJobServer``; an uber
+    jar submission (``--flink_submit_uber_jar``, no job server process) is Beam's."""
+
+    def default_job_server(self, options: PipelineOptions):
+        server = super().default_job_server(options)
+        if isinstance(server, job_server.StopOnExitJobServer):
+            return job_server.StopOnExitJobServer(ListeningFlinkJobServer(options))
+        return server
+
+
+FLINK_RUNNERS = ("FlinkRunner", f"{__name__}.{ListeningFlinkRunner.__name__}")
 
 
 def use_flink_job_server(options: PipelineOptions) -> None:

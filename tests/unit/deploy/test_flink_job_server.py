@@ -7,9 +7,18 @@ from pathlib import Path
 
 import pytest
 from apache_beam import version as beam_version
-from apache_beam.options.pipeline_options import FlinkRunnerOptions, PipelineOptions
+from apache_beam.options.pipeline_options import (
+    FlinkRunnerOptions,
+    PipelineOptions,
+    StandardOptions,
+)
+from apache_beam.runners.portability import job_server
+from apache_beam.runners.portability.flink_uber_jar_job_server import FlinkUberJarJobServer
+from apache_beam.runners.runner import create_runner
 
 from pipelines import runners
+from pipelines.assembly import on_flink
+from pipelines.options import NewsflowOptions
 
 
 def jar_for(argv: list[str]) -> str | None:
@@ -79,3 +88,21 @@ def test_other_runners_are_left_alone(assembled):
     options = PipelineOptions([])
     runners.use_local_runner(options, "DataflowRunner")
     assert options.view_as(FlinkRunnerOptions).flink_job_server_jar is None
+
+
+def test_a_flink_job_runs_on_the_runner_that_waits_for_its_job_server(assembled):
+    options = PipelineOptions(["--flink_master=localhost:8081"])
+    runners.use_local_runner(options, "FlinkRunner")
+    name = options.view_as(StandardOptions).runner
+    assert name in runners.FLINK_RUNNERS
+    assert on_flink(options.view_as(NewsflowOptions))
+    server = create_runner(name).default_job_server(options)
+    assert type(server) is job_server.StopOnExitJobServer
+    assert type(server._job_server) is runners.ListeningFlinkJobServer
+
+
+def test_an_uber_jar_submission_keeps_beams_job_server(assembled):
+    options = PipelineOptions(["--flink_master=localhost:8081", "--flink_submit_uber_jar"])
+    runners.use_local_runner(options, "FlinkRunner")
+    server = create_runner(options.view_as(StandardOptions).runner).default_job_server(options)
+    assert type(server) is FlinkUberJarJobServer
