@@ -238,7 +238,9 @@ class ListeningFlinkJobServer(ListeningJobServer, FlinkJarJobServer):
 
 class ListeningFlinkRunner(FlinkRunner):
     """Beam's FlinkRunner, whose job server from a jar is a ``ListeningFlinkJobServer``; an uber
-    jar submission (``--flink_submit_uber_jar``, no job server process) is Beam's."""
+    jar submission (``--flink_submit_uber_jar``, no job server process) is Beam's. Beam's own
+    choice runs first: it also normalises ``--flink_master``, and what it builds is inert until
+    started."""
 
     def default_job_server(self, options: PipelineOptions):
         server = super().default_job_server(options)

@@ -1,4 +1,4 @@
-"""wait_until_listening: how a starting job knows Prism's port accepts connections."""
+"""wait_until_listening: how a starting job knows its job server's port accepts connections."""
 
 from __future__ import annotations
 
