@@ -23,7 +23,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewPartitions
 
 from pipelines.kafka_tools import read_topic, send_steadily
-from schemas.codec import decode_any
+from schemas.codec import ARTICLE_EVENT, DEAD_LETTER, HEADER_LEN, decode, decode_any, encode
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples" / "articles.jsonl"
@@ -234,6 +234,58 @@ def accounted(found: dict[str, list[tuple]]) -> Counter:
     return Counter((p, o) for rows in found.values() for (p, o, _, _) in rows)
 
 
+# Malformed messages, each with the reason code its dead letter must carry.
+HOSTILE = {
+    b'{"id": "lone", "body": "a lone \\ud800 surrogate in the body"}': "bad_unicode",
+    b'{"body": "a body", "fetched_at": NaN}': "date_out_of_range",
+    b'{"body": "a body", "fetched_at": -Infinity}': "date_out_of_range",
+    b'{"body": "a body", "fetched_at": 1e300}': "date_out_of_range",
+    b'{"body": "a body", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}": "too_deep",
+    b'{"body": "a body", "fetched_at": ' + b"7" * 5000 + b"}": "bad_number",
+    b'{"body": "a body", "id": "' + b"i" * 2000 + b'"}': "field_too_large",
+    b"\xff\xfe\x00garbage": "not_utf8",
+    b"[1, 2, 3]": "not_object",
+    encode({"body": "x"}, ARTICLE_EVENT)[:HEADER_LEN] + b"\xff\xff\xff\xff": "bad_avro",
+}
+HOSTILE_COMMIT_TIMEOUT_SECONDS = 60
+
+
+def with_hostile(good: list[bytes]) -> list[bytes]:
+    """``good`` (one more than ``HOSTILE``) with a malformed message between each two."""
+    return [p for pair in zip(good, [*HOSTILE, None], strict=True) for p in pair if p is not None]
+
+
+def send_with_hostile(bootstrap: str, topic: str, good: list[bytes]) -> None:
+    """``with_hostile(good)`` to partition 0 of ``topic``, 5 a second: one partition, so the
+    offsets a check expects are the payloads' positions."""
+    produce_steadily(bootstrap, topic, with_hostile(good), 5.0, partition_of=lambda _n: 0).join()
+
+
+def assert_hostile_handled(bootstrap: str, topics: dict, group: str, job, good: list[bytes]):
+    """``with_hostile(good)``, sent to partition 0 of the raw topic: the job is still running,
+    each input is in exactly one output, the good ones enriched, each malformed one a dead letter
+    with its reason code and coordinates, and the group committed past all of them."""
+    payloads = with_hostile(good)
+    found = wait_for_outputs(bootstrap, topics, len(payloads), timeout=240)
+    assert job.proc.poll() is None, "the job is still running after every malformed message"
+    per_input = accounted(found)
+    assert sorted(per_input) == [(0, offset) for offset in range(len(payloads))]
+    assert set(per_input.values()) == {1}, "each input in exactly one output"
+    assert len(found["enriched"]) == len(good)
+
+    letters = [decode(m.value, DEAD_LETTER) for m in read_topic(topics["dlq"], bootstrap, {})]
+    assert {record["payload"]: record["error_code"] for record in letters} == HOSTILE
+    assert all(record["kafka"]["topic"] == topics["raw"] for record in letters)
+
+    partition = TopicPartition(topics["raw"], 0)
+
+    def committed_past_all() -> bool:
+        committed, ends = committed_vs_end(bootstrap, topics["raw"], group)
+        return committed[partition] == ends[partition] == len(payloads)
+
+    wait_until(committed_past_all, HOSTILE_COMMIT_TIMEOUT_SECONDS, "every input is committed", 2)
+
+
 def late_files(files: Path) -> list[str]:
     """Avro files of a window's later panes (``<prefix>-<window>-<pane>-<id>.avro``, pane > 0):
     records that reached the file sink after their window had closed."""
@@ -292,5 +344,8 @@ def kit(run_args, avro_ids) -> SimpleNamespace:
         wait_until_complete=partial(wait_until_complete, file_ids=avro_ids),
         file_ids=avro_ids,
         late_files=late_files,
+        HOSTILE=HOSTILE,
+        send_with_hostile=send_with_hostile,
+        assert_hostile_handled=assert_hostile_handled,
         NO_FILE_WINDOW_SECONDS=NO_FILE_WINDOW_SECONDS,
     )

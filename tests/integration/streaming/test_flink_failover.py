@@ -1,9 +1,9 @@
 """The streaming job on the standalone Flink cluster (``deploy/flink/flink.sh up``: three
 one-slot TaskManagers, two of them running the job, Beam's worker pool, RocksDB, checkpoints)
-survives a lost TaskManager and a savepoint
-upgrade, a lost Python worker pool and a savepoint upgrade with every input in exactly one output
-topic, once; and takes a burst sent at once without any flush reading more than one second of it,
-its partitions read on the subtasks ``reader_placement`` picks.
+survives a lost TaskManager, a lost Python worker pool, a savepoint upgrade, a broker restart
+and malformed messages with every input in exactly one output topic, once; and takes a burst
+sent at once without any flush reading more than one second of it, its partitions read on the
+subtasks ``reader_placement`` picks.
 
 Each fault is injected when the state it needs is observed through the REST API and the topics:
 a completed checkpoint, and outputs whose offsets the group has not committed yet. Dedup and story
@@ -48,6 +48,9 @@ BURST = 3000
 BURST_SPREAD_SECONDS = 20
 BURST_LEAD_MS = 5000
 GATES = {"templates", "dedup", "stories"}
+# How long the broker is down: longer than a checkpoint interval and kafka-python's request
+# timeouts, so every part of the job meets the outage.
+OUTAGE_SECONDS = 30
 
 
 def flink_sh(command: str) -> str:
@@ -280,6 +283,54 @@ def test_savepoint_upgrade_loses_nothing_writes_nothing_twice_and_keeps_dedup_an
     producer.join()
     send_copy_and_check(kit, kafka_bootstrap, topics, group, files, payloads, copy, avro_ids)
     assert second.stop() == 0
+
+
+def test_a_broker_restart_mid_stream_loses_nothing_and_writes_nothing_twice(
+    kafka_bootstrap, stream_topics, job_factory, kit, cluster, avro_ids, tmp_path
+):
+    """The broker is stopped, as an operator stops it, once outputs are written but not
+    committed after a checkpoint, and started again ``OUTAGE_SECONDS`` later: the job is running
+    on the cluster afterwards (ridden through, or restored from a checkpoint by Flink itself),
+    the inputs sent after the outage are enriched, every input is in exactly one output topic
+    once, and dedup memory (Flink state alone) holds across the outage."""
+    topics = stream_topics
+    group, name, files, payloads, copy = scenario(kit, topics, tmp_path, "broker", 90, 41)
+    before, after = payloads[:60], payloads[60:]
+    job, jid, producer = start_until_uncommitted(
+        kit, kafka_bootstrap, topics, group, files, name, before, job_factory, cluster
+    )
+    producer.join()
+    kit.kafka_sh("down")
+    time.sleep(OUTAGE_SECONDS)  # the fault itself, not a wait for a condition
+    kit.kafka_sh("up")
+    assert job.proc.poll() is None, "the launcher is alive after the outage"
+
+    kit.produce_steadily(kafka_bootstrap, topics["raw"], after, RATE_PER_SECOND).join()
+    send_copy_and_check(kit, kafka_bootstrap, topics, group, files, payloads, copy, avro_ids)
+    running_job(cluster, name)
+    print(f"\nrestored from a checkpoint {restored_count(cluster, jid)} time(s) over the outage")
+    assert job.stop() == 0
+
+
+def test_malformed_messages_between_good_ones_leave_the_flink_job_running(
+    kafka_bootstrap, stream_topics, job_factory, kit, cluster, tmp_path
+):
+    """``test_hostile_input.py`` on the cluster: bytes that are not UTF-8, NaN and 5,000-digit
+    numbers, 100,000 nested brackets, a truncated Avro frame between good articles; each bad one
+    a dead letter with its reason, the good ones enriched, the group committed past all of them,
+    and no task failed or restored on their account."""
+    good = kit.events(len(kit.HOSTILE) + 1, 9)
+    group, name = f"{stream_topics['raw']}.hostile", f"newsflow-hostile-{stream_topics['raw']}"
+    argv = flink_argv(kit, kafka_bootstrap, stream_topics, group, tmp_path / "files", name)
+    job = job_factory(argv, PYTHON)
+    jid = running_job(cluster, name)["jid"]
+    kit.send_with_hostile(kafka_bootstrap, stream_topics["raw"], good)
+
+    kit.assert_hostile_handled(kafka_bootstrap, stream_topics, group, job, good)
+    assert restored_count(cluster, jid) == 0
+    failures = cluster.call(f"/jobs/{jid}/exceptions")["exceptionHistory"]["entries"]
+    assert not failures, [f["exceptionName"] for f in failures]
+    assert job.stop() == 0
 
 
 def send_burst(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
