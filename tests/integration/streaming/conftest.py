@@ -128,10 +128,12 @@ class Job:
             self._log.close()
 
 
-def run_once(argv: list[str], timeout: float = 240) -> subprocess.CompletedProcess:
+def run_once(
+    argv: list[str], timeout: float = 240, python: str = sys.executable
+) -> subprocess.CompletedProcess:
     """``newsflow`` as a command that is expected to end by itself; stderr captured."""
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *argv], cwd=ROOT, stdin=subprocess.DEVNULL,
+        [python, "-m", "pipelines.cli", *argv], cwd=ROOT, stdin=subprocess.DEVNULL,
         capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
 

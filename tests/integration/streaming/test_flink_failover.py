@@ -312,20 +312,27 @@ def test_a_broker_restart_mid_stream_loses_nothing_and_writes_nothing_twice(
     assert job.stop() == 0
 
 
-def test_malformed_messages_between_good_ones_leave_the_flink_job_running(
+def test_a_second_job_is_refused_and_malformed_messages_leave_the_flink_job_running(
     kafka_bootstrap, stream_topics, job_factory, kit, cluster, tmp_path
 ):
-    """``test_hostile_input.py`` on the cluster: bytes that are not UTF-8, NaN and 5,000-digit
-    numbers, 100,000 nested brackets, a truncated Avro frame between good articles; each bad one
-    a dead letter with its reason, the good ones enriched, the group committed past all of them,
-    and no task failed or restored on their account."""
+    """A second ``newsflow run`` on the running job's consumer group is refused (exit 2, naming
+    the first) and leaves the first alone. Then ``test_hostile_input.py`` on the cluster: bytes
+    that are not UTF-8, NaN and 5,000-digit numbers, 100,000 nested brackets, a truncated Avro
+    frame between good articles; each bad one a dead letter with its reason, the good ones
+    enriched, the group committed past all of them, and no task failed or restored."""
     good = kit.events(len(kit.HOSTILE) + 1, 9)
     group, name = f"{stream_topics['raw']}.hostile", f"newsflow-hostile-{stream_topics['raw']}"
     argv = flink_argv(kit, kafka_bootstrap, stream_topics, group, tmp_path / "files", name)
     job = job_factory(argv, PYTHON)
     jid = running_job(cluster, name)["jid"]
-    kit.send_with_hostile(kafka_bootstrap, stream_topics["raw"], good)
+    refused = kit.run_once([*argv[1:], "--stop-at-end"], python=PYTHON)
+    assert refused.returncode == 2, refused.stderr[-2000:]
+    assert f"consumer group {group} is in use" in refused.stderr
+    assert f"pid {job.proc.pid}," in refused.stderr, "the refusal names the running job"
+    live = [j for j in cluster.jobs() if j["state"] not in TERMINAL_STATES]
+    assert [j["jid"] for j in live if stream_topics["raw"] in j["name"]] == [jid]
 
+    kit.send_with_hostile(kafka_bootstrap, stream_topics["raw"], good)
     kit.assert_hostile_handled(kafka_bootstrap, stream_topics, group, job, good)
     assert restored_count(cluster, jid) == 0
     failures = cluster.call(f"/jobs/{jid}/exceptions")["exceptionHistory"]["entries"]
