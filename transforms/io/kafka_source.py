@@ -275,6 +275,15 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         tracker: OffsetRestrictionTracker = _RESTRICTION,
         watermark: ManualWatermarkEstimator = _WATERMARK,
     ) -> Iterator[TimestampedValue]:
+        with self._consumers.reading():
+            yield from self._read(element, tracker, watermark)
+
+    def _read(
+        self,
+        element: tuple[str, int],
+        tracker: OffsetRestrictionTracker,
+        watermark: ManualWatermarkEstimator,
+    ) -> Iterator[TimestampedValue]:
         tp = TopicPartition(*topic_partition(element))
         next_offset = tracker.current_restriction().start
         if next_offset >= tracker.current_restriction().stop:
@@ -325,7 +334,6 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
     def teardown(self) -> None:
         if self._consumers is not None:
             self._consumers.close()
-            self._consumers = None
 
     def _poll(
         self, consumer: KafkaConsumer, tp: TopicPartition, next_offset: int, timeout_ms: int

@@ -16,12 +16,19 @@ stand: after a split, a restore, or a read that stopped mid-batch. A consumer le
 ``IDLE_SECONDS`` is closed: its partition is read by another instance now, or is gone. The cost
 is a connection per partition an instance reads, and at most one fetch
 (``max.partition.fetch.bytes``) buffered ahead for each (docs/operations.md).
+
+Closing waits for the reads in progress. When its worker shuts down (a cancelled or stopped job),
+Beam's SDK harness tears down the DoFns of bundles still running, from another thread
+(``BundleProcessorCache.shutdown`` discards the active bundles): consumers closed then failed the
+running read with a ``KeyError`` traceback at a clean stop. The last read to end closes them.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
@@ -39,7 +46,8 @@ class _Held:
 
 
 class PartitionConsumers:
-    """Consumers by partition, opened on first use; one thread at a time (a DoFn instance)."""
+    """Consumers by partition, opened on first use; one thread at a time (a DoFn instance), but
+    for ``close``, which may come from another (the module doc)."""
 
     def __init__(
         self,
@@ -53,6 +61,9 @@ class PartitionConsumers:
         self._idle_seconds = idle_seconds
         self._clock = clock
         self._held: dict[TopicPartition, _Held] = {}
+        self._lock = threading.Lock()
+        self._reads = 0
+        self._closing = False
 
     def at(self, tp: TopicPartition, offset: int) -> KafkaConsumer:
         """``tp``'s consumer, its next record the one at ``offset``."""
@@ -79,7 +90,29 @@ class PartitionConsumers:
             local=True,
         )
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Around a read: a ``close`` while it runs is carried out when it ends."""
+        with self._lock:
+            self._reads += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._reads -= 1
+                close = self._closing and not self._reads
+            if close:
+                self._close_all()
+
     def close(self) -> None:
+        """Close every consumer now, or when the last read in progress ends."""
+        with self._lock:
+            self._closing = True
+            if self._reads:
+                return
+        self._close_all()
+
+    def _close_all(self) -> None:
         for tp in list(self._held):
             self._close(tp)
 

@@ -1,10 +1,16 @@
-"""A reader instance's consumers: one per partition, moved only when a read starts elsewhere."""
+"""A reader instance's consumers: one per partition, moved only when a read starts elsewhere, closed
+only once no read is using them."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
+from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from kafka import TopicPartition
 
 from transforms.io.broker_retry import BrokerCalls
+from transforms.io.kafka_source import ReadPartitionFn
 from transforms.io.partition_consumers import IDLE_SECONDS, PartitionConsumers
 
 A, B = TopicPartition("raw", 0), TopicPartition("raw", 1)
@@ -89,3 +95,62 @@ def test_a_consumer_left_unused_is_closed_and_others_are_kept():
     consumers.close()
     assert opened[1].closed
     assert consumers.at(A, 0) is opened[2]  # closed ones are opened anew when read again
+
+
+def test_a_close_during_a_read_waits_for_the_read_to_end():
+    consumers, opened = _consumers()
+    with consumers.reading():
+        consumers.at(A, 0)
+        consumers.close()  # Beam's harness tearing the DoFn down from another thread
+        assert not opened[0].closed
+        assert consumers.position(A) == 0, "the read in progress still has its consumer"
+    assert opened[0].closed
+
+
+def test_a_close_waits_for_the_last_of_several_reads():
+    consumers, opened = _consumers()
+    with consumers.reading():
+        with consumers.reading():
+            consumers.at(A, 0)
+            consumers.close()
+        assert not opened[0].closed
+    assert opened[0].closed
+
+
+class FakeRecord:
+    def __init__(self, offset: int) -> None:
+        self.topic, self.partition, self.offset = A.topic, A.partition, offset
+        self.value, self.key, self.timestamp = b"{}", None, 1_700_000_000_000 + offset
+
+
+class PollingConsumer(FakeConsumer):
+    """A consumer of partition A holding offsets [0, ``end``)."""
+
+    def __init__(self, end: int) -> None:
+        super().__init__()
+        self._end = end
+
+    def poll(self, timeout_ms=0, max_records=None):
+        start = self._position[A]
+        self._position[A] = self._end
+        return {A: [FakeRecord(o) for o in range(start, self._end)]}
+
+
+def test_a_reader_torn_down_mid_bundle_finishes_its_read_then_closes_its_consumer():
+    """What a cancelled job's worker does: teardown from the harness while ``process`` runs. The
+    read failed before (a KeyError or AttributeError traceback: its consumers dropped under it)."""
+    consumer = PollingConsumer(end=4)
+    connection = SimpleNamespace(
+        broker=BrokerCalls("x:1", 10.0, False), connected_consumer=lambda: consumer
+    )
+    fn = ReadPartitionFn(connection, restrictions=None)
+    fn.setup()
+    tracker = OffsetRestrictionTracker(OffsetRange(0, 4))
+    read = fn.process(("raw", 0), tracker, ManualWatermarkEstimator(None))
+
+    first = next(read)
+    fn.teardown()
+    rest = list(read)
+
+    assert [e.value.ref.offset for e in [first, *rest]] == [0, 1, 2, 3]
+    assert consumer.closed
