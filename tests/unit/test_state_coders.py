@@ -98,6 +98,7 @@ MINIMAL = Article(
     id="file-7", raw_body="Short.", fetched_at=0, ref=SourceRef(file="in.jsonl", line=7)
 )
 FP = fingerprint(BODY, CFG)
+SOURCE = "articles.raw/2@41"
 # Format 1 of the template state: a source's whole memory, written by the v1 schema as main's
 # coder wrote it, lines sorted by key ("b2f1" and "0a" are not line keys: they convert to nothing).
 V1_MEMORY = {
@@ -277,13 +278,16 @@ def test_every_article_field_is_in_the_state_schema():
 
 def test_dedup_index_entries_decode_from_golden_bytes_and_refuse_a_newer_format():
     """The index bag holds ``dedup_index``'s own versioned entry bytes (shared with the changelog
-    topic) under Beam's standard BytesCoder."""
-    entry = IndexEntry(FULL.content_hash, FULL.id, FP, 1_700_000_000_123)
-    golden = (GOLDEN / "index-entry.v2.bin").read_bytes()
+    topic) under Beam's standard BytesCoder. Format 2 had no input source: it decodes with an
+    empty one (never taken for a replay)."""
+    entry = IndexEntry(FULL.content_hash, FULL.id, FP, 1_700_000_000_123, SOURCE)
+    golden = (GOLDEN / "index-entry.v3.bin").read_bytes()
     assert decode_entry(golden, CFG) == entry
     assert encode_entry(entry) == golden
-    with pytest.raises(ValueError, match="format 3, written by a newer newsflow"):
-        decode_entry(b"\x03" + golden[1:], CFG)
+    old = decode_entry((GOLDEN / "index-entry.v2.bin").read_bytes(), CFG)
+    assert old == replace(entry, source="")
+    with pytest.raises(ValueError, match="format 4, written by a newer newsflow"):
+        decode_entry(b"\x04" + golden[1:], CFG)
 
 
 # The story index's records (the stories bag and changelog share them), one per kind; golden
@@ -386,8 +390,8 @@ def write_missing_golden_files() -> None:
     """Write the golden file of each sample that has none (never overwrite one)."""
     GOLDEN.mkdir(parents=True, exist_ok=True)
     files = {name: coder.encode(value) for name, (coder, value) in SAMPLES.items()}
-    files["index-entry.v2"] = encode_entry(
-        IndexEntry(FULL.content_hash, FULL.id, FP, 1_700_000_000_123)
+    files["index-entry.v3"] = encode_entry(
+        IndexEntry(FULL.content_hash, FULL.id, FP, 1_700_000_000_123, SOURCE)
     )
     files.update(
         {f"story-record-{kind}.v3": encode_record(record) for kind, record in STORY_RECORDS.items()}

@@ -123,6 +123,7 @@ class DecideDuplicatesFn(buffering.CountsStateRequests, beam.DoFn):
         self._exact = Metrics.counter(NAMESPACE, "duplicates_exact")
         self._near = Metrics.counter(NAMESPACE, "duplicates_near")
         self._restored = Metrics.counter(NAMESPACE, "entries_restored")
+        self._replays = Metrics.counter(NAMESPACE, "inputs_replayed")
         self._cache: dict[str, tuple[object, DedupIndex]] = {}
         self._changelog: ChangelogWriter | None = None
 
@@ -163,8 +164,11 @@ class DecideDuplicatesFn(buffering.CountsStateRequests, beam.DoFn):
             if failure is not None:
                 outputs.append(failure)
                 continue
-            if decision.entry is not None:
-                added.append(decision.entry)
+            if decision.duplicate_of is None:  # kept, or the kept input itself read again
+                if decision.entry is not None:
+                    added.append(decision.entry)
+                else:
+                    self._replays.inc()
                 outputs.append(article)
                 continue
             (self._exact if decision.kind == "exact" else self._near).inc()

@@ -30,8 +30,9 @@ from transforms.text.minhash_config import MinHashConfig
 from transforms.text.models import Article
 from transforms.text.near_dup import judge_many
 
-ENTRY_FORMAT = 2
-_HEADER = struct.Struct("<BqIHHH")
+ENTRY_FORMAT = 3
+# Format 2 had no source; an entry read from it never matches a replay (``decide``).
+_HEADERS = {2: struct.Struct("<BqIHHH"), 3: struct.Struct("<BqIHHHH")}
 # Merge the recent keys into the sorted arrays at this many, or at 1/MERGE_SHARE of the merged
 # ones: the dict costs ~100 bytes a key, the merge a sort, so it is kept to a few percent.
 MERGE_AT_LEAST = 1024
@@ -48,26 +49,30 @@ GROWTH = 1.25
 
 @dataclass(frozen=True)
 class IndexEntry:
-    """One remembered kept article: its exact key, id, fingerprint and when it was stored (ms)."""
+    """One remembered kept article: its exact key, id, fingerprint, when it was stored (ms) and
+    the input it was read from (``str(SourceRef)``; empty when unknown)."""
 
     content_hash: str
     article_id: str
     fingerprint: Fingerprint
     stored_at: int
+    source: str = ""
 
 
 @dataclass(frozen=True)
 class Decision:
     """The call on one article: ``duplicate_of`` is the kept copy's id (None: kept), ``kind`` is
-    ``exact``, ``near`` or ``kept``, ``entry`` what a kept article adds to the index and
-    ``candidates`` how many remembered articles LSH proposed (at most ``max_candidates`` of them
-    were judged)."""
+    ``exact``, ``near``, ``kept`` or ``replay`` (the kept input itself, read again), ``entry``
+    what a kept article adds to the index, ``candidates`` how many remembered articles LSH
+    proposed (at most ``max_candidates`` of them were judged) and ``source`` the input the
+    remembered copy was read from."""
 
     duplicate_of: str | None
     kind: str
     similarity: float
     entry: IndexEntry | None
     candidates: int = 0
+    source: str = ""
 
 
 def encode_entry(entry: IndexEntry) -> bytes:
@@ -78,15 +83,17 @@ def encode_entry(entry: IndexEntry) -> bytes:
     rows still proposes candidates correctly."""
     fp = entry.fingerprint
     hash_bytes, id_bytes = entry.content_hash.encode(), entry.article_id.encode()
-    header = _HEADER.pack(
+    source_bytes = entry.source.encode()
+    header = _HEADERS[ENTRY_FORMAT].pack(
         ENTRY_FORMAT,
         entry.stored_at,
         fp.shingle_count,
         len(hash_bytes),
         len(id_bytes),
         len(fp.signature),
+        len(source_bytes),
     )
-    return b"".join((header, hash_bytes, id_bytes, fp.signature))
+    return b"".join((header, hash_bytes, id_bytes, fp.signature, source_bytes))
 
 
 def decode_entry(data: bytes, cfg: MinHashConfig) -> IndexEntry:
@@ -96,17 +103,22 @@ def decode_entry(data: bytes, cfg: MinHashConfig) -> IndexEntry:
             f"dedup index entry of format {data[0]}, written by a newer newsflow; this one reads "
             f"format {ENTRY_FORMAT}: restore it with that version (or start without this state)"
         )
-    if len(data) < _HEADER.size or data[0] != ENTRY_FORMAT:
+    header = _HEADERS.get(data[0]) if data else None
+    if header is None or len(data) < header.size:
         raise ValueError(f"not a dedup index entry (format byte {data[:1]!r})")
-    _, stored_at, shingles, hash_len, id_len, sig_len = _HEADER.unpack_from(data)
-    if _HEADER.size + hash_len + id_len + sig_len != len(data):
+    _, stored_at, shingles, hash_len, id_len, sig_len, *rest = header.unpack_from(data)
+    source_len = rest[0] if rest else 0
+    if header.size + hash_len + id_len + sig_len + source_len != len(data):
         raise ValueError(f"dedup index entry of {len(data)} bytes does not match its header")
-    start = _HEADER.size
+    start = header.size
     content_hash = data[start : start + hash_len].decode()
-    article_id = data[start + hash_len : start + hash_len + id_len].decode()
-    signature = data[start + hash_len + id_len :]
+    start += hash_len
+    article_id = data[start : start + id_len].decode()
+    start += id_len
+    signature = data[start : start + sig_len]
+    source = data[start + sig_len :].decode()
     fp = Fingerprint(signature, lsh_bands(signature, cfg), shingles)
-    return IndexEntry(content_hash, article_id, fp, stored_at)
+    return IndexEntry(content_hash, article_id, fp, stored_at, source)
 
 
 class DedupIndex:
@@ -117,7 +129,7 @@ class DedupIndex:
         self._cfg = cfg
         # Candidates judged per lookup at most (0: all); may be changed between lookups.
         self.max_candidates = cfg.max_candidates
-        self._rows: list[tuple] = []  # (content_hash, article_id, stored_at)
+        self._rows: list[tuple] = []  # (content_hash, article_id, stored_at, source)
         self._base = 0  # sequence number of self._rows[0]; rows before it have expired
         # Row n's signature slots and shingle count are at self._first + n of these arrays.
         self._signatures = np.empty((0, cfg.num_perm), dtype=np.uint32)
@@ -146,7 +158,7 @@ class DedupIndex:
         at = self._reserve_row()
         self._signatures[at] = np.frombuffer(fp.signature, dtype="<u4")
         self._shingles[at] = fp.shingle_count
-        self._rows.append((entry.content_hash, entry.article_id, entry.stored_at))
+        self._rows.append((entry.content_hash, entry.article_id, entry.stored_at, entry.source))
         self._exact.setdefault(entry.content_hash, seq)
         keys = [key & KEY_MASK for key in fp.bands]
         self._recent_keys.extend(keys)
@@ -189,7 +201,8 @@ class DedupIndex:
         stored on a tie); kind ``kept`` (no entry yet) when nothing, with candidates counted."""
         seq = self._exact.get(content_hash)
         if seq is not None:
-            return Decision(self._rows[seq - self._base][1], "exact", 1.0, None)
+            _, article_id, _, source = self._rows[seq - self._base]
+            return Decision(article_id, "exact", 1.0, None, source=source)
         return self._near(fp)
 
     def match(self, content_hash: str, fp: Fingerprint) -> Decision | None:
@@ -210,8 +223,8 @@ class DedupIndex:
             return Decision(None, "kept", 0.0, None, proposed)
         # argmax takes the first of equal maxima: offsets are sorted, so the earliest stored.
         best = int(np.argmax(np.where(duplicate, similarity, -1.0)))
-        article_id = self._rows[int(offsets[best])][1]
-        return Decision(article_id, "near", float(similarity[best]), None, proposed)
+        _, article_id, _, source = self._rows[int(offsets[best])]
+        return Decision(article_id, "near", float(similarity[best]), None, proposed, source)
 
     def _candidates(self, bands: tuple[int, ...]) -> tuple[np.ndarray, int]:
         """Sorted row offsets of the remembered articles sharing a band key's low 32 bits (a rare
@@ -263,11 +276,11 @@ class DedupIndex:
     def _entry(self, seq: int) -> IndexEntry:
         """A remembered entry; band keys are recomputed from the signature rather than kept."""
         offset = seq - self._base
-        content_hash, article_id, stored_at = self._rows[offset]
+        content_hash, article_id, stored_at, source = self._rows[offset]
         signature = self._signatures[self._first + offset].astype("<u4").tobytes()
         shingles = int(self._shingles[self._first + offset])
         fp = Fingerprint(signature, lsh_bands(signature, self._cfg), shingles)
-        return IndexEntry(content_hash, article_id, fp, stored_at)
+        return IndexEntry(content_hash, article_id, fp, stored_at, source)
 
     def _reserve_row(self) -> int:
         """Where the next row's signature goes: at the arrays' end, once the live rows are moved
@@ -319,10 +332,23 @@ def _flat(present: list[int | list[int]]) -> Iterator[int]:
 def decide(article: Article, fp: Fingerprint, index: DedupIndex, now_ms: int) -> Decision:
     """Judge one article against the index; a kept article is added to it at once, so the next
     article of the same batch is judged against it too. Call in arrival order: earliest
-    ``fetched_at`` first, then input position (DESIGN.md's rule for which copy is kept)."""
+    ``fetched_at`` first, then input position (DESIGN.md's rule for which copy is kept).
+
+    The kept input itself, read again (a restart after a kill, with the index restored from the
+    changelog; a fresh Flink job resuming a group), matches its own entry: that is a ``replay``,
+    kept as it was decided, not a copy of itself. The same id and text from another input (a
+    feed sending an article twice) stays a duplicate."""
     found = index.lookup(article.content_hash, fp)
+    source = input_source(article)
+    if found.kind != "kept" and source and found.source == source:
+        return Decision(None, "replay", 1.0, None, found.candidates, source)
     if found.kind != "kept":
         return found
-    entry = IndexEntry(article.content_hash, article.id, fp, now_ms)
+    entry = IndexEntry(article.content_hash, article.id, fp, now_ms, source)
     index.add(entry)
     return replace(found, entry=entry)
+
+
+def input_source(article: Article) -> str:
+    """The input an article was read from, as its index entry records it (empty: unknown)."""
+    return str(article.ref) if article.ref.topic or article.ref.file else ""

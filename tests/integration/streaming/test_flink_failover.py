@@ -1,9 +1,9 @@
 """The streaming job on the standalone Flink cluster (``deploy/flink/flink.sh up``: three
 one-slot TaskManagers, two of them running the job, Beam's worker pool, RocksDB, checkpoints)
-survives a lost TaskManager, a lost Python worker pool, a savepoint upgrade, a broker restart
-and malformed messages with every input in exactly one output topic, once; and takes a burst
-sent at once without any flush reading more than one second of it, its partitions read on the
-subtasks ``reader_placement`` picks.
+survives a lost TaskManager, a lost Python worker pool, a savepoint upgrade, a cancel and a
+fresh start, a broker restart and malformed messages with every input in exactly one output
+topic, once; and takes a burst sent at once without any flush reading more than one second of
+it, its partitions read on the subtasks ``reader_placement`` picks.
 
 Each fault is injected when the state it needs is observed through the REST API and the topics:
 a completed checkpoint, and outputs whose offsets the group has not committed yet. Dedup and story
@@ -203,11 +203,11 @@ def send_copy_and_check(kit, bootstrap, topics, group, files, payloads, copy, av
 
 
 def start_until_uncommitted(
-    kit, bootstrap, topics, group, files, name, payloads, job_factory, rest
+    kit, bootstrap, topics, group, files, name, payloads, job_factory, rest, extra=()
 ):
-    """Start the job, produce ``payloads`` steadily, and return (job, Flink job id, producer) once
-    some outputs are written but not committed after a checkpoint."""
-    job = job_factory(flink_argv(kit, bootstrap, topics, group, files, name), PYTHON)
+    """Start the job (``extra`` flags last), produce ``payloads`` steadily, and return (job, Flink
+    job id, producer) once some outputs are written but not committed after a checkpoint."""
+    job = job_factory(flink_argv(kit, bootstrap, topics, group, files, name, *extra), PYTHON)
     jid = running_job(rest, name)["jid"]
     producer = kit.produce_steadily(bootstrap, topics["raw"], payloads, RATE_PER_SECOND)
     wait_until(
@@ -279,6 +279,33 @@ def test_savepoint_upgrade_loses_nothing_writes_nothing_twice_and_keeps_dedup_an
         PYTHON,
     )
     running_job(cluster, name)
+
+    producer.join()
+    send_copy_and_check(kit, kafka_bootstrap, topics, group, files, payloads, copy, avro_ids)
+    assert second.stop() == 0
+
+
+def test_a_job_cancelled_mid_stream_and_started_afresh_writes_nothing_twice(
+    kafka_bootstrap, stream_topics, job_factory, kit, cluster, avro_ids, tmp_path
+):
+    """The operator's other way back: the job cancelled (SIGTERM to its launcher) once outputs
+    are written but not committed, and a new job started on the same group without a savepoint.
+    No Flink state comes back: the new job's restore guard scans the outputs from the floors the
+    group's commits record, so every input is in one output topic once; dedup and story memory
+    come back from their changelogs (on here), so the near copy is still a duplicate in its
+    story."""
+    topics = stream_topics
+    group, name, files, payloads, copy = scenario(kit, topics, tmp_path, "fresh", 90, 43)
+    changelogs = ("--dedup-changelog", "on", "--story-changelog", "on")
+    first, _jid, producer = start_until_uncommitted(
+        kit, kafka_bootstrap, topics, group, files, name, payloads, job_factory, cluster,
+        changelogs,
+    )  # fmt: skip
+    assert first.stop() == 0
+    wait_until("the cancelled job gone", lambda: cluster.find_job(name) is None)
+    argv = flink_argv(kit, kafka_bootstrap, topics, group, files, name, *changelogs)
+    second = job_factory(argv, PYTHON)
+    assert restored_count(cluster, running_job(cluster, name)["jid"]) == 0
 
     producer.join()
     send_copy_and_check(kit, kafka_bootstrap, topics, group, files, payloads, copy, avro_ids)

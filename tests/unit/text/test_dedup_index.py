@@ -1,6 +1,8 @@
-"""DedupIndex and decide(): exact and near matches name the kept copy; expiry; entry round trip."""
+"""DedupIndex and decide(): exact and near matches name the kept copy; the kept input read again is
+a replay; expiry; entry round trip."""
 
 from dataclasses import replace
+from itertools import count
 
 import numpy as np
 import pytest
@@ -26,13 +28,17 @@ STORY = " ".join(
 OTHER = " ".join(f"Match report {n}: the visitors scored {n} goals in the rain." for n in range(12))
 
 
-def article(article_id: str, body: str) -> Article:
+OFFSETS = count()
+
+
+def article(article_id: str, body: str, offset: int | None = None) -> Article:
+    """An article read from its own offset of topic ``t`` (``offset``: a given one)."""
     return Article(
         id=article_id,
         raw_body=body,
         body=body,
         fetched_at=0,
-        ref=SourceRef(topic="t", partition=0, offset=0),
+        ref=SourceRef(topic="t", partition=0, offset=next(OFFSETS) if offset is None else offset),
         content_hash=exact_key(body),
     )
 
@@ -42,8 +48,39 @@ def judged(index: DedupIndex, article_id: str, body: str, now_ms: int = 0):
 
 
 def test_entry_round_trips_through_bytes():
-    entry = IndexEntry(exact_key(STORY), "id-é", fingerprint(STORY, CFG), 1_700_000_000_000)
-    assert decode_entry(encode_entry(entry), CFG) == entry
+    fp = fingerprint(STORY, CFG)
+    for source in ("t/3@17", "events.jsonl:4", ""):
+        entry = IndexEntry(exact_key(STORY), "id-é", fp, 1_700_000_000_000, source)
+        assert decode_entry(encode_entry(entry), CFG) == entry
+
+
+def test_the_kept_input_read_again_is_a_replay_and_the_same_article_sent_again_a_copy():
+    """A restart after a kill re-reads inputs whose decision the changelog already holds: the kept
+    one is kept again (it was a duplicate of itself, never enriched). The same id and text at
+    another offset is a feed sending it twice: a duplicate, as before."""
+    index, fp = DedupIndex(CFG), fingerprint(STORY, CFG)
+    first = article("first", STORY, offset=7)
+    assert decide(first, fp, index, 0).kind == "kept"
+
+    again = decide(first, fp, index, 5)
+    resent = decide(article("first", STORY, offset=9), fp, index, 5)
+
+    assert (again.kind, again.duplicate_of, again.entry) == ("replay", None, None)
+    assert (resent.kind, resent.duplicate_of) == ("exact", "first")
+    assert len(index) == 1
+
+
+def test_a_replay_is_known_from_restored_entries_but_not_from_entries_without_a_source():
+    index, fp = DedupIndex(CFG), fingerprint(STORY, CFG)
+    first = article("first", STORY, offset=7)
+    decide(first, fp, index, 0)
+    entries = [decode_entry(encode_entry(entry), CFG) for entry in index.entries()]
+
+    restored = DedupIndex(CFG, entries)
+    format_2 = DedupIndex(CFG, [replace(entry, source="") for entry in entries])
+
+    assert decide(first, fp, restored, 5).kind == "replay"
+    assert decide(first, fp, format_2, 5).duplicate_of == "first"
 
 
 @pytest.mark.parametrize(
