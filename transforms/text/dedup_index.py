@@ -340,9 +340,9 @@ def decide(article: Article, fp: Fingerprint, index: DedupIndex, now_ms: int) ->
     feed sending an article twice) stays a duplicate."""
     found = index.lookup(article.content_hash, fp)
     source = input_source(article)
-    if found.kind != "kept" and source and found.source == source:
-        return Decision(None, "replay", 1.0, None, found.candidates, source)
     if found.kind != "kept":
+        if source and found.source == source:
+            return Decision(None, "replay", 1.0, None, found.candidates, source)
         return found
     entry = IndexEntry(article.content_hash, article.id, fp, now_ms, source)
     index.add(entry)
