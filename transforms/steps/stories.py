@@ -103,7 +103,8 @@ class DecideStoriesFn(buffering.CountsStateRequests, beam.DoFn):
         self._config = config
         self._requests = buffering.StateRequests(NAMESPACE)
         self._counters = {
-            kind: Metrics.counter(NAMESPACE, kind) for kind in ("new", "joined", "duplicate")
+            kind: Metrics.counter(NAMESPACE, kind)
+            for kind in ("new", "joined", "duplicate", "replay")
         }
         self._aliases = Metrics.counter(NAMESPACE, "aliases")
         self._restored = Metrics.counter(NAMESPACE, "records_restored")

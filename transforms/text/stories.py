@@ -119,8 +119,9 @@ class Alias:
 
 @dataclass(frozen=True)
 class Assignment:
-    """The call on one article: its story, how (``new``, ``joined``, ``duplicate``), the score of
-    the story it joined (0 for a new one) and the aliases the call revealed."""
+    """The call on one article: its story, how (``new``, ``joined``, ``duplicate``, ``replay``: a
+    kept article seen before), the score of the story it joined (0 for a new one) and the aliases
+    the call revealed."""
 
     story_id: str
     kind: str
@@ -235,10 +236,9 @@ class StoryIndex:
         ``fetched_at`` (the time decay's clock too), whatever a runner's clock says."""
         self.expire(terms.at)
         if duplicate_of is not None and duplicate_of in self._articles:
-            story = self._stories.get(self._articles[duplicate_of][0])
-            if story is not None:
-                self._touch(story, terms.at)
-            return Assignment(self._articles[duplicate_of][0], "duplicate", 1.0)
+            return self._recalled(duplicate_of, terms.at, "duplicate")
+        if duplicate_of is None and article_id in self._articles:
+            return self._recalled(article_id, terms.at, "replay")
         held = self._held(terms)
         vectors = self._weighted(terms, held)
         query = _query(vectors, self._cfg.weights)
@@ -261,6 +261,16 @@ class StoryIndex:
         aliases = tuple(self._fold(story, survivor) for story in folded)
         self._remember(article_id, survivor.id, terms.at)
         return Assignment(survivor.id, "joined", scored[0][0], aliases)
+
+    def _recalled(self, article_id: str, at: int, kind: str) -> Assignment:
+        """The story ``article_id`` was given, as emitted (a later fold does not change it): for
+        its duplicate, or for the article itself read again (a restart re-reads inputs its
+        changelog already holds), whose terms must not count twice in the centroid."""
+        story_id = self._articles[article_id][0]
+        story = self._stories.get(story_id)
+        if story is not None:
+            self._touch(story, at)
+        return Assignment(story_id, kind, 1.0)
 
     def similarity(self, terms: Terms, story_id: str) -> float:
         """The score an article with ``terms`` would get against live story ``story_id`` (0 if

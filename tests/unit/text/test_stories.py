@@ -113,6 +113,21 @@ def test_a_duplicate_takes_its_originals_story_even_if_unlike_it():
     assert (assignment.story_id, assignment.kind) == (first[1], "duplicate")
 
 
+@pytest.mark.parametrize("restored", [False, True])
+def test_a_kept_article_read_again_keeps_its_story_and_counts_once(restored):
+    """A restart re-reads inputs whose records the changelog already restored: the article gets
+    the story it was given, and its terms are not added to the centroid a second time."""
+    index = StoryIndex(CFG)
+    first = [article("a1", PLANE[0]), article("a2", PLANE[1]), article("a3", APPLE)]
+    ids = feed(index, first)
+    if restored:
+        index = StoryIndex(CFG, [record for _, record in index.changes()])
+    before = sorted(index.records())
+    again = index.decide(terms(first[1]), "a2", None)
+    assert (again.story_id, again.kind) == (ids[1], "replay")
+    assert sorted(index.records()) == before
+
+
 def test_a_duplicate_of_a_forgotten_original_is_decided_on_its_own():
     index = StoryIndex(CFG)
     dup = replace(article("a3", APPLE), duplicate_of="never-seen")
