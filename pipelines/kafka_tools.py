@@ -11,12 +11,14 @@ from typing import TextIO
 
 from kafka import KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
+from kafka.producer.future import FutureRecordMetadata
 
 from pipelines.options import KAFKA_CLIENT_FLAGS, add_flags, flag, kafka_overrides
 from schemas.codec import DEAD_LETTER, STORY_ALIAS, decode_any
 from schemas.confluent import RegistryClient, decode_confluent_any, is_confluent, unframe
 from schemas.errors import CodecError, KafkaIOError
 from transforms.io.kafka_clients import KafkaConnection
+from transforms.io.producer_acks import first_unwritten
 from transforms.text.records import (
     DEAD_LETTER_TIME_FIELDS,
     ENRICHED_TIME_FIELDS,
@@ -48,28 +50,35 @@ def event_key(payload: bytes) -> bytes | None:
 
 def produce(path: str, topic: str, servers: str, overrides: dict[str, str]) -> int:
     """Send every non-blank line of ``path`` as one message, byte for byte (malformed lines too:
-    they are what the dead-letter path is for). Returns the number sent."""
+    they are what the dead-letter path is for). Returns the number written: every line, or a
+    ``KafkaIOError`` naming the first the broker did not acknowledge."""
     kafka = _connection(servers, overrides)
     producer = kafka.broker.call("connecting", kafka.plain_producer, 5)
-    sent = 0
+    futures, lines = [], []
     try:
         with open(path, "rb") as fh:
             for number, line in enumerate(fh, 1):
                 payload = line.rstrip(b"\r\n")
                 if payload.strip():
-                    _send_line(producer, topic, payload, f"{path}:{number}", sent)
-                    sent += 1
-        producer.flush()
+                    where = f"{path}:{number}"
+                    futures.append(_send_line(producer, topic, payload, where, len(futures)))
+                    lines.append(where)
+        failed = first_unwritten(producer, futures, None)
     finally:
         producer.close()
-    return sent
+    if failed is not None:
+        position, exc = failed
+        raise KafkaIOError(f"{lines[position]}: not written to {topic} ({exc!r})") from exc
+    return len(futures)
 
 
-def _send_line(producer: KafkaProducer, topic: str, payload: bytes, where: str, sent: int) -> None:
+def _send_line(
+    producer: KafkaProducer, topic: str, payload: bytes, where: str, sent: int
+) -> FutureRecordMetadata:
     """One line as one message; a line the client refuses (too large for ``max.request.size``,
     say) stops the command naming it and how many lines before it were sent."""
     try:
-        producer.send(topic, key=event_key(payload), value=payload)
+        return producer.send(topic, key=event_key(payload), value=payload)
     except KafkaError as exc:
         raise KafkaIOError(f"{where}: not sent ({exc}); {sent} earlier lines were") from exc
 

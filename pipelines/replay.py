@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
+from kafka.producer.future import FutureRecordMetadata
 
 from pipelines.kafka_tools import event_key, read_topic
 from pipelines.options import KAFKA_CLIENT_FLAGS, add_flags, flag, kafka_overrides
@@ -24,6 +25,7 @@ from schemas.codec import DEAD_LETTER, decode_any
 from schemas.confluent import RegistryClient, decode_confluent_any, is_confluent
 from schemas.errors import CodecError, KafkaIOError
 from transforms.io.kafka_clients import KafkaConnection
+from transforms.io.producer_acks import first_unwritten
 
 
 @dataclass
@@ -61,9 +63,10 @@ def replay(
     codes: set[str],
     producer: KafkaProducer | None,
     topic: str,
-) -> ReplayCounts:
-    """Send the chosen payloads as they are read (``producer`` None: a dry run, count only)."""
-    counts = ReplayCounts()
+) -> tuple[ReplayCounts, list[FutureRecordMetadata]]:
+    """Send the chosen payloads as they are read (``producer`` None: a dry run, count only);
+    the counts and the sends' futures."""
+    counts, futures = ReplayCounts(), []
     for item in items:
         chosen, why = verdict(item, codes)
         if not chosen:
@@ -71,9 +74,9 @@ def replay(
             continue
         if producer is not None:
             payload = item[1]["payload"]
-            producer.send(topic, key=event_key(payload), value=payload)
+            futures.append(producer.send(topic, key=event_key(payload), value=payload))
         counts.sent[why] += 1
-    return counts
+    return counts, futures
 
 
 def summary(result: ReplayCounts, to_topic: str, dry_run: bool) -> str:
@@ -125,13 +128,18 @@ def run(args: argparse.Namespace) -> int:
     kafka = KafkaConnection.of(args.bootstrap_servers, overrides)
     producer = None if args.dry_run else kafka.plain_producer(linger_ms=5)
     try:
-        result = replay(items, set(args.code), producer, args.to_topic)
-        if producer is not None:
-            producer.flush()
+        result, futures = replay(items, set(args.code), producer, args.to_topic)
+        failed = None if producer is None else first_unwritten(producer, futures, None)
     except KafkaError as exc:
         raise KafkaIOError(f"replaying to {args.to_topic} failed: {exc!r}") from exc
     finally:
         if producer is not None:
             producer.close()
+    if failed is not None:
+        position, exc = failed
+        raise KafkaIOError(
+            f"replaying to {args.to_topic}: payload {position + 1} of {len(futures)} not "
+            f"written ({exc!r})"
+        ) from exc
     print(summary(result, args.to_topic, args.dry_run), file=sys.stderr)
     return 0

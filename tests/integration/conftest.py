@@ -19,9 +19,9 @@ from pathlib import Path
 
 import fastavro
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer
-from kafka.admin import NewTopic
-from kafka.errors import RetriableError
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
+from kafka.errors import MessageSizeTooLargeError, RetriableError
 
 KAFKA_SH = Path(__file__).resolve().parents[2] / "deploy" / "local" / "kafka.sh"
 REGISTRY_SH = KAFKA_SH.with_name("registry.sh")
@@ -86,6 +86,56 @@ def unique_topic(
     admin.close()
     if created:
         _delete_topics(kafka_bootstrap, created)
+
+
+class MessageLimits:
+    """Sets and lifts a topic's ``max.message.bytes``, each returning once the broker acts on it:
+    how a test makes the broker answer MESSAGE_TOO_LARGE for records the client accepts. Its
+    probes are keyed ``PROBE_KEY``; a lifted limit's probe lands on the topic (and one may before
+    a limit is in force), so a test reading the topic leaves those out."""
+
+    PROBE_KEY = b"probe"
+
+    def __init__(self, bootstrap: str) -> None:
+        self._bootstrap = bootstrap
+
+    def set(self, topic: str, limit_bytes: int) -> None:
+        self._alter(topic, {"max.message.bytes": str(limit_bytes)})
+        self._await_probe(topic, bytes(limit_bytes + 1), taken=False)
+
+    def lift(self, topic: str) -> None:
+        """Back to Kafka's default limit (``message.max.bytes``, 1,048,588)."""
+        self._alter(topic, {"max.message.bytes": "1048588"})
+        self._await_probe(topic, bytes(2048), taken=True)
+
+    def _alter(self, topic: str, config: dict[str, str]) -> None:
+        admin = KafkaAdminClient(bootstrap_servers=self._bootstrap, client_id="newsflow-tests")
+        try:
+            admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs=config)])
+        finally:
+            admin.close()
+
+    def _await_probe(self, topic: str, probe: bytes, taken: bool) -> None:
+        producer = KafkaProducer(bootstrap_servers=self._bootstrap, acks="all")
+        deadline = time.monotonic() + TOPIC_READY_TIMEOUT_SECONDS
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    producer.send(topic, key=self.PROBE_KEY, value=probe).get(timeout=10)
+                    if taken:
+                        return
+                except MessageSizeTooLargeError:
+                    if not taken:
+                        return
+            raise TimeoutError(f"{topic}'s limit not in force: {len(probe)} bytes taken={taken}")
+        finally:
+            producer.close()
+
+
+@pytest.fixture
+def message_limits(kafka_bootstrap: str) -> MessageLimits:
+    """``MessageLimits`` on the session's broker."""
+    return MessageLimits(kafka_bootstrap)
 
 
 def _delete_topics(bootstrap: str, topics: list[str]) -> None:

@@ -31,11 +31,12 @@ from typing import TypeVar
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from kafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
 
 from schemas.errors import KafkaIOError
 from transforms.io.kafka_clients import KafkaConnection
 from transforms.io.kafka_sink import flush_timeout_seconds
+from transforms.io.producer_acks import first_unwritten
 from transforms.text.dedup_index import IndexEntry, decode_entry, encode_entry
 from transforms.text.minhash_config import MinHashConfig
 
@@ -111,14 +112,11 @@ class ChangelogWriter:
             )
             for key, value in messages
         ]
-        try:
-            self._producer.flush(timeout=flush_timeout_seconds(self._broker))
-            for future in futures:
-                future.get(timeout=0)
-        except KafkaError as exc:
+        failed = first_unwritten(self._producer, futures, flush_timeout_seconds(self._broker))
+        if failed is not None:
             raise KafkaIOError(
-                f"writing {len(futures)} {what} to {self._topic} failed: {exc!r}"
-            ) from exc
+                f"writing {len(futures)} {what} to {self._topic} failed: {failed[1]!r}"
+            ) from failed[1]
         return len(futures)
 
     def close(self) -> None:

@@ -26,13 +26,13 @@ from apache_beam.transforms.window import BoundedWindow
 from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
 from schemas.errors import KafkaIOError
 from transforms.io.broker_retry import BrokerCalls
 from transforms.io.histograms import CounterHistogram
 from transforms.io.kafka_clients import KafkaConnection
+from transforms.io.producer_acks import first_unwritten
 from transforms.text.models import SourceRef
 
 _LOG = logging.getLogger(__name__)
@@ -95,17 +95,14 @@ class WriteToKafkaFn(beam.DoFn):
         self._pending.append((future, ref, timestamp, window))
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
-        try:
-            self._producer.flush(timeout=flush_timeout_seconds(self._broker))
-        except KafkaError as exc:
+        futures = [future for future, _, _, _ in self._pending]
+        failed = first_unwritten(self._producer, futures, flush_timeout_seconds(self._broker))
+        if failed is not None:
+            position, exc = failed
+            ref = self._pending[position][1]
             raise KafkaIOError(
-                f"flushing {len(self._pending)} records to {self._topic} failed"
+                f"writing the output of {ref} to {self._topic} failed: {exc!r}"
             ) from exc
-        for future, ref, _, _ in self._pending:
-            if not future.succeeded():
-                raise KafkaIOError(
-                    f"writing the output of {ref} to {self._topic} failed: {future.exception!r}"
-                ) from future.exception
         self._out.inc(len(self._pending))
         written, self._pending = self._pending, []
         acked_ms = time.time() * 1000
