@@ -16,8 +16,11 @@ With a changelog configured (``newsflow run`` on the local runner) every flush's
 are written to ``<group>-stories-changelog`` and acknowledged before its decisions are emitted,
 and empty Beam state is restored from it. Aliases (two stories found to be one) leave on the
 ``aliases`` output as ``StoryAlias`` records, or, with an alias sink configured (``newsflow run``),
-are written to the aliases topic and acknowledged before the decisions that revealed them are
-emitted: the fold is in the changelog by then, so a replay neither loses nor repeats one.
+are written to the aliases topic and acknowledged before the flush's records go to the
+changelog, and so before the decisions that revealed them are emitted: a run that fails before
+the changelog has the folds decides them again after its restart and writes their aliases then,
+and one that fails after it finds the aliases written. A failure between the two acknowledgements
+writes an alias twice (the same record, keyed by its story id); none is ever lost.
 """
 
 from __future__ import annotations
@@ -144,10 +147,10 @@ class DecideStoriesFn(buffering.CountsStateRequests, beam.DoFn):
             return
         index, stored, fresh = self._index(key, due.carried, records)
         outputs, aliases = self._decide(index, due.values)
+        outputs.extend(self._publish(aliases))  # before the folds are remembered: see the module
         changes = index.changes()
         if changes and self._changelog is not None:
             self._changelog.send([(k.encode(), v) for k, v in changes], "story records")
-        outputs.extend(self._publish(aliases))
         version = due.carried
         if changes or fresh:
             version = self._persist(key, index, stored, changes, records)
