@@ -40,6 +40,7 @@ from kafka.errors import (
     InvalidConfigurationError,
     KafkaConfigurationError,
     KafkaError,
+    MessageSizeTooLargeError,
     SaslAuthenticationFailedError,
 )
 
@@ -59,12 +60,14 @@ SETTLE_SECONDS = 60.0
 
 # Retrying cannot fix these: a wrong password or a missing ACL is a configuration error.
 NOT_RETRIED: tuple[type[KafkaError], ...] = (SaslAuthenticationFailedError, AuthorizationError)
-# Nor these: a client setting kafka-python refuses (e.g. delivery.timeout.ms too short), or a
-# topic setting the broker refuses.
+# Nor these: a client setting kafka-python refuses (e.g. delivery.timeout.ms too short), a
+# topic setting the broker refuses, or a record over the producer's max.request.size (refused by
+# the client at send: --max-record-bytes above that setting).
 CONFIGURATION_ERRORS: tuple[type[KafkaError], ...] = (
     KafkaConfigurationError,
     IllegalArgumentError,
     InvalidConfigurationError,
+    MessageSizeTooLargeError,
 )
 
 T = TypeVar("T")

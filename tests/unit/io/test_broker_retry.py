@@ -10,6 +10,7 @@ from kafka.errors import (
     InvalidConfigurationError,
     KafkaConfigurationError,
     KafkaTimeoutError,
+    MessageSizeTooLargeError,
     SaslAuthenticationFailedError,
 )
 
@@ -141,6 +142,7 @@ def test_call_does_not_retry_a_wrong_password(monkeypatch):
         KafkaConfigurationError("Must set delivery_timeout_ms higher than linger_ms + ..."),
         IllegalArgumentError("bad argument"),
         InvalidConfigurationError("retention.ms out of range"),
+        MessageSizeTooLargeError("The message is 1146872 bytes ... max_request_size"),
     ],
 )
 def test_a_setting_the_client_refuses_is_never_retried_as_an_outage(monkeypatch, error):
