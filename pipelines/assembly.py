@@ -7,6 +7,7 @@ file mode (``newsflow process``) share ``enrich_events``, so the two modes canno
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from importlib import metadata
@@ -170,6 +171,11 @@ class ReadEvents(beam.PTransform):
         )
 
 
+def kafka_encoder(opts: NewsflowOptions, encode_value: Callable[[dict], bytes]):
+    """``kafka_outputs`` with a topic's value encoder and the job's ``--max-record-bytes``."""
+    return partial(kafka_outputs, encode_value=encode_value, max_bytes=opts.max_record_bytes)
+
+
 class WriteOutcomes(beam.PTransform):
     """Outcomes (and records to refile) -> the three topics and the Avro files; outputs the refs of
     the inputs whose outputs are all written (an enriched article once topic and files have it).
@@ -187,10 +193,10 @@ class WriteOutcomes(beam.PTransform):
         opts, version, kafka = self._opts, self._version, self._kafka
         encoders = topic_encoders(opts)
         enriched = outcomes["enriched"] | "EncodeEnriched" >> EncodeArticles(
-            partial(kafka_outputs, encode_value=encoders.enriched), version
+            kafka_encoder(opts, encoders.enriched), version
         )
         duplicates = outcomes["duplicates"] | "EncodeDuplicates" >> EncodeArticles(
-            partial(kafka_outputs, encode_value=encoders.duplicates), version
+            kafka_encoder(opts, encoders.duplicates), version
         )
         enriched_acks = [
             enriched[ENCODED]
@@ -227,7 +233,8 @@ class WriteOutcomes(beam.PTransform):
             >> JoinAcks(frozenset({KAFKA_SINK, FILE_SINK} if opts.output_dir else {KAFKA_SINK})),
             duplicates[ENCODED] | "WriteDuplicates" >> WriteToKafka(kafka, opts.duplicates_topic),
             dead_letters
-            | "EncodeDeadLetters" >> beam.Map(dead_letter_message, version, encoders.dead_letters)
+            | "EncodeDeadLetters"
+            >> beam.Map(dead_letter_message, version, encoders.dead_letters, opts.max_record_bytes)
             | "WriteDeadLetters" >> WriteToKafka(kafka, opts.dead_letter_topic),
         ) | "AllSinks" >> beam.Flatten()
 
@@ -279,7 +286,7 @@ def guard_restores(decided: dict, opts: NewsflowOptions, kafka: KafkaConnection,
         to_write["refiled"] = (
             guarded[ALREADY_ENRICHED]
             | "EncodeAlreadyEnriched"
-            >> EncodeArticles(partial(kafka_outputs, encode_value=encoders.enriched), version)
+            >> EncodeArticles(kafka_encoder(opts, encoders.enriched), version)
         )[RECORDS]
     remaining = {tag: guarded[tag] for tag in ("enriched", "duplicates", "dead_letters")}
     return remaining, [guarded[WRITTEN]], to_write

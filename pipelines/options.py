@@ -24,10 +24,15 @@ from schemas.codec import STORY_ALIAS
 from schemas.confluent import ValueEncoder
 from transforms.io.broker_retry import DEFAULT_BROKER_TIMEOUT_SECONDS
 from transforms.io.changelog import ChangelogConfig, changelog_topic
-from transforms.io.client_settings import check_broker_timeout, check_client_settings
+from transforms.io.client_settings import (
+    check_broker_timeout,
+    check_client_settings,
+    check_record_limit,
+)
 from transforms.io.kafka_clients import KafkaConnection
 from transforms.io.kafka_config import kafka_settings
 from transforms.steps.dedup import DEFAULT_TTL_HOURS, DedupConfig
+from transforms.steps.encode import DEFAULT_MAX_RECORD_BYTES, MIN_RECORD_BYTES
 from transforms.steps.enrich import DEFAULT_BATCH_SIZE, DEFAULT_NER_PROCESSES
 from transforms.steps.stories import STEP, AliasSink, StoriesConfig
 from transforms.text.event import DEFAULT_MAX_BODY_BYTES
@@ -124,6 +129,15 @@ NEWSFLOW_FLAGS = (
         help="Kafka topic of duplicate records (duplicate_of set)",
     ),
     flag("dead-letter-topic", default="articles.dlq", help="Kafka topic of dead letters"),
+    flag(
+        "max-record-bytes",
+        type=int,
+        default=DEFAULT_MAX_RECORD_BYTES,
+        help="largest Kafka message (key and value bytes) newsflow writes; an article whose "
+        "record is larger is a dead letter record_too_large, and a dead letter's payload is cut "
+        "to fit; keep it under the output topics' max.message.bytes and the producer's "
+        "max.request.size (both 1 MiB by default)",
+    ),
     flag(
         "consumer-group",
         default="newsflow",
@@ -464,6 +478,9 @@ def validate(opts: NewsflowOptions) -> None:
         raise ValueError(f"--story-merge-threshold must be >= --story-threshold, got {merge}")
     if opts.max_body_bytes <= 0:
         raise ValueError(f"--max-body-bytes must be > 0, got {opts.max_body_bytes}")
+    if opts.max_record_bytes < MIN_RECORD_BYTES:
+        limit = opts.max_record_bytes
+        raise ValueError(f"--max-record-bytes must be >= {MIN_RECORD_BYTES}, got {limit}")
     if opts.ner_batch_size <= 0:
         raise ValueError(f"--ner-batch-size must be > 0, got {opts.ner_batch_size}")
     if opts.ner_processes <= 0:
@@ -472,6 +489,7 @@ def validate(opts: NewsflowOptions) -> None:
     if opts.window_seconds <= 0:
         raise ValueError(f"--window-seconds must be > 0, got {opts.window_seconds}")
     check_client_settings(kafka_connection(opts).config)
+    check_record_limit(kafka_connection(opts).config, opts.max_record_bytes)
     if opts.metrics_port is not None and not 0 < opts.metrics_port < 65536:
         raise ValueError(f"--metrics-port must be in 1..65535, got {opts.metrics_port}")
     if opts.value_format == CONFLUENT and not opts.schema_registry_url:

@@ -53,6 +53,12 @@ class CodecError(DataError):
     code = "codec_error"
 
 
+class RecordTooLargeError(DataError):
+    """An article's output record is larger than its topic takes (``--max-record-bytes``)."""
+
+    code = "record_too_large"
+
+
 class InfrastructureError(NewsflowError):
     """Not the input's fault: retried while it may heal, else the command ends with one line."""
 

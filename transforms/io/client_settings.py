@@ -35,6 +35,9 @@ DEFAULT_LINGER_MS = 20
 MAX_BLOCK_MS = 5000
 # Kafka's timeouts are 32-bit milliseconds (Java ints): the longest broker timeout is ~24.8 days.
 MAX_BROKER_TIMEOUT_SECONDS = (2**31 - 1) / 1000
+# Room a record's key and value leave under max.request.size for the record's and the batch's
+# own headers (kafka-python counts them in the size it checks).
+RECORD_HEADROOM_BYTES = 1024
 
 
 def producer_settings(
@@ -72,6 +75,18 @@ def check_client_settings(config: Mapping[str, Any]) -> None:
     plain = {k: v for k, v in {**CLIENT_DEFAULTS, **config}.items() if not isinstance(v, Reference)}
     _check_consumer(plain)
     _check_producer(plain)
+
+
+def check_record_limit(config: Mapping[str, Any], max_record_bytes: int) -> None:
+    """``--max-record-bytes`` must leave room under the producer's ``max.request.size`` for a
+    record's and its batch's headers: a record between the two would be refused at send."""
+    request = _setting({**CLIENT_DEFAULTS, **config}, "max_request_size", KafkaProducer)
+    if max_record_bytes > request - RECORD_HEADROOM_BYTES:
+        raise ValueError(
+            f"--max-record-bytes {max_record_bytes} leaves no room under the Kafka setting "
+            f"max.request.size ({request}): keep it at most {request - RECORD_HEADROOM_BYTES}, "
+            "or raise max.request.size (and the topics' max.message.bytes) with it"
+        )
 
 
 def _check_consumer(config: Mapping[str, Any]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import apache_beam as beam
@@ -19,6 +20,7 @@ from apache_beam.metrics import Metrics
 from schemas.codec import DEAD_LETTER as DEAD_LETTER_SCHEMA
 from schemas.codec import ENRICHED, encode_datum
 from schemas.confluent import ValueEncoder
+from schemas.errors import RecordTooLargeError
 from transforms.steps.dead_letters import article_payload, attempt
 from transforms.steps.shared import DEAD_LETTER
 from transforms.text.models import Article, DeadLetter, SourceRef
@@ -39,17 +41,35 @@ Message = tuple[bytes, bytes, SourceRef]
 # Kafka values by default: single-object Avro (``--value-format`` picks another encoder).
 ENRICHED_VALUE = ValueEncoder(ENRICHED)
 DEAD_LETTER_VALUE = ValueEncoder(DEAD_LETTER_SCHEMA)
+# Under Kafka's default limits (a topic's max.message.bytes 1,048,588 per batch, a producer's
+# max.request.size 1,048,576), with room for the batch's and the record's own headers.
+DEFAULT_MAX_RECORD_BYTES = 1_000_000
+# A dead letter's fields other than its payload: an error message of up to 2,000 characters,
+# the step, the exception class, coordinates of up to three 512-byte names, the version.
+MIN_RECORD_BYTES = 16_384
+# The cut note's length, and the few bytes a shorter payload's length prefix may differ by.
+CUT_NOTE_BYTES = 128
 
 
 def kafka_outputs(
-    article: Article, version: str, encode_value: Callable[[dict], bytes] = ENRICHED_VALUE
+    article: Article,
+    version: str,
+    encode_value: Callable[[dict], bytes] = ENRICHED_VALUE,
+    max_bytes: int = DEFAULT_MAX_RECORD_BYTES,
 ) -> tuple[Message, tuple[SourceRef, dict]]:
     """The Kafka message of an article (key = id, value = Avro by ``encode_value``, plus its
     source ref) and ``(ref, record)`` for the file sink: one record, so topic and files hold the
-    same."""
+    same. A message over ``max_bytes`` is refused here (``RecordTooLargeError``, a dead letter),
+    not by the broker, whose refusal would fail the sink's bundle on every retry and stop the
+    job at this input: an input within the input topic's limit can make a record over it (a
+    600 KB body with its entities, ~1.7x)."""
     record = article_record(article, _now_ms(), version)
-    message = (article.id.encode("utf-8"), encode_value(record), article.ref)
-    return message, (article.ref, record)
+    key, value = article.id.encode("utf-8"), encode_value(record)
+    if len(key) + len(value) > max_bytes:
+        raise RecordTooLargeError(
+            f"output record is {len(key) + len(value)} bytes > --max-record-bytes {max_bytes}"
+        )
+    return (key, value, article.ref), (article.ref, record)
 
 
 def file_outputs(article: Article, version: str) -> tuple[str, bytes]:
@@ -61,12 +81,29 @@ def file_outputs(article: Article, version: str) -> tuple[str, bytes]:
 
 
 def dead_letter_message(
-    letter: DeadLetter, version: str, encode_value: Callable[[dict], bytes] = DEAD_LETTER_VALUE
+    letter: DeadLetter,
+    version: str,
+    encode_value: Callable[[dict], bytes] = DEAD_LETTER_VALUE,
+    max_bytes: int = DEFAULT_MAX_RECORD_BYTES,
 ) -> Message:
-    """Kafka message of a dead letter, keyed by its source coordinates for traceability."""
-    record = dead_letter_record(letter, version)
+    """Kafka message of a dead letter, keyed by its source coordinates for traceability. A
+    letter over ``max_bytes`` (an input near the input topic's limit, or a record too large)
+    keeps the head of its payload that fits, and says so: the whole input stays at its
+    coordinates, and a dead letter the broker refused would stop the job."""
     key = str(letter.ref).encode("utf-8", "backslashreplace")
-    return key, encode_value(record), letter.ref
+    value = encode_value(dead_letter_record(letter, version))
+    excess = len(key) + len(value) - max_bytes
+    if excess > 0:
+        value = encode_value(dead_letter_record(cut_payload(letter, excess), version))
+    return key, value, letter.ref
+
+
+def cut_payload(letter: DeadLetter, excess: int) -> DeadLetter:
+    """``letter`` with its payload ``excess`` bytes (and the note's length) shorter."""
+    whole = len(letter.payload)
+    keep = max(0, whole - excess - CUT_NOTE_BYTES)
+    note = f" [payload cut to its first {keep} of {whole} bytes to fit --max-record-bytes]"
+    return replace(letter, payload=letter.payload[:keep], message=letter.message + note)
 
 
 def dead_letter_twin(letter: DeadLetter, version: str) -> dict[str, Any]:

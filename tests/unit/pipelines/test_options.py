@@ -58,6 +58,16 @@ def options(*argv: str) -> NewsflowOptions:
         ),
         (["--max-body-bytes", "0"], "--max-body-bytes must be > 0, got 0"),
         (["--max-body-bytes", "-5"], "--max-body-bytes must be > 0, got -5"),
+        (["--max-record-bytes", "16383"], "--max-record-bytes must be >= 16384, got 16383"),
+        (
+            ["--max-record-bytes", "1047553"],
+            "--max-record-bytes 1047553 leaves no room under the Kafka setting max.request.size "
+            "(1048576): keep it at most 1047552",
+        ),
+        (
+            ["--max-record-bytes", "2000000", "--kafka-config", "max.request.size=2000000"],
+            "keep it at most 1998976",
+        ),
         (["--ner-batch-size", "0"], "--ner-batch-size must be > 0, got 0"),
         (["--ner-processes", "0"], "--ner-processes must be > 0, got 0"),
         (["--window-seconds", "0"], "--window-seconds must be > 0, got 0"),
@@ -85,6 +95,9 @@ def test_a_setting_that_cannot_work_is_refused_naming_flag_and_value(argv, messa
         ["--near-dup-threshold", "1"],
         ["--near-dup-threshold", "0.05"],
         ["--max-body-bytes", "1"],
+        ["--max-record-bytes", "16384"],
+        ["--max-record-bytes", "1047552"],
+        ["--max-record-bytes", "4000000", "--kafka-config", "max.request.size=4194304"],
         ["--dedup-max-candidates", "0"],
         ["--dedup-max-candidates", "1"],
         ["--ner-batch-size", "1"],
