@@ -71,13 +71,15 @@ import json, sys
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from pipelines import assembly
-from pipelines.cli import _pipeline_options
+from pipelines.cli import _pipeline_options, _started
 from pipelines.options import NewsflowOptions
+from transforms.text.malloc import limit_malloc_arenas
+limit_malloc_arenas()
 source, output, runner, argv = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 options, _ = _pipeline_options(argv, runner, "process", False)
 pipeline = beam.Pipeline(options=options)
 assembly.build_file_mode(pipeline, options.view_as(NewsflowOptions), source, output)
-result = pipeline.run()
+result = _started(pipeline)
 result.wait_until_finish()
 try:
     counters = result.metrics().query(MetricsFilter())["counters"]
