@@ -24,11 +24,7 @@ from schemas.codec import STORY_ALIAS
 from schemas.confluent import ValueEncoder
 from transforms.io.broker_retry import DEFAULT_BROKER_TIMEOUT_SECONDS
 from transforms.io.changelog import ChangelogConfig, changelog_topic
-from transforms.io.client_settings import (
-    check_broker_timeout,
-    check_client_settings,
-    check_record_limit,
-)
+from transforms.io.client_settings import check_broker_timeout, check_client_settings
 from transforms.io.kafka_clients import KafkaConnection
 from transforms.io.kafka_config import kafka_settings
 from transforms.steps.dedup import DEFAULT_TTL_HOURS, DedupConfig
@@ -488,8 +484,7 @@ def validate(opts: NewsflowOptions) -> None:
     check_broker_timeout(opts.broker_timeout_seconds)
     if opts.window_seconds <= 0:
         raise ValueError(f"--window-seconds must be > 0, got {opts.window_seconds}")
-    check_client_settings(kafka_connection(opts).config)
-    check_record_limit(kafka_connection(opts).config, opts.max_record_bytes)
+    check_client_settings(kafka_connection(opts).config, opts.max_record_bytes)
     if opts.metrics_port is not None and not 0 < opts.metrics_port < 65536:
         raise ValueError(f"--metrics-port must be in 1..65535, got {opts.metrics_port}")
     if opts.value_format == CONFLUENT and not opts.schema_registry_url:

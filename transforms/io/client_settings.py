@@ -69,18 +69,19 @@ def check_broker_timeout(seconds: float) -> None:
         )
 
 
-def check_client_settings(config: Mapping[str, Any]) -> None:
+def check_client_settings(config: Mapping[str, Any], max_record_bytes: int) -> None:
     """Raise ``ValueError`` naming the settings when a client newsflow builds from ``config``
-    (``kafka_config.client_config``) would be refused by kafka-python's constructor."""
+    (``kafka_config.client_config``) would be refused by kafka-python's constructor, or would
+    refuse at send a record of ``max_record_bytes`` (``--max-record-bytes``)."""
     plain = {k: v for k, v in {**CLIENT_DEFAULTS, **config}.items() if not isinstance(v, Reference)}
     _check_consumer(plain)
     _check_producer(plain)
+    _check_record_limit(plain, max_record_bytes)
 
 
-def check_record_limit(config: Mapping[str, Any], max_record_bytes: int) -> None:
-    """``--max-record-bytes`` must leave room under the producer's ``max.request.size`` for a
-    record's and its batch's headers: a record between the two would be refused at send."""
-    request = _setting({**CLIENT_DEFAULTS, **config}, "max_request_size", KafkaProducer)
+def _check_record_limit(config: Mapping[str, Any], max_record_bytes: int) -> None:
+    """The record must leave room under ``max.request.size`` for its and its batch's headers."""
+    request = _setting(config, "max_request_size", KafkaProducer)
     if max_record_bytes > request - RECORD_HEADROOM_BYTES:
         raise ValueError(
             f"--max-record-bytes {max_record_bytes} leaves no room under the Kafka setting "
