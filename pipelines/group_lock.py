@@ -100,13 +100,15 @@ def holds_lock(member: dict[str, Any]) -> bool:
 def lease_consumer(connection: KafkaConnection, lock_group: str) -> KafkaConsumer:
     """The guard consumer of ``lock_group``, not yet subscribed. The lease's own settings win over
     --kafka-config (a user's session.timeout.ms or client.id would otherwise be a second value
-    for the same keyword)."""
+    for the same keyword; a user's auto.offset.reset=none, meant for the input, made the guard's
+    first poll fail: it never commits, so it has no offset to start from)."""
     return connection.group_member(
         lock_group,
         # The nonce tells this guard from another of the same process started in the same second.
         client_id=f"{holder_id(socket.gethostname(), os.getpid(), datetime.now(UTC))} "
         f"lease={uuid.uuid4().hex[:8]}",
         enable_auto_commit=False,
+        auto_offset_reset="latest",
         session_timeout_ms=LOCK_SESSION_TIMEOUT_MS,
         heartbeat_interval_ms=LOCK_SESSION_TIMEOUT_MS // 5,
         partition_assignment_strategy=[StickyPartitionAssignor],

@@ -162,9 +162,16 @@ def families(snap: Snapshot, lags: list[PartitionLag] | None) -> Iterator[Metric
         lag = GaugeMetricFamily(
             "newsflow_consumer_lag", "Input records not yet committed.", labels=["partition"]
         )
+        deleted = GaugeMetricFamily(
+            "newsflow_consumer_deleted_unread",
+            "Input offsets past the commit that the topic deleted unread (retention).",
+            labels=["partition"],
+        )
         for p in lags:
             lag.add_metric([str(p.partition)], p.lag)
+            deleted.add_metric([str(p.partition)], p.deleted_unread)
         yield lag
+        yield deleted
 
 
 def _flush_reads(snap: Snapshot) -> Iterator[Metric]:

@@ -23,7 +23,7 @@ from pipelines.kafka_tools import event_key, read_topic
 from pipelines.options import KAFKA_CLIENT_FLAGS, add_flags, flag, kafka_overrides
 from schemas.codec import DEAD_LETTER, decode_any
 from schemas.confluent import RegistryClient, decode_confluent_any, is_confluent
-from schemas.errors import CodecError, KafkaIOError
+from schemas.errors import CodecError, DeletedInputsError, KafkaIOError
 from transforms.io.kafka_clients import KafkaConnection
 from transforms.io.producer_acks import first_unwritten
 
@@ -38,10 +38,13 @@ class ReplayCounts:
 
 def verdict(item: tuple[str, dict] | None, codes: set[str]) -> tuple[bool, str]:
     """``(replay it?, code or why skipped)`` for one decoded message: every dead letter, or only
-    those whose ``error_code`` is in ``codes``; ``None`` is a message that is not readable."""
+    those whose ``error_code`` is in ``codes``; ``None`` is a message that is not readable. A
+    letter for offsets deleted before they were read has no payload to send."""
     if item is None or item[0] != DEAD_LETTER:
         return False, "not a dead letter"
     code = item[1]["error_code"]
+    if code == DeletedInputsError.code:
+        return False, "deleted before read: no payload"
     if codes and code not in codes:
         return False, f"code {code}"
     return True, code

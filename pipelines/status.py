@@ -30,21 +30,27 @@ REQUEST_TIMEOUT_MS = 10000
 
 @dataclass(frozen=True)
 class PartitionLag:
-    """One input partition: committed offset (None: never), end offset, lag, commit time."""
+    """One input partition: committed offset (None: never), end offset, lag, commit time, and
+    the offsets past the commit the topic deleted unread (retention; the job makes them a dead
+    letter ``deleted_before_read`` when it reads there)."""
 
     partition: int
     committed: int | None
     end: int
     lag: int
     committed_at: int | None
+    deleted_unread: int = 0
 
 
 def partition_lag(
     partition: int, committed: int | None, metadata: str | None, beginning: int, end: int
 ) -> PartitionLag:
-    """The lag of one partition; offsets below the log start (retention) count from the start."""
+    """The lag of one partition; offsets below the log start (retention) count from the start,
+    and apart, as deleted unread."""
     start = beginning if committed is None else max(committed, beginning)
-    return PartitionLag(partition, committed, end, max(end - start, 0), commit_time(metadata))
+    deleted = 0 if committed is None else max(beginning - committed, 0)
+    lag = max(end - start, 0)
+    return PartitionLag(partition, committed, end, lag, commit_time(metadata), deleted)
 
 
 def commit_time(metadata: str | None) -> int | None:
@@ -65,6 +71,7 @@ def report(group: str, topic: str, lags: list[PartitionLag], output_counts: dict
         "input_topic": topic,
         "partitions": [asdict(p) for p in lags],
         "total_lag": sum(p.lag for p in lags),
+        "total_deleted_unread": sum(p.deleted_unread for p in lags),
         "last_commit_at": _iso(last) if last is not None else None,
         "output_records": output_counts,
     }
@@ -127,15 +134,22 @@ def _record_count(consumer: KafkaConsumer, topic: str) -> int:
 def print_table(doc: dict, console: Console) -> None:
     """The report for a terminal: one row per partition, then the totals and the outputs."""
     table = Table(title=f"consumer group {doc['consumer_group']} on {doc['input_topic']}")
-    for column in ("partition", "committed", "end", "lag", "last commit (UTC)"):
+    columns = ("partition", "committed", "end", "lag", "deleted unread", "last commit (UTC)")
+    for column in columns:
         table.add_column(column, justify="right")
     for p in doc["partitions"]:
         when = _iso(p["committed_at"]) if p["committed_at"] is not None else "-"
         committed = "never" if p["committed"] is None else str(p["committed"])
-        table.add_row(str(p["partition"]), committed, str(p["end"]), str(p["lag"]), when)
+        counts = (p["end"], p["lag"], p["deleted_unread"])
+        table.add_row(str(p["partition"]), committed, *map(str, counts), when)
     console.print(table)
     last = doc["last_commit_at"] or "never"
     console.print(f"total lag: {doc['total_lag']}   last commit: {last}")
+    if doc["total_deleted_unread"]:
+        console.print(
+            f"deleted before read: {doc['total_deleted_unread']} offsets past the commit are "
+            "gone (retention); the job dead-letters them as deleted_before_read"
+        )
     for topic, count in doc["output_records"].items():
         console.print(f"{topic}: {count} records")
 

@@ -59,6 +59,13 @@ class RecordTooLargeError(DataError):
     code = "record_too_large"
 
 
+class DeletedInputsError(DataError):
+    """Offsets of an input topic were deleted (retention, a records deletion) before the job
+    read them: their inputs are lost, and the dead letter says which."""
+
+    code = "deleted_before_read"
+
+
 class InfrastructureError(NewsflowError):
     """Not the input's fault: retried while it may heal, else the command ends with one line."""
 

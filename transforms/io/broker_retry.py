@@ -41,6 +41,7 @@ from kafka.errors import (
     KafkaConfigurationError,
     KafkaError,
     MessageSizeTooLargeError,
+    OffsetOutOfRangeError,
     SaslAuthenticationFailedError,
 )
 
@@ -207,6 +208,14 @@ class BrokerCalls:
             except NOT_RETRIED as exc:
                 raise AuthenticationError(
                     f"authentication failed on {self.servers}: {exc}"
+                ) from exc
+            except OffsetOutOfRangeError as exc:
+                # Only with auto.offset.reset=none: the user's way to stop at offsets deleted
+                # unread rather than dead-letter them (deleted_offsets) and go on.
+                raise ConfigurationError(
+                    f"offsets were deleted before they were read ({what} on {self.servers}: "
+                    f"{exc}) and auto.offset.reset=none stops here: move the group's offset past "
+                    "them, or drop the setting to have them dead-lettered"
                 ) from exc
             except CONFIGURATION_ERRORS as exc:
                 raise ConfigurationError(

@@ -170,7 +170,8 @@ class CommitWrittenFn(beam.DoFn):
             self._consumer = None
 
     def _starting_offset(self, tp: TopicPartition) -> int:
-        """Where the reader started: the group's committed offset, else the log start (the same
+        """Where the reader started: the group's committed offset, even below the log start (the
+        offsets deleted there are an input, ``deleted_offsets``), else the log start (the same
         rule as ``PartitionRestrictionProvider.initial_restriction``)."""
         committed = self._broker.call(
             f"committed offset of {tp.topic}/{tp.partition}",
@@ -179,13 +180,14 @@ class CommitWrittenFn(beam.DoFn):
             False,
             ATTEMPT_TIMEOUT_MS,
         )
-        beginning = self._broker.call(
+        if committed is not None:
+            return committed
+        return self._broker.call(
             f"log start of {tp.topic}/{tp.partition}",
             self._consumer.beginning_offsets,
             [tp],
             ATTEMPT_TIMEOUT_MS,
         )[tp]
-        return beginning if committed is None else max(committed, beginning)
 
 
 def acknowledged_by_all(seen: frozenset[str], sink: str, required: frozenset[str]):

@@ -36,6 +36,7 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 from kafka import KafkaConsumer, TopicPartition
 
 from transforms.io.broker_retry import ATTEMPT_TIMEOUT_MS, BrokerCalls
+from transforms.io.deleted_offsets import DeletedOffsets
 from transforms.io.kafka_clients import KafkaConnection
 from transforms.io.kafka_partitions import (
     IDLE_WATERMARK_LAG_SECONDS,
@@ -182,16 +183,18 @@ class PartitionRestrictionProvider(RestrictionProvider):
             self._consumer_group,
             TopicPartition(topic, partition),
         )
-        # A committed offset below the log start was deleted by retention: resume at the start.
-        start = beginning if committed is None else max(committed, beginning)
+        # A committed offset below the log start: the read finds the offsets deleted unread and
+        # makes them a dead letter (``deleted_offsets``), so it starts at the committed offset.
+        start = beginning if committed is None else committed
         stop = max(start, end) if self._stop_at_end else UNBOUNDED_END
         _LOG.info(
-            "%s/%s: reading offsets [%s, %s) (committed %s, end %s)",
+            "%s/%s: reading offsets [%s, %s) (committed %s, log start %s, end %s)",
             topic,
             partition,
             start,
             "end of stream" if stop == UNBOUNDED_END else stop,
             committed,
+            beginning,
             end,
         )
         return OffsetRange(start, stop)
@@ -250,6 +253,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         self._consumers: PartitionConsumers | None = None
         self._out = Metrics.counter(METRICS_NAMESPACE, COUNTER_OUT)
         self._empty_polls = Metrics.counter(METRICS_NAMESPACE, COUNTER_EMPTY_POLLS)
+        self._deleted = DeletedOffsets(self._broker, METRICS_NAMESPACE)
 
     def initial_restriction(self, element: tuple[str, int]) -> OffsetRange:
         return self._restrictions.initial_restriction(element)
@@ -298,6 +302,15 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         timeout_ms, first = self._idle.poll_ms, True
         while True:
             records = self._poll(consumer, tp, next_offset, timeout_ms)
+            arrived = records[0].offset if records else self._consumers.position(tp)
+            deleted = self._deleted.since(consumer, tp, next_offset, arrived)
+            if deleted is not None:
+                if not tracker.try_claim(deleted.ref.offset):
+                    return
+                yield TimestampedValue(deleted, _not_late(Timestamp.now(), watermark))
+                next_offset = span_start = deleted.ref.offset + 1
+                if _past_end(tracker, next_offset):
+                    return
             if not records and not first:
                 # Dry after reading: hand back at once, so what was read leaves now and the
                 # next bundle waits for new records in its first poll.
@@ -320,10 +333,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
                 if live:
                     _set_watermark(watermark, timestamp)
             next_offset = self._consumers.position(tp)
-            if next_offset >= tracker.current_restriction().stop:
-                # Offsets up to the end may be missing (compaction, transaction markers): claiming
-                # the position past the range tells the tracker the range is done.
-                tracker.try_claim(next_offset)
+            if _past_end(tracker, next_offset):
                 return
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -444,6 +454,16 @@ class ReadFromKafka(beam.PTransform):
         return partitions | "ReadPartitions" >> beam.ParDo(
             read_fn(self._connection, restrictions, self._idle)
         ).with_output_types(RawEvent)
+
+
+def _past_end(tracker: OffsetRestrictionTracker, next_offset: int) -> bool:
+    """Whether the range is read up to ``next_offset``'s end. Offsets up to the end may be missing
+    (compaction, transaction markers): claiming the position past the range tells the tracker the
+    range is done."""
+    if next_offset < tracker.current_restriction().stop:
+        return False
+    tracker.try_claim(next_offset)
+    return True
 
 
 def _raw_event(record: Any, span_start: int) -> tuple[RawEvent, Timestamp]:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.confluent import is_avro_framed
-from schemas.errors import CodecError, InvalidEventError
+from schemas.errors import CodecError, DeletedInputsError, InvalidEventError
 from transforms.text.extract import parse_date
 from transforms.text.models import Article, RawEvent
 
@@ -39,6 +39,18 @@ MIN_TIME_MS = int(datetime(1, 1, 1, tzinfo=UTC).timestamp() * 1000)
 MAX_TIME_MS = int(datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC).timestamp() * 1000)
 
 
+def deleted_message(raw: RawEvent) -> str:
+    """What a dead letter says of offsets the topic deleted before they were read."""
+    ref = raw.ref
+    first = ref.span_start if ref.span_start is not None else ref.offset
+    count = ref.offset - first + 1
+    return (
+        f"offsets {first}-{ref.offset} of {ref.topic}/{ref.partition} were deleted from the topic "
+        f"(retention or a records deletion) before newsflow read them: up to {count} "
+        f"input{'s' if count != 1 else ''} lost"
+    )
+
+
 def decode_event(
     raw: RawEvent,
     now_ms: int,
@@ -47,6 +59,8 @@ def decode_event(
 ) -> Article:
     """Build an Article from a JSON event (or an Avro one, single-object or Confluent-framed, when
     ``avro_decoder`` is given); raise InvalidEventError naming the first problem found."""
+    if raw.deleted:
+        raise DeletedInputsError(deleted_message(raw))
     if avro_decoder is not None and is_avro_framed(raw.payload):
         event = _parse_avro(raw.payload, avro_decoder)
     else:

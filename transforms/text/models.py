@@ -43,12 +43,17 @@ class SourceRef:
 
 @dataclass(frozen=True)
 class RawEvent:
-    """One undecoded input: the message value and what the transport knows about it."""
+    """One undecoded input: the message value and what the transport knows about it.
+
+    ``deleted``: no record but offsets ``[ref.span_start, ref.offset]`` that the topic deleted
+    (retention, a records deletion) before the reader got to them. They stand as one input, so
+    the loss ends in a dead letter and their span is committed like any other."""
 
     payload: bytes
     ref: SourceRef
     timestamp_ms: int | None = None
     key: bytes | None = None
+    deleted: bool = False
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from kafka.errors import (
     KafkaConfigurationError,
     KafkaTimeoutError,
     MessageSizeTooLargeError,
+    OffsetOutOfRangeError,
     SaslAuthenticationFailedError,
 )
 
@@ -155,6 +156,18 @@ def test_a_setting_the_client_refuses_is_never_retried_as_an_outage(monkeypatch,
     )
     assert waited == 0, "no waiting"
     assert shared_outage("b:9", 300).since is None, "no outage started"
+
+
+def test_offsets_deleted_unread_with_no_reset_policy_stop_at_once(monkeypatch):
+    """With ``auto.offset.reset=none`` the consumer raises where the reader would dead-letter the
+    deleted offsets; it was retried as an unreachable broker for the whole broker timeout."""
+    clock = FakeClock()
+    calls = _calls("b:9", 300, clock, monkeypatch)
+    error = OffsetOutOfRangeError({"raw-0": 3})
+    waited = _waited_before_raising(
+        calls, clock, error, ConfigurationError, "offsets were deleted before they were read"
+    )
+    assert waited == 0 and shared_outage("b:9", 300).since is None
 
 
 def test_a_login_rejection_kafka_python_only_logs_is_translated(monkeypatch):

@@ -80,7 +80,7 @@ def test_snapshot_sums_steps_and_keeps_only_newsflow():
 
 def test_prometheus_text_has_counters_histogram_and_lag():
     snap = snapshot({"counters": COUNTERS, "distributions": DISTRIBUTIONS})
-    lags = [PartitionLag(0, 5, 9, 4, None), PartitionLag(1, None, 3, 3, None)]
+    lags = [PartitionLag(0, 5, 9, 4, None, 2), PartitionLag(1, None, 3, 3, None)]
     registry = CollectorRegistry(auto_describe=False)
     registry.register(JobMetrics(lambda: lags, lambda: snap))
     text = generate_latest(registry).decode()
@@ -92,6 +92,7 @@ def test_prometheus_text_has_counters_histogram_and_lag():
     assert 'newsflow_end_to_end_latency_seconds_bucket{le="+Inf"} 6.0' in text
     assert "newsflow_end_to_end_latency_seconds_sum 9.0" in text
     assert 'newsflow_consumer_lag{partition="1"} 3.0' in text
+    assert 'newsflow_consumer_deleted_unread{partition="0"} 2.0' in text
     assert 'newsflow_flush_read_elements_count{step="dedup"} 6.0' in text
     assert 'newsflow_flush_read_elements_sum{step="dedup"} 97.0' in text
     assert 'newsflow_flush_read_elements_max{step="dedup"} 60.0' in text

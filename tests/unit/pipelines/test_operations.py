@@ -7,17 +7,18 @@ from pipelines.status import PartitionLag, commit_time, partition_lag, report
 
 
 @pytest.mark.parametrize(
-    ("committed", "beginning", "end", "lag"),
+    ("committed", "beginning", "end", "lag", "deleted"),
     [
-        (None, 0, 10, 10),  # never committed: the job starts at the log start
-        (None, 4, 10, 6),
-        (7, 0, 10, 3),
-        (10, 0, 10, 0),
-        (2, 5, 10, 5),  # commit below the log start (retention): the job resumes at the start
+        (None, 0, 10, 10, 0),  # never committed: the job starts at the log start
+        (None, 4, 10, 6, 0),  # deleted before the job had them: not its loss
+        (7, 0, 10, 3, 0),
+        (10, 0, 10, 0, 0),
+        (2, 5, 10, 5, 3),  # commit below the log start: 3 deleted unread, 5 left to read
     ],
 )
-def test_partition_lag(committed, beginning, end, lag):
-    assert partition_lag(0, committed, None, beginning, end).lag == lag
+def test_partition_lag(committed, beginning, end, lag, deleted):
+    got = partition_lag(0, committed, None, beginning, end)
+    assert (got.lag, got.deleted_unread) == (lag, deleted)
 
 
 @pytest.mark.parametrize(
@@ -44,7 +45,8 @@ def test_report_totals_and_latest_commit():
     assert doc["total_lag"] == 5
     assert doc["last_commit_at"] == "2023-11-14T22:13:20+00:00"
     assert doc["partitions"][1] == {
-        "partition": 1, "committed": None, "end": 2, "lag": 2, "committed_at": None
+        "partition": 1, "committed": None, "end": 2, "lag": 2, "committed_at": None,
+        "deleted_unread": 0,
     }  # fmt: skip
     assert doc["output_records"] == {"out": 4}
 
@@ -57,6 +59,11 @@ def test_report_totals_and_latest_commit():
         (("dead_letter", {"error_code": "bad_date"}), {"not_json"}, (False, "code bad_date")),
         (("enriched_article", {"id": "a"}), set(), (False, "not a dead letter")),
         (None, set(), (False, "not a dead letter")),
+        (
+            ("dead_letter", {"error_code": "deleted_before_read"}),
+            {"deleted_before_read"},
+            (False, "deleted before read: no payload"),
+        ),
     ],
 )
 def test_verdict(item, codes, expected):

@@ -1,0 +1,127 @@
+"""Offsets a topic deleted before the reader got to them: one input, a dead letter naming them,
+never a silent jump. The consumer below resets to the log start as Kafka's does (``earliest``)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
+from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
+from apache_beam.runners.sdf_utils import RestrictionTrackerView, ThreadsafeRestrictionTracker
+from kafka import TopicPartition
+
+from schemas.errors import DeletedInputsError
+from transforms.io.broker_retry import BrokerCalls
+from transforms.io.deleted_offsets import deleted_end
+from transforms.io.kafka_source import ReadPartitionFn
+from transforms.text.event import decode_event
+
+TP = TopicPartition("raw", 0)
+
+
+@pytest.mark.parametrize(
+    ("expected", "arrived", "log_start", "end"),
+    [
+        (3, 6, 6, 6),  # retention moved the log start to the next record
+        (3, 9, 9, 9),  # everything deleted, nothing left to read
+        (3, 8, 6, 6),  # deleted up to 6, then a compacted gap: 6 and 7 are the record's span
+        (3, 6, 9, 6),  # the log start moved on after the fetch: the next read's business
+        (3, 6, 0, None),  # a compaction or transaction-marker gap
+        (3, 3, 9, None),  # the expected record came (the broker is not asked)
+    ],
+)
+def test_deleted_end(expected, arrived, log_start, end):
+    assert deleted_end(expected, arrived, log_start) == end
+
+
+class Record:
+    def __init__(self, offset: int) -> None:
+        self.topic, self.partition, self.offset = TP.topic, TP.partition, offset
+        self.value, self.key, self.timestamp = b"{}", None, 1_700_000_000_000 + offset
+
+
+class RetainingConsumer:
+    """Partition ``TP`` holding the records at ``offsets`` from ``log_start`` to ``end``; a
+    position below the log start resets to it at the next poll, as Kafka's consumer does."""
+
+    def __init__(self, log_start: int, offsets: list[int], batches: int = 1) -> None:
+        self.log_start, self.offsets, self.position_at = log_start, offsets, log_start
+        self.end = max(offsets, default=log_start - 1) + 1 if offsets else log_start
+        self.batch = max(1, -(-len(offsets) // batches))
+        self.asked_log_start = 0
+
+    def assign(self, partitions) -> None:
+        pass
+
+    def seek(self, tp, offset: int) -> None:
+        self.position_at = offset
+
+    def position(self, tp, timeout_ms=None) -> int:
+        return self.position_at
+
+    def beginning_offsets(self, partitions, timeout_ms=None):
+        self.asked_log_start += 1
+        return {TP: self.log_start}
+
+    def poll(self, timeout_ms=0, max_records=None):
+        self.position_at = max(self.position_at, self.log_start)
+        batch = [o for o in self.offsets if o >= self.position_at][: self.batch]
+        if batch:
+            self.position_at = batch[-1] + 1
+        return {TP: [Record(o) for o in batch]} if batch else {}
+
+    def close(self, autocommit=True) -> None:
+        pass
+
+
+def read(consumer: RetainingConsumer, start: int, stop: int) -> list:
+    connection = SimpleNamespace(
+        broker=BrokerCalls("x:1", 10.0, False), connected_consumer=lambda: consumer
+    )
+    fn = ReadPartitionFn(connection, restrictions=None)
+    fn.setup()
+    tracker = OffsetRestrictionTracker(OffsetRange(start, stop))
+    view = RestrictionTrackerView(ThreadsafeRestrictionTracker(tracker))
+    events = [e.value for e in fn.process(("raw", 0), view, ManualWatermarkEstimator(None))]
+    tracker.check_done()  # read to the end in one call, the deleted range claimed with the rest
+    return events
+
+
+def spans(events) -> list[tuple[int, int, bool]]:
+    return [(e.ref.span_start, e.ref.offset, e.deleted) for e in events]
+
+
+def test_offsets_deleted_before_the_read_are_one_input_before_the_records_left():
+    events = read(RetainingConsumer(log_start=6, offsets=[6, 7, 8]), start=3, stop=9)
+
+    assert spans(events) == [(3, 5, True), (6, 6, False), (7, 7, False), (8, 8, False)]
+    assert events[0].payload == b""
+
+
+def test_a_partition_deleted_to_its_end_is_one_input_for_the_whole_range():
+    consumer = RetainingConsumer(log_start=9, offsets=[])
+
+    events = read(consumer, start=3, stop=9)
+
+    assert spans(events) == [(3, 8, True)]
+
+
+def test_a_gap_the_log_start_did_not_pass_belongs_to_the_next_record():
+    consumer = RetainingConsumer(log_start=0, offsets=[0, 1, 5, 6], batches=2)
+
+    events = read(consumer, start=0, stop=7)
+
+    assert spans(events) == [(0, 0, False), (1, 1, False), (2, 5, False), (6, 6, False)]
+    assert consumer.asked_log_start == 1, "asked once, at the gap"
+
+
+def test_the_dead_letter_names_the_deleted_range():
+    (deleted,) = read(RetainingConsumer(log_start=9, offsets=[]), start=3, stop=9)
+
+    with pytest.raises(DeletedInputsError) as raised:
+        decode_event(deleted, now_ms=0)
+
+    assert raised.value.code == "deleted_before_read"
+    assert str(raised.value).startswith("offsets 3-8 of raw/0 were deleted from the topic")
+    assert str(raised.value).endswith("before newsflow read them: up to 6 inputs lost")
