@@ -84,6 +84,14 @@ class ConfigurationError(InfrastructureError, ValueError):
     code = "configuration"
 
 
+class PartitionRewoundError(KafkaIOError):
+    """An input partition holds no offset where the job's commit says it left off, and starts
+    again below it: the topic was deleted and recreated, or truncated. Which records are new is
+    the operator's call (the group's offset), not the job's guess."""
+
+    code = "partition_rewound"
+
+
 class BrokerUnavailableError(KafkaIOError):
     """The broker stayed unreachable longer than ``--broker-timeout-seconds``."""
 

@@ -12,6 +12,14 @@ naming the range, and the commit moves past the range like past any input's span
 
 A gap the log start did not move past (compaction, transaction markers) is no deletion: its
 offsets go to the next record's span as before (``SourceRef.span_start``).
+
+A read that lands *below* the offset expected found no offset there at all, and the consumer
+reset to an earlier one; likewise a commit past the partition's end at start. The partition was
+truncated below what the job read (an unclean leader election), or its group's offset was set
+past the end by hand. (A topic deleted and recreated is not this: Kafka drops the group's
+offsets with it, and the job starts the new topic at its beginning.) Reading on would give new
+records the coordinates of old ones, whose outputs a restart's scan recognises as written, or
+fail on the claim; the job stops with ``PartitionRewoundError`` saying what to do instead.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import logging
 from apache_beam.metrics import Metrics
 from kafka import KafkaConsumer, TopicPartition
 
+from schemas.errors import PartitionRewoundError
 from transforms.io.broker_retry import ATTEMPT_TIMEOUT_MS, BrokerCalls
 from transforms.text.models import RawEvent, SourceRef
 
@@ -34,6 +43,18 @@ def deleted_end(expected: int, arrived: int, log_start: int) -> int | None:
     log start that moved on since the fetch is the next read's business)."""
     end = min(arrived, log_start)
     return end if end > expected else None
+
+
+def rewound_message(tp: TopicPartition, expected: int, found: str) -> str:
+    """Why the job stops at a partition whose offsets went back (``found``: what the partition
+    holds instead), and what to do about it."""
+    return (
+        f"{tp.topic}/{tp.partition}: the job left off at offset {expected}, but the partition "
+        f"{found}: it was truncated (an unclean leader election) or the group's offset was set "
+        "past its end. newsflow does not guess which records are new: set the consumer group's "
+        "offset for it (kafka-consumer-groups --reset-offsets --to-earliest, or --to-offset N) "
+        "and start the job again"
+    )
 
 
 def deleted_event(tp: TopicPartition, start: int, end: int) -> RawEvent:
@@ -53,8 +74,12 @@ class DeletedOffsets:
         self, consumer: KafkaConsumer, tp: TopicPartition, expected: int, arrived: int
     ) -> RawEvent | None:
         """The input for offsets deleted from ``expected`` on, None if none were (the common
-        case, a record at the expected offset, asks the broker nothing)."""
-        if arrived <= expected:
+        case, a record at the expected offset, asks the broker nothing).
+        ``PartitionRewoundError`` if the read went back below ``expected``."""
+        if arrived < expected:
+            found = f"has no offset there: the read went back to {arrived}"
+            raise PartitionRewoundError(rewound_message(tp, expected, found))
+        if arrived == expected:
             return None
         log_start = self._broker.call(
             f"log start of {tp.topic}/{tp.partition}",

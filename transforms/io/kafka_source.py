@@ -35,8 +35,9 @@ from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Duration, Timestamp
 from kafka import KafkaConsumer, TopicPartition
 
+from schemas.errors import PartitionRewoundError
 from transforms.io.broker_retry import ATTEMPT_TIMEOUT_MS, BrokerCalls
-from transforms.io.deleted_offsets import DeletedOffsets
+from transforms.io.deleted_offsets import DeletedOffsets, rewound_message
 from transforms.io.kafka_clients import KafkaConnection
 from transforms.io.kafka_partitions import (
     IDLE_WATERMARK_LAG_SECONDS,
@@ -186,7 +187,12 @@ class PartitionRestrictionProvider(RestrictionProvider):
         # A committed offset below the log start: the read finds the offsets deleted unread and
         # makes them a dead letter (``deleted_offsets``), so it starts at the committed offset.
         start = beginning if committed is None else committed
-        stop = max(start, end) if self._stop_at_end else UNBOUNDED_END
+        if start > end:
+            found = f"ends at {end}"
+            raise PartitionRewoundError(
+                rewound_message(TopicPartition(topic, partition), start, found)
+            )
+        stop = end if self._stop_at_end else UNBOUNDED_END
         _LOG.info(
             "%s/%s: reading offsets [%s, %s) (committed %s, log start %s, end %s)",
             topic,

@@ -3,7 +3,8 @@ here deleted through the broker's admin API, as retention does, by moving the lo
 the reader jumped to the log start and the lost inputs left no output, no counter and no line
 above INFO: nothing told an operator. Now they are one dead letter ``deleted_before_read``
 naming the range, ``newsflow status`` counts them while they wait, and the commit moves past;
-with ``auto.offset.reset=none`` the job stops there at once (it was retried as an outage)."""
+with ``auto.offset.reset=none`` the job stops there at once (it was retried as an outage). And a
+partition whose end fell below the commit stops the job, saying what to do."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
 
 from pipelines import cli
 from pipelines.kafka_tools import read_topic, send_steadily
@@ -100,3 +102,30 @@ def test_inputs_deleted_before_the_read_are_a_dead_letter_and_the_commit_moves_p
         decode(m.value, ENRICHED) for m in read_topic(topics["enriched"], kafka_bootstrap, {})
     ]
     assert enriched, "the examples' articles read around the deletions were enriched"
+
+
+def test_a_commit_past_the_partitions_end_stops_the_job_with_what_to_do(
+    kafka_bootstrap, unique_topic, run_args, tmp_path, capsys
+):
+    """What a truncated partition (an unclean leader election) or an offset set by hand leaves:
+    the group's commit past the end. Before, a bounded run read nothing and said nothing, and a
+    streaming one failed every retry on Beam's claim check (``Position to be claimed cannot be
+    smaller than the start position``) once records came."""
+    topics = {name: unique_topic(1, name) for name in ("raw", "enriched", "duplicates", "dlq")}
+    tp, group = TopicPartition(topics["raw"], 0), f"{topics['raw']}.group"
+    lines = [line.encode() for line in EXAMPLES.read_text().splitlines() if line[:1] == "{"]
+    job = run_args(kafka_bootstrap, topics, group, tmp_path, "--stop-at-end")
+    producer = KafkaConnection.of(kafka_bootstrap).plain_producer(linger_ms=5)
+    send_steadily(producer, topics["raw"], lines[:3], per_second=1000)
+    assert cli.main(job) == 0  # committed at 3
+    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group)
+    consumer.commit({tp: OffsetAndMetadata(10, "", -1)})
+    consumer.close()
+    producer.send(topics["raw"], value=lines[3]).get(timeout=60)  # offset 3, below the commit
+    producer.close()
+
+    assert cli.main(job) == 2
+    line = capsys.readouterr().err
+    assert f"PartitionRewoundError: {topics['raw']}/0: the job left off at offset 10" in line
+    assert "but the partition ends at 4: it was truncated" in line
+    assert sorted(outcomes(kafka_bootstrap, topics)) == [0, 1, 2], "nothing read past it"

@@ -11,7 +11,7 @@ from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from apache_beam.runners.sdf_utils import RestrictionTrackerView, ThreadsafeRestrictionTracker
 from kafka import TopicPartition
 
-from schemas.errors import DeletedInputsError
+from schemas.errors import DeletedInputsError, PartitionRewoundError
 from transforms.io.broker_retry import BrokerCalls
 from transforms.io.deleted_offsets import deleted_end
 from transforms.io.kafka_source import ReadPartitionFn
@@ -42,12 +42,13 @@ class Record:
 
 
 class RetainingConsumer:
-    """Partition ``TP`` holding the records at ``offsets`` from ``log_start`` to ``end``; a
-    position below the log start resets to it at the next poll, as Kafka's consumer does."""
+    """Partition ``TP`` holding the records at ``offsets`` from ``log_start`` on; a position
+    outside them (below the log start, past the end) resets to the log start at the next poll,
+    as Kafka's consumer does with ``auto.offset.reset=earliest``."""
 
     def __init__(self, log_start: int, offsets: list[int], batches: int = 1) -> None:
         self.log_start, self.offsets, self.position_at = log_start, offsets, log_start
-        self.end = max(offsets, default=log_start - 1) + 1 if offsets else log_start
+        self.end = max(offsets) + 1 if offsets else log_start
         self.batch = max(1, -(-len(offsets) // batches))
         self.asked_log_start = 0
 
@@ -65,7 +66,8 @@ class RetainingConsumer:
         return {TP: self.log_start}
 
     def poll(self, timeout_ms=0, max_records=None):
-        self.position_at = max(self.position_at, self.log_start)
+        if not self.log_start <= self.position_at <= self.end:
+            self.position_at = self.log_start
         batch = [o for o in self.offsets if o >= self.position_at][: self.batch]
         if batch:
             self.position_at = batch[-1] + 1
@@ -125,3 +127,15 @@ def test_the_dead_letter_names_the_deleted_range():
     assert raised.value.code == "deleted_before_read"
     assert str(raised.value).startswith("offsets 3-8 of raw/0 were deleted from the topic")
     assert str(raised.value).endswith("before newsflow read them: up to 6 inputs lost")
+
+
+def test_a_partition_that_went_back_below_the_commit_stops_the_read_with_what_to_do():
+    """Truncated under a running job: it expects 500, the partition holds 0-2. Before, the claim
+    of offset 0 below the range failed the bundle with Beam's ValueError, on every retry."""
+    with pytest.raises(PartitionRewoundError) as raised:
+        read(RetainingConsumer(log_start=0, offsets=[0, 1, 2]), start=500, stop=503)
+
+    message = str(raised.value)
+    assert message.startswith("raw/0: the job left off at offset 500")
+    assert "has no offset there: the read went back to 0: it was truncated" in message
+    assert "--reset-offsets" in message
