@@ -31,6 +31,7 @@ from transforms.io.kafka_clients import KafkaConnection
 from transforms.io.kafka_commit import CommitOffsets, CommitStarts, JoinAcks
 from transforms.io.kafka_sink import WriteToKafka
 from transforms.io.kafka_source import IdleReads, ReadFromKafka
+from transforms.io.offset_gaps import SKIPPED_REFS, SkippedOffsets
 from transforms.io.output_floor import StampOutputFloor
 from transforms.io.reader_placement import FlinkPlacement
 from transforms.io.recovery import REFILE, WRITTEN, SkipWritten
@@ -137,11 +138,12 @@ def output_topics(opts: NewsflowOptions) -> tuple[str, str, str]:
 
 
 class ReadEvents(beam.PTransform):
-    """The input topic -> RawEvents (main, ``events``), each carrying its output floor; a
-    partition never committed gets its first commit before it is read. Inputs whose outputs a
-    previous run already wrote leave as acknowledgements (``written``) or as records for the
-    files (``refile``). On Flink only the events: ``GuardRestores`` does that job after a
-    restore."""
+    """The input topic -> RawEvents (``events``), each carrying its output floor; a partition
+    never committed gets its first commit before it is read. Offsets skipped at a partition's
+    end (``offset_gaps``) leave as acknowledgements (``written``), and so do inputs whose outputs
+    a previous run already wrote, or as records for the files (``refile``). On Flink no
+    ``refile`` and only the skipped offsets acknowledged: ``GuardRestores`` does the rest after
+    a restore."""
 
     def __init__(self, opts: NewsflowOptions, kafka: KafkaConnection) -> None:
         super().__init__()
@@ -163,12 +165,15 @@ class ReadEvents(beam.PTransform):
                 placement=reader_placement(opts),
             )
             | "StampOutputFloor" >> StampOutputFloor(kafka, outputs)
+            | "SkippedOffsets" >> SkippedOffsets()
         )  # fmt: skip
         if on_flink(opts):
-            return read
-        return read | "SkipWritten" >> SkipWritten(
+            return {"events": read.events, WRITTEN: read[SKIPPED_REFS]}
+        unwritten = read.events | "SkipWritten" >> SkipWritten(
             kafka, opts.consumer_group, opts.input_topic, outputs, refile=bool(opts.output_dir)
         )
+        written = (read[SKIPPED_REFS], unwritten[WRITTEN]) | "Written" >> beam.Flatten()
+        return {"events": unwritten.events, WRITTEN: written, REFILE: unwritten[REFILE]}
 
 
 def kafka_encoder(opts: NewsflowOptions, encode_value: Callable[[dict], bytes]):
@@ -250,11 +255,8 @@ def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | No
     guarded = events is None and on_flink(opts)
     if events is None:
         read = p | "ReadEvents" >> ReadEvents(opts, kafka)
-        if not guarded:
-            events, already_written = read.events, [read[WRITTEN]]
-            to_write = {"refiled": read[REFILE]}
-        else:
-            events = read
+        events, already_written = read["events"], [read[WRITTEN]]
+        to_write = {"refiled": read[REFILE]} if REFILE in read else {}
     stories = stories_config(opts, kafka, alias_encoder(opts))
     outcomes = enrich_events(events, opts, dedup_config(opts, kafka), stories)
     decided = {
@@ -263,7 +265,8 @@ def build(p: beam.Pipeline, opts: NewsflowOptions, events: beam.PCollection | No
         "dead_letters": outcomes.dead_letters,
     }
     if guarded:
-        decided, already_written, to_write = guard_restores(decided, opts, kafka, version)
+        decided, restored, to_write = guard_restores(decided, opts, kafka, version)
+        already_written.extend(restored)
     written = {**decided, **to_write} | "WriteOutcomes" >> WriteOutcomes(opts, version, kafka)
     _ = (
         [written, *already_written]

@@ -211,7 +211,7 @@ class BrokerCalls:
                 ) from exc
             except OffsetOutOfRangeError as exc:
                 # Only with auto.offset.reset=none: the user's way to stop at offsets deleted
-                # unread rather than dead-letter them (deleted_offsets) and go on.
+                # unread rather than dead-letter them (offset_gaps) and go on.
                 raise ConfigurationError(
                     f"offsets were deleted before they were read ({what} on {self.servers}: "
                     f"{exc}) and auto.offset.reset=none stops here: move the group's offset past "

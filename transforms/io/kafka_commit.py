@@ -171,7 +171,7 @@ class CommitWrittenFn(beam.DoFn):
 
     def _starting_offset(self, tp: TopicPartition) -> int:
         """Where the reader started: the group's committed offset, even below the log start (the
-        offsets deleted there are an input, ``deleted_offsets``), else the log start (the same
+        offsets deleted there are an input, ``offset_gaps``), else the log start (the same
         rule as ``PartitionRestrictionProvider.initial_restriction``)."""
         committed = self._broker.call(
             f"committed offset of {tp.topic}/{tp.partition}",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,6 @@ from kafka import KafkaConsumer, TopicPartition
 
 from schemas.errors import PartitionRewoundError
 from transforms.io.broker_retry import ATTEMPT_TIMEOUT_MS, BrokerCalls
-from transforms.io.deleted_offsets import DeletedOffsets, rewound_message
 from transforms.io.kafka_clients import KafkaConnection
 from transforms.io.kafka_partitions import (
     IDLE_WATERMARK_LAG_SECONDS,
@@ -45,10 +44,11 @@ from transforms.io.kafka_partitions import (
     SeparateStage,
     list_once_or_periodically,
 )
+from transforms.io.offset_gaps import OffsetGaps, absent_event, rewound_message
 from transforms.io.partition_consumers import PartitionConsumers
 from transforms.io.reader_placement import FlinkPlacement, topic_partition
 from transforms.state_coders import ManualWatermarks, OffsetRangeCoder
-from transforms.text.models import RawEvent, SourceRef
+from transforms.text.models import SKIPPED, RawEvent, SourceRef
 
 _LOG = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ class PartitionRestrictionProvider(RestrictionProvider):
             TopicPartition(topic, partition),
         )
         # A committed offset below the log start: the read finds the offsets deleted unread and
-        # makes them a dead letter (``deleted_offsets``), so it starts at the committed offset.
+        # makes them a dead letter (``offset_gaps``), so it starts at the committed offset.
         start = beginning if committed is None else committed
         if start > end:
             found = f"ends at {end}"
@@ -259,7 +259,7 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         self._consumers: PartitionConsumers | None = None
         self._out = Metrics.counter(METRICS_NAMESPACE, COUNTER_OUT)
         self._empty_polls = Metrics.counter(METRICS_NAMESPACE, COUNTER_EMPTY_POLLS)
-        self._deleted = DeletedOffsets(self._broker, METRICS_NAMESPACE)
+        self._gaps = OffsetGaps(self._broker, METRICS_NAMESPACE)
 
     def initial_restriction(self, element: tuple[str, int]) -> OffsetRange:
         return self._restrictions.initial_restriction(element)
@@ -309,14 +309,11 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         while True:
             records = self._poll(consumer, tp, next_offset, timeout_ms)
             arrived = records[0].offset if records else self._consumers.position(tp)
-            deleted = self._deleted.since(consumer, tp, next_offset, arrived)
-            if deleted is not None:
-                if not tracker.try_claim(deleted.ref.offset):
-                    return
-                yield TimestampedValue(deleted, _not_late(Timestamp.now(), watermark))
-                next_offset = span_start = deleted.ref.offset + 1
-                if _past_end(tracker, next_offset):
-                    return
+            gaps = self._gaps.since(consumer, tp, next_offset, arrived, bool(records))
+            next_offset = yield from _emitted(tracker, gaps, watermark, next_offset)
+            if next_offset is None or _past_end(tracker, next_offset):
+                return
+            span_start = next_offset
             if not records and not first:
                 # Dry after reading: hand back at once, so what was read leaves now and the
                 # next bundle waits for new records in its first poll.
@@ -339,6 +336,11 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
                 if live:
                     _set_watermark(watermark, timestamp)
             next_offset = self._consumers.position(tp)
+            stop = tracker.current_restriction().stop
+            if next_offset >= stop > span_start:  # the range ends in offsets with no record
+                trailing = [absent_event(tp, span_start, stop, SKIPPED)]
+                if (yield from _emitted(tracker, trailing, watermark, span_start)) is None:
+                    return
             if _past_end(tracker, next_offset):
                 return
             remaining = deadline - time.monotonic()
@@ -460,6 +462,22 @@ class ReadFromKafka(beam.PTransform):
         return partitions | "ReadPartitions" >> beam.ParDo(
             read_fn(self._connection, restrictions, self._idle)
         ).with_output_types(RawEvent)
+
+
+def _emitted(
+    tracker: OffsetRestrictionTracker,
+    events: list[RawEvent],
+    watermark: ManualWatermarkEstimator,
+    next_offset: int,
+) -> Generator[TimestampedValue, None, int | None]:
+    """Claims and emits inputs standing for offsets with no record (``offset_gaps``); the offset
+    after the last of them (``next_offset`` if none), None if a claim failed (a split)."""
+    for event in events:
+        if not tracker.try_claim(event.ref.offset):
+            return None
+        yield TimestampedValue(event, _not_late(Timestamp.now(), watermark))
+        next_offset = event.ref.offset + 1
+    return next_offset
 
 
 def _past_end(tracker: OffsetRestrictionTracker, next_offset: int) -> bool:

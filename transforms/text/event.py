@@ -18,7 +18,7 @@ from typing import Any
 from schemas.confluent import is_avro_framed
 from schemas.errors import CodecError, DeletedInputsError, InvalidEventError
 from transforms.text.extract import parse_date
-from transforms.text.models import Article, RawEvent
+from transforms.text.models import DELETED, Article, RawEvent
 
 CONTENT_TYPES = ("text/plain", "text/html")
 DEFAULT_MAX_BODY_BYTES = 2_000_000
@@ -59,7 +59,7 @@ def decode_event(
 ) -> Article:
     """Build an Article from a JSON event (or an Avro one, single-object or Confluent-framed, when
     ``avro_decoder`` is given); raise InvalidEventError naming the first problem found."""
-    if raw.deleted:
+    if raw.absent == DELETED:
         raise DeletedInputsError(deleted_message(raw))
     if avro_decoder is not None and is_avro_framed(raw.payload):
         event = _parse_avro(raw.payload, avro_decoder)

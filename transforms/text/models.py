@@ -45,15 +45,21 @@ class SourceRef:
 class RawEvent:
     """One undecoded input: the message value and what the transport knows about it.
 
-    ``deleted``: no record but offsets ``[ref.span_start, ref.offset]`` that the topic deleted
-    (retention, a records deletion) before the reader got to them. They stand as one input, so
-    the loss ends in a dead letter and their span is committed like any other."""
+    ``absent``: not a record but offsets ``[ref.span_start, ref.offset]`` that hold none
+    (``transforms/io/offset_gaps.py``): ``DELETED``, deleted by the topic before the reader got
+    to them (one input, ending in a dead letter), or ``SKIPPED``, a partition's trailing
+    transaction markers or compacted records (nothing to process: only their span to commit).
+    None for a record."""
 
     payload: bytes
     ref: SourceRef
     timestamp_ms: int | None = None
     key: bytes | None = None
-    deleted: bool = False
+    absent: str | None = None
+
+
+DELETED = "deleted"
+SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)

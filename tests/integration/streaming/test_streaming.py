@@ -8,6 +8,7 @@ import statistics
 import time
 
 import pytest
+from kafka import KafkaProducer
 
 pytestmark = pytest.mark.integration
 
@@ -199,3 +200,33 @@ def test_broker_outage_mid_stream_is_ridden_through(
     assert log.count("unreachable (") == 1, "one warning when the outage starts"
     assert log.count("reachable again after") == 1, "one line when it ends"
     assert "kafka.conn" not in log and "kafka.net" not in log, "kafka-python's loggers are quiet"
+
+
+def test_a_transactional_producers_input_is_committed_to_its_end(
+    kafka_bootstrap, stream_topics, job_factory, kit, tmp_path
+):
+    """Kafka Connect, Kafka Streams and Flink's exactly-once sink write in transactions, each
+    ending in a commit marker: an offset with no record. Before, no input's span covered a
+    partition's last marker, so an idle partition's commit stayed one short of its end for good
+    (lag 1, and the "stuck" alert of operations.md firing)."""
+    group = f"{stream_topics['raw']}.txn"
+    files = tmp_path / "files"
+    job = job_factory(kit.run_argv(kafka_bootstrap, stream_topics, group, files))
+    job.wait_until_reading(stream_topics["raw"], 3)
+    payloads = kit.events(30, 7)
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=group)
+    producer.init_transactions()
+    for batch in (payloads[:15], payloads[15:]):
+        producer.begin_transaction()
+        for n, payload in enumerate(batch):
+            producer.send(stream_topics["raw"], value=payload, partition=n % 3)
+        producer.commit_transaction()
+    producer.close()
+
+    found = kit.wait_until_complete(kafka_bootstrap, stream_topics, group, 30, files, 300)
+    assert job.stop() == 0
+
+    per_input = kit.accounted(found)
+    assert len(per_input) == 30 and set(per_input.values()) == {1}
+    _, ends = kit.committed_vs_end(kafka_bootstrap, stream_topics["raw"], group)
+    assert sum(ends.values()) == 36, "30 records and a commit marker per partition per transaction"

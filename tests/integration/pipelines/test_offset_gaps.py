@@ -1,17 +1,20 @@
-"""Inputs the topic deleted before the job read them (a job stopped longer than the retention;
-here deleted through the broker's admin API, as retention does, by moving the log start). Before,
-the reader jumped to the log start and the lost inputs left no output, no counter and no line
-above INFO: nothing told an operator. Now they are one dead letter ``deleted_before_read``
-naming the range, ``newsflow status`` counts them while they wait, and the commit moves past;
-with ``auto.offset.reset=none`` the job stops there at once (it was retried as an outage). And a
-partition whose end fell below the commit stops the job, saying what to do."""
+"""Offsets without records, on the broker.
+
+Inputs the topic deleted before the job read them (a job stopped longer than the retention; here
+deleted through the broker's admin API, as retention does, by moving the log start). Before, the
+reader jumped to the log start and the lost inputs left no output, no counter and no line above
+INFO. Now they are one dead letter ``deleted_before_read`` naming the range, ``newsflow status``
+counts them while they wait, and the commit moves past; with ``auto.offset.reset=none`` the job
+stops there at once (it was retried as an outage). A partition whose end fell below the commit
+stops the job, saying what to do. And a transactional producer's last commit marker, an offset
+with no record, is committed past."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from pipelines import cli
@@ -36,6 +39,14 @@ def delete_before(bootstrap: str, tp: TopicPartition, offset: int) -> None:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap)
     try:
         assert consumer.beginning_offsets([tp])[tp] == offset
+    finally:
+        consumer.close()
+
+
+def committed(bootstrap: str, group: str, tp: TopicPartition) -> int | None:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    try:
+        return consumer.committed(tp)
     finally:
         consumer.close()
 
@@ -81,9 +92,7 @@ def test_inputs_deleted_before_the_read_are_a_dead_letter_and_the_commit_moves_p
     assert (kind, letter["error_code"], letter["payload"]) == ("dlq", "deleted_before_read", b"")
     assert letter["message"].startswith(f"offsets 3-4 of {topics['raw']}/0 were deleted")
     assert letter["message"].endswith("up to 2 inputs lost")
-    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group)
-    assert consumer.committed(tp) == 7
-    consumer.close()
+    assert committed(kafka_bootstrap, group, tp) == 7
 
     send_steadily(producer, topics["raw"], lines[7:9], per_second=1000)
     delete_before(kafka_bootstrap, tp, 9)  # everything unread is gone: nothing left to read
@@ -94,9 +103,7 @@ def test_inputs_deleted_before_the_read_are_a_dead_letter_and_the_commit_moves_p
     ((_, last),) = found[8]
     assert last["error_code"] == "deleted_before_read"
     assert last["message"].startswith(f"offsets 7-8 of {topics['raw']}/0")
-    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group)
-    assert consumer.committed(tp) == 9
-    consumer.close()
+    assert committed(kafka_bootstrap, group, tp) == 9
     producer.close()
     enriched = [
         decode(m.value, ENRICHED) for m in read_topic(topics["enriched"], kafka_bootstrap, {})
@@ -129,3 +136,28 @@ def test_a_commit_past_the_partitions_end_stops_the_job_with_what_to_do(
     assert f"PartitionRewoundError: {topics['raw']}/0: the job left off at offset 10" in line
     assert "but the partition ends at 4: it was truncated" in line
     assert sorted(outcomes(kafka_bootstrap, topics)) == [0, 1, 2], "nothing read past it"
+
+
+def test_a_transactional_producers_commit_marker_is_committed_past(
+    kafka_bootstrap, unique_topic, run_args, tmp_path
+):
+    """A transaction ends in a commit marker: an offset with no record. Before, no input's span
+    covered a partition's last marker: the commit stayed on it (lag 1 for good), and a bounded
+    run started there polled it forever."""
+    topics = {name: unique_topic(1, name) for name in ("raw", "enriched", "duplicates", "dlq")}
+    tp, group = TopicPartition(topics["raw"], 0), f"{topics['raw']}.group"
+    lines = [line.encode() for line in EXAMPLES.read_text().splitlines() if line[:1] == "{"]
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=topics["raw"])
+    producer.init_transactions()
+    producer.begin_transaction()
+    for line in lines[:3]:
+        producer.send(topics["raw"], value=line)
+    producer.commit_transaction()
+    producer.close()
+    job = run_args(kafka_bootstrap, topics, group, tmp_path, "--stop-at-end")
+
+    assert cli.main(job) == 0
+    assert committed(kafka_bootstrap, group, tp) == 4, "offsets 0-2 and the marker at 3"
+    assert sorted(outcomes(kafka_bootstrap, topics)) == [0, 1, 2]
+    assert cli.main(job) == 0, "a run with nothing left to read ends"
+    assert committed(kafka_bootstrap, group, tp) == 4

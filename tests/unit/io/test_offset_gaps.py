@@ -1,5 +1,6 @@
-"""Offsets a topic deleted before the reader got to them: one input, a dead letter naming them,
-never a silent jump. The consumer below resets to the log start as Kafka's does (``earliest``)."""
+"""Offsets a read finds without records: deleted unread (one input, a dead letter naming them,
+never a silent jump), skipped at a partition's end (one input whose span is committed), or gone
+backwards (the job stops). The consumer below resets as Kafka's does (``earliest``)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from kafka import TopicPartition
 
 from schemas.errors import DeletedInputsError, PartitionRewoundError
 from transforms.io.broker_retry import BrokerCalls
-from transforms.io.deleted_offsets import deleted_end
 from transforms.io.kafka_source import ReadPartitionFn
+from transforms.io.offset_gaps import deleted_end
 from transforms.text.event import decode_event
 
 TP = TopicPartition("raw", 0)
@@ -46,9 +47,11 @@ class RetainingConsumer:
     outside them (below the log start, past the end) resets to the log start at the next poll,
     as Kafka's consumer does with ``auto.offset.reset=earliest``."""
 
-    def __init__(self, log_start: int, offsets: list[int], batches: int = 1) -> None:
+    def __init__(
+        self, log_start: int, offsets: list[int], batches: int = 1, end: int | None = None
+    ) -> None:
         self.log_start, self.offsets, self.position_at = log_start, offsets, log_start
-        self.end = max(offsets) + 1 if offsets else log_start
+        self.end = end if end is not None else max(offsets) + 1 if offsets else log_start
         self.batch = max(1, -(-len(offsets) // batches))
         self.asked_log_start = 0
 
@@ -68,9 +71,10 @@ class RetainingConsumer:
     def poll(self, timeout_ms=0, max_records=None):
         if not self.log_start <= self.position_at <= self.end:
             self.position_at = self.log_start
-        batch = [o for o in self.offsets if o >= self.position_at][: self.batch]
-        if batch:
-            self.position_at = batch[-1] + 1
+        left = [o for o in self.offsets if o >= self.position_at]
+        batch = left[: self.batch]
+        # A fetch takes the offsets after the last record (transaction markers) with it.
+        self.position_at = batch[-1] + 1 if len(batch) < len(left) else self.end
         return {TP: [Record(o) for o in batch]} if batch else {}
 
     def close(self, autocommit=True) -> None:
@@ -91,13 +95,13 @@ def read(consumer: RetainingConsumer, start: int, stop: int) -> list:
 
 
 def spans(events) -> list[tuple[int, int, bool]]:
-    return [(e.ref.span_start, e.ref.offset, e.deleted) for e in events]
+    return [(e.ref.span_start, e.ref.offset, e.absent) for e in events]
 
 
 def test_offsets_deleted_before_the_read_are_one_input_before_the_records_left():
     events = read(RetainingConsumer(log_start=6, offsets=[6, 7, 8]), start=3, stop=9)
 
-    assert spans(events) == [(3, 5, True), (6, 6, False), (7, 7, False), (8, 8, False)]
+    assert spans(events) == [(3, 5, "deleted"), (6, 6, None), (7, 7, None), (8, 8, None)]
     assert events[0].payload == b""
 
 
@@ -106,7 +110,7 @@ def test_a_partition_deleted_to_its_end_is_one_input_for_the_whole_range():
 
     events = read(consumer, start=3, stop=9)
 
-    assert spans(events) == [(3, 8, True)]
+    assert spans(events) == [(3, 8, "deleted")]
 
 
 def test_a_gap_the_log_start_did_not_pass_belongs_to_the_next_record():
@@ -114,8 +118,30 @@ def test_a_gap_the_log_start_did_not_pass_belongs_to_the_next_record():
 
     events = read(consumer, start=0, stop=7)
 
-    assert spans(events) == [(0, 0, False), (1, 1, False), (2, 5, False), (6, 6, False)]
+    assert spans(events) == [(0, 0, None), (1, 1, None), (2, 5, None), (6, 6, None)]
     assert consumer.asked_log_start == 1, "asked once, at the gap"
+
+
+def test_a_range_ending_in_a_transaction_marker_ends_in_a_skipped_input():
+    """Its span goes to the commit: before, the commit stayed at the marker for good."""
+    events = read(RetainingConsumer(log_start=0, offsets=[0, 1, 2], end=4), start=0, stop=4)
+
+    assert spans(events) == [(0, 0, None), (1, 1, None), (2, 2, None), (3, 3, "skipped")]
+
+
+def test_a_read_that_starts_on_a_trailing_marker_ends():
+    """The bounded run a commit at the marker started: before, it polled the marker forever."""
+    consumer = RetainingConsumer(log_start=0, offsets=[0, 1, 2], end=4)
+
+    events = read(consumer, start=3, stop=4)
+
+    assert spans(events) == [(3, 3, "skipped")]
+
+
+def test_offsets_deleted_then_skipped_are_two_inputs():
+    consumer = RetainingConsumer(log_start=5, offsets=[], end=7)  # deleted to 5, a marker at 6
+
+    assert spans(read(consumer, start=3, stop=7)) == [(3, 4, "deleted"), (5, 6, "skipped")]
 
 
 def test_the_dead_letter_names_the_deleted_range():
