@@ -98,7 +98,10 @@ _NUMERIC_WITHOUT_DEFAULT = frozenset({"receive_buffer_bytes", "send_buffer_bytes
 # Defaults of every client newsflow builds (a --kafka-config setting wins). A new client's first
 # connection (TCP, TLS, SASL) may take seconds on a loaded machine; one that fails within this
 # time is retried by broker_retry's loop, which is where an outage or a rejected login is seen.
-CLIENT_DEFAULTS = {"bootstrap_timeout_ms": 10000}
+# Consumers read committed: records of a transaction its producer aborted (a transactional
+# upstream's failed write, which it writes again) are never articles; on a topic without
+# transactions it changes nothing.
+CLIENT_DEFAULTS = {"bootstrap_timeout_ms": 10000, "isolation_level": "read_committed"}
 
 # kafka-python settings that hold secrets: only ever given as a reference.
 SECRET_SETTINGS = frozenset({"sasl_plain_password", "ssl_password"})

@@ -143,21 +143,27 @@ def test_a_transactional_producers_commit_marker_is_committed_past(
 ):
     """A transaction ends in a commit marker: an offset with no record. Before, no input's span
     covered a partition's last marker: the commit stayed on it (lag 1 for good), and a bounded
-    run started there polled it forever."""
+    run started there polled it forever. An aborted transaction's records are no articles
+    (before, the job read uncommitted and enriched them)."""
     topics = {name: unique_topic(1, name) for name in ("raw", "enriched", "duplicates", "dlq")}
     tp, group = TopicPartition(topics["raw"], 0), f"{topics['raw']}.group"
     lines = [line.encode() for line in EXAMPLES.read_text().splitlines() if line[:1] == "{"]
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=topics["raw"])
     producer.init_transactions()
-    producer.begin_transaction()
-    for line in lines[:3]:
-        producer.send(topics["raw"], value=line)
-    producer.commit_transaction()
+    for batch, commit in ((lines[:3], True), (lines[3:5], False)):
+        producer.begin_transaction()
+        for line in batch:
+            producer.send(topics["raw"], value=line)
+        producer.flush()  # written, then committed or aborted
+        if commit:
+            producer.commit_transaction()
+        else:
+            producer.abort_transaction()
     producer.close()
     job = run_args(kafka_bootstrap, topics, group, tmp_path, "--stop-at-end")
 
     assert cli.main(job) == 0
-    assert committed(kafka_bootstrap, group, tp) == 4, "offsets 0-2 and the marker at 3"
+    assert committed(kafka_bootstrap, group, tp) == 7, "0-2, a commit, 4-5 aborted, an abort"
     assert sorted(outcomes(kafka_bootstrap, topics)) == [0, 1, 2]
     assert cli.main(job) == 0, "a run with nothing left to read ends"
-    assert committed(kafka_bootstrap, group, tp) == 4
+    assert committed(kafka_bootstrap, group, tp) == 7

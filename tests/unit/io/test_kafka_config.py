@@ -136,7 +136,18 @@ def test_for_client_keeps_only_the_settings_a_client_accepts(client, kept):
         BOOTSTRAP,
         {"security.protocol": "SSL", "linger.ms": "5", "isolation.level": "read_committed"},
     )
-    assert set(for_client(config, client)) == kept | set(CLIENT_DEFAULTS)
+    assert set(for_client(config, client)) == kept | (
+        set(CLIENT_DEFAULTS) & set(client.DEFAULT_CONFIG)
+    )
+
+
+def test_consumers_read_committed_unless_told_otherwise():
+    """Records of an aborted transaction are not articles (before, they were enriched)."""
+    assert for_client(client_config(BOOTSTRAP, {}), KafkaConsumer)["isolation_level"] == (
+        "read_committed"
+    )
+    told = client_config(BOOTSTRAP, {"isolation.level": "read_uncommitted"})
+    assert for_client(told, KafkaConsumer)["isolation_level"] == "read_uncommitted"
 
 
 def test_client_defaults_yield_to_a_setting_given():
