@@ -491,7 +491,11 @@ def _past_end(tracker: OffsetRestrictionTracker, next_offset: int) -> bool:
 
 
 def _raw_event(record: Any, span_start: int) -> tuple[RawEvent, Timestamp]:
-    """The record as a ``RawEvent`` and its event time: the Kafka timestamp, else the wall clock."""
+    """The record as a ``RawEvent`` and its event time: the Kafka timestamp, but never ahead of
+    the wall clock. Keyed steps hold an element until the watermark passes it: a record stamped
+    by a producer's clock years ahead (a Kafka 3 broker takes any CreateTime) waited that long,
+    and held the commit of every later offset of its partition; a watermark that got there
+    would have expired every keyed step's memory. The event keeps the stamp it came with."""
     timestamp_ms = (
         record.timestamp if record.timestamp is not None and record.timestamp >= 0 else None
     )
@@ -506,8 +510,8 @@ def _raw_event(record: Any, span_start: int) -> tuple[RawEvent, Timestamp]:
         timestamp_ms=timestamp_ms,
         key=record.key,
     )
-    timestamp = Timestamp.of(timestamp_ms / 1000) if timestamp_ms is not None else Timestamp.now()
-    return event, timestamp
+    now = Timestamp.now()
+    return event, now if timestamp_ms is None else min(Timestamp.of(timestamp_ms / 1000), now)
 
 
 def _not_late(timestamp: Timestamp, watermark: ManualWatermarkEstimator) -> Timestamp:

@@ -11,7 +11,7 @@ from schemas.codec import ARTICLE_EVENT
 from schemas.confluent import AvroValueDecoder
 from transforms.steps.dead_letters import attempt, raw_payload
 from transforms.steps.shared import ARTICLES, DEAD_LETTER
-from transforms.text.event import DEFAULT_MAX_BODY_BYTES, decode_event
+from transforms.text.event import DEFAULT_MAX_BODY_BYTES, MAX_FETCHED_AHEAD_MS, decode_event
 from transforms.text.models import RawEvent
 
 STEP = "decode"
@@ -42,6 +42,7 @@ class DecodeEventFn(beam.DoFn):
             now_ms,
             self._max_body_bytes,
             self._decode_avro,
+            MAX_FETCHED_AHEAD_MS,
         )
         if failure is not None:
             yield failure

@@ -34,6 +34,9 @@ MAX_FIELD_BYTES = {
     "published_at": 256,
     "content_type": 256,
 }
+# How far a crawl time may be ahead of the decoding machine's clock: a local time labelled UTC
+# is at most 14 h ahead, and clocks drift by seconds. Beyond it the producer's clock is wrong.
+MAX_FETCHED_AHEAD_MS = 24 * 3_600_000
 # Epoch millis a Python datetime holds (years 1 to 9999); Avro timestamp-millis holds more.
 MIN_TIME_MS = int(datetime(1, 1, 1, tzinfo=UTC).timestamp() * 1000)
 MAX_TIME_MS = int(datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC).timestamp() * 1000)
@@ -56,9 +59,14 @@ def decode_event(
     now_ms: int,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     avro_decoder: Any = None,
+    max_ahead_ms: int | None = None,
 ) -> Article:
     """Build an Article from a JSON event (or an Avro one, single-object or Confluent-framed, when
-    ``avro_decoder`` is given); raise InvalidEventError naming the first problem found."""
+    ``avro_decoder`` is given); raise InvalidEventError naming the first problem found.
+
+    ``now_ms`` is the clock: the crawl time of an event without one, and, with ``max_ahead_ms``
+    (the pipeline passes ``MAX_FETCHED_AHEAD_MS``; a replay of history with a simulated clock
+    passes none), the latest crawl time taken."""
     if raw.absent == DELETED:
         raise DeletedInputsError(deleted_message(raw))
     if avro_decoder is not None and is_avro_framed(raw.payload):
@@ -71,14 +79,12 @@ def decode_event(
     content_type = (event.get("content_type") or "text/plain").split(";")[0].strip().lower()
     if content_type not in CONTENT_TYPES:
         raise InvalidEventError(f"unsupported content_type {content_type!r}", "bad_content_type")
-    fetched = event.get("fetched_at")
-    fetched_at = _timestamp(fetched, "fetched_at") if fetched is not None else None
     published = event.get("published_at")
     url = event.get("url") or None
     return Article(
         id=event.get("id") or derive_id(url, body),
         raw_body=body,
-        fetched_at=fetched_at if fetched_at is not None else (raw.timestamp_ms or now_ms),
+        fetched_at=_crawl_time(event.get("fetched_at"), raw, now_ms, max_ahead_ms),
         ref=raw.ref,
         url=url,
         source=event.get("source") or None,
@@ -89,6 +95,30 @@ def decode_event(
         language_hint=event.get("language") or None,
         payload=raw.payload,
     )
+
+
+def _crawl_time(fetched: Any, raw: RawEvent, now_ms: int, max_ahead_ms: int | None) -> int:
+    """``fetched_at`` (else the Kafka timestamp, else now), never more than ``max_ahead_ms``
+    ahead of ``now_ms`` when given. It is the stories' clock: one article a few years ahead
+    made every live story idle and forgot them all (and dedup's order puts it last for good)."""
+    if fetched is not None:
+        millis, source = _timestamp(fetched, "fetched_at"), "fetched_at"
+    elif raw.timestamp_ms is not None:
+        millis, source = raw.timestamp_ms, "the Kafka timestamp (no fetched_at)"
+    else:
+        return now_ms
+    if max_ahead_ms is not None and millis - now_ms > max_ahead_ms:
+        ahead_hours = (millis - now_ms) / 3_600_000
+        raise InvalidEventError(
+            f"crawl time {_iso(millis)} from {source} is {ahead_hours:,.0f} h ahead of this "
+            f"machine's clock ({_iso(now_ms)}): check the producer's clock",
+            "fetched_in_future",
+        )
+    return millis
+
+
+def _iso(millis: int) -> str:
+    return datetime.fromtimestamp(millis / 1000, UTC).isoformat(timespec="seconds")
 
 
 def derive_id(url: str | None, body: str) -> str:

@@ -1,20 +1,26 @@
 """Dedup memory survives a restart of the local runner: SIGKILL the job after it kept an article,
 restart it, send a copy, and the copy is a duplicate of the article kept before the kill. With
 ``--dedup-changelog off`` the same run enriches the copy: the changelog is what remembers (Prism
-keeps state in memory only)."""
+keeps state in memory only). And a producer's clock decades ahead neither stalls nor expires it."""
 
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.errors import InvalidTimestampError
 
 from pipelines.kafka_tools import read_topic
 from schemas.codec import decode_any
 from transforms.io.changelog import changelog_topic
 
 pytestmark = pytest.mark.integration
+
+AHEAD_MS = 40 * 365 * 86_400_000
+SETTING_TIMEOUT_SECONDS = 60
 
 
 def send(bootstrap: str, topic: str, payload: bytes) -> None:
@@ -67,3 +73,64 @@ def test_a_copy_after_sigkill_and_restart_is_a_duplicate_of_the_original(
     else:
         assert not found["duplicates"], "without the changelog the restarted job forgot"
         assert enriched == [original["id"], copy["id"]], "so the copy is enriched"
+
+
+def allow_any_timestamp(bootstrap: str, topic: str) -> None:
+    """What a Kafka 3 broker does by default: take any CreateTime (Kafka 4 refuses one over an
+    hour ahead, ``message.timestamp.after.max.ms``)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        limit = {"message.timestamp.after.max.ms": str(2**63 - 1)}
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs=limit)])
+    finally:
+        admin.close()
+
+
+def send_stamped(bootstrap: str, topic: str, payload: bytes, timestamp_ms: int, partition: int):
+    """One record stamped ``timestamp_ms``, sent again while the topic still refuses the stamp
+    (a topic's new setting takes effect on the broker shortly after it is acknowledged)."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    deadline = time.monotonic() + SETTING_TIMEOUT_SECONDS
+    try:
+        while True:
+            future = producer.send(topic, payload, timestamp_ms=timestamp_ms, partition=partition)
+            try:
+                future.get(timeout=30)
+                return
+            except InvalidTimestampError:
+                assert time.monotonic() < deadline, f"{topic} still refuses future timestamps"
+                time.sleep(0.2)
+    finally:
+        producer.close()
+
+
+def test_a_producer_clock_decades_ahead_leaves_dedup_memory_alone(
+    kafka_bootstrap, stream_topics, job_factory, kit, tmp_path
+):
+    """A producer whose clock is 40 years ahead writes to every partition. Before, its stamps were
+    the records' event time, and dedup holds an article until the watermark passes it: the three
+    were never decided (no output in 180 s; their offsets, and every later one's, never
+    committed), and a watermark that reached them would have expired dedup's whole memory. Now
+    they are read at the clock, and a copy of an earlier article is still its duplicate."""
+    raw = stream_topics["raw"]
+    allow_any_timestamp(kafka_bootstrap, raw)
+    group = f"{raw}.clock"
+    original = json.loads(kit.events(1, 5)[0])
+    copy = {**original, "id": "copy-after-the-clock"}
+    job = job_factory(kit.run_argv(kafka_bootstrap, stream_topics, group, tmp_path / "files"))
+    job.wait_until_reading(raw, 3)
+    send(kafka_bootstrap, raw, json.dumps(original).encode())
+    kit.wait_for_outputs(kafka_bootstrap, stream_topics, 1, timeout=180)
+
+    now_ms = int(time.time() * 1000)
+    for partition, payload in enumerate(kit.events(3, 6)):
+        event = {**json.loads(payload), "fetched_at": now_ms}  # the crawl time is right
+        send_stamped(kafka_bootstrap, raw, json.dumps(event).encode(), now_ms + AHEAD_MS, partition)
+    kit.wait_for_outputs(kafka_bootstrap, stream_topics, 4, timeout=180)
+    send(kafka_bootstrap, raw, json.dumps(copy).encode())
+    kit.wait_for_outputs(kafka_bootstrap, stream_topics, 5, timeout=180)
+    assert job.stop() == 0
+
+    assert duplicates_of(kafka_bootstrap, stream_topics["duplicates"]) == {
+        copy["id"]: original["id"]
+    }

@@ -3,6 +3,7 @@ only once no read is using them."""
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
@@ -118,9 +119,10 @@ def test_a_close_waits_for_the_last_of_several_reads():
 
 
 class FakeRecord:
-    def __init__(self, offset: int) -> None:
+    def __init__(self, offset: int, timestamp: int | None = None) -> None:
         self.topic, self.partition, self.offset = A.topic, A.partition, offset
-        self.value, self.key, self.timestamp = b"{}", None, 1_700_000_000_000 + offset
+        self.value, self.key = b"{}", None
+        self.timestamp = 1_700_000_000_000 + offset if timestamp is None else timestamp
 
 
 class PollingConsumer(FakeConsumer):
@@ -154,3 +156,29 @@ def test_a_reader_torn_down_mid_bundle_finishes_its_read_then_closes_its_consume
 
     assert [e.value.ref.offset for e in [first, *rest]] == [0, 1, 2, 3]
     assert consumer.closed
+
+
+def test_a_record_stamped_ahead_of_the_clock_is_read_at_the_clock():
+    """A producer's clock decades ahead: its stamp as event time would move the watermark, and
+    the keyed steps' TTLs, there."""
+    ahead_ms = int(time.time() * 1000) + 40 * 365 * 86_400_000
+
+    class AheadConsumer(PollingConsumer):
+        def poll(self, timeout_ms=0, max_records=None):
+            self._position[A] = 1
+            return {A: [FakeRecord(0, ahead_ms)]}
+
+    consumer = AheadConsumer(end=1)
+    connection = SimpleNamespace(
+        broker=BrokerCalls("x:1", 10.0, False), connected_consumer=lambda: consumer
+    )
+    fn = ReadPartitionFn(connection, restrictions=None)
+    fn.setup()
+    before = time.time()
+
+    (read,) = fn.process(
+        ("raw", 0), OffsetRestrictionTracker(OffsetRange(0, 1)), ManualWatermarkEstimator(None)
+    )
+
+    assert before <= read.timestamp.micros / 1e6 <= time.time()
+    assert read.value.timestamp_ms == ahead_ms, "the event keeps its stamp"

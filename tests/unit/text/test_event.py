@@ -8,7 +8,13 @@ import pytest
 from schemas.codec import ARTICLE_EVENT, decode, encode
 from schemas.errors import InvalidEventError
 from transforms.text.cleaning import clean_article
-from transforms.text.event import MAX_TIME_MS, MIN_TIME_MS, decode_event, derive_id
+from transforms.text.event import (
+    MAX_FETCHED_AHEAD_MS,
+    MAX_TIME_MS,
+    MIN_TIME_MS,
+    decode_event,
+    derive_id,
+)
 from transforms.text.models import RawEvent, SourceRef
 
 REF = SourceRef(topic="articles.raw", partition=1, offset=7)
@@ -101,6 +107,37 @@ def test_fetched_at_from_epoch_millis_or_kafka_timestamp(event, expected):
 
 def test_fetched_at_falls_back_to_now_without_a_broker_timestamp():
     assert decode_event(raw({"body": "b"}, timestamp_ms=None), NOW).fetched_at == NOW
+
+
+HOUR = 3_600_000
+
+
+@pytest.mark.parametrize(
+    ("event", "timestamp_ms", "source"),
+    [
+        ({"body": "b", "fetched_at": "2062-03-01T00:00:00Z"}, NOW, "from fetched_at"),
+        ({"body": "b"}, NOW + 25 * HOUR, "from the Kafka timestamp (no fetched_at)"),
+    ],
+)
+def test_a_crawl_time_a_day_ahead_of_the_clock_is_refused(event, timestamp_ms, source):
+    """The stories' clock is the crawl time: one article decades ahead made every live story idle
+    and forgot them all. The pipeline passes the limit; history replayed with a simulated clock
+    (the benchmarks) does not."""
+    with pytest.raises(InvalidEventError) as raised:
+        decode_event(raw(event, timestamp_ms), NOW, max_ahead_ms=MAX_FETCHED_AHEAD_MS)
+
+    assert raised.value.code == "fetched_in_future"
+    assert source in str(raised.value)
+    assert "ahead of this machine's clock (2023-11-14T22:13:20+00:00)" in str(raised.value)
+    assert decode_event(raw(event, timestamp_ms), NOW).fetched_at > NOW
+
+
+@pytest.mark.parametrize("ahead", [0, 14 * HOUR, MAX_FETCHED_AHEAD_MS])
+def test_a_crawl_time_within_a_day_ahead_is_taken(ahead):
+    """A local time labelled UTC (up to 14 h ahead), or clocks a little apart."""
+    event = {"body": "b", "fetched_at": NOW + ahead}
+    decoded = decode_event(raw(event), NOW, max_ahead_ms=MAX_FETCHED_AHEAD_MS)
+    assert decoded.fetched_at == NOW + ahead
 
 
 def test_ids_are_derived_deterministically_from_url_then_body():
