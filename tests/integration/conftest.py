@@ -132,6 +132,32 @@ class MessageLimits:
             producer.close()
 
 
+def _send_transactions(
+    bootstrap: str, topic: str, batches: list[tuple[list[bytes], bool]], partitions: int = 1
+) -> None:
+    """Each ``(payloads, commit)`` batch in a transaction of its own, written and then committed
+    or aborted, as Kafka Connect, Kafka Streams or Flink's exactly-once sink write; the n-th
+    payload of a batch to partition ``n % partitions``."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, transactional_id=f"{topic}.tx")
+    producer.init_transactions()
+    for payloads, commit in batches:
+        producer.begin_transaction()
+        for n, payload in enumerate(payloads):
+            producer.send(topic, value=payload, partition=n % partitions)
+        producer.flush()
+        if commit:
+            producer.commit_transaction()
+        else:
+            producer.abort_transaction()
+    producer.close()
+
+
+@pytest.fixture
+def send_transactions() -> Callable[..., None]:
+    """``send_transactions(bootstrap, topic, [(payloads, commit), ...], partitions=1)``."""
+    return _send_transactions
+
+
 @pytest.fixture
 def message_limits(kafka_bootstrap: str) -> MessageLimits:
     """``MessageLimits`` on the session's broker."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from pipelines import cli
@@ -139,7 +139,7 @@ def test_a_commit_past_the_partitions_end_stops_the_job_with_what_to_do(
 
 
 def test_a_transactional_producers_commit_marker_is_committed_past(
-    kafka_bootstrap, unique_topic, run_args, tmp_path
+    kafka_bootstrap, unique_topic, run_args, tmp_path, send_transactions
 ):
     """A transaction ends in a commit marker: an offset with no record. Before, no input's span
     covered a partition's last marker: the commit stayed on it (lag 1 for good), and a bounded
@@ -148,18 +148,7 @@ def test_a_transactional_producers_commit_marker_is_committed_past(
     topics = {name: unique_topic(1, name) for name in ("raw", "enriched", "duplicates", "dlq")}
     tp, group = TopicPartition(topics["raw"], 0), f"{topics['raw']}.group"
     lines = [line.encode() for line in EXAMPLES.read_text().splitlines() if line[:1] == "{"]
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=topics["raw"])
-    producer.init_transactions()
-    for batch, commit in ((lines[:3], True), (lines[3:5], False)):
-        producer.begin_transaction()
-        for line in batch:
-            producer.send(topics["raw"], value=line)
-        producer.flush()  # written, then committed or aborted
-        if commit:
-            producer.commit_transaction()
-        else:
-            producer.abort_transaction()
-    producer.close()
+    send_transactions(kafka_bootstrap, topics["raw"], [(lines[:3], True), (lines[3:5], False)])
     job = run_args(kafka_bootstrap, topics, group, tmp_path, "--stop-at-end")
 
     assert cli.main(job) == 0

@@ -9,7 +9,6 @@ import statistics
 import time
 
 import pytest
-from kafka import KafkaProducer
 
 pytestmark = pytest.mark.integration
 
@@ -204,7 +203,7 @@ def test_broker_outage_mid_stream_is_ridden_through(
 
 
 def test_a_transactional_producers_input_is_committed_to_its_end(
-    kafka_bootstrap, stream_topics, job_factory, kit, tmp_path
+    kafka_bootstrap, stream_topics, job_factory, kit, tmp_path, send_transactions
 ):
     """Kafka Connect, Kafka Streams and Flink's exactly-once sink write in transactions, each
     ending in a commit marker: an offset with no record. Before, no input's span covered a
@@ -216,18 +215,8 @@ def test_a_transactional_producers_input_is_committed_to_its_end(
     job = job_factory(kit.run_argv(kafka_bootstrap, stream_topics, group, files))
     job.wait_until_reading(stream_topics["raw"], 3)
     payloads, aborted = kit.events(30, 7), kit.events(6, 8)
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=group)
-    producer.init_transactions()
-    for batch, commit in ((payloads[:15], True), (aborted, False), (payloads[15:], True)):
-        producer.begin_transaction()
-        for n, payload in enumerate(batch):
-            producer.send(stream_topics["raw"], value=payload, partition=n % 3)
-        producer.flush()  # written, then committed or aborted
-        if commit:
-            producer.commit_transaction()
-        else:
-            producer.abort_transaction()
-    producer.close()
+    batches = [(payloads[:15], True), (aborted, False), (payloads[15:], True)]
+    send_transactions(kafka_bootstrap, stream_topics["raw"], batches, partitions=3)
 
     found = kit.wait_until_complete(kafka_bootstrap, stream_topics, group, 30, files, 300)
     assert job.stop() == 0
