@@ -63,6 +63,9 @@ MAX_POLL_RECORDS = 500
 # reading something: a runner emits a bundle's outputs (and the watermark they moved) only when
 # the bundle ends, so every record waits for its bundle's end (1 s here cost ~1 s per record).
 MAX_READ_SECONDS = 0.25
+# How far a record's Kafka timestamp may run ahead of the reader's clock as event time (see
+# ``_raw_event``): a producer's clock further ahead is wrong, and would hold its records.
+MAX_STAMP_AHEAD = Duration(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -491,11 +494,12 @@ def _past_end(tracker: OffsetRestrictionTracker, next_offset: int) -> bool:
 
 
 def _raw_event(record: Any, span_start: int) -> tuple[RawEvent, Timestamp]:
-    """The record as a ``RawEvent`` and its event time: the Kafka timestamp, but never ahead of
-    the wall clock. Keyed steps hold an element until the watermark passes it: a record stamped
-    by a producer's clock years ahead (a Kafka 3 broker takes any CreateTime) waited that long,
-    and held the commit of every later offset of its partition; a watermark that got there
-    would have expired every keyed step's memory. The event keeps the stamp it came with."""
+    """The record as a ``RawEvent`` and its event time: the Kafka timestamp, but at most
+    ``MAX_STAMP_AHEAD`` ahead of the wall clock. Keyed steps hold an element until the watermark
+    passes it: a record stamped by a producer's clock years ahead (a Kafka 3 broker takes any
+    CreateTime) waited that long, and held the commit of every later offset of its partition; a
+    watermark that got there would have expired every keyed step's memory. Clocks a few seconds
+    apart keep their order. The event keeps the stamp it came with."""
     timestamp_ms = (
         record.timestamp if record.timestamp is not None and record.timestamp >= 0 else None
     )
@@ -511,7 +515,9 @@ def _raw_event(record: Any, span_start: int) -> tuple[RawEvent, Timestamp]:
         key=record.key,
     )
     now = Timestamp.now()
-    return event, now if timestamp_ms is None else min(Timestamp.of(timestamp_ms / 1000), now)
+    if timestamp_ms is None:
+        return event, now
+    return event, min(Timestamp.of(timestamp_ms / 1000), now + MAX_STAMP_AHEAD)
 
 
 def _not_late(timestamp: Timestamp, watermark: ManualWatermarkEstimator) -> Timestamp:

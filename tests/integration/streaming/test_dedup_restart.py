@@ -111,7 +111,8 @@ def test_a_producer_clock_decades_ahead_leaves_dedup_memory_alone(
     the records' event time, and dedup holds an article until the watermark passes it: the three
     were never decided (no output in 180 s; their offsets, and every later one's, never
     committed), and a watermark that reached them would have expired dedup's whole memory. Now
-    they are read at the clock, and a copy of an earlier article is still its duplicate."""
+    they are read at most 30 s ahead of the clock, and a copy of an earlier article is still its
+    duplicate."""
     raw = stream_topics["raw"]
     allow_any_timestamp(kafka_bootstrap, raw)
     group = f"{raw}.clock"
