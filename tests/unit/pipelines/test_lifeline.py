@@ -68,3 +68,33 @@ def test_a_child_dies_with_its_parent_only_when_tied(how, survives):
         parent.stdout.close()
         if _running(child):
             os.kill(child, signal.SIGKILL)
+
+
+@pytest.mark.parametrize(("how", "stops"), [("tied", True), ("plain", False)])
+def test_a_tied_child_stops_on_sigint_when_the_job_ignores_it(how, stops):
+    """A job started in the background by a script inherits SIGINT ignored; so did Prism, which
+    the job stops with SIGINT: each such job ended ~6 s late. Started plainly (the control), the
+    child ignores it still."""
+    sleep = shutil.which("sleep")
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, sleep, how],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    child = int(parent.stdout.readline())
+    try:
+        exec_done = _poll(
+            lambda: Path(f"/proc/{child}/exe").resolve() == Path(sleep).resolve(),
+            EXEC_TIMEOUT_SECONDS,
+        )
+        assert exec_done, "the launcher became the command"
+        os.kill(child, signal.SIGINT)
+        gone = _poll(lambda: not _running(child), GONE_TIMEOUT_SECONDS if stops else 1)
+        assert gone == stops
+    finally:
+        parent.kill()
+        parent.wait(timeout=30)
+        parent.stdout.close()
+        if _running(child):
+            os.kill(child, signal.SIGKILL)
