@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,11 +48,18 @@ def _poll(condition, timeout: float) -> bool:
     return True
 
 
-@pytest.mark.parametrize(("how", "survives"), [("tied", False), ("plain", True)])
-def test_a_child_dies_with_its_parent_only_when_tied(how, survives):
+@contextmanager
+def started(how: str, ignore_sigint: bool = False) -> Iterator[tuple[subprocess.Popen, int]]:
+    """A parent that started ``sleep`` (``how``: tied or plain) and that child's pid, once the
+    child is ``sleep`` itself; both gone afterwards."""
     sleep = shutil.which("sleep")
     parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT, sleep, how], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", PARENT, sleep, how],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        if ignore_sigint
+        else None,
     )
     child = int(parent.stdout.readline())
     try:
@@ -59,15 +68,23 @@ def test_a_child_dies_with_its_parent_only_when_tied(how, survives):
             EXEC_TIMEOUT_SECONDS,
         )
         assert exec_done, "the launcher became the command"
+        yield parent, child
+    finally:
+        parent.kill()
+        parent.wait(timeout=30)
+        parent.stdout.close()
+        if _running(child):
+            os.kill(child, signal.SIGKILL)
+
+
+@pytest.mark.parametrize(("how", "survives"), [("tied", False), ("plain", True)])
+def test_a_child_dies_with_its_parent_only_when_tied(how, survives):
+    with started(how) as (parent, child):
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=30)
         # the control need not wait as long: a plain child is not signalled at all
         gone = _poll(lambda: not _running(child), 1 if survives else GONE_TIMEOUT_SECONDS)
         assert gone != survives
-    finally:
-        parent.stdout.close()
-        if _running(child):
-            os.kill(child, signal.SIGKILL)
 
 
 @pytest.mark.parametrize(("how", "stops"), [("tied", True), ("plain", False)])
@@ -75,26 +92,7 @@ def test_a_tied_child_stops_on_sigint_when_the_job_ignores_it(how, stops):
     """A job started in the background by a script inherits SIGINT ignored; so did Prism, which
     the job stops with SIGINT: each such job ended ~6 s late. Started plainly (the control), the
     child ignores it still."""
-    sleep = shutil.which("sleep")
-    parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT, sleep, how],
-        stdout=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
-    child = int(parent.stdout.readline())
-    try:
-        exec_done = _poll(
-            lambda: Path(f"/proc/{child}/exe").resolve() == Path(sleep).resolve(),
-            EXEC_TIMEOUT_SECONDS,
-        )
-        assert exec_done, "the launcher became the command"
+    with started(how, ignore_sigint=True) as (_parent, child):
         os.kill(child, signal.SIGINT)
         gone = _poll(lambda: not _running(child), GONE_TIMEOUT_SECONDS if stops else 1)
         assert gone == stops
-    finally:
-        parent.kill()
-        parent.wait(timeout=30)
-        parent.stdout.close()
-        if _running(child):
-            os.kill(child, signal.SIGKILL)
