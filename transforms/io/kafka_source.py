@@ -312,11 +312,14 @@ class ReadPartitionFn(beam.DoFn, RestrictionProvider):
         while True:
             records = self._poll(consumer, tp, next_offset, timeout_ms)
             arrived = records[0].offset if records else self._consumers.position(tp)
-            gaps = self._gaps.since(consumer, tp, next_offset, arrived, bool(records))
-            next_offset = yield from _emitted(tracker, gaps, watermark, next_offset)
-            if next_offset is None or _past_end(tracker, next_offset):
+            gaps = self._gaps.since(consumer, tp, next_offset, arrived, bool(records), span_start)
+            if gaps:  # else the offsets a poll moved past stay the next record's span
+                next_offset = yield from _emitted(tracker, gaps, watermark, next_offset)
+                if next_offset is None:
+                    return
+                span_start = next_offset
+            if _past_end(tracker, next_offset):
                 return
-            span_start = next_offset
             if not records and not first:
                 # Dry after reading: hand back at once, so what was read leaves now and the
                 # next bundle waits for new records in its first poll.

@@ -86,11 +86,14 @@ class OffsetGaps:
         expected: int,
         arrived: int,
         record_follows: bool,
+        span_start: int | None = None,
     ) -> list[RawEvent]:
         """The inputs standing for offsets from ``expected`` up to ``arrived`` that hold no
         record, in offset order: deleted ones, then (``record_follows`` False: the read landed
-        on its position, not a record) the rest, skipped. A read that landed on the expected
-        offset asks the broker nothing."""
+        on its position, not a record) the rest, skipped. The first of them also accounts for
+        the offsets from ``span_start`` (below ``expected`` when an earlier poll moved past
+        markers with no record after them). A read that landed on the expected offset asks the
+        broker nothing."""
         if arrived < expected:
             found = f"has no offset there: the read went back to {arrived}"
             raise PartitionRewoundError(rewound_message(tp, expected, found))
@@ -102,13 +105,13 @@ class OffsetGaps:
             [tp],
             ATTEMPT_TIMEOUT_MS,
         )[tp]
-        events = []
+        events, start = [], expected if span_start is None else span_start
         end = deleted_end(expected, arrived, log_start)
         if end is not None:
-            events.append(self._deleted_unread(tp, expected, end))
-            expected = end
-        if not record_follows and arrived > expected:
-            events.append(absent_event(tp, expected, arrived, SKIPPED))
+            events.append(self._deleted_unread(tp, start, end))
+            start = end
+        if not record_follows and arrived > start:
+            events.append(absent_event(tp, start, arrived, SKIPPED))
         return events
 
     def _deleted_unread(self, tp: TopicPartition, start: int, end: int) -> RawEvent:
