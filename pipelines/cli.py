@@ -147,6 +147,8 @@ def _run(line: CommandLine) -> int:
     lock = GroupLock(kafka_connection(opts), opts.consumer_group)
     lock.acquire()
     try:
+        if line.args.runner == "FlinkRunner":
+            flink_job.refuse_running_jobs(beam_argv, "run", opts.consumer_group)
         pipeline = beam.Pipeline(options=options)
         assembly.build(pipeline, opts)
         with flink_job.cancelled_on_exit(beam_argv, opts.detach):

@@ -48,18 +48,26 @@
 ``cancelled_on_exit`` then cancels that job through the REST API when the launcher ends before
 the job does (Ctrl-C, SIGTERM, an error) unless ``--detach`` was given: a job must not keep
 writing after the process that owns it is gone.
+
+A launcher killed with ``kill -9`` (or the OOM killer, or its host lost) cancels nothing: its job
+runs on in the cluster, and the consumer group's lease, held by the launcher, expires. A restart
+then took the lease and submitted a second job on the same group beside the first (two dedup
+memories, every input after it written twice); so did a second ``--detach``. ``refuse_running_jobs``
+refuses to submit while a job of the group still runs there, naming it and the way back.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from pipelines.flink_rest import FlinkRest, FlinkRestError
+from pipelines.flink_rest import TERMINAL_STATES, FlinkRest, FlinkRestError
+from pipelines.group_lock import GroupInUseError
 
 LOG = logging.getLogger("newsflow")
 
@@ -73,6 +81,7 @@ STREAMING_IDLE_LAG_SECONDS = 0.5
 STREAMING_IDLE_REST_MILLIS = 1500
 # How long a launcher that ends waits for the job it submitted to appear on the cluster.
 FIND_JOB_SECONDS = 30.0
+JOB_NAME_TIME = "%Y%m%d-%H%M%S"
 
 
 class WorkerPoolUnavailableError(ConnectionError):
@@ -124,7 +133,7 @@ def with_flink_defaults(
     defaults: dict[str, str | None] = {
         "sdk_worker_parallelism": "1",
         "ner_processes": "1",
-        "job_name": f"newsflow-{command}-{group}-{datetime.now(UTC):%Y%m%d-%H%M%S}",
+        "job_name": f"newsflow-{command}-{group}-{datetime.now(UTC):{JOB_NAME_TIME}}",
     }
     if on_cluster(master):
         defaults |= {"environment_type": "EXTERNAL", "environment_config": DEFAULT_WORKER_POOL}
@@ -189,6 +198,39 @@ def cancelled_on_exit(argv: list[str], detach: bool) -> Iterator[None]:
         yield
     finally:
         cancel_job(FlinkRest(master), name)
+
+
+def group_job(name: str, command: str, group: str, given_name: str | None) -> bool:
+    """Whether a cluster job named ``name`` reads ``group``: the name newsflow gives a
+    ``command`` job of the group (any start time), or the ``--job_name`` given now."""
+    default = rf"newsflow-{re.escape(command)}-{re.escape(group)}-\d{{8}}-\d{{6}}"
+    return name == given_name or re.fullmatch(default, name) is not None
+
+
+def refuse_running_jobs(argv: list[str], command: str, group: str) -> None:
+    """On a cluster, refuse to submit a ``command`` job of ``group`` while one still runs there
+    (its launcher killed, or detached); call it holding the group's lease."""
+    master = flag_value(argv, "flink_master") or "[auto]"
+    if not on_cluster(master):
+        return
+    rest = FlinkRest(master)
+    given_name = flag_value(argv, "job_name")
+    running = [
+        job
+        for job in rest.jobs()
+        if job["state"] not in TERMINAL_STATES
+        and group_job(job["name"], command, group, given_name)
+    ]
+    if running:
+        job = max(running, key=lambda job: job["start-time"])
+        since = datetime.fromtimestamp(job["start-time"] / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        raise GroupInUseError(
+            f"consumer group {group} is read by Flink job {job['name']} ({job['jid']}, "
+            f"{job['state']} since {since}) on {rest.url}, whose launcher is gone (killed, or "
+            f"--detach): a second job would write every input again. Take it over from its "
+            f"state: `newsflow savepoint --job {job['jid']} --flink-master {master}`, then run "
+            f"again with --savepoint_path=<the path it prints>; or cancel it"
+        )
 
 
 def cancel_job(rest: FlinkRest, name: str) -> None:

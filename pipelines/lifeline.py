@@ -10,6 +10,10 @@ process can ask for itself: so Prism is started through this launcher, which ask
 ``PR_SET_PDEATHSIG`` fires when the *thread* that started the child ends, not the process; the
 job starts Prism from the thread that runs the pipeline (the main thread, alive for the whole run).
 Python pool processes watch their parent's task pipe instead (``transforms/text/ner_pool.py``).
+A FlinkRunner job's Flink job server (``java -jar ...``, a plain child too) is started the same
+way: after a ``kill -9`` of the job's launcher it lived on, holding its ports, a JVM per kill.
+The command is looked up on ``PATH`` as the shell would (Beam names the job server's ``java``
+without a directory).
 
 The launcher also gives the command SIGINT's default action. A job started in the background
 from a script (``newsflow process ... &``) or under ``nohup`` inherits SIGINT ignored, and an
@@ -55,7 +59,7 @@ def main(argv: list[str]) -> None:
     parent_pid, command = int(argv[0]), argv[1:]
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    os.execv(command[0], command)
+    os.execvp(command[0], command)
 
 
 if __name__ == "__main__":

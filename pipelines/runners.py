@@ -145,13 +145,18 @@ class ListeningJobServer:
         self.__dict__["_listening_server"] = server
 
 
-class TiedPrismJobServer(ListeningJobServer, PrismJobServer):
-    """Beam's Prism job server, its binary started through ``pipelines.lifeline``, connected to
-    once it listens and stopped without Beam's idle second."""
+class TiedJobServer:
+    """A Beam ``SubprocessJobServer`` (mixed in before it) whose process is started through
+    ``pipelines.lifeline``, so that it dies with the job however the job dies."""
 
     def subprocess_cmd_and_endpoint(self) -> tuple[list[str], str]:
         command, endpoint = super().subprocess_cmd_and_endpoint()
         return launcher_command([str(arg) for arg in command]), endpoint
+
+
+class TiedPrismJobServer(TiedJobServer, ListeningJobServer, PrismJobServer):
+    """Beam's Prism job server, its binary started through ``pipelines.lifeline``, connected to
+    once it listens and stopped without Beam's idle second."""
 
     def stop(self):
         """Beam's stop sends Prism SIGINT and then sleeps a whole second before it looks whether
@@ -232,8 +237,13 @@ class TiedPrismRunner(PrismRunner):
         return shared.acquire(start) if shared is not None else start()
 
 
-class ListeningFlinkJobServer(ListeningJobServer, FlinkJarJobServer):
-    """Beam's Flink job server (the jar), connected to once it listens."""
+class ListeningFlinkJobServer(TiedJobServer, ListeningJobServer, FlinkJarJobServer):
+    """Beam's Flink job server (the jar), started through ``pipelines.lifeline`` and connected to
+    once it listens.
+
+    Beam starts the server's JVM as a plain child: a ``kill -9`` of the job's launcher (an
+    operator's, the OOM killer's) left it running with its ports bound, one more JVM per kill, and
+    a launcher started in the background left it ignoring the SIGINT Beam stops it with."""
 
 
 class ListeningFlinkRunner(FlinkRunner):

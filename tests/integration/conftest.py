@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import fastavro
 import pytest
@@ -231,3 +232,41 @@ def _avro_ids(folder: Path) -> set[str]:
 def avro_ids():
     """Reads the ids of the enriched records in a run's ``--output-dir``."""
     return _avro_ids
+
+
+def _proc_fields(pid: int) -> list[str] | None:
+    """``/proc/PID/stat`` after the command name (state first), None once the process is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return text[text.rindex(")") + 2 :].split()  # the name in parentheses may hold spaces
+
+
+def _children(pid: int) -> list[int]:
+    """The live processes whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        fields = _proc_fields(int(entry.name)) if entry.name.isdigit() else None
+        if fields is not None and int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its reaper."""
+    fields = _proc_fields(pid)
+    return fields is not None and fields[0] != "Z"
+
+
+@pytest.fixture
+def procs() -> SimpleNamespace:
+    """Reading the process table: ``children(pid)``, ``command_line(pid)``, ``alive(pid)``."""
+    return SimpleNamespace(children=_children, command_line=_command_line, alive=_alive)

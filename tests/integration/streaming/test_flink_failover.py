@@ -340,13 +340,16 @@ def test_a_broker_restart_mid_stream_loses_nothing_and_writes_nothing_twice(
 
 
 def test_a_second_job_is_refused_and_malformed_messages_leave_the_flink_job_running(
-    kafka_bootstrap, stream_topics, job_factory, kit, cluster, tmp_path
+    kafka_bootstrap, stream_topics, job_factory, kit, cluster, procs, tmp_path
 ):
     """A second ``newsflow run`` on the running job's consumer group is refused (exit 2, naming
     the first) and leaves the first alone. Then ``test_hostile_input.py`` on the cluster: bytes
     that are not UTF-8, NaN and 5,000-digit numbers, 100,000 nested brackets, a truncated Avro
     frame between good articles; each bad one a dead letter with its reason, the good ones
-    enriched, the group committed past all of them, and no task failed or restored."""
+    enriched, the group committed past all of them, and no task failed or restored. Last, the
+    first job's launcher is killed with SIGKILL: its job server goes with it, its cluster job runs
+    on (nothing cancels it), and a restart, holding the expired lease, is refused naming that
+    job; the cluster keeps one job of the group."""
     good = kit.events(len(kit.HOSTILE) + 1, 9)
     group, name = f"{stream_topics['raw']}.hostile", f"newsflow-hostile-{stream_topics['raw']}"
     argv = flink_argv(kit, kafka_bootstrap, stream_topics, group, tmp_path / "files", name)
@@ -364,7 +367,17 @@ def test_a_second_job_is_refused_and_malformed_messages_leave_the_flink_job_runn
     assert restored_count(cluster, jid) == 0
     failures = cluster.call(f"/jobs/{jid}/exceptions")["exceptionHistory"]["entries"]
     assert not failures, [f["exceptionName"] for f in failures]
-    assert job.stop() == 0
+
+    job_servers = [p for p in procs.children(job.proc.pid) if "job-server" in procs.command_line(p)]
+    assert len(job_servers) == 1, "the launcher runs its Flink job server"
+    job.proc.kill()
+    job.proc.wait(timeout=60)
+    wait_until("the job server gone with its launcher", lambda: not procs.alive(job_servers[0]), 30)
+    restarted = kit.run_once([*argv[1:], "--stop-at-end"], python=PYTHON)
+    assert restarted.returncode == 2, restarted.stderr[-2000:]
+    assert f"consumer group {group} is read by Flink job {name} ({jid}, RUNNING" in restarted.stderr
+    live = [j for j in cluster.jobs() if j["state"] not in TERMINAL_STATES]
+    assert [j["jid"] for j in live if stream_topics["raw"] in j["name"]] == [jid]
 
 
 def send_burst(bootstrap: str, topic: str, payloads: list[bytes]) -> None:

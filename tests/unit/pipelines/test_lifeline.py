@@ -54,7 +54,7 @@ def started(how: str, ignore_sigint: bool = False) -> Iterator[tuple[subprocess.
     child is ``sleep`` itself; both gone afterwards."""
     sleep = shutil.which("sleep")
     parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT, sleep, how],
+        [sys.executable, "-c", PARENT, "sleep", how],  # by name, as Beam names `java`
         stdout=subprocess.PIPE,
         text=True,
         preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
