@@ -258,11 +258,17 @@ def test_a_lost_process_loses_nothing_and_writes_nothing_twice(
     wait_until("the stopped launcher's job cancelled", lambda: cluster.find_job(name) is None)
 
 
+@pytest.mark.parametrize("parallelism", [None, 3], ids=["same-parallelism", "scaled-out"])
 def test_savepoint_upgrade_loses_nothing_writes_nothing_twice_and_keeps_dedup_and_story_memory(
-    kafka_bootstrap, stream_topics, job_factory, kit, cluster, avro_ids, tmp_path, capsys
-):
+    parallelism, kafka_bootstrap, stream_topics, job_factory, kit, cluster, avro_ids, tmp_path,
+    capsys,
+):  # fmt: skip
+    """Stop with a savepoint mid-stream and resubmit from it: the same job, or scaled out to
+    ``parallelism`` subtasks (the third TaskManager's slot), as a user outgrowing two slots
+    does; Flink hands each subtask its key groups of the dedup, story and commit state."""
     topics = stream_topics
     group, name, files, payloads, copy = scenario(kit, topics, tmp_path, "upgrade", 90, 23)
+    scaled = [f"--parallelism={parallelism}"] if parallelism else []
     first, _jid, producer = start_until_uncommitted(
         kit, kafka_bootstrap, topics, group, files, name, payloads, job_factory, cluster
     )
@@ -274,11 +280,14 @@ def test_savepoint_upgrade_loses_nothing_writes_nothing_twice_and_keeps_dedup_an
     assert first.proc.wait(timeout=120) == 0, "the stopped job's launcher did not end cleanly"
     second = job_factory(
         flink_argv(
-            kit, kafka_bootstrap, topics, group, files, name, f"--savepoint_path={location}"
+            kit, kafka_bootstrap, topics, group, files, name, f"--savepoint_path={location}",
+            *scaled,
         ),
         PYTHON,
-    )
-    running_job(cluster, name)
+    )  # fmt: skip
+    restored = running_job(cluster, name)["jid"]
+    widths = {vertex["parallelism"] for vertex in cluster.job(restored)["vertices"]}
+    assert max(widths) == (parallelism or cluster.default_parallelism())
 
     producer.join()
     send_copy_and_check(kit, kafka_bootstrap, topics, group, files, payloads, copy, avro_ids)
