@@ -347,6 +347,7 @@ def kit(run_args, avro_ids) -> SimpleNamespace:
         file_ids=avro_ids,
         late_files=late_files,
         HOSTILE=HOSTILE,
+        with_hostile=with_hostile,
         send_with_hostile=send_with_hostile,
         assert_hostile_handled=assert_hostile_handled,
         NO_FILE_WINDOW_SECONDS=NO_FILE_WINDOW_SECONDS,

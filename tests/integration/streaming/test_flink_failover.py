@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -26,6 +27,7 @@ import pytest
 from kafka import KafkaProducer
 
 from pipelines import cli
+from pipelines.flink_job import flag_value
 from pipelines.flink_rest import TERMINAL_STATES, FlinkRest, local_name
 from pipelines.kafka_tools import read_topic
 from schemas.codec import decode_any
@@ -349,7 +351,7 @@ def test_a_broker_restart_mid_stream_loses_nothing_and_writes_nothing_twice(
 
 
 def test_a_second_job_is_refused_and_malformed_messages_leave_the_flink_job_running(
-    kafka_bootstrap, stream_topics, job_factory, kit, cluster, procs, tmp_path
+    kafka_bootstrap, stream_topics, job_factory, kit, cluster, procs, avro_ids, tmp_path, capsys
 ):
     """A second ``newsflow run`` on the running job's consumer group is refused (exit 2, naming
     the first) and leaves the first alone. Then ``test_hostile_input.py`` on the cluster: bytes
@@ -358,10 +360,12 @@ def test_a_second_job_is_refused_and_malformed_messages_leave_the_flink_job_runn
     enriched, the group committed past all of them, and no task failed or restored. Last, the
     first job's launcher is killed with SIGKILL: its job server goes with it, its cluster job runs
     on (nothing cancels it), and a restart, holding the expired lease, is refused naming that
-    job; the cluster keeps one job of the group."""
+    job; the cluster keeps one job of the group. Taken over as the refusal says (a savepoint,
+    then a job from it), one more article is enriched and every input stays once."""
     good = kit.events(len(kit.HOSTILE) + 1, 9)
     group, name = f"{stream_topics['raw']}.hostile", f"newsflow-hostile-{stream_topics['raw']}"
-    argv = flink_argv(kit, kafka_bootstrap, stream_topics, group, tmp_path / "files", name)
+    files = tmp_path / "files"
+    argv = flink_argv(kit, kafka_bootstrap, stream_topics, group, files, name)
     job = job_factory(argv, PYTHON)
     jid = running_job(cluster, name)["jid"]
     refused = kit.run_once([*argv[1:], "--stop-at-end"], python=PYTHON)
@@ -377,6 +381,21 @@ def test_a_second_job_is_refused_and_malformed_messages_leave_the_flink_job_runn
     failures = cluster.call(f"/jobs/{jid}/exceptions")["exceptionHistory"]["entries"]
     assert not failures, [f["exceptionName"] for f in failures]
 
+    taken = kill_launcher_and_take_over(
+        kit, kafka_bootstrap, stream_topics, argv, job, jid, job_factory, cluster, procs, capsys
+    )
+    sent = [*kit.with_hostile(good), kit.events(1, 10)[0]]
+    kit.produce_steadily(kafka_bootstrap, stream_topics["raw"], sent[-1:], 5.0, lambda _n: 0).join()
+    assert_exactly_once(kit, kafka_bootstrap, stream_topics, group, len(sent), files, avro_ids)
+    assert taken.stop() == 0
+
+
+def kill_launcher_and_take_over(
+    kit, bootstrap, topics, argv, job, jid, job_factory, cluster, procs, capsys
+):
+    """SIGKILL the launcher of cluster job ``jid``: its job server goes with it, the cluster job
+    runs on, a restart is refused naming it; then the way back the refusal gives (stop it with a
+    savepoint, resubmit from it) runs the group's only job."""
     job_servers = [p for p in procs.children(job.proc.pid) if "job-server" in procs.command_line(p)]
     assert len(job_servers) == 1, "the launcher runs its Flink job server"
     job.proc.kill()
@@ -384,9 +403,20 @@ def test_a_second_job_is_refused_and_malformed_messages_leave_the_flink_job_runn
     wait_until("the job server gone with its launcher", lambda: not procs.alive(job_servers[0]), 30)
     restarted = kit.run_once([*argv[1:], "--stop-at-end"], python=PYTHON)
     assert restarted.returncode == 2, restarted.stderr[-2000:]
+    name, group = flag_value(argv, "job_name"), flag_value(argv, "consumer_group")
     assert f"consumer group {group} is read by Flink job {name} ({jid}, RUNNING" in restarted.stderr
     live = [j for j in cluster.jobs() if j["state"] not in TERMINAL_STATES]
-    assert [j["jid"] for j in live if stream_topics["raw"] in j["name"]] == [jid]
+    assert [j["jid"] for j in live if topics["raw"] in j["name"]] == [jid]
+
+    capsys.readouterr()
+    savepoint = re.search(r"`newsflow (savepoint [^`]+)`", restarted.stderr).group(1)
+    assert cli.main(savepoint.split()) == 0
+    location = capsys.readouterr().out.strip()
+    taken = job_factory([*argv, f"--savepoint_path={location}"], PYTHON)
+    assert running_job(cluster, name)["jid"] != jid
+    live = [j for j in cluster.jobs() if j["state"] not in TERMINAL_STATES]
+    assert len([j for j in live if topics["raw"] in j["name"]]) == 1
+    return taken
 
 
 def send_burst(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
